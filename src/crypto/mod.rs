@@ -1,0 +1,168 @@
+//! Cryptography: the master key and the subkeys derived from it, AEAD seal
+//! and open, keyed object ids, and the password KDF. Pure functions over
+//! bytes; nothing here touches storage.
+//!
+//! Every subkey is `BLAKE3::derive_key(context, master)` with a fixed context
+//! string (see `format-spec/02-crypto.md`), so one 32-byte master key is all a
+//! key file has to protect.
+
+mod kdf;
+
+pub use kdf::{KdfParams, KEK_LEN};
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use rand::RngCore;
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use crate::error::{Error, Result};
+use crate::ids::ID_LEN;
+
+/// Length of the master key and of every derived key.
+pub const KEY_LEN: usize = 32;
+/// XChaCha20-Poly1305 nonce length.
+pub const NONCE_LEN: usize = 24;
+/// Poly1305 tag length.
+pub const TAG_LEN: usize = 16;
+/// Bytes a sealed message adds to its plaintext.
+pub const SEAL_OVERHEAD: usize = NONCE_LEN + TAG_LEN;
+
+const CTX_AEAD: &str = "cairn 2026-11-22 v1 object encryption key";
+const CTX_ID: &str = "cairn 2026-11-22 v1 keyed object id";
+const CTX_GEAR: &str = "cairn 2026-11-22 v1 fastcdc gear table";
+
+/// The repository's secret: 32 random bytes, stored only wrapped in key files.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct MasterKey(pub(crate) [u8; KEY_LEN]);
+
+impl MasterKey {
+    /// A fresh random master key from the OS generator.
+    pub fn generate() -> Self {
+        let mut k = [0u8; KEY_LEN];
+        rand::rng().fill_bytes(&mut k);
+        MasterKey(k)
+    }
+
+    /// Wraps raw bytes (e.g. just unsealed from a key file).
+    pub fn from_bytes(b: [u8; KEY_LEN]) -> Self {
+        MasterKey(b)
+    }
+
+    /// The raw bytes, for sealing into a key file.
+    pub fn expose(&self) -> &[u8; KEY_LEN] {
+        &self.0
+    }
+
+    /// Derives all working keys.
+    pub fn derive(&self) -> Keys {
+        let mut gear = Box::new([0u64; 256]);
+        let mut xof = blake3::Hasher::new_derive_key(CTX_GEAR)
+            .update(&self.0)
+            .finalize_xof();
+        let mut buf = [0u8; 256 * 8];
+        xof.fill(&mut buf);
+        for (g, b) in gear.iter_mut().zip(buf.chunks_exact(8)) {
+            *g = u64::from_le_bytes(b.try_into().expect("chunks_exact(8)"));
+        }
+        Keys {
+            aead: blake3::derive_key(CTX_AEAD, &self.0),
+            id: blake3::derive_key(CTX_ID, &self.0),
+            gear,
+        }
+    }
+}
+
+/// Working keys derived from the master key.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct Keys {
+    aead: [u8; KEY_LEN],
+    id: [u8; KEY_LEN],
+    /// FastCDC gear table, secret so chunk boundaries do not reveal content.
+    gear: Box<[u64; 256]>,
+}
+
+impl Keys {
+    /// Keyed BLAKE3 of plaintext: the id of a blob (chunk or tree).
+    pub fn blob_id(&self, plaintext: &[u8]) -> [u8; ID_LEN] {
+        *blake3::keyed_hash(&self.id, plaintext).as_bytes()
+    }
+
+    /// The secret gear table for the chunker.
+    pub fn gear(&self) -> &[u64; 256] {
+        &self.gear
+    }
+
+    /// Encrypts `plaintext` with a fresh random nonce, binding `ad`.
+    /// Output: `nonce || ciphertext || tag`.
+    pub fn seal(&self, plaintext: &[u8], ad: &[u8]) -> Vec<u8> {
+        seal_with(&self.aead, plaintext, ad)
+    }
+
+    /// Reverses [`Keys::seal`]; fails if any byte or the `ad` differ.
+    pub fn open(&self, sealed: &[u8], ad: &[u8], what: &str) -> Result<Vec<u8>> {
+        open_with(&self.aead, sealed, ad, what)
+    }
+}
+
+/// Seals with an explicit key (used for key files, whose key comes from the KDF).
+pub fn seal_with(key: &[u8; KEY_LEN], plaintext: &[u8], ad: &[u8]) -> Vec<u8> {
+    let cipher = XChaCha20Poly1305::new(key.into());
+    let mut nonce = [0u8; NONCE_LEN];
+    rand::rng().fill_bytes(&mut nonce);
+    let ct = cipher
+        .encrypt(
+            XNonce::from_slice(&nonce),
+            Payload {
+                msg: plaintext,
+                aad: ad,
+            },
+        )
+        // Encryption only fails for plaintexts over ~256 GiB, which no caller makes.
+        .expect("XChaCha20-Poly1305 encryption of a bounded buffer");
+    let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&ct);
+    out
+}
+
+/// Opens with an explicit key; `what` names the object in the error.
+pub fn open_with(key: &[u8; KEY_LEN], sealed: &[u8], ad: &[u8], what: &str) -> Result<Vec<u8>> {
+    if sealed.len() < SEAL_OVERHEAD {
+        return Err(Error::corrupt(what, "shorter than nonce and tag"));
+    }
+    let (nonce, ct) = sealed.split_at(NONCE_LEN);
+    XChaCha20Poly1305::new(key.into())
+        .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad: ad })
+        .map_err(|_| Error::corrupt(what, "authentication failed (wrong key or damaged bytes)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seal_open_round_trip_and_tamper() {
+        let keys = MasterKey::generate().derive();
+        let sealed = keys.seal(b"hello", b"ad");
+        assert_eq!(sealed.len(), 5 + SEAL_OVERHEAD);
+        assert_eq!(keys.open(&sealed, b"ad", "t").unwrap(), b"hello");
+        assert!(keys.open(&sealed, b"other", "t").is_err());
+        for i in 0..sealed.len() {
+            let mut bad = sealed.clone();
+            bad[i] ^= 1;
+            assert!(keys.open(&bad, b"ad", "t").is_err(), "flip at {i}");
+        }
+    }
+
+    #[test]
+    fn derivation_is_deterministic_and_keyed() {
+        let m = MasterKey::from_bytes([7; 32]);
+        let a = m.derive();
+        let b = m.derive();
+        assert_eq!(a.blob_id(b"x"), b.blob_id(b"x"));
+        assert_eq!(a.gear()[..], b.gear()[..]);
+        let other = MasterKey::from_bytes([8; 32]).derive();
+        assert_ne!(a.blob_id(b"x"), other.blob_id(b"x"));
+        assert_ne!(a.blob_id(b"x"), *blake3::hash(b"x").as_bytes());
+    }
+}

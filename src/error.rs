@@ -1,0 +1,94 @@
+//! The library's one error type. Every failure carries an [`ErrorKind`] so the
+//! CLI can map it to a documented exit code without matching on messages.
+
+use std::path::PathBuf;
+
+/// Broad classes of failure; the CLI turns these into exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// Bad arguments or input from the user (unknown snapshot, bad glob, ...).
+    Usage,
+    /// No repository at the given location.
+    NoRepository,
+    /// The password does not open any key file.
+    WrongPassword,
+    /// Stored bytes failed authentication, a hash check or decoding.
+    Corrupt,
+    /// The repository uses a format version this build does not know.
+    UnsupportedVersion,
+    /// The storage backend failed (I/O, network, permissions).
+    Storage,
+    /// Local I/O outside the backend (source files, restore target, cache).
+    Io,
+    /// An operation that needs exclusive access found a lock.
+    Locked,
+    /// Anything else that is a bug or cannot be classified.
+    Internal,
+}
+
+/// Errors returned by the cairn library.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Usage(String),
+    #[error("no repository at {0}")]
+    NoRepository(String),
+    #[error("wrong password: no key file in the repository opens with it")]
+    WrongPassword,
+    #[error("corrupt {what}: {detail}")]
+    Corrupt { what: String, detail: String },
+    #[error(
+        "repository format version {found} is not supported by this build (supports {supported})"
+    )]
+    UnsupportedVersion { found: u32, supported: u32 },
+    #[error("storage: {0}")]
+    Storage(#[from] crate::storage::StorageError),
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("index cache: {0}")]
+    Cache(#[from] rusqlite::Error),
+    #[error("repository is locked: {0}")]
+    Locked(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// The class of this error, for exit codes and retry decisions.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Usage(_) => ErrorKind::Usage,
+            Error::NoRepository(_) => ErrorKind::NoRepository,
+            Error::WrongPassword => ErrorKind::WrongPassword,
+            Error::Corrupt { .. } => ErrorKind::Corrupt,
+            Error::UnsupportedVersion { .. } => ErrorKind::UnsupportedVersion,
+            Error::Storage(_) => ErrorKind::Storage,
+            Error::Io { .. } | Error::Cache(_) => ErrorKind::Io,
+            Error::Locked(_) => ErrorKind::Locked,
+            Error::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
+    /// Shorthand for a [`Error::Corrupt`] naming what was being decoded.
+    pub fn corrupt(what: impl Into<String>, detail: impl std::fmt::Display) -> Self {
+        Error::Corrupt {
+            what: what.into(),
+            detail: detail.to_string(),
+        }
+    }
+
+    /// Shorthand for an I/O error on a local path.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// Result alias used throughout the library.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,75 @@
+//! Sources: what a backup reads. A source is an iterator of [`Event`]s that
+//! describes one directory hierarchy depth-first, children sorted by
+//! byte-exact name, so the backup can build each tree as soon as its
+//! directory ends. A new kind of source (a live SQLite database, an S3
+//! bucket) is one new module producing the same events.
+//!
+//! Sources know nothing of the repository.
+
+pub mod fs;
+pub mod stdin;
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use crate::format::tree::Meta;
+
+/// What an entry is, before its content has been read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryKind {
+    File { size: u64 },
+    Dir,
+    Symlink { target: Vec<u8> },
+    BlockDevice { rdev: u64 },
+    CharDevice { rdev: u64 },
+    Fifo,
+    Socket,
+}
+
+/// One entry, with the metadata that goes into its tree node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Byte-exact name inside its parent.
+    pub name: Vec<u8>,
+    /// Where it lives on the source system (for opening and for messages).
+    pub path: PathBuf,
+    pub kind: EntryKind,
+    pub meta: Meta,
+}
+
+/// One step of a depth-first walk.
+pub enum Event {
+    /// A directory starts; its children follow, sorted by name, until [`Event::Leave`].
+    Enter(Entry),
+    /// The most recently entered directory ends.
+    Leave,
+    /// A non-directory entry; a regular file's content is read from `entry.path`.
+    Leaf(Entry),
+    /// A regular file whose content comes from a stream rather than a path
+    /// (standard input, a database's online backup).
+    Stream(Entry, Box<dyn Read + Send>),
+    /// An entry that could not be read: reported, counted, left out.
+    Skipped { path: PathBuf, error: String },
+}
+
+impl std::fmt::Debug for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Event::Enter(e) => f.debug_tuple("Enter").field(e).finish(),
+            Event::Leave => f.write_str("Leave"),
+            Event::Leaf(e) => f.debug_tuple("Leaf").field(e).finish(),
+            Event::Stream(e, _) => f.debug_tuple("Stream").field(e).finish(),
+            Event::Skipped { path, error } => f
+                .debug_struct("Skipped")
+                .field("path", path)
+                .field("error", error)
+                .finish(),
+        }
+    }
+}
+
+/// A source of entries for one snapshot.
+pub trait Source: Iterator<Item = Event> + Send {
+    /// The paths recorded in the snapshot (used to find a parent snapshot).
+    fn paths(&self) -> Vec<String>;
+}

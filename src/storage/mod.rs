@@ -1,0 +1,93 @@
+//! The backend: opaque keys to immutable bytes. One small trait, so the
+//! repository never knows whether it talks to a directory or a bucket.
+//! Cross-cutting behaviour (retries, fault injection, statistics) are wrappers
+//! implementing the same trait, composed in one place (`open_storage`).
+//!
+//! This module knows nothing of formats, crypto or repositories.
+
+pub mod faulty;
+pub mod local;
+pub mod memory;
+pub mod retry;
+
+use bytes::Bytes;
+
+/// How a storage operation failed, which decides whether to retry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageErrorKind {
+    /// The object does not exist.
+    NotFound,
+    /// Worth retrying: timeouts, dropped connections, 5xx, throttling.
+    Transient,
+    /// Retrying will not help: permissions, missing bucket, bad request.
+    Permanent,
+}
+
+/// A failed storage operation.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{op} {key}: {message}")]
+pub struct StorageError {
+    pub kind: StorageErrorKind,
+    pub op: &'static str,
+    pub key: String,
+    pub message: String,
+}
+
+impl StorageError {
+    pub fn new(
+        kind: StorageErrorKind,
+        op: &'static str,
+        key: &str,
+        message: impl std::fmt::Display,
+    ) -> Self {
+        StorageError {
+            kind,
+            op,
+            key: key.to_string(),
+            message: message.to_string(),
+        }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        self.kind == StorageErrorKind::NotFound
+    }
+}
+
+/// Result of a storage operation.
+pub type StorageResult<T> = Result<T, StorageError>;
+
+/// A listed object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    /// The full key, including the listed prefix.
+    pub key: String,
+    pub size: u64,
+}
+
+/// An object store. Keys are `/`-separated relative paths such as
+/// `packs/ab/ab12…`; values are immutable once written.
+pub trait Storage: Send + Sync {
+    /// Stores `data` under `key`, atomically: a reader sees the whole object
+    /// or nothing, even if the writer crashes. Returns once it is durable.
+    fn put(&self, key: &str, data: Bytes) -> StorageResult<()>;
+
+    /// Like `put`, but only if no object exists under `key`; returns whether
+    /// this call created it. Used for locks.
+    fn put_if_absent(&self, key: &str, data: Bytes) -> StorageResult<bool>;
+
+    /// The whole object.
+    fn get(&self, key: &str) -> StorageResult<Vec<u8>>;
+
+    /// `len` bytes from `offset`. Reading past the end is an error, so a
+    /// truncated object is never mistaken for a short one.
+    fn get_range(&self, key: &str, offset: u64, len: u64) -> StorageResult<Vec<u8>>;
+
+    /// Every object whose key starts with `prefix`, in no particular order.
+    fn list(&self, prefix: &str) -> StorageResult<Vec<ObjectInfo>>;
+
+    /// Removes the object; deleting a missing object is not an error.
+    fn delete(&self, key: &str) -> StorageResult<()>;
+
+    /// Where this storage points, for messages (never includes secrets).
+    fn location(&self) -> String;
+}
