@@ -1,1 +1,10 @@
+//! End-to-end tests of the `cairn` binary and library on real directories.
 
+mod cli;
+mod crash;
+mod damage;
+mod golden;
+mod hostile;
+mod roundtrip;
+mod selection;
+mod util;

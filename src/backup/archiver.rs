@@ -1,0 +1,395 @@
+//! The backup loop: source events in, trees and queued chunks out.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use crossbeam_channel::{bounded, Sender};
+
+use crate::backup::parent::ParentCursor;
+use crate::chunker::Chunker;
+use crate::error::{Error, Result};
+use crate::format::index::BlobKind;
+use crate::format::snapshot::Summary;
+use crate::format::tree::{Meta, Node, NodeKind, Timestamp, Tree};
+use crate::ids::{BlobId, ChunkId, TreeId};
+use crate::progress::Progress;
+use crate::repo::{BlobWriter, Repository, WriteStats};
+use crate::source::{Entry, EntryKind, Event, Source};
+
+/// What the loop produced.
+pub struct Outcome {
+    pub root: TreeId,
+    pub summary: Summary,
+    pub skipped: Vec<(PathBuf, String)>,
+    pub changed: Vec<PathBuf>,
+    pub dry_run_stats: WriteStats,
+}
+
+/// Chunks queued per worker: bounds memory to a few chunks per thread.
+const QUEUE_PER_WORKER: usize = 2;
+
+/// Runs the walk on this thread with `threads` sealing workers.
+pub fn run(
+    repo: &Repository,
+    writer: &BlobWriter<'_>,
+    source: &mut dyn Source,
+    parent_root: Option<TreeId>,
+    dry_run: bool,
+    threads: usize,
+    progress: &dyn Progress,
+) -> Result<Outcome> {
+    let chunker = Chunker::new(repo.config().chunker, repo.keys().gear())?;
+    let failure: Mutex<Option<Error>> = Mutex::new(None);
+    std::thread::scope(|s| {
+        let (tx, rx) = bounded::<(BlobId, Vec<u8>)>(threads * QUEUE_PER_WORKER);
+        if !dry_run {
+            for _ in 0..threads {
+                let rx = rx.clone();
+                let failure = &failure;
+                s.spawn(move || {
+                    for (id, data) in rx {
+                        if let Err(e) = writer.add_if_new(BlobKind::Data, id, &data) {
+                            let mut f = failure.lock().unwrap_or_else(|p| p.into_inner());
+                            f.get_or_insert(e);
+                            return;
+                        }
+                    }
+                });
+            }
+        }
+        drop(rx);
+        let mut a = Archiver {
+            repo,
+            writer,
+            chunker: &chunker,
+            parent: ParentCursor::new(repo, parent_root)?,
+            tx: (!dry_run).then_some(tx),
+            failure: &failure,
+            dry_run,
+            dry_seen: HashSet::new(),
+            dry_stats: WriteStats::default(),
+            stack: vec![Frame { entry: None, nodes: Vec::new() }],
+            links: HashMap::new(),
+            buf: Vec::new(),
+            summary: Summary::default(),
+            skipped: Vec::new(),
+            changed: Vec::new(),
+            progress,
+        };
+        let root = a.walk(source);
+        // Closing the queue lets the workers drain and exit.
+        a.tx = None;
+        let root = root?;
+        Ok(Outcome {
+            root,
+            summary: a.summary,
+            skipped: a.skipped,
+            changed: a.changed,
+            dry_run_stats: a.dry_stats,
+        })
+    })
+    .and_then(|o: Outcome| match failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        Some(e) => Err(e),
+        None => Ok(o),
+    })
+}
+
+struct Frame {
+    entry: Option<Entry>,
+    nodes: Vec<Node>,
+}
+
+struct Archiver<'a, 'r> {
+    repo: &'r Repository,
+    writer: &'a BlobWriter<'r>,
+    chunker: &'a Chunker,
+    parent: ParentCursor<'r>,
+    tx: Option<Sender<(BlobId, Vec<u8>)>>,
+    failure: &'a Mutex<Option<Error>>,
+    dry_run: bool,
+    dry_seen: HashSet<BlobId>,
+    dry_stats: WriteStats,
+    stack: Vec<Frame>,
+    /// Chunk lists of multiply-linked files already read, by (device, inode).
+    links: HashMap<(u64, u64), (u64, Vec<ChunkId>)>,
+    buf: Vec<u8>,
+    summary: Summary,
+    skipped: Vec<(PathBuf, String)>,
+    changed: Vec<PathBuf>,
+    progress: &'a dyn Progress,
+}
+
+impl Archiver<'_, '_> {
+    fn walk(&mut self, source: &mut dyn Source) -> Result<TreeId> {
+        for event in source {
+            if self.worker_failed() {
+                break;
+            }
+            match event {
+                Event::Enter(e) => {
+                    self.parent.enter(&e.name);
+                    self.stack.push(Frame {
+                        entry: Some(e),
+                        nodes: Vec::new(),
+                    });
+                }
+                Event::Leave => self.leave()?,
+                Event::Leaf(e) => self.leaf(e)?,
+                Event::Stream(e, reader) => self.stream(e, reader)?,
+                Event::Skipped { path, error } => self.skip(path, error),
+            }
+        }
+        if let Some(e) = self.failure.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            return Err(e);
+        }
+        if self.stack.len() != 1 {
+            return Err(Error::Internal("source ended inside a directory".into()));
+        }
+        let root = self.stack.pop().map(|f| f.nodes).unwrap_or_default();
+        self.store_tree(root)
+    }
+
+    fn worker_failed(&self) -> bool {
+        self.failure.lock().unwrap_or_else(|p| p.into_inner()).is_some()
+    }
+
+    fn skip(&mut self, path: PathBuf, error: String) {
+        self.progress
+            .warn(&format!("skipped {}: {error}", path.display()));
+        self.summary.errors += 1;
+        self.skipped.push((path, error));
+    }
+
+    fn leave(&mut self) -> Result<()> {
+        let frame = self
+            .stack
+            .pop()
+            .filter(|_| !self.stack.is_empty())
+            .ok_or_else(|| Error::Internal("source left more directories than it entered".into()))?;
+        self.parent.leave();
+        let entry = frame
+            .entry
+            .ok_or_else(|| Error::Internal("source left the root".into()))?;
+        let subtree = self.store_tree(frame.nodes)?;
+        self.summary.dirs += 1;
+        self.push(node(entry.name, entry.meta, NodeKind::Dir { subtree }));
+        Ok(())
+    }
+
+    fn push(&mut self, n: Node) {
+        if let Some(top) = self.stack.last_mut() {
+            top.nodes.push(n);
+        }
+    }
+
+    fn store_tree(&mut self, nodes: Vec<Node>) -> Result<TreeId> {
+        let mut tree = Tree { nodes };
+        tree.sort();
+        if tree.nodes.windows(2).any(|w| w[0].name == w[1].name) {
+            return Err(Error::Internal("source produced a duplicate name".into()));
+        }
+        let bytes = tree.encode();
+        let id = TreeId(self.repo.keys().blob_id(&bytes));
+        self.store(BlobKind::Tree, id.into(), bytes)?;
+        Ok(id)
+    }
+
+    /// Stores a blob unless the repository has it: trees inline, chunks via
+    /// the workers.
+    fn store(&mut self, kind: BlobKind, id: BlobId, data: Vec<u8>) -> Result<()> {
+        if self.dry_run {
+            if !self.writer.is_known(&id)? && self.dry_seen.insert(id) {
+                self.dry_stats.blobs_added += 1;
+                self.dry_stats.bytes_added += data.len() as u64;
+            }
+            return Ok(());
+        }
+        match kind {
+            BlobKind::Tree => {
+                self.writer.add_if_new(kind, id, &data)?;
+            }
+            BlobKind::Data => {
+                if !self.writer.is_known(&id)? {
+                    if let Some(tx) = &self.tx {
+                        // A send fails only when every worker has stopped on an error.
+                        if tx.send((id, data)).is_err() {
+                            return Err(self.take_failure());
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn take_failure(&self) -> Error {
+        self.failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .unwrap_or_else(|| Error::Internal("backup workers stopped".into()))
+    }
+
+    fn leaf(&mut self, e: Entry) -> Result<()> {
+        let kind = match e.kind {
+            EntryKind::File { size } => return self.file(e, size),
+            EntryKind::Dir => return Err(Error::Internal("directory given as a leaf".into())),
+            EntryKind::Symlink { ref target } => NodeKind::Symlink {
+                target: target.clone(),
+            },
+            EntryKind::BlockDevice { rdev } => NodeKind::BlockDevice { rdev },
+            EntryKind::CharDevice { rdev } => NodeKind::CharDevice { rdev },
+            EntryKind::Fifo => NodeKind::Fifo,
+            EntryKind::Socket => NodeKind::Socket,
+        };
+        self.push(node(e.name, e.meta, kind));
+        Ok(())
+    }
+
+    fn file(&mut self, e: Entry, size: u64) -> Result<()> {
+        self.progress.item(&e.path);
+        if let Some((s, content)) = self.parent.unchanged_file(&e.name, &e.meta, size) {
+            let content = content.to_vec();
+            if self.all_known(&content)? {
+                self.summary.files_unchanged += 1;
+                self.summary.total_bytes += s;
+                self.push(node(e.name, e.meta, NodeKind::File { size: s, content }));
+                return Ok(());
+            }
+        }
+        let link_key = (e.meta.device, e.meta.inode);
+        if e.meta.links > 1 {
+            if let Some((s, content)) = self.links.get(&link_key).cloned() {
+                self.summary.total_bytes += s;
+                self.push(node(e.name, e.meta, NodeKind::File { size: s, content }));
+                return Ok(());
+            }
+        }
+        let file = match File::open(&e.path) {
+            Ok(f) => f,
+            Err(err) => {
+                self.skip(e.path, err.to_string());
+                return Ok(());
+            }
+        };
+        let is_new = !self.parent.has(&e.name);
+        let (read, content) = match self.content(&file, size) {
+            Ok(r) => r,
+            Err(Error::Io { source, .. }) => {
+                self.skip(e.path, source.to_string());
+                return Ok(());
+            }
+            Err(other) => return Err(other),
+        };
+        if let Ok(after) = file.metadata() {
+            let mtime = Timestamp {
+                secs: after.mtime(),
+                nanos: after.mtime_nsec() as u32,
+            };
+            if after.len() != read || mtime != e.meta.mtime {
+                self.progress
+                    .warn(&format!("{} changed while it was read", e.path.display()));
+                self.changed.push(e.path.clone());
+            }
+        }
+        if is_new {
+            self.summary.files_new += 1;
+        } else {
+            self.summary.files_changed += 1;
+        }
+        self.summary.total_bytes += read;
+        if e.meta.links > 1 {
+            self.links.insert(link_key, (read, content.clone()));
+        }
+        self.push(node(e.name, e.meta, NodeKind::File { size: read, content }));
+        Ok(())
+    }
+
+    fn all_known(&self, content: &[ChunkId]) -> Result<bool> {
+        for c in content {
+            if !self.writer.is_known(&BlobId::from(*c))? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Reads a file: small files in one read, large ones streamed.
+    fn content(&mut self, file: &File, size: u64) -> Result<(u64, Vec<ChunkId>)> {
+        let max = self.repo.config().chunker.max_size as u64;
+        if size <= max {
+            let mut data = Vec::with_capacity(size as usize + 1);
+            file.take(max + 1)
+                .read_to_end(&mut data)
+                .map_err(|e| Error::io("<file>", e))?;
+            if data.len() as u64 <= max {
+                self.summary.bytes_read += data.len() as u64;
+                self.progress.bytes(data.len() as u64);
+                return self.chunk_buffer(data);
+            }
+            // It grew past one buffer while we looked: stream it from the start.
+            return self.stream_content(&mut std::io::Read::chain(&data[..], file));
+        }
+        self.stream_content(&mut &*file)
+    }
+
+    /// Chunks a buffer that holds a whole file; a single-chunk file is
+    /// handed to the workers without a copy.
+    fn chunk_buffer(&mut self, data: Vec<u8>) -> Result<(u64, Vec<ChunkId>)> {
+        let len = data.len() as u64;
+        let cuts: Vec<std::ops::Range<usize>> = self.chunker.cuts(&data).collect();
+        let mut content = Vec::with_capacity(cuts.len());
+        if cuts.len() == 1 {
+            let id = BlobId(self.repo.keys().blob_id(&data));
+            content.push(ChunkId(id.0));
+            self.store(BlobKind::Data, id, data)?;
+        } else {
+            for r in cuts {
+                let chunk = &data[r];
+                let id = BlobId(self.repo.keys().blob_id(chunk));
+                content.push(ChunkId(id.0));
+                self.store(BlobKind::Data, id, chunk.to_vec())?;
+            }
+        }
+        Ok((len, content))
+    }
+
+    fn stream_content(&mut self, reader: &mut dyn Read) -> Result<(u64, Vec<ChunkId>)> {
+        let mut content = Vec::new();
+        let mut buf = std::mem::take(&mut self.buf);
+        let chunker = self.chunker;
+        let result = chunker.chunk_reader(reader, &mut buf, |chunk| {
+            let id = BlobId(self.repo.keys().blob_id(chunk));
+            content.push(ChunkId(id.0));
+            self.summary.bytes_read += chunk.len() as u64;
+            self.progress.bytes(chunk.len() as u64);
+            self.store(BlobKind::Data, id, chunk.to_vec())
+        });
+        self.buf = buf;
+        Ok((result?, content))
+    }
+
+    fn stream(&mut self, e: Entry, mut reader: Box<dyn Read + Send>) -> Result<()> {
+        self.progress.item(&e.path);
+        let (read, content) = match self.stream_content(&mut reader) {
+            Ok(r) => r,
+            Err(Error::Io { source, .. }) => {
+                self.skip(e.path, source.to_string());
+                return Ok(());
+            }
+            Err(other) => return Err(other),
+        };
+        self.summary.files_new += 1;
+        self.summary.total_bytes += read;
+        self.push(node(e.name, e.meta, NodeKind::File { size: read, content }));
+        Ok(())
+    }
+}
+
+fn node(name: Vec<u8>, meta: Meta, kind: NodeKind) -> Node {
+    Node { name, kind, meta }
+}

@@ -1,0 +1,68 @@
+//! Following the parent snapshot's trees in step with the source walk, so a
+//! file whose size, mtime, ctime and inode are unchanged is not read again.
+
+use crate::error::Result;
+use crate::format::tree::{Meta, Node, NodeKind, Tree};
+use crate::ids::{ChunkId, TreeId};
+use crate::repo::Repository;
+
+/// A stack of parent directories mirroring the source's directory stack.
+/// `None` entries stand for directories the parent did not have.
+pub struct ParentCursor<'r> {
+    repo: &'r Repository,
+    stack: Vec<Option<Tree>>,
+}
+
+impl<'r> ParentCursor<'r> {
+    /// Starts at the parent's root tree, or nowhere without a parent.
+    pub fn new(repo: &'r Repository, root: Option<TreeId>) -> Result<Self> {
+        let root = root.map(|t| repo.load_tree(&t)).transpose()?;
+        Ok(ParentCursor {
+            repo,
+            stack: vec![root],
+        })
+    }
+
+    fn find(&self, name: &[u8]) -> Option<&Node> {
+        let tree = self.stack.last()?.as_ref()?;
+        tree.nodes
+            .binary_search_by(|n| n.name.as_slice().cmp(name))
+            .ok()
+            .map(|i| &tree.nodes[i])
+    }
+
+    /// Descends into `name`; a damaged or missing parent subtree just means
+    /// no parent (everything below is read afresh).
+    pub fn enter(&mut self, name: &[u8]) {
+        let sub = match self.find(name).map(|n| &n.kind) {
+            Some(NodeKind::Dir { subtree }) => self.repo.load_tree(subtree).ok(),
+            _ => None,
+        };
+        self.stack.push(sub);
+    }
+
+    pub fn leave(&mut self) {
+        self.stack.pop();
+    }
+
+    /// Did the parent have an entry of this name (so the file is changed, not new)?
+    pub fn has(&self, name: &[u8]) -> bool {
+        self.find(name).is_some()
+    }
+
+    /// The parent's chunk list for a file whose metadata says it is unchanged.
+    pub fn unchanged_file(&self, name: &[u8], meta: &Meta, size: u64) -> Option<(u64, &[ChunkId])> {
+        let node = self.find(name)?;
+        match &node.kind {
+            NodeKind::File { size: s, content }
+                if *s == size
+                    && node.meta.mtime == meta.mtime
+                    && node.meta.ctime == meta.ctime
+                    && node.meta.inode == meta.inode =>
+            {
+                Some((*s, content))
+            }
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! Every command-line argument, in one place.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// cairn: encrypted, deduplicating backups.
+#[derive(Parser, Debug)]
+#[command(name = "cairn", version, about, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// Repository location (a directory). Default: a repository in your data directory.
+    #[arg(short = 'r', long = "repo", env = "CAIRN_REPOSITORY", global = true)]
+    pub repo: Option<String>,
+    /// Machine-readable output: JSON lines for progress and a JSON summary.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Only errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Log what happens (repeat for more).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Directory for the local index cache.
+    #[arg(long, env = "CAIRN_CACHE_DIR", global = true)]
+    pub cache_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create a repository.
+    Init(InitArgs),
+    /// Back up files and directories (or standard input).
+    Backup(BackupArgs),
+    /// List snapshots.
+    Snapshots(SnapshotsArgs),
+    /// Restore a snapshot, or part of it.
+    Restore(RestoreArgs),
+    /// List the files in a snapshot.
+    Ls(LsArgs),
+    /// Write one file of a snapshot to standard output.
+    Dump(DumpArgs),
+    /// Print a repository object, decoded, as JSON.
+    Cat(CatArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// Argon2id memory in MiB (default: 256, with passes calibrated to ~0.5 s).
+    #[arg(long)]
+    pub kdf_memory_mib: Option<u32>,
+    /// Argon2id passes (default: calibrated).
+    #[arg(long)]
+    pub kdf_iterations: Option<u32>,
+    /// Target pack size in MiB.
+    #[arg(long, default_value_t = 16)]
+    pub pack_size_mib: u32,
+    /// zstd level for new data; 0 stores data uncompressed.
+    #[arg(long, default_value_t = 3)]
+    pub compression: i32,
+}
+
+/// Which snapshots a command looks at.
+#[derive(Args, Debug, Clone, Default)]
+pub struct Filter {
+    /// Only snapshots of this host (repeatable).
+    #[arg(long = "host")]
+    pub hosts: Vec<String>,
+    /// Only snapshots with this tag (repeatable; all must match).
+    #[arg(long = "tag")]
+    pub tags: Vec<String>,
+    /// Only snapshots that include this path (repeatable).
+    #[arg(long = "path")]
+    pub paths: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct BackupArgs {
+    /// Files and directories to back up.
+    #[arg(required_unless_present = "stdin")]
+    pub paths: Vec<PathBuf>,
+    /// Leave out paths matching this gitignore-style pattern (repeatable).
+    #[arg(short = 'e', long)]
+    pub exclude: Vec<String>,
+    /// Read exclude patterns from this file, one per line (repeatable).
+    #[arg(long)]
+    pub exclude_file: Vec<PathBuf>,
+    /// Leave out directories that contain a file of this name (repeatable).
+    #[arg(long)]
+    pub exclude_if_present: Vec<String>,
+    /// Do not cross into other file systems.
+    #[arg(short = 'x', long)]
+    pub one_file_system: bool,
+    /// Tag the snapshot (repeatable).
+    #[arg(long)]
+    pub tag: Vec<String>,
+    /// Host name to record (default: this machine's).
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Snapshot time, e.g. "2026-11-01 12:00" (default: now).
+    #[arg(long)]
+    pub time: Option<String>,
+    /// Read and chunk everything, write nothing.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+    /// Back up standard input as one file.
+    #[arg(long, conflicts_with = "paths")]
+    pub stdin: bool,
+    /// File name for --stdin.
+    #[arg(long, default_value = "stdin")]
+    pub stdin_filename: String,
+    /// Compare with this snapshot instead of the newest with the same host and paths.
+    #[arg(long)]
+    pub parent: Option<String>,
+    /// Read every file, even if unchanged since the parent snapshot.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct SnapshotsArgs {
+    #[command(flatten)]
+    pub filter: Filter,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OverwriteArg {
+    Never,
+    IfChanged,
+    Always,
+}
+
+#[derive(Args, Debug)]
+pub struct RestoreArgs {
+    /// SNAPSHOT or SNAPSHOT:path (an id prefix or "latest").
+    pub snapshot: String,
+    /// Directory to restore into.
+    #[arg(short, long)]
+    pub target: PathBuf,
+    /// Restore only paths matching this pattern (repeatable).
+    #[arg(short, long)]
+    pub include: Vec<String>,
+    /// Leave out paths matching this pattern (repeatable).
+    #[arg(short, long)]
+    pub exclude: Vec<String>,
+    /// With "latest": the newest snapshot at or before this time.
+    #[arg(long)]
+    pub as_of: Option<String>,
+    #[command(flatten)]
+    pub filter: Filter,
+    /// Re-read every restored file and check it against the snapshot.
+    #[arg(long)]
+    pub verify: bool,
+    /// What to do with files that already exist in the target.
+    #[arg(long, value_enum, default_value_t = OverwriteArg::Never)]
+    pub overwrite: OverwriteArg,
+    /// Say what would be restored, write nothing.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct LsArgs {
+    /// SNAPSHOT or SNAPSHOT:path.
+    pub snapshot: String,
+    /// Long listing: mode, owner, size, time.
+    #[arg(short, long)]
+    pub long: bool,
+    #[command(flatten)]
+    pub filter: Filter,
+}
+
+#[derive(Args, Debug)]
+pub struct DumpArgs {
+    /// SNAPSHOT:path of a file.
+    pub target: String,
+    #[command(flatten)]
+    pub filter: Filter,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CatKind {
+    Config,
+    Key,
+    Snapshot,
+    Tree,
+    Index,
+    Pack,
+}
+
+#[derive(Args, Debug)]
+pub struct CatArgs {
+    /// What to print.
+    #[arg(value_enum)]
+    pub kind: CatKind,
+    /// Its id (a snapshot also takes "latest" or a prefix; a tree takes SNAPSHOT[:path]).
+    pub id: Option<String>,
+}

@@ -1,0 +1,123 @@
+//! `cairn backup`.
+
+use std::sync::Arc;
+
+use cairn::backup::{backup, BackupOptions, ParentChoice};
+use cairn::source::fs::{FsOptions, FsSource};
+use cairn::source::stdin::StdinSource;
+use cairn::progress::Progress;
+use cairn::source::{Entry, EntryKind, Event, Source};
+use cairn::Result;
+
+use crate::cli::args::{BackupArgs, Global};
+use crate::cli::output::{bytes, Output};
+use crate::cli::{exit, open, print_json};
+
+pub fn run(g: &Global, a: BackupArgs) -> Result<i32> {
+    let repo = open::open(g, true)?;
+    let time = a.time.as_deref().map(cairn::time::parse_time).transpose()?;
+    let parent = match (&a.parent, a.force) {
+        (_, true) => ParentChoice::None,
+        (Some(p), false) => ParentChoice::Id(repo.find_snapshot(p, &Default::default())?.id),
+        (None, false) => ParentChoice::Auto,
+    };
+    let opts = BackupOptions {
+        host: a.host.clone(),
+        tags: a.tag.clone(),
+        time,
+        excludes: a.exclude.clone(),
+        parent,
+        dry_run: a.dry_run,
+        threads: None,
+    };
+    let out = Arc::new(Output::new(g));
+    let mut source: Box<dyn Source> = if a.stdin {
+        Box::new(StdinSource::new(
+            a.stdin_filename.clone(),
+            Box::new(std::io::stdin()),
+        )?)
+    } else {
+        let fs_opts = fs_options(&a);
+        spawn_scanner(fs_opts.clone(), out.clone());
+        Box::new(FsSource::new(fs_opts)?)
+    };
+    let report = backup(&repo, &mut *source, &opts, &*out)?;
+    out.clear();
+    let s = &report.snapshot.summary;
+    if g.json {
+        print_json(&serde_json::json!({
+            "message_type": "summary",
+            "snapshot_id": report.snapshot_id,
+            "parent": report.parent,
+            "dry_run": a.dry_run,
+            "files_new": s.files_new,
+            "files_changed": s.files_changed,
+            "files_unchanged": s.files_unchanged,
+            "dirs": s.dirs,
+            "errors": s.errors,
+            "total_bytes": s.total_bytes,
+            "bytes_read": s.bytes_read,
+            "blobs_added": s.blobs_added,
+            "bytes_added": s.bytes_added,
+            "bytes_added_stored": s.bytes_added_stored,
+            "packs_added": s.packs_added,
+            "duration_ms": s.duration_ms,
+            "skipped": report.skipped.iter().map(|(p, e)| serde_json::json!({"path": p, "error": e})).collect::<Vec<_>>(),
+            "changed_while_read": report.changed_while_read,
+        }))?;
+    } else if !g.quiet {
+        println!(
+            "files: {} new, {} changed, {} unchanged; {} directories",
+            s.files_new, s.files_changed, s.files_unchanged, s.dirs
+        );
+        println!(
+            "read {}, added {} ({} stored) in {} packs, {:.1}s",
+            bytes(s.bytes_read),
+            bytes(s.bytes_added),
+            bytes(s.bytes_added_stored),
+            s.packs_added,
+            s.duration_ms as f64 / 1000.0
+        );
+        match report.snapshot_id {
+            Some(id) => println!("snapshot {} saved", id.short()),
+            None => println!("dry run: nothing saved"),
+        }
+    }
+    if !report.is_complete() {
+        eprintln!(
+            "warning: {} entries could not be read; the snapshot is incomplete",
+            report.skipped.len()
+        );
+        return Ok(exit::INCOMPLETE);
+    }
+    Ok(exit::OK)
+}
+
+fn fs_options(a: &BackupArgs) -> FsOptions {
+    FsOptions {
+        paths: a.paths.clone(),
+        excludes: a.exclude.clone(),
+        exclude_files: a.exclude_file.clone(),
+        exclude_if_present: a.exclude_if_present.clone(),
+        one_file_system: a.one_file_system,
+    }
+}
+
+/// Walks the same paths in the background to give the progress bar totals.
+fn spawn_scanner(opts: FsOptions, out: Arc<Output>) {
+    std::thread::spawn(move || {
+        let Ok(src) = FsSource::new(opts) else { return };
+        let (mut files, mut size) = (0u64, 0u64);
+        for ev in src {
+            if let Event::Leaf(Entry {
+                kind: EntryKind::File { size: s },
+                ..
+            }) = ev
+            {
+                files += 1;
+                size += s;
+            }
+        }
+        out.start("scan", Some(files), Some(size));
+    });
+}

@@ -1,0 +1,32 @@
+//! The one table from errors to exit codes (documented in the README).
+
+use cairn::ErrorKind;
+
+pub const OK: i32 = 0;
+/// The command could not run (I/O, storage, internal error).
+pub const FAILED: i32 = 1;
+/// Bad arguments or input.
+pub const USAGE: i32 = 2;
+/// Backup saved, but some files could not be read; restore finished with
+/// files it could not restore.
+pub const INCOMPLETE: i32 = 3;
+/// Stored data is damaged (authentication or hash failure).
+pub const DAMAGED: i32 = 4;
+/// The repository's format version is not supported by this build.
+pub const UNSUPPORTED: i32 = 5;
+pub const NO_REPOSITORY: i32 = 10;
+pub const LOCKED: i32 = 11;
+pub const WRONG_PASSWORD: i32 = 12;
+
+/// Exit code for a library error.
+pub fn code(kind: ErrorKind) -> i32 {
+    match kind {
+        ErrorKind::Usage => USAGE,
+        ErrorKind::NoRepository => NO_REPOSITORY,
+        ErrorKind::WrongPassword => WRONG_PASSWORD,
+        ErrorKind::Corrupt => DAMAGED,
+        ErrorKind::UnsupportedVersion => UNSUPPORTED,
+        ErrorKind::Locked => LOCKED,
+        ErrorKind::Storage | ErrorKind::Io | ErrorKind::Internal => FAILED,
+    }
+}

@@ -1,0 +1,56 @@
+//! The command-line layer: parse arguments, call the library, render the
+//! result. No repository logic lives here.
+
+pub mod args;
+mod backup;
+mod browse;
+pub mod exit;
+mod init;
+mod open;
+mod output;
+mod restore;
+
+use cairn::repo::SnapshotFilter;
+use cairn::Result;
+
+use args::{Cli, Command, Filter};
+
+/// Runs a parsed command; returns the process exit code.
+pub fn run(cli: Cli) -> Result<i32> {
+    let g = &cli.global;
+    match cli.command {
+        Command::Init(a) => init::run(g, a),
+        Command::Backup(a) => backup::run(g, a),
+        Command::Snapshots(a) => browse::snapshots(g, a),
+        Command::Restore(a) => restore::run(g, a),
+        Command::Ls(a) => browse::ls(g, a),
+        Command::Dump(a) => browse::dump(g, a),
+        Command::Cat(a) => browse::cat(g, a),
+    }
+}
+
+impl Filter {
+    pub fn to_filter(&self) -> SnapshotFilter {
+        SnapshotFilter {
+            hosts: self.hosts.clone(),
+            tags: self.tags.clone(),
+            paths: self.paths.clone(),
+            as_of: None,
+        }
+    }
+}
+
+/// Splits `SNAPSHOT[:path]`.
+pub fn split_spec(spec: &str) -> (&str, Option<&str>) {
+    match spec.split_once(':') {
+        Some((s, p)) => (s, Some(p)),
+        None => (spec, None),
+    }
+}
+
+/// Prints a value as one line of JSON.
+pub fn print_json(v: &impl serde::Serialize) -> Result<()> {
+    let s = serde_json::to_string(v).map_err(|e| cairn::Error::Internal(format!("json: {e}")))?;
+    println!("{s}");
+    Ok(())
+}

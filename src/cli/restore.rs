@@ -1,0 +1,72 @@
+//! `cairn restore`.
+
+use cairn::restore::{restore, Overwrite, RestoreOptions, Selection};
+use cairn::Result;
+
+use crate::cli::args::{Global, OverwriteArg, RestoreArgs};
+use crate::cli::output::{bytes, Output};
+use crate::cli::{exit, open, print_json, split_spec};
+
+pub fn run(g: &Global, a: RestoreArgs) -> Result<i32> {
+    let repo = open::open(g, false)?;
+    let (spec, sub) = split_spec(&a.snapshot);
+    let mut filter = a.filter.to_filter();
+    if let Some(t) = &a.as_of {
+        filter.as_of = Some(cairn::time::parse_time(t)?.0);
+    }
+    let snap = repo.find_snapshot(spec, &filter)?;
+    let opts = RestoreOptions {
+        target: a.target.clone(),
+        selection: Selection {
+            sub_path: sub.map(str::to_string),
+            include: a.include.clone(),
+            exclude: a.exclude.clone(),
+        },
+        overwrite: match a.overwrite {
+            OverwriteArg::Never => Overwrite::Never,
+            OverwriteArg::IfChanged => Overwrite::IfChanged,
+            OverwriteArg::Always => Overwrite::Always,
+        },
+        verify: a.verify,
+        threads: None,
+        dry_run: a.dry_run,
+    };
+    let out = Output::new(g);
+    let report = restore(&repo, snap.snapshot.tree, &opts, &out)?;
+    out.clear();
+    if g.json {
+        let mut v = serde_json::to_value(&report).map_err(|e| cairn::Error::Internal(e.to_string()))?;
+        v["message_type"] = "summary".into();
+        v["snapshot_id"] = snap.id.to_hex().into();
+        print_json(&v)?;
+    } else {
+        for p in &report.not_overwritten {
+            eprintln!("not overwritten (differs; use --overwrite): {}", p.display());
+        }
+        for (p, e) in report.errors.iter().chain(&report.verify_failures) {
+            eprintln!("error: {}: {e}", p.display());
+        }
+        for w in &report.warnings {
+            eprintln!("warning: {w}");
+        }
+        if !g.quiet {
+            println!(
+                "restored snapshot {}: {} files ({}), {} unchanged, {} directories, {} other{}",
+                snap.id.short(),
+                report.files_restored,
+                bytes(report.bytes_written),
+                report.files_unchanged,
+                report.dirs,
+                report.others,
+                if report.verified { "; verified" } else { "" },
+            );
+        }
+    }
+    if report.damaged > 0 || !report.verify_failures.is_empty() {
+        return Ok(exit::DAMAGED);
+    }
+    if !report.not_overwritten.is_empty() || !report.errors.is_empty() {
+        return Ok(exit::INCOMPLETE);
+    }
+    Ok(exit::OK)
+}

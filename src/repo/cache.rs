@@ -1,0 +1,190 @@
+//! The local chunk index: a SQLite cache of every index file in the
+//! repository, so dedup and restore look up a blob without reading index
+//! files. It is only a cache: it is rebuilt from the repository's index files
+//! whenever it is missing, damaged or out of date, and deleting it loses
+//! nothing.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::error::Result;
+use crate::format::index::{BlobKind, IndexFile};
+use crate::ids::{BlobId, IndexId, PackId};
+
+/// Where a blob lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlobLocation {
+    pub pack: PackId,
+    pub kind: BlobKind,
+    pub offset: u32,
+    pub length: u32,
+    pub raw_length: u32,
+}
+
+const SCHEMA_VERSION: i64 = 1;
+
+/// A connection to the cache database.
+pub struct IndexCache {
+    conn: Connection,
+}
+
+fn kind_code(k: BlobKind) -> i64 {
+    match k {
+        BlobKind::Data => 0,
+        BlobKind::Tree => 1,
+    }
+}
+
+fn code_kind(c: i64) -> BlobKind {
+    if c == 1 {
+        BlobKind::Tree
+    } else {
+        BlobKind::Data
+    }
+}
+
+fn id_bytes(v: Vec<u8>) -> rusqlite::Result<[u8; 32]> {
+    v.try_into()
+        .map_err(|_| rusqlite::Error::InvalidColumnType(0, "id".into(), rusqlite::types::Type::Blob))
+}
+
+impl IndexCache {
+    /// Opens (creating if needed) the cache at `path`; a file that is not a
+    /// usable cache is deleted and started afresh.
+    pub fn open(path: &Path) -> Result<Self> {
+        match Self::try_open(path) {
+            Ok(c) => Ok(c),
+            Err(_) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let mut p = path.as_os_str().to_owned();
+                    p.push(suffix);
+                    let _ = std::fs::remove_file(p);
+                }
+                Self::try_open(path)
+            }
+        }
+    }
+
+    /// An in-memory cache, for tests and one-shot tools.
+    pub fn in_memory() -> Result<Self> {
+        let conn = Connection::open_in_memory()?;
+        Self::init_schema(&conn)?;
+        Ok(IndexCache { conn })
+    }
+
+    fn try_open(path: &Path) -> Result<Self> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version != SCHEMA_VERSION {
+            conn.execute_batch(
+                "DROP TABLE IF EXISTS blobs; DROP TABLE IF EXISTS packs; DROP TABLE IF EXISTS index_files;",
+            )?;
+        }
+        Self::init_schema(&conn)?;
+        // Touch the tables so a damaged file fails here, not mid-backup.
+        conn.query_row("SELECT count(*) FROM index_files", [], |r| r.get::<_, i64>(0))?;
+        Ok(IndexCache { conn })
+    }
+
+    fn init_schema(conn: &Connection) -> Result<()> {
+        conn.execute_batch(&format!(
+            "CREATE TABLE IF NOT EXISTS index_files (id BLOB PRIMARY KEY) WITHOUT ROWID;
+             CREATE TABLE IF NOT EXISTS packs (
+                 rowid INTEGER PRIMARY KEY, id BLOB NOT NULL UNIQUE, kind INTEGER NOT NULL,
+                 size INTEGER NOT NULL);
+             CREATE TABLE IF NOT EXISTS blobs (
+                 id BLOB NOT NULL, pack INTEGER NOT NULL, offset INTEGER NOT NULL,
+                 length INTEGER NOT NULL, raw_length INTEGER NOT NULL,
+                 PRIMARY KEY (id, pack)) WITHOUT ROWID;
+             PRAGMA user_version = {SCHEMA_VERSION};"
+        ))?;
+        Ok(())
+    }
+
+    /// Index files already loaded.
+    pub fn known_index_files(&self) -> Result<HashSet<IndexId>> {
+        let mut stmt = self.conn.prepare("SELECT id FROM index_files")?;
+        let rows = stmt.query_map([], |r| Ok(IndexId(id_bytes(r.get(0)?)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Forgets everything (before a rebuild).
+    pub fn clear(&self) -> Result<()> {
+        self.conn
+            .execute_batch("DELETE FROM blobs; DELETE FROM packs; DELETE FROM index_files;")?;
+        Ok(())
+    }
+
+    /// Records the content of several index files in one transaction.
+    pub fn add_index_files(&mut self, files: &[(IndexId, IndexFile)]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut ins_file = tx.prepare_cached("INSERT OR IGNORE INTO index_files (id) VALUES (?1)")?;
+            let mut ins_pack = tx.prepare_cached(
+                "INSERT INTO packs (id, kind, size) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(id) DO UPDATE SET kind = excluded.kind RETURNING rowid",
+            )?;
+            let mut ins_blob = tx.prepare_cached(
+                "INSERT OR IGNORE INTO blobs (id, pack, offset, length, raw_length)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for (id, file) in files {
+                ins_file.execute(params![&id.0[..]])?;
+                for pack in &file.packs {
+                    let rowid: i64 = ins_pack.query_row(
+                        params![&pack.id.0[..], kind_code(pack.kind), pack.size as i64],
+                        |r| r.get(0),
+                    )?;
+                    for b in &pack.blobs {
+                        ins_blob.execute(params![&b.id.0[..], rowid, b.offset, b.length, b.raw_length])?;
+                    }
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Is the blob in any indexed pack?
+    pub fn contains(&self, id: &BlobId) -> Result<bool> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT 1 FROM blobs WHERE id = ?1 LIMIT 1")?;
+        Ok(stmt.exists(params![&id.0[..]])?)
+    }
+
+    /// Where to read the blob from (any one copy).
+    pub fn lookup(&self, id: &BlobId) -> Result<Option<BlobLocation>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT p.id, p.kind, b.offset, b.length, b.raw_length
+             FROM blobs b JOIN packs p ON p.rowid = b.pack WHERE b.id = ?1 LIMIT 1",
+        )?;
+        Ok(stmt
+            .query_row(params![&id.0[..]], |r| {
+                Ok(BlobLocation {
+                    pack: PackId(id_bytes(r.get(0)?)?),
+                    kind: code_kind(r.get(1)?),
+                    offset: r.get(2)?,
+                    length: r.get(3)?,
+                    raw_length: r.get(4)?,
+                })
+            })
+            .optional()?)
+    }
+
+    /// Number of distinct blobs and packs indexed.
+    pub fn counts(&self) -> Result<(u64, u64)> {
+        let blobs = self
+            .conn
+            .query_row("SELECT count(DISTINCT id) FROM blobs", [], |r| r.get::<_, i64>(0))?;
+        let packs = self
+            .conn
+            .query_row("SELECT count(*) FROM packs", [], |r| r.get::<_, i64>(0))?;
+        Ok((blobs as u64, packs as u64))
+    }
+}

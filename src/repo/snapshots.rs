@@ -1,0 +1,125 @@
+//! Saving, listing and selecting snapshots: by unique id prefix, `latest`,
+//! or the newest at or before a point in time, always narrowed by host, tag
+//! and path filters.
+
+use bytes::Bytes;
+
+use crate::error::{Error, Result};
+use crate::format::envelope::{self, ObjectType};
+use crate::format::layout;
+use crate::format::snapshot::Snapshot;
+use crate::format::tree::Timestamp;
+use crate::ids::{content_hash, SnapshotId};
+use crate::repo::Repository;
+
+/// A snapshot and its id.
+#[derive(Debug, Clone)]
+pub struct SnapshotRef {
+    pub id: SnapshotId,
+    pub snapshot: Snapshot,
+}
+
+/// Narrows a snapshot selection; empty fields match everything.
+#[derive(Debug, Clone, Default)]
+pub struct SnapshotFilter {
+    /// Any of these hosts.
+    pub hosts: Vec<String>,
+    /// Every one of these tags.
+    pub tags: Vec<String>,
+    /// Snapshots whose path list contains every one of these paths.
+    pub paths: Vec<String>,
+    /// Only snapshots taken at or before this time.
+    pub as_of: Option<Timestamp>,
+}
+
+impl SnapshotFilter {
+    pub fn matches(&self, s: &Snapshot) -> bool {
+        (self.hosts.is_empty() || self.hosts.iter().any(|h| *h == s.host))
+            && self.tags.iter().all(|t| s.tags.contains(t))
+            && self.paths.iter().all(|p| s.paths.contains(p))
+            && self.as_of.is_none_or(|t| s.time <= t)
+    }
+}
+
+impl Repository {
+    /// Seals and stores a snapshot. Call only after the writer that stored
+    /// its blobs has finished.
+    pub fn save_snapshot(&self, snap: &Snapshot) -> Result<SnapshotId> {
+        let sealed = envelope::seal(self.keys(), ObjectType::Snapshot, None, &snap.encode(), Some(3));
+        let id = SnapshotId(content_hash(&sealed));
+        self.storage().put(&layout::snapshot(&id), Bytes::from(sealed))?;
+        Ok(id)
+    }
+
+    /// Reads, checks and decodes one snapshot.
+    pub fn load_snapshot(&self, id: &SnapshotId) -> Result<Snapshot> {
+        let bytes = self.storage().get(&layout::snapshot(id))?;
+        if content_hash(&bytes) != id.0 {
+            return Err(Error::corrupt("snapshot", format!("{id} does not match its name")));
+        }
+        let plain = envelope::open(self.keys(), ObjectType::Snapshot, None, &bytes, None)?;
+        Snapshot::decode(&plain)
+    }
+
+    /// Ids of every snapshot in the repository.
+    pub fn snapshot_ids(&self) -> Result<Vec<SnapshotId>> {
+        let mut ids: Vec<SnapshotId> = self
+            .storage()
+            .list(layout::SNAPSHOTS_PREFIX)?
+            .iter()
+            .filter_map(|o| layout::parse_id(&o.key))
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// Every snapshot matching `filter`, oldest first.
+    pub fn snapshots(&self, filter: &SnapshotFilter) -> Result<Vec<SnapshotRef>> {
+        let mut out = Vec::new();
+        for id in self.snapshot_ids()? {
+            let snapshot = self.load_snapshot(&id)?;
+            if filter.matches(&snapshot) {
+                out.push(SnapshotRef { id, snapshot });
+            }
+        }
+        out.sort_by(|a, b| a.snapshot.time.cmp(&b.snapshot.time).then(a.id.cmp(&b.id)));
+        Ok(out)
+    }
+
+    /// Resolves `latest` or a unique id prefix, within `filter`.
+    pub fn find_snapshot(&self, spec: &str, filter: &SnapshotFilter) -> Result<SnapshotRef> {
+        if spec == "latest" {
+            return self.snapshots(filter)?.pop().ok_or_else(|| {
+                Error::Usage(match filter.as_of {
+                    Some(_) => "no snapshot matches at or before that time".into(),
+                    None => "no snapshot matches".into(),
+                })
+            });
+        }
+        let prefix = spec.to_ascii_lowercase();
+        if prefix.is_empty() || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Error::Usage(format!(
+                "{spec:?} is not a snapshot id, id prefix or \"latest\""
+            )));
+        }
+        let matching: Vec<SnapshotId> = self
+            .snapshot_ids()?
+            .into_iter()
+            .filter(|id| id.to_hex().starts_with(&prefix))
+            .collect();
+        match matching.as_slice() {
+            [id] => {
+                let snapshot = self.load_snapshot(id)?;
+                if !filter.matches(&snapshot) {
+                    return Err(Error::Usage(format!("snapshot {spec} does not match the filters")));
+                }
+                Ok(SnapshotRef { id: *id, snapshot })
+            }
+            [] => Err(Error::Usage(format!("no snapshot with id {spec}"))),
+            _ => Err(Error::Usage(format!(
+                "snapshot id prefix {spec} is ambiguous ({} matches)",
+                matching.len()
+            ))),
+        }
+    }
+}

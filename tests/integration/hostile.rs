@@ -1,0 +1,99 @@
+//! Hostile trees: names that would escape the restore target are refused,
+//! and nothing is ever written outside it.
+
+use cairn::format::index::BlobKind;
+use cairn::format::snapshot::{Snapshot, Summary};
+use cairn::format::tree::{Meta, Node, NodeKind, Tree};
+use cairn::ids::{BlobId, ChunkId, TreeId};
+use cairn::repo::{BlobWriter, Repository};
+
+use crate::damage::library_repo;
+use crate::util::*;
+
+/// Stores a tree without the encoder's sorting or the decoder's checks.
+fn raw_tree(w: &BlobWriter<'_>, repo: &Repository, nodes: Vec<Node>) -> TreeId {
+    let bytes = Tree { nodes }.encode();
+    let id = TreeId(repo.keys().blob_id(&bytes));
+    w.add_if_new(BlobKind::Tree, id.into(), &bytes).unwrap();
+    id
+}
+
+fn file_node(repo: &Repository, w: &BlobWriter<'_>, name: &[u8]) -> Node {
+    let data = b"pwned\n";
+    let id = ChunkId(repo.keys().blob_id(data));
+    w.add_if_new(BlobKind::Data, BlobId::from(id), data).unwrap();
+    Node {
+        name: name.to_vec(),
+        kind: NodeKind::File { size: data.len() as u64, content: vec![id] },
+        meta: Meta { mode: 0o100644, links: 1, ..Default::default() },
+    }
+}
+
+fn snapshot_of(repo: &Repository, tree: TreeId) {
+    let (time, off) = cairn::time::now();
+    let snap = Snapshot {
+        time,
+        utc_offset_secs: off,
+        host: "evil".into(),
+        username: "evil".into(),
+        tags: vec![],
+        paths: vec!["/".into()],
+        excludes: vec![],
+        parent: None,
+        tree,
+        original: None,
+        program: "test".into(),
+        summary: Summary::default(),
+    };
+    repo.save_snapshot(&snap).unwrap();
+}
+
+#[test]
+fn escaping_names_are_refused() {
+    for bad in [&b".."[..], b"/etc/cairn-pwned", b"a/../../x", b".", b"", b"x\0y"] {
+        let env = Env::uninit();
+        let repo = library_repo(env.dir.path());
+        let w = BlobWriter::new(&repo);
+        let evil = file_node(&repo, &w, bad);
+        let inner = raw_tree(&w, &repo, vec![evil]);
+        let dir = Node {
+            name: b"d".to_vec(),
+            kind: NodeKind::Dir { subtree: inner },
+            meta: Meta { mode: 0o40755, ..Default::default() },
+        };
+        let root = raw_tree(&w, &repo, vec![dir]);
+        w.finish().unwrap();
+        snapshot_of(&repo, root);
+        drop(repo);
+        let t = env.path("deep/target");
+        std::fs::create_dir_all(&t).unwrap();
+        let out = env.run(&["restore", "latest", "--target", t.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(4), "name {bad:?}: {}", String::from_utf8_lossy(&out.stderr));
+        // Nothing outside the target, nothing at all inside it.
+        assert!(!env.path("deep/x").exists() && !env.path("x").exists());
+        assert!(!std::path::Path::new("/etc/cairn-pwned").exists());
+        assert!(files_under(&env.path("deep")).is_empty(), "name {bad:?} wrote files");
+    }
+}
+
+#[test]
+fn symlinks_in_the_target_are_never_followed() {
+    let env = Env::new();
+    let src = env.path("src");
+    write(&src.join("f"), b"snapshot data");
+    std::fs::create_dir_all(src.join("d")).unwrap();
+    env.backup(&[&src], &[]);
+    let t = env.path("t");
+    let dst = restored(&t, &src);
+    std::fs::create_dir_all(&dst).unwrap();
+    let outside = env.path("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::os::unix::fs::symlink(outside.join("victim"), dst.join("f")).unwrap();
+    std::os::unix::fs::symlink(&outside, dst.join("d")).unwrap();
+    let out = env.run(&["restore", "latest", "--target", t.to_str().unwrap(), "--overwrite", "always"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!outside.join("victim").exists(), "wrote through a symlink");
+    assert!(std::fs::read_dir(&outside).unwrap().next().is_none());
+    assert_eq!(std::fs::read(dst.join("f")).unwrap(), b"snapshot data");
+    assert!(dst.join("d").symlink_metadata().unwrap().is_dir());
+}

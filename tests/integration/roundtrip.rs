@@ -1,0 +1,113 @@
+//! Backup then restore equals the source, in bytes and metadata; unchanged
+//! re-backups read nothing and add no pack.
+
+use std::os::unix::fs::MetadataExt;
+
+use crate::util::*;
+
+#[test]
+fn rich_tree_round_trips_byte_exact_with_metadata() {
+    let env = Env::new();
+    let src = env.path("src");
+    make_rich_tree(&src);
+    let s = env.backup(&[&src], &[]);
+    assert_eq!(s["errors"], 0, "{s}");
+    let id = s["snapshot_id"].as_str().expect("snapshot id").to_string();
+    let target = env.path("restore");
+    let out = env.json(&["restore", &id[..8], "--target", target.to_str().unwrap(), "--verify"]);
+    assert_eq!(out["verified"], true);
+    assert!(out["verify_failures"].as_array().unwrap().is_empty(), "{out}");
+    let dst = restored(&target, &src);
+    assert_same_tree(&src, &dst);
+    // The sparse file's hole stayed a hole.
+    let sparse = dst.join("sparse.img").metadata().unwrap();
+    assert_eq!(sparse.len(), 40 * 1024 * 1024);
+    assert!(sparse.blocks() * 512 < 4 * 1024 * 1024, "sparse file fully allocated: {} blocks", sparse.blocks());
+}
+
+#[test]
+fn unchanged_rebackup_reads_nothing_and_adds_no_pack() {
+    let env = Env::new();
+    let src = env.path("src");
+    make_rich_tree(&src);
+    let first = env.backup(&[&src], &[]);
+    let packs = env.pack_count();
+    let second = env.backup(&[&src], &[]);
+    assert_eq!(second["bytes_read"], 0, "{second}");
+    assert_eq!(second["files_new"], 0);
+    assert_eq!(second["files_changed"], 0);
+    assert!(second["files_unchanged"].as_u64().unwrap() > 200);
+    assert_eq!(second["packs_added"], 0);
+    assert_eq!(env.pack_count(), packs, "an unchanged re-backup added packs");
+    assert_eq!(second["parent"], first["snapshot_id"]);
+
+    // One changed file is read again, and only it.
+    write(&src.join("small/d0/f0.txt"), b"changed content");
+    let third = env.backup(&[&src], &[]);
+    assert_eq!(third["files_changed"], 1, "{third}");
+    assert_eq!(third["bytes_read"], 15);
+    let target = env.path("restore");
+    env.ok(&["restore", "latest", "--target", target.to_str().unwrap()]);
+    assert_same_tree(&src, &restored(&target, &src));
+}
+
+#[test]
+fn several_paths_and_stdin() {
+    let env = Env::new();
+    let a = env.path("a");
+    let b = env.path("b/inner");
+    write(&a.join("x"), b"x");
+    write(&b.join("y"), b"y");
+    env.backup(&[&a, &b], &[]);
+    let target = env.path("t");
+    env.ok(&["restore", "latest", "--target", target.to_str().unwrap()]);
+    assert_eq!(std::fs::read(restored(&target, &a).join("x")).unwrap(), b"x");
+    assert_eq!(std::fs::read(restored(&target, &b).join("y")).unwrap(), b"y");
+
+    let data = text_bytes(9, 3 * 1024 * 1024);
+    let mut child = env
+        .cmd(&["--json", "backup", "--stdin", "--stdin-filename", "dump.sql"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(&data).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let dump = env.ok(&["dump", "latest:dump.sql"]);
+    assert!(dump.stdout == data, "dump differs from what went in");
+}
+
+#[test]
+fn library_backup_detects_a_file_changing_while_read() {
+    use cairn::backup::{backup, BackupOptions};
+    use cairn::source::fs::{FsOptions, FsSource};
+    use cairn::source::{Event, Source};
+
+    struct Mutating(FsSource);
+    impl Iterator for Mutating {
+        type Item = Event;
+        fn next(&mut self) -> Option<Event> {
+            let ev = self.0.next()?;
+            if let Event::Leaf(e) = &ev {
+                // Grow the file after it was stat'ed, before it is read.
+                let mut f = std::fs::OpenOptions::new().append(true).open(&e.path).unwrap();
+                std::io::Write::write_all(&mut f, b"more").unwrap();
+            }
+            Some(ev)
+        }
+    }
+    impl Source for Mutating {
+        fn paths(&self) -> Vec<String> {
+            self.0.paths()
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    write(&src.join("f"), b"data");
+    let repo = crate::damage::library_repo(dir.path());
+    let mut source = Mutating(FsSource::new(FsOptions { paths: vec![src], ..Default::default() }).unwrap());
+    let report = backup(&repo, &mut source, &BackupOptions::default(), &cairn::progress::NoProgress).unwrap();
+    assert_eq!(report.changed_while_read.len(), 1, "{report:?}");
+}
