@@ -5,10 +5,13 @@
 //!
 //! This module knows nothing of formats, crypto or repositories.
 
+#[doc(hidden)]
+pub mod conformance;
 pub mod faulty;
 pub mod local;
 pub mod memory;
 pub mod retry;
+pub mod stats;
 
 use bytes::Bytes;
 

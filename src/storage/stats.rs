@@ -1,0 +1,213 @@
+//! Request and traffic counters, for `--stats` and for tests that assert how
+//! many requests an operation costs. Object stores bill writes and lists
+//! ("class A") far above reads ("class B"), so those are counted apart.
+//!
+//! Placed under the retry wrapper (`Retry<Stats<S3>>`), it counts every
+//! request actually sent, including retried ones.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde::Serialize;
+
+use super::{ObjectInfo, Storage, StorageResult};
+
+/// A snapshot of the counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct StorageStats {
+    /// `put` and `put_if_absent` requests.
+    pub puts: u64,
+    pub lists: u64,
+    /// `get` and `get_range` requests.
+    pub gets: u64,
+    pub deletes: u64,
+    /// Writes plus lists: the expensive class on object stores.
+    pub write_list_requests: u64,
+    /// Reads: the cheap class.
+    pub read_requests: u64,
+    /// Payload bytes of puts sent (including failed ones).
+    pub bytes_up: u64,
+    /// Payload bytes of successful reads received.
+    pub bytes_down: u64,
+    /// Requests that returned an error of any kind, NotFound included.
+    pub errors: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    puts: AtomicU64,
+    lists: AtomicU64,
+    gets: AtomicU64,
+    deletes: AtomicU64,
+    bytes_up: AtomicU64,
+    bytes_down: AtomicU64,
+    errors: AtomicU64,
+}
+
+/// A cheap, cloneable handle to read the counters after the storage itself
+/// has been handed to the repository.
+#[derive(Debug, Clone, Default)]
+pub struct StatsHandle(Arc<Counters>);
+
+impl StatsHandle {
+    pub fn snapshot(&self) -> StorageStats {
+        let c = &self.0;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let (puts, lists, gets) = (get(&c.puts), get(&c.lists), get(&c.gets));
+        StorageStats {
+            puts,
+            lists,
+            gets,
+            deletes: get(&c.deletes),
+            write_list_requests: puts + lists,
+            read_requests: gets,
+            bytes_up: get(&c.bytes_up),
+            bytes_down: get(&c.bytes_down),
+            errors: get(&c.errors),
+        }
+    }
+}
+
+/// A [`Storage`] wrapper that counts requests and bytes.
+#[derive(Debug)]
+pub struct StatsStorage<S> {
+    inner: S,
+    counters: StatsHandle,
+}
+
+impl<S: Storage> StatsStorage<S> {
+    pub fn new(inner: S) -> Self {
+        StatsStorage {
+            inner,
+            counters: StatsHandle::default(),
+        }
+    }
+
+    pub fn handle(&self) -> StatsHandle {
+        self.counters.clone()
+    }
+
+    pub fn snapshot(&self) -> StorageStats {
+        self.counters.snapshot()
+    }
+
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    fn count<T>(&self, class: &AtomicU64, result: StorageResult<T>) -> StorageResult<T> {
+        class.fetch_add(1, Ordering::Relaxed);
+        if result.is_err() {
+            self.counters.0.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        result
+    }
+
+    fn count_read(&self, result: StorageResult<Vec<u8>>) -> StorageResult<Vec<u8>> {
+        if let Ok(data) = &result {
+            self.counters
+                .0
+                .bytes_down
+                .fetch_add(data.len() as u64, Ordering::Relaxed);
+        }
+        self.count(&self.counters.0.gets, result)
+    }
+
+    fn count_upload(&self, data: &Bytes) {
+        self.counters
+            .0
+            .bytes_up
+            .fetch_add(data.len() as u64, Ordering::Relaxed);
+    }
+}
+
+impl<S: Storage> Storage for StatsStorage<S> {
+    fn put(&self, key: &str, data: Bytes) -> StorageResult<()> {
+        self.count_upload(&data);
+        self.count(&self.counters.0.puts, self.inner.put(key, data))
+    }
+
+    fn put_if_absent(&self, key: &str, data: Bytes) -> StorageResult<bool> {
+        self.count_upload(&data);
+        self.count(&self.counters.0.puts, self.inner.put_if_absent(key, data))
+    }
+
+    fn get(&self, key: &str) -> StorageResult<Vec<u8>> {
+        self.count_read(self.inner.get(key))
+    }
+
+    fn get_range(&self, key: &str, offset: u64, len: u64) -> StorageResult<Vec<u8>> {
+        self.count_read(self.inner.get_range(key, offset, len))
+    }
+
+    fn list(&self, prefix: &str) -> StorageResult<Vec<ObjectInfo>> {
+        self.count(&self.counters.0.lists, self.inner.list(prefix))
+    }
+
+    fn delete(&self, key: &str) -> StorageResult<()> {
+        self.count(&self.counters.0.deletes, self.inner.delete(key))
+    }
+
+    fn location(&self) -> String {
+        self.inner.location()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::conformance;
+    use crate::storage::faulty::{FaultConfig, FaultyStorage};
+    use crate::storage::memory::MemoryStorage;
+    use crate::storage::retry::{RetryPolicy, RetryStorage};
+
+    #[test]
+    fn counts_requests_by_class_and_bytes() {
+        let s = StatsStorage::new(MemoryStorage::new());
+        let handle = s.handle();
+        s.put("a", Bytes::from(vec![0u8; 100])).unwrap();
+        assert!(!s.put_if_absent("a", Bytes::from(vec![0u8; 10])).unwrap());
+        assert_eq!(s.get_range("a", 10, 20).unwrap().len(), 20);
+        assert_eq!(s.get("a").unwrap().len(), 100);
+        assert!(s.get("missing").is_err());
+        assert_eq!(s.list("").unwrap().len(), 1);
+        s.delete("a").unwrap();
+        let expected = StorageStats {
+            puts: 2,
+            lists: 1,
+            gets: 3,
+            deletes: 1,
+            write_list_requests: 3,
+            read_requests: 3,
+            bytes_up: 110,
+            bytes_down: 120,
+            errors: 1,
+        };
+        assert_eq!(handle.snapshot(), expected);
+        let json = serde_json::to_value(handle.snapshot()).unwrap();
+        assert_eq!(json["write_list_requests"], 3);
+    }
+
+    #[test]
+    fn under_retry_counts_every_attempt() {
+        let faulty = FaultyStorage::new(MemoryStorage::new(), FaultConfig::seeded(5));
+        faulty.set_dead(true);
+        let policy = RetryPolicy {
+            attempts: 3,
+            base_delay: std::time::Duration::from_micros(100),
+            max_delay: std::time::Duration::from_micros(100),
+        };
+        let s = RetryStorage::new(StatsStorage::new(faulty), policy);
+        assert!(s.get("k").is_err());
+        let stats = s.inner().snapshot();
+        assert_eq!((stats.gets, stats.errors), (3, 3));
+    }
+
+    #[test]
+    fn passes_conformance_suite() {
+        let s = StatsStorage::new(MemoryStorage::new());
+        conformance::run_all(&s);
+        assert!(s.snapshot().bytes_up > 20 << 20);
+    }
+}
