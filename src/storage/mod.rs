@@ -9,11 +9,14 @@
 pub mod conformance;
 pub mod faulty;
 pub mod local;
+mod location;
 pub mod memory;
 pub mod retry;
 pub mod stats;
 
 use bytes::Bytes;
+
+pub use location::open_location;
 
 /// How a storage operation failed, which decides whether to retry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,3 +97,36 @@ pub trait Storage: Send + Sync {
     /// Where this storage points, for messages (never includes secrets).
     fn location(&self) -> String;
 }
+
+/// Boxed and shared storages are storages too, so wrappers compose over
+/// whichever backend a location string chose.
+macro_rules! forward_storage {
+    ($t:ty) => {
+        impl<S: Storage + ?Sized> Storage for $t {
+            fn put(&self, key: &str, data: Bytes) -> StorageResult<()> {
+                (**self).put(key, data)
+            }
+            fn put_if_absent(&self, key: &str, data: Bytes) -> StorageResult<bool> {
+                (**self).put_if_absent(key, data)
+            }
+            fn get(&self, key: &str) -> StorageResult<Vec<u8>> {
+                (**self).get(key)
+            }
+            fn get_range(&self, key: &str, offset: u64, len: u64) -> StorageResult<Vec<u8>> {
+                (**self).get_range(key, offset, len)
+            }
+            fn list(&self, prefix: &str) -> StorageResult<Vec<ObjectInfo>> {
+                (**self).list(prefix)
+            }
+            fn delete(&self, key: &str) -> StorageResult<()> {
+                (**self).delete(key)
+            }
+            fn location(&self) -> String {
+                (**self).location()
+            }
+        }
+    };
+}
+
+forward_storage!(Box<S>);
+forward_storage!(std::sync::Arc<S>);
