@@ -1,5 +1,6 @@
 //! cairn: encrypted, deduplicating, content-addressed backups.
 
+pub mod chunker;
 pub mod crypto;
 pub mod error;
 pub mod format;
