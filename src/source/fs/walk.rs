@@ -1,0 +1,219 @@
+//! The depth-first walk behind [`super::FsSource`]. It keeps one frame per
+//! directory on the current path: either the remaining given-path components
+//! (ancestors of what the user asked for) or the remaining sorted names of a
+//! real directory. Memory is therefore bounded by the deepest path's
+//! listings, never the whole tree. Each entry costs one `lstat` (plus the
+//! xattr listing), each directory one `readdir`.
+
+use std::ffi::{OsStr, OsString};
+use std::fs::Metadata;
+use std::io;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::{collections::btree_map, vec};
+
+use super::excludes::Excludes;
+use super::meta::{read_entry, Owners};
+use super::targets::TargetNode;
+use crate::source::Event;
+
+/// One open directory on the current path.
+enum Frame {
+    /// An ancestor of given paths: its children are given paths or ancestors.
+    Targets {
+        dir: PathBuf,
+        children: btree_map::IntoIter<Vec<u8>, TargetNode>,
+    },
+    /// A directory inside a given path, with its not yet visited names.
+    Dir {
+        dir: PathBuf,
+        names: vec::IntoIter<OsString>,
+        /// The device of the given path this directory belongs to.
+        dev: u64,
+    },
+}
+
+/// The next child of the innermost frame, detached from the stack borrow.
+enum Child {
+    Target(PathBuf, Vec<u8>, TargetNode),
+    Real(PathBuf, Vec<u8>, u64),
+}
+
+/// Iterator state of a filesystem walk.
+pub(super) struct Walker {
+    stack: Vec<Frame>,
+    /// An event to hand out before walking (the root's own failure).
+    pending: Option<Event>,
+    excludes: Excludes,
+    owners: Owners,
+    one_file_system: bool,
+}
+
+fn skipped(path: PathBuf, err: &io::Error) -> Event {
+    Event::Skipped {
+        path,
+        error: err.to_string(),
+    }
+}
+
+/// One `readdir`, sorted by byte-exact name as trees require.
+fn list_dir(path: &Path) -> io::Result<Vec<OsString>> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(path)? {
+        names.push(entry?.file_name());
+    }
+    names.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    Ok(names)
+}
+
+impl Walker {
+    /// Starts at the root of `targets`. When `/` itself was given its
+    /// children are the snapshot root's children; otherwise the root's
+    /// children are the top components of the given paths.
+    pub(super) fn new(targets: TargetNode, excludes: Excludes, one_file_system: bool) -> Self {
+        let mut walker = Walker {
+            stack: Vec::new(),
+            pending: None,
+            excludes,
+            owners: Owners::default(),
+            one_file_system,
+        };
+        let root = PathBuf::from("/");
+        if !targets.included {
+            walker.stack.push(Frame::Targets {
+                dir: root,
+                children: targets.children.into_iter(),
+            });
+            return walker;
+        }
+        let listed = std::fs::symlink_metadata(&root).and_then(|md| Ok((md, list_dir(&root)?)));
+        match listed {
+            Ok((md, names)) => walker.stack.push(Frame::Dir {
+                dir: root,
+                names: names.into_iter(),
+                dev: md.dev(),
+            }),
+            Err(e) => walker.pending = Some(skipped(root, &e)),
+        }
+        walker
+    }
+
+    /// An ancestor directory is recreated with its real metadata; a given
+    /// path is visited like any entry, on its own device.
+    fn visit_target(&mut self, path: PathBuf, name: Vec<u8>, node: TargetNode) -> Option<Event> {
+        let md = match std::fs::symlink_metadata(&path) {
+            Ok(md) => md,
+            Err(e) => return Some(skipped(path, &e)),
+        };
+        if node.included {
+            let dev = md.dev();
+            return self.visit(path, name, &md, dev, true);
+        }
+        // An excluded ancestor takes every given path below it along.
+        if self.excludes.excludes_target(&path, true) {
+            return None;
+        }
+        if !md.is_dir() {
+            let err = io::Error::from(io::ErrorKind::NotADirectory);
+            return Some(skipped(path, &err));
+        }
+        let entry = match read_entry(path.clone(), name, &md, &mut self.owners) {
+            Ok(entry) => entry,
+            Err(e) => return Some(skipped(path, &e)),
+        };
+        self.stack.push(Frame::Targets {
+            dir: path,
+            children: node.children.into_iter(),
+        });
+        Some(Event::Enter(entry))
+    }
+
+    /// Emits the event for one `lstat`ed entry, or nothing when excluded.
+    /// A directory is listed before its `Enter`, so one that cannot be
+    /// listed becomes `Skipped` and one holding a marker vanishes entirely.
+    fn visit(
+        &mut self,
+        path: PathBuf,
+        name: Vec<u8>,
+        md: &Metadata,
+        dev: u64,
+        is_target: bool,
+    ) -> Option<Event> {
+        let is_dir = md.is_dir();
+        let excluded = if is_target {
+            self.excludes.excludes_target(&path, is_dir)
+        } else {
+            self.excludes.excludes(&path, is_dir)
+        };
+        if excluded {
+            return None;
+        }
+        let names = if !is_dir {
+            None
+        } else if self.one_file_system && md.dev() != dev {
+            // A mount point: recorded, empty, like restic.
+            Some(Vec::new())
+        } else {
+            match list_dir(&path) {
+                Ok(names) if self.excludes.has_marker(&names) => return None,
+                Ok(names) => Some(names),
+                Err(e) => return Some(skipped(path, &e)),
+            }
+        };
+        let entry = match read_entry(path.clone(), name, md, &mut self.owners) {
+            Ok(entry) => entry,
+            Err(e) => return Some(skipped(path, &e)),
+        };
+        match names {
+            None => Some(Event::Leaf(entry)),
+            Some(names) => {
+                self.stack.push(Frame::Dir {
+                    dir: path,
+                    names: names.into_iter(),
+                    dev,
+                });
+                Some(Event::Enter(entry))
+            }
+        }
+    }
+}
+
+impl Iterator for Walker {
+    type Item = Event;
+
+    fn next(&mut self) -> Option<Event> {
+        if let Some(event) = self.pending.take() {
+            return Some(event);
+        }
+        loop {
+            let child = match self.stack.last_mut()? {
+                Frame::Targets { dir, children } => children.next().map(|(name, node)| {
+                    Child::Target(dir.join(OsStr::from_bytes(&name)), name, node)
+                }),
+                Frame::Dir { dir, names, dev } => names
+                    .next()
+                    .map(|name| Child::Real(dir.join(&name), name.into_vec(), *dev)),
+            };
+            let event = match child {
+                None => {
+                    self.stack.pop();
+                    // The root frame has no Enter, so it gets no Leave.
+                    return if self.stack.is_empty() {
+                        None
+                    } else {
+                        Some(Event::Leave)
+                    };
+                }
+                Some(Child::Target(path, name, node)) => self.visit_target(path, name, node),
+                Some(Child::Real(path, name, dev)) => match std::fs::symlink_metadata(&path) {
+                    Ok(md) => self.visit(path, name, &md, dev, false),
+                    Err(e) => Some(skipped(path, &e)),
+                },
+            };
+            if event.is_some() {
+                return event;
+            }
+        }
+    }
+}
