@@ -24,7 +24,10 @@ fn main() {
         Ok(code) => code,
         Err(e) => {
             if json {
-                println!("{}", serde_json::json!({"message_type": "error", "message": e.to_string()}));
+                println!(
+                    "{}",
+                    serde_json::json!({"message_type": "error", "message": e.to_string()})
+                );
             }
             eprintln!("cairn: {e}");
             cli::exit::code(e.kind())

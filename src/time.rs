@@ -42,21 +42,28 @@ pub fn parse_time(s: &str) -> crate::Result<(Timestamp, i32)> {
     if let Ok(d) = DateTime::parse_from_rfc3339(s) {
         return Ok(to(d));
     }
-    let naive = ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"]
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
-        .or_else(|| {
-            NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                .ok()
-                .and_then(|d| d.and_hms_opt(0, 0, 0))
-        });
+    let naive = [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+    .or_else(|| {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+    });
     let naive = naive.ok_or_else(|| {
         crate::Error::Usage(format!(
             "cannot parse time {s:?}: use \"YYYY-MM-DD HH:MM[:SS]\" or RFC 3339"
         ))
     })?;
     match Local.from_local_datetime(&naive) {
-        chrono::LocalResult::Single(d) | chrono::LocalResult::Ambiguous(d, _) => Ok(to(d.fixed_offset())),
+        chrono::LocalResult::Single(d) | chrono::LocalResult::Ambiguous(d, _) => {
+            Ok(to(d.fixed_offset()))
+        }
         chrono::LocalResult::None => Err(crate::Error::Usage(format!(
             "time {s:?} does not exist in the local time zone"
         ))),

@@ -72,7 +72,10 @@ pub fn run(
             dry_run,
             dry_seen: HashSet::new(),
             dry_stats: WriteStats::default(),
-            stack: vec![Frame { entry: None, nodes: Vec::new() }],
+            stack: vec![Frame {
+                entry: None,
+                nodes: Vec::new(),
+            }],
             links: HashMap::new(),
             buf: Vec::new(),
             summary: Summary::default(),
@@ -92,10 +95,12 @@ pub fn run(
             dry_run_stats: a.dry_stats,
         })
     })
-    .and_then(|o: Outcome| match failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
-        Some(e) => Err(e),
-        None => Ok(o),
-    })
+    .and_then(
+        |o: Outcome| match failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            Some(e) => Err(e),
+            None => Ok(o),
+        },
+    )
 }
 
 struct Frame {
@@ -143,7 +148,12 @@ impl Archiver<'_, '_> {
                 Event::Skipped { path, error } => self.skip(path, error),
             }
         }
-        if let Some(e) = self.failure.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        if let Some(e) = self
+            .failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
             return Err(e);
         }
         if self.stack.len() != 1 {
@@ -154,7 +164,10 @@ impl Archiver<'_, '_> {
     }
 
     fn worker_failed(&self) -> bool {
-        self.failure.lock().unwrap_or_else(|p| p.into_inner()).is_some()
+        self.failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
     }
 
     fn skip(&mut self, path: PathBuf, error: String) {
@@ -169,7 +182,9 @@ impl Archiver<'_, '_> {
             .stack
             .pop()
             .filter(|_| !self.stack.is_empty())
-            .ok_or_else(|| Error::Internal("source left more directories than it entered".into()))?;
+            .ok_or_else(|| {
+                Error::Internal("source left more directories than it entered".into())
+            })?;
         self.parent.leave();
         let entry = frame
             .entry
@@ -305,7 +320,14 @@ impl Archiver<'_, '_> {
         if e.meta.links > 1 {
             self.links.insert(link_key, (read, content.clone()));
         }
-        self.push(node(e.name, e.meta, NodeKind::File { size: read, content }));
+        self.push(node(
+            e.name,
+            e.meta,
+            NodeKind::File {
+                size: read,
+                content,
+            },
+        ));
         Ok(())
     }
 
@@ -385,7 +407,14 @@ impl Archiver<'_, '_> {
         };
         self.summary.files_new += 1;
         self.summary.total_bytes += read;
-        self.push(node(e.name, e.meta, NodeKind::File { size: read, content }));
+        self.push(node(
+            e.name,
+            e.meta,
+            NodeKind::File {
+                size: read,
+                content,
+            },
+        ));
         Ok(())
     }
 }

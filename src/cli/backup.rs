@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use cairn::backup::{backup, BackupOptions, ParentChoice};
+use cairn::progress::Progress;
 use cairn::source::fs::{FsOptions, FsSource};
 use cairn::source::stdin::StdinSource;
-use cairn::progress::Progress;
 use cairn::source::{Entry, EntryKind, Event, Source};
 use cairn::Result;
 

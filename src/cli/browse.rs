@@ -33,7 +33,10 @@ pub fn snapshots(g: &Global, a: SnapshotsArgs) -> Result<i32> {
         print_json(&v)?;
         return Ok(exit::OK);
     }
-    println!("{:<10} {:<19} {:<16} {:<16} {:>10}  paths", "id", "time", "host", "tags", "size");
+    println!(
+        "{:<10} {:<19} {:<16} {:<16} {:>10}  paths",
+        "id", "time", "host", "tags", "size"
+    );
     for s in &list {
         let sn = &s.snapshot;
         println!(
@@ -51,7 +54,11 @@ pub fn snapshots(g: &Global, a: SnapshotsArgs) -> Result<i32> {
 }
 
 /// Resolves `SNAPSHOT[:path]` to a node (a synthetic directory for the root).
-fn resolve(repo: &Repository, spec: &str, g: &cairn::repo::SnapshotFilter) -> Result<(PathBuf, Node)> {
+fn resolve(
+    repo: &Repository,
+    spec: &str,
+    g: &cairn::repo::SnapshotFilter,
+) -> Result<(PathBuf, Node)> {
     let (snap, sub) = split_spec(spec);
     let s = repo.find_snapshot(snap, g)?;
     let mut node = Node {
@@ -64,7 +71,10 @@ fn resolve(repo: &Repository, spec: &str, g: &cairn::repo::SnapshotFilter) -> Re
     let mut path = PathBuf::from("/");
     for part in sub.unwrap_or("").split('/').filter(|p| !p.is_empty()) {
         let NodeKind::Dir { subtree } = &node.kind else {
-            return Err(Error::Usage(format!("{} is not a directory", path.display())));
+            return Err(Error::Usage(format!(
+                "{} is not a directory",
+                path.display()
+            )));
         };
         let tree = repo.load_tree(subtree)?;
         node = tree
@@ -96,8 +106,16 @@ pub fn ls(g: &Global, a: LsArgs) -> Result<i32> {
             format!(
                 "{:o} {:>8} {:>8} {:>12} {} {}",
                 n.meta.mode,
-                if n.meta.user.is_empty() { n.meta.uid.to_string() } else { n.meta.user.clone() },
-                if n.meta.group.is_empty() { n.meta.gid.to_string() } else { n.meta.group.clone() },
+                if n.meta.user.is_empty() {
+                    n.meta.uid.to_string()
+                } else {
+                    n.meta.user.clone()
+                },
+                if n.meta.group.is_empty() {
+                    n.meta.gid.to_string()
+                } else {
+                    n.meta.group.clone()
+                },
                 size(n),
                 cairn::time::format_local(n.meta.mtime),
                 p.display()
@@ -111,7 +129,12 @@ pub fn ls(g: &Global, a: LsArgs) -> Result<i32> {
     Ok(exit::OK)
 }
 
-fn walk(repo: &Repository, path: &Path, node: &Node, f: &mut dyn FnMut(&Path, &Node) -> Result<()>) -> Result<()> {
+fn walk(
+    repo: &Repository,
+    path: &Path,
+    node: &Node,
+    f: &mut dyn FnMut(&Path, &Node) -> Result<()>,
+) -> Result<()> {
     if node.name != b"/" {
         f(path, node)?;
     }
@@ -146,7 +169,10 @@ pub fn dump(g: &Global, a: DumpArgs) -> Result<i32> {
     let repo = open::open(g, false)?;
     let (path, node) = resolve(&repo, &a.target, &a.filter.to_filter())?;
     let NodeKind::File { content, .. } = &node.kind else {
-        return Err(Error::Usage(format!("{} is not a regular file", path.display())));
+        return Err(Error::Usage(format!(
+            "{} is not a regular file",
+            path.display()
+        )));
     };
     let mut out = std::io::stdout().lock();
     for c in content {
@@ -158,7 +184,8 @@ pub fn dump(g: &Global, a: DumpArgs) -> Result<i32> {
 }
 
 fn need_id(a: &CatArgs) -> Result<&str> {
-    a.id.as_deref().ok_or_else(|| Error::Usage("this object needs an id".into()))
+    a.id.as_deref()
+        .ok_or_else(|| Error::Usage("this object needs an id".into()))
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value> {
@@ -193,7 +220,11 @@ pub fn cat(g: &Global, a: CatArgs) -> Result<i32> {
             v["repo_id"] = hex::encode(&repo.config().repo_id).into();
             v
         }
-        CatKind::Snapshot => to_json(&repo.find_snapshot(need_id(&a)?, &Default::default())?.snapshot)?,
+        CatKind::Snapshot => to_json(
+            &repo
+                .find_snapshot(need_id(&a)?, &Default::default())?
+                .snapshot,
+        )?,
         CatKind::Tree => {
             let spec = need_id(&a)?;
             let tree: Tree = match spec.parse::<TreeId>() {

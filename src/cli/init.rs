@@ -11,7 +11,9 @@ pub fn run(g: &Global, a: InitArgs) -> Result<i32> {
     let (loc, _) = open::location(g)?;
     let storage = cairn::storage::open_location(&loc, true)?;
     if open::exists(&*storage)? {
-        return Err(Error::Usage(format!("a repository already exists at {loc}")));
+        return Err(Error::Usage(format!(
+            "a repository already exists at {loc}"
+        )));
     }
     let kdf = match (a.kdf_memory_mib, a.kdf_iterations) {
         (None, None) => None,
@@ -22,10 +24,13 @@ pub fn run(g: &Global, a: InitArgs) -> Result<i32> {
         }),
     };
     if let Some(k) = &kdf {
-        k.validate().map_err(|_| Error::Usage("KDF parameters out of range".into()))?;
+        k.validate()
+            .map_err(|_| Error::Usage("KDF parameters out of range".into()))?;
     }
     if !(1..=1024).contains(&a.pack_size_mib) {
-        return Err(Error::Usage("--pack-size-mib must be between 1 and 1024".into()));
+        return Err(Error::Usage(
+            "--pack-size-mib must be between 1 and 1024".into(),
+        ));
     }
     let opts = InitOptions {
         kdf,
@@ -42,7 +47,10 @@ pub fn run(g: &Global, a: InitArgs) -> Result<i32> {
             "id": hex::encode(&repo.config().repo_id),
         }))?;
     } else if !g.quiet {
-        println!("created repository {} at {loc}", hex::encode(&repo.config().repo_id[..4]));
+        println!(
+            "created repository {} at {loc}",
+            hex::encode(&repo.config().repo_id[..4])
+        );
     }
     Ok(exit::OK)
 }

@@ -20,7 +20,9 @@ pub fn location(g: &Global) -> Result<(String, bool)> {
         None => {
             let dir = dirs::data_dir()
                 .map(|d| d.join("cairn").join("repository"))
-                .ok_or_else(|| Error::Usage("no --repo given and no data directory known".into()))?;
+                .ok_or_else(|| {
+                    Error::Usage("no --repo given and no data directory known".into())
+                })?;
             Ok((dir.to_string_lossy().into_owned(), true))
         }
     }
@@ -45,10 +47,14 @@ pub fn password(confirm: bool) -> Result<Zeroizing<String>> {
             .output()
             .map_err(|e| Error::io(PathBuf::from("CAIRN_PASSWORD_COMMAND"), e))?;
         if !out.status.success() {
-            return Err(Error::Usage(format!("CAIRN_PASSWORD_COMMAND failed with {}", out.status)));
+            return Err(Error::Usage(format!(
+                "CAIRN_PASSWORD_COMMAND failed with {}",
+                out.status
+            )));
         }
-        let s = String::from_utf8(out.stdout)
-            .map_err(|_| Error::Usage("CAIRN_PASSWORD_COMMAND printed a non-UTF-8 password".into()))?;
+        let s = String::from_utf8(out.stdout).map_err(|_| {
+            Error::Usage("CAIRN_PASSWORD_COMMAND printed a non-UTF-8 password".into())
+        })?;
         return Ok(Zeroizing::new(s.trim_end_matches(['\n', '\r']).to_string()));
     }
     if let Ok(p) = std::env::var("CAIRN_PASSWORD") {
@@ -81,11 +87,17 @@ pub fn password(confirm: bool) -> Result<Zeroizing<String>> {
 /// Opens the repository, creating the default one on first use if `create_default`.
 pub fn open(g: &Global, create_default: bool) -> Result<Repository> {
     let (loc, is_default) = location(g)?;
-    let storage: Arc<dyn Storage> = cairn::storage::open_location(&loc, is_default && create_default)?;
+    let storage: Arc<dyn Storage> =
+        cairn::storage::open_location(&loc, is_default && create_default)?;
     if is_default && create_default && !exists(&*storage)? {
         eprintln!("creating a new repository at {loc}");
         let pw = password(true)?;
-        return Repository::init(storage, pw.as_bytes(), InitOptions::default(), open_options(g));
+        return Repository::init(
+            storage,
+            pw.as_bytes(),
+            InitOptions::default(),
+            open_options(g),
+        );
     }
     let pw = password(false)?;
     Repository::open(storage, pw.as_bytes(), open_options(g))

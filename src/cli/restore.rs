@@ -35,13 +35,17 @@ pub fn run(g: &Global, a: RestoreArgs) -> Result<i32> {
     let report = restore(&repo, snap.snapshot.tree, &opts, &out)?;
     out.clear();
     if g.json {
-        let mut v = serde_json::to_value(&report).map_err(|e| cairn::Error::Internal(e.to_string()))?;
+        let mut v =
+            serde_json::to_value(&report).map_err(|e| cairn::Error::Internal(e.to_string()))?;
         v["message_type"] = "summary".into();
         v["snapshot_id"] = snap.id.to_hex().into();
         print_json(&v)?;
     } else {
         for p in &report.not_overwritten {
-            eprintln!("not overwritten (differs; use --overwrite): {}", p.display());
+            eprintln!(
+                "not overwritten (differs; use --overwrite): {}",
+                p.display()
+            );
         }
         for (p, e) in report.errors.iter().chain(&report.verify_failures) {
             eprintln!("error: {}: {e}", p.display());

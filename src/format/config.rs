@@ -31,7 +31,9 @@ impl Default for ChunkerParams {
 }
 
 impl ChunkerParams {
-    /// The ranges fastcdc's v2020 chunker supports, and min < avg < max.
+    /// The ranges fastcdc's v2020 chunker supports, min < avg < max, and an
+    /// even minimum (the crate scans in byte pairs from min/2, so an odd
+    /// minimum could cut one byte short of it).
     pub fn validate(&self) -> Result<()> {
         use fastcdc::v2020::{
             AVERAGE_MAX, AVERAGE_MIN, MAXIMUM_MAX, MAXIMUM_MIN, MINIMUM_MAX, MINIMUM_MIN,
@@ -39,6 +41,7 @@ impl ChunkerParams {
         let ok = (MINIMUM_MIN..=MINIMUM_MAX).contains(&self.min_size)
             && (AVERAGE_MIN..=AVERAGE_MAX).contains(&self.avg_size)
             && (MAXIMUM_MIN..=MAXIMUM_MAX).contains(&self.max_size)
+            && self.min_size % 2 == 0
             && self.min_size < self.avg_size
             && self.avg_size < self.max_size;
         if ok {

@@ -46,8 +46,9 @@ fn code_kind(c: i64) -> BlobKind {
 }
 
 fn id_bytes(v: Vec<u8>) -> rusqlite::Result<[u8; 32]> {
-    v.try_into()
-        .map_err(|_| rusqlite::Error::InvalidColumnType(0, "id".into(), rusqlite::types::Type::Blob))
+    v.try_into().map_err(|_| {
+        rusqlite::Error::InvalidColumnType(0, "id".into(), rusqlite::types::Type::Blob)
+    })
 }
 
 impl IndexCache {
@@ -87,7 +88,9 @@ impl IndexCache {
         }
         Self::init_schema(&conn)?;
         // Touch the tables so a damaged file fails here, not mid-backup.
-        conn.query_row("SELECT count(*) FROM index_files", [], |r| r.get::<_, i64>(0))?;
+        conn.query_row("SELECT count(*) FROM index_files", [], |r| {
+            r.get::<_, i64>(0)
+        })?;
         Ok(IndexCache { conn })
     }
 
@@ -124,7 +127,8 @@ impl IndexCache {
     pub fn add_index_files(&mut self, files: &[(IndexId, IndexFile)]) -> Result<()> {
         let tx = self.conn.transaction()?;
         {
-            let mut ins_file = tx.prepare_cached("INSERT OR IGNORE INTO index_files (id) VALUES (?1)")?;
+            let mut ins_file =
+                tx.prepare_cached("INSERT OR IGNORE INTO index_files (id) VALUES (?1)")?;
             let mut ins_pack = tx.prepare_cached(
                 "INSERT INTO packs (id, kind, size) VALUES (?1, ?2, ?3)
                  ON CONFLICT(id) DO UPDATE SET kind = excluded.kind RETURNING rowid",
@@ -141,7 +145,13 @@ impl IndexCache {
                         |r| r.get(0),
                     )?;
                     for b in &pack.blobs {
-                        ins_blob.execute(params![&b.id.0[..], rowid, b.offset, b.length, b.raw_length])?;
+                        ins_blob.execute(params![
+                            &b.id.0[..],
+                            rowid,
+                            b.offset,
+                            b.length,
+                            b.raw_length
+                        ])?;
                     }
                 }
             }
@@ -181,7 +191,9 @@ impl IndexCache {
     pub fn counts(&self) -> Result<(u64, u64)> {
         let blobs = self
             .conn
-            .query_row("SELECT count(DISTINCT id) FROM blobs", [], |r| r.get::<_, i64>(0))?;
+            .query_row("SELECT count(DISTINCT id) FROM blobs", [], |r| {
+                r.get::<_, i64>(0)
+            })?;
         let packs = self
             .conn
             .query_row("SELECT count(*) FROM packs", [], |r| r.get::<_, i64>(0))?;

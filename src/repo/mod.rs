@@ -123,7 +123,11 @@ impl Repository {
     }
 
     /// Opens an existing repository with a password.
-    pub fn open(storage: Arc<dyn Storage>, password: &[u8], open: OpenOptions) -> Result<Repository> {
+    pub fn open(
+        storage: Arc<dyn Storage>,
+        password: &[u8],
+        open: OpenOptions,
+    ) -> Result<Repository> {
         let config_bytes = match storage.get(layout::CONFIG) {
             Ok(b) => b,
             Err(e) if e.is_not_found() => return Err(Error::NoRepository(storage.location())),
@@ -145,7 +149,10 @@ impl Repository {
             };
             let bytes = storage.get(&info.key)?;
             if content_hash(&bytes) != key_id.0 {
-                damaged = Some(Error::corrupt("key file", format!("{key_id} does not match its name")));
+                damaged = Some(Error::corrupt(
+                    "key file",
+                    format!("{key_id} does not match its name"),
+                ));
                 continue;
             }
             let kf = match KeyFile::decode(&bytes) {
@@ -245,8 +252,10 @@ impl Repository {
                     None => all.push((*id, self.load_index_file(id)?)),
                 }
             }
-            let superseded: HashSet<IndexId> =
-                all.iter().flat_map(|(_, f)| f.supersedes.iter().copied()).collect();
+            let superseded: HashSet<IndexId> = all
+                .iter()
+                .flat_map(|(_, f)| f.supersedes.iter().copied())
+                .collect();
             all.retain(|(id, _)| !superseded.contains(id));
             let mut cache = self.cache();
             cache.clear()?;
@@ -260,7 +269,10 @@ impl Repository {
     pub fn load_index_file(&self, id: &IndexId) -> Result<IndexFile> {
         let bytes = self.storage.get(&layout::index(id))?;
         if content_hash(&bytes) != id.0 {
-            return Err(Error::corrupt("index", format!("{id} does not match its name")));
+            return Err(Error::corrupt(
+                "index",
+                format!("{id} does not match its name"),
+            ));
         }
         let plain = envelope::open(&self.keys, ObjectType::Index, None, &bytes, None)?;
         IndexFile::decode(&plain)

@@ -45,7 +45,10 @@ impl Repository {
     pub fn open_blob(&self, kind: BlobKind, e: &BlobEntry, sealed: &[u8]) -> Result<Vec<u8>> {
         let plain = pack::open_blob(self.keys(), kind, e, sealed)?;
         if self.keys().blob_id(&plain) != e.id.0 {
-            return Err(Error::corrupt("blob", format!("{} does not match its content", e.id)));
+            return Err(Error::corrupt(
+                "blob",
+                format!("{} does not match its content", e.id),
+            ));
         }
         Ok(plain)
     }
@@ -79,9 +82,9 @@ impl Repository {
             let buf = self.storage().get_range(&key, start, end - start)?;
             for b in &blobs[i..j] {
                 let from = (b.offset as u64 - start) as usize;
-                let sealed = buf
-                    .get(from..from + b.length as usize)
-                    .ok_or_else(|| Error::corrupt("pack", format!("{pack} shorter than its index says")))?;
+                let sealed = buf.get(from..from + b.length as usize).ok_or_else(|| {
+                    Error::corrupt("pack", format!("{pack} shorter than its index says"))
+                })?;
                 let e = BlobEntry {
                     id: b.id,
                     offset: b.offset,

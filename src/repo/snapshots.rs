@@ -34,7 +34,7 @@ pub struct SnapshotFilter {
 
 impl SnapshotFilter {
     pub fn matches(&self, s: &Snapshot) -> bool {
-        (self.hosts.is_empty() || self.hosts.iter().any(|h| *h == s.host))
+        (self.hosts.is_empty() || self.hosts.contains(&s.host))
             && self.tags.iter().all(|t| s.tags.contains(t))
             && self.paths.iter().all(|p| s.paths.contains(p))
             && self.as_of.is_none_or(|t| s.time <= t)
@@ -45,9 +45,16 @@ impl Repository {
     /// Seals and stores a snapshot. Call only after the writer that stored
     /// its blobs has finished.
     pub fn save_snapshot(&self, snap: &Snapshot) -> Result<SnapshotId> {
-        let sealed = envelope::seal(self.keys(), ObjectType::Snapshot, None, &snap.encode(), Some(3));
+        let sealed = envelope::seal(
+            self.keys(),
+            ObjectType::Snapshot,
+            None,
+            &snap.encode(),
+            Some(3),
+        );
         let id = SnapshotId(content_hash(&sealed));
-        self.storage().put(&layout::snapshot(&id), Bytes::from(sealed))?;
+        self.storage()
+            .put(&layout::snapshot(&id), Bytes::from(sealed))?;
         Ok(id)
     }
 
@@ -55,7 +62,10 @@ impl Repository {
     pub fn load_snapshot(&self, id: &SnapshotId) -> Result<Snapshot> {
         let bytes = self.storage().get(&layout::snapshot(id))?;
         if content_hash(&bytes) != id.0 {
-            return Err(Error::corrupt("snapshot", format!("{id} does not match its name")));
+            return Err(Error::corrupt(
+                "snapshot",
+                format!("{id} does not match its name"),
+            ));
         }
         let plain = envelope::open(self.keys(), ObjectType::Snapshot, None, &bytes, None)?;
         Snapshot::decode(&plain)
@@ -111,7 +121,9 @@ impl Repository {
             [id] => {
                 let snapshot = self.load_snapshot(id)?;
                 if !filter.matches(&snapshot) {
-                    return Err(Error::Usage(format!("snapshot {spec} does not match the filters")));
+                    return Err(Error::Usage(format!(
+                        "snapshot {spec} does not match the filters"
+                    )));
                 }
                 Ok(SnapshotRef { id: *id, snapshot })
             }

@@ -121,7 +121,9 @@ impl<'r> BlobWriter<'r> {
         if bytes.len() as u64 > pack::MAX_PACK_SIZE {
             return Err(Error::Internal("pack exceeds 4 GiB".into()));
         }
-        self.repo.storage().put(&layout::pack(&entry.id), Bytes::from(bytes))?;
+        self.repo
+            .storage()
+            .put(&layout::pack(&entry.id), Bytes::from(bytes))?;
         lock(&self.stats).packs_added += 1;
         let batch = {
             let mut q = lock(&self.unindexed);
@@ -138,7 +140,10 @@ impl<'r> BlobWriter<'r> {
         if packs.is_empty() {
             return Ok(());
         }
-        let done: Vec<BlobId> = packs.iter().flat_map(|p| p.blobs.iter().map(|b| b.id)).collect();
+        let done: Vec<BlobId> = packs
+            .iter()
+            .flat_map(|p| p.blobs.iter().map(|b| b.id))
+            .collect();
         self.repo.save_index_file(IndexFile {
             supersedes: Vec::new(),
             packs,

@@ -69,7 +69,11 @@ pub fn execute(
     progress: &dyn Progress,
 ) -> Result<RestoreReport> {
     let mut report = RestoreReport::default();
-    progress.start("restore", Some(plan.files.len() as u64), Some(plan.total_bytes));
+    progress.start(
+        "restore",
+        Some(plan.files.len() as u64),
+        Some(plan.total_bytes),
+    );
     if opts.dry_run {
         report.files_restored = plan.files.len() as u64;
         report.dirs = plan.dirs.len() as u64;
@@ -149,7 +153,9 @@ fn make_dir(p: &Path, overwrite: Overwrite) -> Result<()> {
         }
         Ok(_) => Err(Error::io(
             p,
-            std::io::Error::other("exists and is not a directory (use --overwrite always to replace it)"),
+            std::io::Error::other(
+                "exists and is not a directory (use --overwrite always to replace it)",
+            ),
         )),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             std::fs::create_dir(p).map_err(|e| Error::io(p, e))
@@ -172,7 +178,9 @@ fn prepare_files(
         let exists = std::fs::symlink_metadata(&dest).ok();
         if let Some(m) = &exists {
             if m.is_dir() {
-                report.errors.push((f.path.clone(), "a directory is in the way".into()));
+                report
+                    .errors
+                    .push((f.path.clone(), "a directory is in the way".into()));
                 report.not_written.insert(i);
                 continue;
             }
@@ -232,21 +240,28 @@ fn write_content(
                     .push((f.path.clone(), format!("chunk {id} is in no index")));
                 break;
             };
-            let group = packs.entry(loc.pack).or_insert_with(|| (loc.kind, HashMap::new()));
+            let group = packs
+                .entry(loc.pack)
+                .or_insert_with(|| (loc.kind, HashMap::new()));
             let read = PackRead {
                 id,
                 offset: loc.offset,
                 length: loc.length,
                 raw_length: loc.raw_length,
             };
-            group.1.entry(id).or_insert_with(|| (read, Vec::new())).1.push(Target { file: i, offset });
+            group
+                .1
+                .entry(id)
+                .or_insert_with(|| (read, Vec::new()))
+                .1
+                .push(Target { file: i, offset });
             offset += loc.raw_length as u64;
         }
         if offset != f.size && !f.content.is_empty() {
-            errors
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push((f.path.clone(), "chunk sizes do not add up to the file size".into()));
+            errors.lock().unwrap_or_else(|p| p.into_inner()).push((
+                f.path.clone(),
+                "chunk sizes do not add up to the file size".into(),
+            ));
         }
     }
     let work: Vec<(PackId, Group)> = packs.into_iter().collect();
@@ -262,11 +277,9 @@ fn write_content(
                 let Some((_, targets)) = blobs.get(&r.id) else {
                     return Ok(());
                 };
-                // All-zero chunks stay holes in the pre-sized file.
-                let zero = data.iter().all(|&b| b == 0);
                 for t in targets {
                     progress.bytes(data.len() as u64);
-                    if zero {
+                    if data.iter().all(|&b| b == 0) {
                         continue;
                     }
                     let path = target.join(&plan.files[t.file].path);
@@ -280,8 +293,7 @@ fn write_content(
                                 .map_err(|e| Error::io(&path, e))?,
                         ),
                     };
-                    file.write_all_at(&data, t.offset)
-                        .map_err(|e| Error::io(&path, e))?;
+                    write_sparse(file, &data, t.offset).map_err(|e| Error::io(&path, e))?;
                 }
                 Ok(())
             });
@@ -298,6 +310,35 @@ fn write_content(
             }
         })
     });
+    Ok(())
+}
+
+/// Filesystem block size assumed for holes: runs of zeros this large and
+/// aligned are skipped, so they stay unallocated in the pre-sized file.
+const HOLE_BLOCK: u64 = 4096;
+
+/// Writes `data` at `offset`, skipping aligned all-zero blocks.
+fn write_sparse(file: &File, data: &[u8], offset: u64) -> std::io::Result<()> {
+    let mut pos = 0usize;
+    let mut run_start: Option<usize> = None;
+    while pos < data.len() {
+        // Blocks are aligned to the file, not to the chunk.
+        let abs = offset + pos as u64;
+        let end = ((abs / HOLE_BLOCK + 1) * HOLE_BLOCK - offset).min(data.len() as u64) as usize;
+        let zero = end - pos == HOLE_BLOCK as usize && data[pos..end].iter().all(|&b| b == 0);
+        match (zero, run_start) {
+            (true, Some(start)) => {
+                file.write_all_at(&data[start..pos], offset + start as u64)?;
+                run_start = None;
+            }
+            (false, None) => run_start = Some(pos),
+            _ => {}
+        }
+        pos = end;
+    }
+    if let Some(start) = run_start {
+        file.write_all_at(&data[start..], offset + start as u64)?;
+    }
     Ok(())
 }
 
@@ -334,7 +375,11 @@ fn make_other(p: &Path, node: &Node, warn: &mut dyn FnMut(String)) -> Result<boo
         NodeKind::File { .. } | NodeKind::Dir { .. } => return Ok(false),
     };
     if rc != 0 {
-        warn(format!("{}: {}", p.display(), std::io::Error::last_os_error()));
+        warn(format!(
+            "{}: {}",
+            p.display(),
+            std::io::Error::last_os_error()
+        ));
         return Ok(false);
     }
     Ok(true)

@@ -28,7 +28,11 @@ pub fn apply(path: &Path, meta: &Meta, symlink: bool, warn: &mut dyn FnMut(Strin
     if is_root() {
         // SAFETY: c is a valid NUL-terminated path.
         if unsafe { libc::lchown(c.as_ptr(), meta.uid, meta.gid) } != 0 {
-            warn(format!("chown {}: {}", path.display(), std::io::Error::last_os_error()));
+            warn(format!(
+                "chown {}: {}",
+                path.display(),
+                std::io::Error::last_os_error()
+            ));
         }
     }
     if !symlink {

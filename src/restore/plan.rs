@@ -60,7 +60,11 @@ fn globset(patterns: &[String]) -> Result<Option<GlobSet>> {
     let mut b = GlobSetBuilder::new();
     for p in patterns {
         // A pattern without a slash matches a name at any depth.
-        let p = if p.contains('/') { p.clone() } else { format!("**/{p}") };
+        let p = if p.contains('/') {
+            p.clone()
+        } else {
+            format!("**/{p}")
+        };
         let g = Glob::new(&p).map_err(|e| Error::Usage(format!("bad pattern {p:?}: {e}")))?;
         b.add(g);
     }
@@ -83,18 +87,20 @@ pub fn plan(repo: &Repository, root: TreeId, sel: &Selection) -> Result<Plan> {
     };
     let tree = repo.load_tree(&root)?;
     match &sel.sub_path {
-        None => p.dir(&tree, Path::new("/"), Path::new(""), false)?,
+        None => {
+            p.dir(&tree, Path::new("/"), Path::new(""), false)?;
+        }
         Some(sub) => {
             let (node, snap_path) = find(repo, tree, sub)?;
             match &node.kind {
                 NodeKind::Dir { subtree } => {
                     let t = repo.load_tree(subtree)?;
-                    p.dir(&t, &snap_path, Path::new(""), false)?
+                    p.dir(&t, &snap_path, Path::new(""), false)?;
                 }
                 _ => {
                     let single = Tree { nodes: vec![node] };
                     let parent = snap_path.parent().unwrap_or(Path::new("/")).to_path_buf();
-                    p.dir(&single, &parent, Path::new(""), false)?
+                    p.dir(&single, &parent, Path::new(""), false)?;
                 }
             }
         }
@@ -104,7 +110,10 @@ pub fn plan(repo: &Repository, root: TreeId, sel: &Selection) -> Result<Plan> {
 
 /// Follows a `/`-separated path from the root tree.
 fn find(repo: &Repository, mut tree: Tree, sub: &str) -> Result<(Node, PathBuf)> {
-    let parts: Vec<&str> = sub.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
+    let parts: Vec<&str> = sub
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
     let mut snap_path = PathBuf::from("/");
     for (i, part) in parts.iter().enumerate() {
         let node = tree
@@ -122,7 +131,9 @@ fn find(repo: &Repository, mut tree: Tree, sub: &str) -> Result<(Node, PathBuf)>
             _ => return Err(Error::Usage(format!("{sub:?} is not in the snapshot"))),
         }
     }
-    Err(Error::Usage("an empty path selects the whole snapshot; leave it out".into()))
+    Err(Error::Usage(
+        "an empty path selects the whole snapshot; leave it out".into(),
+    ))
 }
 
 struct Planner<'r> {
@@ -136,7 +147,13 @@ impl Planner<'_> {
     /// Plans the children of one directory. `included` is true when an
     /// ancestor already matched an include pattern. Returns whether anything
     /// below was selected.
-    fn dir(&mut self, tree: &Tree, snap_dir: &Path, rel_dir: &Path, included: bool) -> Result<bool> {
+    fn dir(
+        &mut self,
+        tree: &Tree,
+        snap_dir: &Path,
+        rel_dir: &Path,
+        included: bool,
+    ) -> Result<bool> {
         let mut any = false;
         for node in &tree.nodes {
             // Tree::decode already refuses these; check again where it matters.
@@ -146,10 +163,20 @@ impl Planner<'_> {
             let name = OsStr::from_bytes(&node.name);
             let snap_path = snap_dir.join(name);
             let rel = rel_dir.join(name);
-            if self.m.exclude.as_ref().is_some_and(|g| g.is_match(&snap_path)) {
+            if self
+                .m
+                .exclude
+                .as_ref()
+                .is_some_and(|g| g.is_match(&snap_path))
+            {
                 continue;
             }
-            let here = included || self.m.include.as_ref().is_none_or(|g| g.is_match(&snap_path));
+            let here = included
+                || self
+                    .m
+                    .include
+                    .as_ref()
+                    .is_none_or(|g| g.is_match(&snap_path));
             match &node.kind {
                 NodeKind::Dir { subtree } => {
                     let at = self.plan.dirs.len();

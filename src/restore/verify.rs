@@ -14,7 +14,12 @@ use crate::repo::Repository;
 use crate::restore::Plan;
 
 /// Does the file at `path` hold exactly `content` (`size` bytes)?
-pub fn file_matches(repo: &Repository, path: &Path, content: &[ChunkId], size: u64) -> Result<bool> {
+pub fn file_matches(
+    repo: &Repository,
+    path: &Path,
+    content: &[ChunkId],
+    size: u64,
+) -> Result<bool> {
     let meta = match std::fs::symlink_metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),

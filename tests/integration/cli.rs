@@ -5,7 +5,11 @@ use crate::util::*;
 #[test]
 fn wrong_password_is_a_clear_error_with_exit_12() {
     let env = Env::new();
-    let out = env.cmd(&["snapshots"]).env("CAIRN_PASSWORD", "wrong").output().unwrap();
+    let out = env
+        .cmd(&["snapshots"])
+        .env("CAIRN_PASSWORD", "wrong")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(12));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("wrong password"), "{err}");
@@ -17,7 +21,12 @@ fn password_from_file_and_command() {
     let env = Env::new();
     let pw = env.path("pw");
     std::fs::write(&pw, format!("{PASSWORD}\n")).unwrap();
-    let out = env.cmd(&["snapshots"]).env_remove("CAIRN_PASSWORD").env("CAIRN_PASSWORD_FILE", &pw).output().unwrap();
+    let out = env
+        .cmd(&["snapshots"])
+        .env_remove("CAIRN_PASSWORD")
+        .env("CAIRN_PASSWORD_FILE", &pw)
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let out = env
         .cmd(&["snapshots"])
@@ -32,7 +41,12 @@ fn password_from_file_and_command() {
 fn missing_repository_and_bad_input_exit_codes() {
     let env = Env::uninit();
     let out = env.run(&["snapshots"]);
-    assert_eq!(out.status.code(), Some(10), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(10),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let env = Env::new();
     let out = env.run(&["restore", "deadbeef", "--target", "/tmp/x"]);
     assert_eq!(out.status.code(), Some(2));
@@ -60,12 +74,20 @@ fn unreadable_file_gives_exit_3_and_a_snapshot_of_the_rest() {
     let mut args = vec!["--json", "backup"];
     args.extend(paths.iter().map(|s| s.as_str()));
     let out = env.run(&args);
-    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let s = last_json(&out);
     assert_eq!(s["errors"], 1, "{s}");
     let t = env.path("t");
     env.ok(&["restore", "latest", "--target", t.to_str().unwrap()]);
-    assert_eq!(std::fs::read(restored(&t, &src).join("ok.txt")).unwrap(), b"fine");
+    assert_eq!(
+        std::fs::read(restored(&t, &src).join("ok.txt")).unwrap(),
+        b"fine"
+    );
 }
 
 #[test]

@@ -8,7 +8,15 @@ use crate::util::*;
 #[test]
 fn kill_9_mid_backup_leaves_a_usable_repository() {
     let env = Env::uninit();
-    env.ok(&["init", "--kdf-memory-mib", "1", "--kdf-iterations", "1", "--pack-size-mib", "1"]);
+    env.ok(&[
+        "init",
+        "--kdf-memory-mib",
+        "1",
+        "--kdf-iterations",
+        "1",
+        "--pack-size-mib",
+        "1",
+    ]);
     let old = env.path("old");
     write(&old.join("keep.txt"), b"from the first snapshot");
     env.backup(&[&old], &[]);
@@ -16,7 +24,10 @@ fn kill_9_mid_backup_leaves_a_usable_repository() {
 
     let src = env.path("src");
     for i in 0..12u64 {
-        write(&src.join(format!("f{i}.bin")), &random_bytes(100 + i, 8 * 1024 * 1024));
+        write(
+            &src.join(format!("f{i}.bin")),
+            &random_bytes(100 + i, 8 * 1024 * 1024),
+        );
     }
     let mut child = env
         .cmd(&["backup", src.to_str().unwrap()])
@@ -27,7 +38,10 @@ fn kill_9_mid_backup_leaves_a_usable_repository() {
     let start = Instant::now();
     // Wait until at least one index file of this backup is stored.
     while files_under(&env.repo.join("index")).len() < index_before + 1 {
-        assert!(start.elapsed() < Duration::from_secs(120), "backup never wrote an index");
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "backup never wrote an index"
+        );
         if let Some(status) = child.try_wait().unwrap() {
             panic!("backup ended ({status}) before it could be killed; make the data larger");
         }
@@ -37,9 +51,19 @@ fn kill_9_mid_backup_leaves_a_usable_repository() {
     child.wait().unwrap();
 
     let list = env.json(&["snapshots"]);
-    assert_eq!(list.as_array().unwrap().len(), 1, "only the finished snapshot exists");
+    assert_eq!(
+        list.as_array().unwrap().len(),
+        1,
+        "only the finished snapshot exists"
+    );
     let t = env.path("t1");
-    env.ok(&["restore", "latest", "--target", t.to_str().unwrap(), "--verify"]);
+    env.ok(&[
+        "restore",
+        "latest",
+        "--target",
+        t.to_str().unwrap(),
+        "--verify",
+    ]);
     assert_same_tree(&old, &restored(&t, &old));
 
     let s = env.backup(&[&src], &[]);
@@ -49,6 +73,12 @@ fn kill_9_mid_backup_leaves_a_usable_repository() {
         "the next backup reused nothing of what was uploaded: {s}"
     );
     let t = env.path("t2");
-    env.ok(&["restore", "latest", "--target", t.to_str().unwrap(), "--verify"]);
+    env.ok(&[
+        "restore",
+        "latest",
+        "--target",
+        t.to_str().unwrap(),
+        "--verify",
+    ]);
     assert_same_tree(&src, &restored(&t, &src));
 }

@@ -50,7 +50,12 @@ fn flipped_byte_in_a_data_pack_is_refused() {
     // Cached index entries are fine; the data is not.
     let t = env.path("t");
     let out = env.run(&["restore", "latest", "--target", t.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(4), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for f in ["a.txt", "b.bin"] {
         let p = restored(&t, &src).join(f);
         if let Ok(data) = std::fs::read(&p) {
@@ -64,18 +69,32 @@ fn flipped_byte_in_a_data_pack_is_refused() {
 
 #[test]
 fn flipped_byte_in_metadata_objects_is_refused() {
-    for (what, dir) in [("index", "index"), ("snapshot", "snapshots"), ("key", "keys")] {
+    for (what, dir) in [
+        ("index", "index"),
+        ("snapshot", "snapshots"),
+        ("key", "keys"),
+    ] {
         let (env, _src) = setup();
         let file = files_under(&env.repo.join(dir)).pop().unwrap();
         flip(&file, 40);
         std::fs::remove_dir_all(&env.cache).unwrap();
         let out = env.run(&["snapshots"]);
-        assert_eq!(out.status.code(), Some(4), "{what}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(4),
+            "{what}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let (env, _src) = setup();
     flip(&env.repo.join("config"), 30);
     let out = env.run(&["snapshots"]);
-    assert_eq!(out.status.code(), Some(4), "config: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "config: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -85,7 +104,11 @@ fn unknown_format_version_is_refused_before_the_password() {
     let mut b = std::fs::read(&cfg).unwrap();
     b[8] = 9;
     std::fs::write(&cfg, b).unwrap();
-    let out = env.cmd(&["snapshots"]).env("CAIRN_PASSWORD", "wrong").output().unwrap();
+    let out = env
+        .cmd(&["snapshots"])
+        .env("CAIRN_PASSWORD", "wrong")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(5));
     assert!(String::from_utf8_lossy(&out.stderr).contains("version 9"));
 }

@@ -43,10 +43,41 @@ fn generate_golden() {
     golden_source(src);
     let repo = dir.join("repo");
     let cache = tmp.path().join("cache");
-    let out = cmd(&repo, &cache, &["init", "--kdf-memory-mib", "1", "--kdf-iterations", "1", "--pack-size-mib", "1"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = cmd(&repo, &cache, &["backup", "--host", "golden", "--time", "2026-11-22T00:00:00Z", src.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = cmd(
+        &repo,
+        &cache,
+        &[
+            "init",
+            "--kdf-memory-mib",
+            "1",
+            "--kdf-iterations",
+            "1",
+            "--pack-size-mib",
+            "1",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = cmd(
+        &repo,
+        &cache,
+        &[
+            "backup",
+            "--host",
+            "golden",
+            "--time",
+            "2026-11-22T00:00:00Z",
+            src.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -59,15 +90,36 @@ fn golden_repository_restores_byte_exact() {
     copy_dir(&repo, &copy);
     let cache = tmp.path().join("cache");
     let target = tmp.path().join("target");
-    let out = cmd(&copy, &cache, &["restore", "latest", "--verify", "--target", target.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = cmd(
+        &copy,
+        &cache,
+        &[
+            "restore",
+            "latest",
+            "--verify",
+            "--target",
+            target.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let expected = tmp.path().join("expected");
     golden_source(&expected);
     let got = target.join("tmp/cairn-golden-source");
     for f in ["hello.txt", "sub/text.log", "sub/random.bin", "empty"] {
-        assert_eq!(std::fs::read(got.join(f)).unwrap(), std::fs::read(expected.join(f)).unwrap(), "{f}");
+        assert_eq!(
+            std::fs::read(got.join(f)).unwrap(),
+            std::fs::read(expected.join(f)).unwrap(),
+            "{f}"
+        );
     }
-    assert_eq!(std::fs::read_link(got.join("link")).unwrap(), Path::new("hello.txt"));
+    assert_eq!(
+        std::fs::read_link(got.join("link")).unwrap(),
+        Path::new("hello.txt")
+    );
     let out = cmd(&copy, &cache, &["--json", "snapshots"]);
     let list = last_json(&out);
     assert_eq!(list[0]["host"], "golden");

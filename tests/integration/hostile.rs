@@ -21,11 +21,19 @@ fn raw_tree(w: &BlobWriter<'_>, repo: &Repository, nodes: Vec<Node>) -> TreeId {
 fn file_node(repo: &Repository, w: &BlobWriter<'_>, name: &[u8]) -> Node {
     let data = b"pwned\n";
     let id = ChunkId(repo.keys().blob_id(data));
-    w.add_if_new(BlobKind::Data, BlobId::from(id), data).unwrap();
+    w.add_if_new(BlobKind::Data, BlobId::from(id), data)
+        .unwrap();
     Node {
         name: name.to_vec(),
-        kind: NodeKind::File { size: data.len() as u64, content: vec![id] },
-        meta: Meta { mode: 0o100644, links: 1, ..Default::default() },
+        kind: NodeKind::File {
+            size: data.len() as u64,
+            content: vec![id],
+        },
+        meta: Meta {
+            mode: 0o100644,
+            links: 1,
+            ..Default::default()
+        },
     }
 }
 
@@ -50,7 +58,14 @@ fn snapshot_of(repo: &Repository, tree: TreeId) {
 
 #[test]
 fn escaping_names_are_refused() {
-    for bad in [&b".."[..], b"/etc/cairn-pwned", b"a/../../x", b".", b"", b"x\0y"] {
+    for bad in [
+        &b".."[..],
+        b"/etc/cairn-pwned",
+        b"a/../../x",
+        b".",
+        b"",
+        b"x\0y",
+    ] {
         let env = Env::uninit();
         let repo = library_repo(env.dir.path());
         let w = BlobWriter::new(&repo);
@@ -59,7 +74,10 @@ fn escaping_names_are_refused() {
         let dir = Node {
             name: b"d".to_vec(),
             kind: NodeKind::Dir { subtree: inner },
-            meta: Meta { mode: 0o40755, ..Default::default() },
+            meta: Meta {
+                mode: 0o40755,
+                ..Default::default()
+            },
         };
         let root = raw_tree(&w, &repo, vec![dir]);
         w.finish().unwrap();
@@ -68,11 +86,19 @@ fn escaping_names_are_refused() {
         let t = env.path("deep/target");
         std::fs::create_dir_all(&t).unwrap();
         let out = env.run(&["restore", "latest", "--target", t.to_str().unwrap()]);
-        assert_eq!(out.status.code(), Some(4), "name {bad:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(4),
+            "name {bad:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         // Nothing outside the target, nothing at all inside it.
         assert!(!env.path("deep/x").exists() && !env.path("x").exists());
         assert!(!std::path::Path::new("/etc/cairn-pwned").exists());
-        assert!(files_under(&env.path("deep")).is_empty(), "name {bad:?} wrote files");
+        assert!(
+            files_under(&env.path("deep")).is_empty(),
+            "name {bad:?} wrote files"
+        );
     }
 }
 
@@ -90,8 +116,19 @@ fn symlinks_in_the_target_are_never_followed() {
     std::fs::create_dir_all(&outside).unwrap();
     std::os::unix::fs::symlink(outside.join("victim"), dst.join("f")).unwrap();
     std::os::unix::fs::symlink(&outside, dst.join("d")).unwrap();
-    let out = env.run(&["restore", "latest", "--target", t.to_str().unwrap(), "--overwrite", "always"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = env.run(&[
+        "restore",
+        "latest",
+        "--target",
+        t.to_str().unwrap(),
+        "--overwrite",
+        "always",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(!outside.join("victim").exists(), "wrote through a symlink");
     assert!(std::fs::read_dir(&outside).unwrap().next().is_none());
     assert_eq!(std::fs::read(dst.join("f")).unwrap(), b"snapshot data");

@@ -14,15 +14,28 @@ fn rich_tree_round_trips_byte_exact_with_metadata() {
     assert_eq!(s["errors"], 0, "{s}");
     let id = s["snapshot_id"].as_str().expect("snapshot id").to_string();
     let target = env.path("restore");
-    let out = env.json(&["restore", &id[..8], "--target", target.to_str().unwrap(), "--verify"]);
+    let out = env.json(&[
+        "restore",
+        &id[..8],
+        "--target",
+        target.to_str().unwrap(),
+        "--verify",
+    ]);
     assert_eq!(out["verified"], true);
-    assert!(out["verify_failures"].as_array().unwrap().is_empty(), "{out}");
+    assert!(
+        out["verify_failures"].as_array().unwrap().is_empty(),
+        "{out}"
+    );
     let dst = restored(&target, &src);
     assert_same_tree(&src, &dst);
     // The sparse file's hole stayed a hole.
     let sparse = dst.join("sparse.img").metadata().unwrap();
     assert_eq!(sparse.len(), 40 * 1024 * 1024);
-    assert!(sparse.blocks() * 512 < 4 * 1024 * 1024, "sparse file fully allocated: {} blocks", sparse.blocks());
+    assert!(
+        sparse.blocks() * 512 < 4 * 1024 * 1024,
+        "sparse file fully allocated: {} blocks",
+        sparse.blocks()
+    );
 }
 
 #[test]
@@ -38,7 +51,11 @@ fn unchanged_rebackup_reads_nothing_and_adds_no_pack() {
     assert_eq!(second["files_changed"], 0);
     assert!(second["files_unchanged"].as_u64().unwrap() > 200);
     assert_eq!(second["packs_added"], 0);
-    assert_eq!(env.pack_count(), packs, "an unchanged re-backup added packs");
+    assert_eq!(
+        env.pack_count(),
+        packs,
+        "an unchanged re-backup added packs"
+    );
     assert_eq!(second["parent"], first["snapshot_id"]);
 
     // One changed file is read again, and only it.
@@ -61,12 +78,24 @@ fn several_paths_and_stdin() {
     env.backup(&[&a, &b], &[]);
     let target = env.path("t");
     env.ok(&["restore", "latest", "--target", target.to_str().unwrap()]);
-    assert_eq!(std::fs::read(restored(&target, &a).join("x")).unwrap(), b"x");
-    assert_eq!(std::fs::read(restored(&target, &b).join("y")).unwrap(), b"y");
+    assert_eq!(
+        std::fs::read(restored(&target, &a).join("x")).unwrap(),
+        b"x"
+    );
+    assert_eq!(
+        std::fs::read(restored(&target, &b).join("y")).unwrap(),
+        b"y"
+    );
 
     let data = text_bytes(9, 3 * 1024 * 1024);
     let mut child = env
-        .cmd(&["--json", "backup", "--stdin", "--stdin-filename", "dump.sql"])
+        .cmd(&[
+            "--json",
+            "backup",
+            "--stdin",
+            "--stdin-filename",
+            "dump.sql",
+        ])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -92,7 +121,10 @@ fn library_backup_detects_a_file_changing_while_read() {
             let ev = self.0.next()?;
             if let Event::Leaf(e) = &ev {
                 // Grow the file after it was stat'ed, before it is read.
-                let mut f = std::fs::OpenOptions::new().append(true).open(&e.path).unwrap();
+                let mut f = std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(&e.path)
+                    .unwrap();
                 std::io::Write::write_all(&mut f, b"more").unwrap();
             }
             Some(ev)
@@ -107,7 +139,19 @@ fn library_backup_detects_a_file_changing_while_read() {
     let src = dir.path().join("src");
     write(&src.join("f"), b"data");
     let repo = crate::damage::library_repo(dir.path());
-    let mut source = Mutating(FsSource::new(FsOptions { paths: vec![src], ..Default::default() }).unwrap());
-    let report = backup(&repo, &mut source, &BackupOptions::default(), &cairn::progress::NoProgress).unwrap();
+    let mut source = Mutating(
+        FsSource::new(FsOptions {
+            paths: vec![src],
+            ..Default::default()
+        })
+        .unwrap(),
+    );
+    let report = backup(
+        &repo,
+        &mut source,
+        &BackupOptions::default(),
+        &cairn::progress::NoProgress,
+    )
+    .unwrap();
     assert_eq!(report.changed_while_read.len(), 1, "{report:?}");
 }

@@ -30,12 +30,28 @@ fn include_exclude_and_sub_path() {
     let base = base.to_string_lossy().into_owned();
 
     let t1 = env.path("t1");
-    env.ok(&["restore", "latest", "--target", t1.to_str().unwrap(), "--include", "*.txt"]);
+    env.ok(&[
+        "restore",
+        "latest",
+        "--target",
+        t1.to_str().unwrap(),
+        "--include",
+        "*.txt",
+    ]);
     let got = names_under(&t1.join(base.trim_start_matches('/')));
     assert_eq!(got, ["cache/junk.txt", "docs/a.txt", "docs/sub/c.txt"]);
 
     let t2 = env.path("t2");
-    env.ok(&["restore", "latest", "--target", t2.to_str().unwrap(), "--exclude", "cache", "--exclude", "*.md"]);
+    env.ok(&[
+        "restore",
+        "latest",
+        "--target",
+        t2.to_str().unwrap(),
+        "--exclude",
+        "cache",
+        "--exclude",
+        "*.md",
+    ]);
     let got = names_under(&t2.join(base.trim_start_matches('/')));
     assert_eq!(got, ["docs/a.txt", "docs/sub/c.txt", "photos/p.jpg"]);
 
@@ -58,13 +74,23 @@ fn include_exclude_and_sub_path() {
 fn point_in_time_restore_picks_the_newest_at_or_before() {
     let env = Env::new();
     let src = env.path("src");
-    for (i, day) in ["2026-10-01 10:00", "2026-10-15 10:00", "2026-11-02 10:00"].iter().enumerate() {
+    for (i, day) in ["2026-10-01 10:00", "2026-10-15 10:00", "2026-11-02 10:00"]
+        .iter()
+        .enumerate()
+    {
         write(&src.join("state.txt"), format!("version {i}").as_bytes());
         env.backup(&[&src], &["--time", day, "--tag", &format!("v{i}")]);
     }
     let check = |as_of: &str, want: &str| {
         let t = env.path(&format!("pit-{}", as_of.replace([' ', ':'], "_")));
-        env.ok(&["restore", "latest", "--as-of", as_of, "--target", t.to_str().unwrap()]);
+        env.ok(&[
+            "restore",
+            "latest",
+            "--as-of",
+            as_of,
+            "--target",
+            t.to_str().unwrap(),
+        ]);
         let got = std::fs::read_to_string(restored(&t, &src).join("state.txt")).unwrap();
         assert_eq!(got, want, "as of {as_of}");
     };
@@ -73,7 +99,14 @@ fn point_in_time_restore_picks_the_newest_at_or_before() {
     check("2026-10-14 23:59", "version 0");
     check("2026-12-01", "version 2");
     let t = env.path("none");
-    let out = env.run(&["restore", "latest", "--as-of", "2026-09-01", "--target", t.to_str().unwrap()]);
+    let out = env.run(&[
+        "restore",
+        "latest",
+        "--as-of",
+        "2026-09-01",
+        "--target",
+        t.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(2));
 
     // Filters narrow the selection.
@@ -93,10 +126,21 @@ fn overwrite_policies() {
     let dst = restored(&t, &src).join("f");
     write(&dst, b"local edit");
     let out = env.run(&["restore", "latest", "--target", t.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(3), "never: a differing file is kept and reported");
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "never: a differing file is kept and reported"
+    );
     assert_eq!(std::fs::read(&dst).unwrap(), b"local edit");
     assert!(String::from_utf8_lossy(&out.stderr).contains("not overwritten"));
-    env.ok(&["restore", "latest", "--target", t.to_str().unwrap(), "--overwrite", "if-changed"]);
+    env.ok(&[
+        "restore",
+        "latest",
+        "--target",
+        t.to_str().unwrap(),
+        "--overwrite",
+        "if-changed",
+    ]);
     assert_eq!(std::fs::read(&dst).unwrap(), b"from backup");
     let again = env.json(&["restore", "latest", "--target", t.to_str().unwrap()]);
     assert_eq!(again["files_unchanged"], 1);

@@ -82,7 +82,10 @@ impl Env {
     pub fn backup(&self, paths: &[&Path], extra: &[&str]) -> serde_json::Value {
         let mut args: Vec<&str> = vec!["backup"];
         args.extend_from_slice(extra);
-        let strs: Vec<String> = paths.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+        let strs: Vec<String> = paths
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
         args.extend(strs.iter().map(|s| s.as_str()));
         self.json(&args)
     }
@@ -95,19 +98,26 @@ impl Env {
 
 pub fn last_json(out: &Output) -> serde_json::Value {
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout.lines().rev().find(|l| l.starts_with('{') || l.starts_with('[')).unwrap_or("null");
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{') || l.starts_with('['))
+        .unwrap_or("null");
     serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
 }
 
-/// Every regular file below `dir`, recursively.
+/// Every regular file below `dir`, recursively, except storage temp files
+/// (an object being written is not there yet).
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir(dir) else { return out };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return out;
+    };
     for e in rd.flatten() {
         let p = e.path();
         if p.is_dir() {
             out.extend(files_under(&p));
-        } else {
+        } else if !e.file_name().to_string_lossy().starts_with(".tmp-") {
             out.push(p);
         }
     }
@@ -125,7 +135,9 @@ pub fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
 
 /// Text-like compressible bytes.
 pub fn text_bytes(seed: u64, len: usize) -> Vec<u8> {
-    let words = ["alpha ", "beta ", "gamma ", "delta\n", "cairn ", "backup ", "chunk "];
+    let words = [
+        "alpha ", "beta ", "gamma ", "delta\n", "cairn ", "backup ", "chunk ",
+    ];
     let r = random_bytes(seed, len / 4 + 1);
     let mut out = Vec::with_capacity(len + 8);
     let mut i = 0;
@@ -149,10 +161,19 @@ pub fn make_rich_tree(root: &Path) {
     std::fs::create_dir_all(root).expect("mkdir");
     for i in 0..200u64 {
         let sub = root.join(format!("small/d{}", i % 7));
-        write(&sub.join(format!("f{i}.txt")), &text_bytes(i, (i as usize * 97) % 9000));
+        write(
+            &sub.join(format!("f{i}.txt")),
+            &text_bytes(i, (i as usize * 97) % 9000),
+        );
     }
-    write(&root.join("big/random.bin"), &random_bytes(1, 6 * 1024 * 1024 + 12345));
-    write(&root.join("big/text.log"), &text_bytes(2, 5 * 1024 * 1024 + 7));
+    write(
+        &root.join("big/random.bin"),
+        &random_bytes(1, 6 * 1024 * 1024 + 12345),
+    );
+    write(
+        &root.join("big/text.log"),
+        &text_bytes(2, 5 * 1024 * 1024 + 7),
+    );
     write(&root.join("empty/zero"), b"");
     std::fs::create_dir_all(root.join("empty/dir")).expect("mkdir");
     // Sparse: 40 MiB with data only in the middle.
@@ -161,7 +182,8 @@ pub fn make_rich_tree(root: &Path) {
         let f = std::fs::File::create(&sparse).expect("create");
         f.set_len(40 * 1024 * 1024).expect("set_len");
         use std::os::unix::fs::FileExt;
-        f.write_all_at(&random_bytes(3, 100_000), 20 * 1024 * 1024).expect("write_at");
+        f.write_all_at(&random_bytes(3, 100_000), 20 * 1024 * 1024)
+            .expect("write_at");
     }
     // Hard links.
     write(&root.join("links/a"), b"linked content\n");
@@ -191,7 +213,11 @@ pub fn make_rich_tree(root: &Path) {
     let exec = root.join("small/run.sh");
     write(&exec, b"#!/bin/sh\necho hi\n");
     std::fs::set_permissions(&exec, std::fs::Permissions::from_mode(0o750)).expect("chmod");
-    std::fs::set_permissions(root.join("small/f1.txt"), std::fs::Permissions::from_mode(0o400)).expect("chmod");
+    std::fs::set_permissions(
+        root.join("small/d1/f1.txt"),
+        std::fs::Permissions::from_mode(0o400),
+    )
+    .expect("chmod");
     let _ = xattr::set(root.join("links/a"), "user.cairn", b"xattr value");
     // Fixed times on everything so mtimes are checked meaningfully.
     set_times(root, 1_700_000_000);
@@ -231,17 +257,29 @@ pub fn assert_same_tree(src: &Path, dst: &Path) {
 }
 
 fn compare(src: &Path, dst: &Path, links: &mut HashMap<u64, u64>) {
-    let a = src.symlink_metadata().unwrap_or_else(|e| panic!("{}: {e}", src.display()));
+    let a = src
+        .symlink_metadata()
+        .unwrap_or_else(|e| panic!("{}: {e}", src.display()));
     let b = dst
         .symlink_metadata()
         .unwrap_or_else(|e| panic!("missing in restore: {}: {e}", dst.display()));
     assert_eq!(a.file_type(), b.file_type(), "type of {}", dst.display());
     assert_eq!(a.mode(), b.mode(), "mode of {}", dst.display());
     if !a.is_dir() {
-        assert_eq!((a.mtime(), a.mtime_nsec()), (b.mtime(), b.mtime_nsec()), "mtime of {}", dst.display());
+        assert_eq!(
+            (a.mtime(), a.mtime_nsec()),
+            (b.mtime(), b.mtime_nsec()),
+            "mtime of {}",
+            dst.display()
+        );
     }
     if unsafe { libc::geteuid() } == 0 {
-        assert_eq!((a.uid(), a.gid()), (b.uid(), b.gid()), "owner of {}", dst.display());
+        assert_eq!(
+            (a.uid(), a.gid()),
+            (b.uid(), b.gid()),
+            "owner of {}",
+            dst.display()
+        );
     }
     let xa: Vec<_> = xattr::list(src).map(|l| l.collect()).unwrap_or_default();
     if !a.file_type().is_symlink() {
@@ -258,21 +296,37 @@ fn compare(src: &Path, dst: &Path, links: &mut HashMap<u64, u64>) {
         assert_eq!(std::fs::read_link(src).ok(), std::fs::read_link(dst).ok());
     } else if a.is_file() {
         assert_eq!(a.len(), b.len(), "size of {}", dst.display());
-        let (da, db) = (std::fs::read(src).expect("read"), std::fs::read(dst).expect("read"));
+        let (da, db) = (
+            std::fs::read(src).expect("read"),
+            std::fs::read(dst).expect("read"),
+        );
         assert!(da == db, "content of {}", dst.display());
         if a.nlink() > 1 {
             let first = *links.entry(a.ino()).or_insert(b.ino());
             assert_eq!(first, b.ino(), "hard link {} not preserved", dst.display());
         }
     } else if a.is_dir() {
-        let mut names: Vec<_> = std::fs::read_dir(src).expect("readdir").flatten().map(|e| e.file_name()).collect();
-        let mut got: Vec<_> = std::fs::read_dir(dst).expect("readdir").flatten().map(|e| e.file_name()).collect();
+        let mut names: Vec<_> = std::fs::read_dir(src)
+            .expect("readdir")
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        let mut got: Vec<_> = std::fs::read_dir(dst)
+            .expect("readdir")
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
         names.sort();
         got.sort();
         assert_eq!(names, got, "entries of {}", dst.display());
         for n in names {
             compare(&src.join(&n), &dst.join(&n), links);
         }
-        assert_eq!((a.mtime(), a.mtime_nsec()), (b.mtime(), b.mtime_nsec()), "mtime of dir {}", dst.display());
+        assert_eq!(
+            (a.mtime(), a.mtime_nsec()),
+            (b.mtime(), b.mtime_nsec()),
+            "mtime of dir {}",
+            dst.display()
+        );
     }
 }
