@@ -326,4 +326,35 @@ mod tests {
         pack.extend_from_slice(TRAILER_MAGIC);
         assert!(parse(&k, &pack).is_err());
     }
+
+    /// Golden: the header example in `format-spec/04-pack.md`, and the
+    /// trailer layout.
+    #[test]
+    fn golden_header_and_trailer() {
+        let header = PackHeader {
+            kind: BlobKind::Tree,
+            blobs: vec![BlobEntry {
+                id: BlobId([0x44; 32]),
+                offset: 0,
+                length: 200,
+                raw_length: 1000,
+            }],
+        };
+        let bytes = postcard::to_allocvec(&header).unwrap();
+        assert_eq!(
+            hex::encode(&bytes),
+            format!("0101{}00c801e807", "44".repeat(32))
+        );
+        let k = keys();
+        let (pack, _) = PackBuilder::new(BlobKind::Tree, 0).finish(&k);
+        let n = pack.len();
+        assert_eq!(&pack[n - 8..], b"CAIRNPK1");
+        let hlen = u32::from_le_bytes(pack[n - 12..n - 8].try_into().unwrap()) as usize;
+        assert_eq!(
+            hlen,
+            n - TRAILER_LEN,
+            "an empty pack is just header and trailer"
+        );
+        assert_eq!(parse(&k, &pack).unwrap().blobs, []);
+    }
 }
