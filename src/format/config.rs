@@ -97,7 +97,7 @@ impl Config {
             });
         }
         let body = envelope::open(keys, ObjectType::Config, None, &bytes[12..], None)?;
-        let cfg: Config = postcard::from_bytes(&body).map_err(|e| Error::corrupt("config", e))?;
+        let cfg: Config = crate::format::decode_exact(&body, "config")?;
         if cfg.version != version {
             return Err(Error::corrupt(
                 "config",
@@ -109,5 +109,156 @@ impl Config {
             return Err(Error::corrupt("config", "pack size out of range"));
         }
         Ok(cfg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::MasterKey;
+    use crate::error::ErrorKind;
+
+    fn keys() -> Keys {
+        MasterKey::from_bytes([42; 32]).derive()
+    }
+
+    fn sample() -> Config {
+        Config {
+            repo_id: vec![7; 16],
+            version: FORMAT_VERSION,
+            chunker: ChunkerParams::default(),
+            pack_size: 16 << 20,
+            compression: Some(3),
+        }
+    }
+
+    /// Golden: `sample()` sealed under master key [42; 32].
+    const GOLDEN_HEX: &str = "434149524e434647010000007\
+        7e21349aa4deb4bd064335b56c5ec68a91de738521fae4a8529a3e40c83e4f5b648869f2a4a4\
+        6a5fa25392ee0d70bf2c418b31bcd649da1bafbc99ccc928da8cd60d56f47e7dc1af80486";
+
+    #[test]
+    fn golden_config_and_body_bytes() {
+        let k = keys();
+        let bytes = hex::decode(GOLDEN_HEX).unwrap();
+        assert_eq!(Config::peek_version(&bytes).unwrap(), 1);
+        assert_eq!(Config::decode(&bytes, &k).unwrap(), sample());
+        // The sealed body, field by field.
+        let body = postcard::to_allocvec(&sample()).unwrap();
+        let expect = [
+            "10",
+            &"07".repeat(16),       // repo_id
+            "01",                   // version
+            "80802080804080808004", // chunker: 512 KiB, 1 MiB, 8 MiB
+            "80808008",             // pack_size 16 MiB
+            "0106",                 // compression Some(3), zigzag
+        ]
+        .concat();
+        assert_eq!(hex::encode(body), expect);
+    }
+
+    #[test]
+    fn round_trip_and_peek() {
+        let k = keys();
+        for compression in [None, Some(-5), Some(19)] {
+            let cfg = Config {
+                compression,
+                ..sample()
+            };
+            let bytes = cfg.encode(&k);
+            assert_eq!(&bytes[..12], b"CAIRNCFG\x01\0\0\0");
+            assert_eq!(Config::peek_version(&bytes).unwrap(), FORMAT_VERSION);
+            assert_eq!(Config::decode(&bytes, &k).unwrap(), cfg);
+        }
+        let stranger = MasterKey::from_bytes([1; 32]).derive();
+        let err = Config::decode(&sample().encode(&k), &stranger).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Corrupt);
+    }
+
+    #[test]
+    fn unknown_version_is_refused_without_keys_work() {
+        let k = keys();
+        for v in [0, 2, u32::MAX] {
+            let bytes = Config {
+                version: v,
+                ..sample()
+            }
+            .encode(&k);
+            assert_eq!(Config::peek_version(&bytes).unwrap(), v);
+            let err = Config::decode(&bytes, &k).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::UnsupportedVersion, "{v}");
+            assert!(matches!(
+                err,
+                Error::UnsupportedVersion { found, supported: FORMAT_VERSION } if found == v
+            ));
+            // Even when the sealed body is garbage: the header decides first.
+            let mut junk = bytes[..12].to_vec();
+            junk.extend_from_slice(&[0; 50]);
+            let err = Config::decode(&junk, &k).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::UnsupportedVersion);
+        }
+    }
+
+    #[test]
+    fn header_and_sealed_version_must_agree() {
+        let k = keys();
+        let mut bytes = Config {
+            version: 2,
+            ..sample()
+        }
+        .encode(&k);
+        bytes[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+        let err = Config::decode(&bytes, &k).unwrap_err();
+        assert!(err.to_string().contains("differs"), "{err}");
+    }
+
+    #[test]
+    fn bad_magic_and_short_input_are_corrupt() {
+        let good = sample().encode(&keys());
+        for n in 0..12 {
+            assert!(Config::peek_version(&good[..n]).is_err(), "{n}");
+        }
+        let mut bad = good.clone();
+        bad[0] = b'X';
+        assert_eq!(
+            Config::peek_version(&bad).unwrap_err().kind(),
+            ErrorKind::Corrupt
+        );
+        assert!(Config::decode(&good[..12], &keys()).is_err());
+    }
+
+    #[test]
+    fn out_of_range_parameters_are_refused() {
+        let k = keys();
+        let chunkers = [
+            (1 << 20, 1 << 20, 8 << 20), // min == avg
+            (512 << 10, 8 << 20, 8 << 20),
+            (32, 1 << 20, 8 << 20),
+            (512 << 10, 1 << 20, 32 << 20),
+            (512 << 10, 8 << 20, 16 << 20), // avg above fastcdc's 4 MiB
+        ];
+        for (min_size, avg_size, max_size) in chunkers {
+            let chunker = ChunkerParams {
+                min_size,
+                avg_size,
+                max_size,
+            };
+            assert!(chunker.validate().is_err(), "{chunker:?}");
+            let bytes = Config {
+                chunker,
+                ..sample()
+            }
+            .encode(&k);
+            assert!(Config::decode(&bytes, &k).is_err(), "{chunker:?}");
+        }
+        assert!(ChunkerParams::default().validate().is_ok());
+        for pack_size in [0, (1 << 20) - 1, (1 << 30) + 1, u32::MAX] {
+            let bytes = Config {
+                pack_size,
+                ..sample()
+            }
+            .encode(&k);
+            assert!(Config::decode(&bytes, &k).is_err(), "{pack_size}");
+        }
     }
 }

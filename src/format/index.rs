@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::ids::{BlobId, IndexId, PackId};
 
 /// The two kinds of blob, kept in separate packs so trees stay cheap to fetch.
@@ -50,6 +50,97 @@ impl IndexFile {
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Self> {
-        postcard::from_bytes(bytes).map_err(|e| Error::corrupt("index", e))
+        crate::format::decode_exact(bytes, "index")
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn blob_entry() -> impl Strategy<Value = BlobEntry> {
+        (any::<[u8; 32]>(), any::<u32>(), any::<u32>(), any::<u32>()).prop_map(
+            |(id, offset, length, raw_length)| BlobEntry {
+                id: BlobId(id),
+                offset,
+                length,
+                raw_length,
+            },
+        )
+    }
+
+    pub(crate) fn index_file() -> impl Strategy<Value = IndexFile> {
+        let pack = (
+            any::<[u8; 32]>(),
+            any::<bool>(),
+            any::<u64>(),
+            prop::collection::vec(blob_entry(), 0..6),
+        )
+            .prop_map(|(id, tree, size, blobs)| PackEntry {
+                id: PackId(id),
+                kind: if tree { BlobKind::Tree } else { BlobKind::Data },
+                size,
+                blobs,
+            });
+        (
+            prop::collection::vec(any::<[u8; 32]>().prop_map(IndexId), 0..3),
+            prop::collection::vec(pack, 0..5),
+        )
+            .prop_map(|(supersedes, packs)| IndexFile { supersedes, packs })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+        #[test]
+        fn encode_decode_round_trip(ix in index_file()) {
+            let bytes = ix.encode();
+            prop_assert_eq!(IndexFile::decode(&bytes).unwrap(), ix);
+        }
+    }
+
+    pub(crate) fn sample() -> IndexFile {
+        IndexFile {
+            supersedes: vec![IndexId([0x22; 32])],
+            packs: vec![PackEntry {
+                id: PackId([0x33; 32]),
+                kind: BlobKind::Tree,
+                size: 300,
+                blobs: vec![BlobEntry {
+                    id: BlobId([0x44; 32]),
+                    offset: 0,
+                    length: 200,
+                    raw_length: 1000,
+                }],
+            }],
+        }
+    }
+
+    #[test]
+    fn golden_index_file() {
+        let expect = format!(
+            "01{}01{}01ac02{}{}{}{}",
+            "22".repeat(32),
+            "33".repeat(32),
+            "01",
+            "44".repeat(32),
+            "00",
+            "c801e807"
+        );
+        assert_eq!(hex::encode(sample().encode()), expect);
+        assert_eq!(IndexFile::default().encode(), [0, 0]);
+        assert_eq!(postcard::to_allocvec(&BlobKind::Data).unwrap(), [0]);
+        assert_eq!(postcard::to_allocvec(&BlobKind::Tree).unwrap(), [1]);
+    }
+
+    #[test]
+    fn decode_refuses_junk() {
+        let mut bytes = sample().encode();
+        bytes.push(0);
+        assert!(IndexFile::decode(&bytes).is_err(), "trailing byte");
+        bytes.pop();
+        bytes[1 + 1 + 32 + 32] = 2; // BlobKind 2 does not exist
+        assert!(IndexFile::decode(&bytes).is_err(), "unknown kind");
+        assert!(IndexFile::decode(&[]).is_err());
     }
 }

@@ -74,11 +74,133 @@ impl KeyFile {
         let body = bytes
             .strip_prefix(MAGIC.as_slice())
             .ok_or_else(|| Error::corrupt("key file", "bad magic"))?;
-        let kf: KeyFile = postcard::from_bytes(body).map_err(|e| Error::corrupt("key file", e))?;
+        let kf: KeyFile = crate::format::decode_exact(body, "key file")?;
         kf.kdf.validate()?;
         if kf.salt.len() < 16 || kf.salt.len() > 64 {
             return Err(Error::corrupt("key file", "salt length out of range"));
         }
         Ok(kf)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    pub(crate) fn sample() -> KeyFile {
+        KeyFile::create(
+            &MasterKey::from_bytes([42; 32]),
+            b"password",
+            KdfParams::insecure_for_tests(),
+            Timestamp {
+                secs: 1_700_000_000,
+                nanos: 0,
+            },
+            "h".into(),
+            "u".into(),
+        )
+        .unwrap()
+    }
+
+    /// Golden: a key file wrapping master key [42; 32] under "password" with
+    /// `insecure_for_tests()` parameters. Pins magic, field order, KDF and AD.
+    pub(crate) const GOLDEN_HEX: &str =
+        "434149524e4b455940010120b770f74cb1902728d815200a51bc730db5bd9eb8\
+         f5402c6d4c54312a591c215380c49fd50c0001680175482c41067741c5737d32\
+         733e0a45ee0b02e6bb134ba283f7ea14e94105f1126e56befe617dfc57b1d498\
+         7e9ff95de6593eb78bec63ce393c143c81624c9ae51ab931430110ff61530f";
+
+    #[test]
+    fn golden_key_file_unlocks() {
+        let bytes = hex::decode(GOLDEN_HEX).unwrap();
+        let kf = KeyFile::decode(&bytes).unwrap();
+        assert_eq!(kf.kdf, KdfParams::insecure_for_tests());
+        assert_eq!(kf.salt.len(), 32);
+        assert_eq!(kf.created.secs, 1_700_000_000);
+        assert_eq!((kf.host.as_str(), kf.username.as_str()), ("h", "u"));
+        assert_eq!(kf.sealed_master.len(), KEY_LEN + crypto::SEAL_OVERHEAD);
+        assert_eq!(kf.encode(), bytes, "re-encodes byte for byte");
+        let master = kf.unlock(b"password").unwrap().expect("right password");
+        assert_eq!(master.expose(), &[42; 32]);
+        assert!(kf.unlock(b"passwore").unwrap().is_none());
+    }
+
+    #[test]
+    fn create_unlock_round_trip() {
+        let kf = sample();
+        let again = KeyFile::decode(&kf.encode()).unwrap();
+        assert_eq!(again, kf);
+        let m = again.unlock(b"password").unwrap().unwrap();
+        assert_eq!(m.expose(), &[42; 32]);
+        assert!(again.unlock(b"Password").unwrap().is_none());
+        assert!(again.unlock(b"").unwrap().is_none());
+        // Two key files for the same key never share salt or nonce.
+        let other = sample();
+        assert_ne!(other.salt, kf.salt);
+        assert_ne!(other.sealed_master, kf.sealed_master);
+    }
+
+    #[test]
+    fn tampered_sealed_master_does_not_unlock() {
+        let mut kf = sample();
+        let last = kf.sealed_master.len() - 1;
+        kf.sealed_master[last] ^= 1;
+        assert!(kf.unlock(b"password").unwrap().is_none());
+        let mut kf = sample();
+        kf.salt[0] ^= 1;
+        assert!(kf.unlock(b"password").unwrap().is_none());
+    }
+
+    #[test]
+    fn corrupt_magic_and_junk_are_refused() {
+        let good = sample().encode();
+        for i in 0..MAGIC.len() {
+            let mut bad = good.clone();
+            bad[i] ^= 0x20;
+            assert!(KeyFile::decode(&bad).is_err(), "magic byte {i}");
+        }
+        assert!(KeyFile::decode(&good[..7]).is_err());
+        assert!(KeyFile::decode(MAGIC).is_err());
+        let mut trailing = good.clone();
+        trailing.push(0);
+        assert!(KeyFile::decode(&trailing).is_err());
+    }
+
+    #[test]
+    fn hostile_kdf_params_and_salts_are_refused_before_any_work() {
+        let hostile = [
+            (u32::MAX, 1, 1),
+            (KdfParams::MAX_MEMORY_KIB + 1, 1, 1),
+            (64, u32::MAX, 1),
+            (64, 0, 1),
+            (64, 1, 0),
+            (64, 1, u32::MAX),
+            (7, 1, 1),
+            (64, 1, 9), // 8 KiB per lane needed
+        ];
+        for (memory_kib, iterations, parallelism) in hostile {
+            let mut kf = sample();
+            kf.kdf = KdfParams {
+                memory_kib,
+                iterations,
+                parallelism,
+            };
+            let bytes = kf.encode();
+            let start = Instant::now();
+            assert!(KeyFile::decode(&bytes).is_err(), "{:?}", kf.kdf);
+            assert!(kf.unlock(b"password").is_err(), "{:?}", kf.kdf);
+            assert!(start.elapsed() < Duration::from_millis(200), "{:?}", kf.kdf);
+        }
+        for len in [0, 15, 65, 1000] {
+            let mut kf = sample();
+            kf.salt = vec![1; len];
+            assert!(KeyFile::decode(&kf.encode()).is_err(), "salt {len}");
+        }
+        for len in [16, 64] {
+            let mut kf = sample();
+            kf.salt = vec![1; len];
+            assert!(KeyFile::decode(&kf.encode()).is_ok(), "salt {len}");
+        }
     }
 }
