@@ -9,6 +9,7 @@ use std::sync::Mutex;
 
 use crossbeam_channel::{bounded, Sender};
 
+use crate::backup::budget::Budget;
 use crate::backup::parent::ParentCursor;
 use crate::chunker::Chunker;
 use crate::error::{Error, Result};
@@ -29,8 +30,12 @@ pub struct Outcome {
     pub dry_run_stats: WriteStats,
 }
 
-/// Chunks queued per worker: bounds memory to a few chunks per thread.
-const QUEUE_PER_WORKER: usize = 2;
+/// Bytes of chunks between the reader and the workers (queued or being
+/// sealed). Enough to keep two workers busy; small enough that memory does
+/// not grow with the chunk size limit.
+const IN_FLIGHT_BYTES: usize = 12 * 1024 * 1024;
+/// Small files make many small chunks: cap their count too.
+const IN_FLIGHT_CHUNKS: usize = 256;
 
 /// Runs the walk on this thread with `threads` sealing workers.
 pub fn run(
@@ -44,19 +49,26 @@ pub fn run(
 ) -> Result<Outcome> {
     let chunker = Chunker::new(repo.config().chunker, repo.keys().gear())?;
     let failure: Mutex<Option<Error>> = Mutex::new(None);
+    let budget = Budget::new(IN_FLIGHT_BYTES);
     std::thread::scope(|s| {
-        let (tx, rx) = bounded::<(BlobId, Vec<u8>)>(threads * QUEUE_PER_WORKER);
+        let (tx, rx) = bounded::<(BlobId, Vec<u8>)>(IN_FLIGHT_CHUNKS);
         if !dry_run {
             for _ in 0..threads {
                 let rx = rx.clone();
-                let failure = &failure;
+                let (failure, budget) = (&failure, &budget);
                 s.spawn(move || {
+                    let mut failed = false;
                     for (id, data) in rx {
-                        if let Err(e) = writer.add_if_new(BlobKind::Data, id, &data) {
-                            let mut f = failure.lock().unwrap_or_else(|p| p.into_inner());
-                            f.get_or_insert(e);
-                            return;
+                        // After a failure, keep draining so the reader is
+                        // never left waiting for budget nobody will free.
+                        if !failed {
+                            if let Err(e) = writer.add_if_new(BlobKind::Data, id, &data) {
+                                let mut f = failure.lock().unwrap_or_else(|p| p.into_inner());
+                                f.get_or_insert(e);
+                                failed = true;
+                            }
                         }
+                        budget.release(data.len());
                     }
                 });
             }
@@ -69,6 +81,7 @@ pub fn run(
             parent: ParentCursor::new(repo, parent_root)?,
             tx: (!dry_run).then_some(tx),
             failure: &failure,
+            budget: &budget,
             dry_run,
             dry_seen: HashSet::new(),
             dry_stats: WriteStats::default(),
@@ -115,6 +128,7 @@ struct Archiver<'a, 'r> {
     parent: ParentCursor<'r>,
     tx: Option<Sender<(BlobId, Vec<u8>)>>,
     failure: &'a Mutex<Option<Error>>,
+    budget: &'a Budget,
     dry_run: bool,
     dry_seen: HashSet<BlobId>,
     dry_stats: WriteStats,
@@ -217,7 +231,7 @@ impl Archiver<'_, '_> {
     /// the workers.
     fn store(&mut self, kind: BlobKind, id: BlobId, data: Vec<u8>) -> Result<()> {
         if self.dry_run {
-            if !self.writer.is_known(&id)? && self.dry_seen.insert(id) {
+            if !self.writer.is_known(kind, &id)? && self.dry_seen.insert(id) {
                 self.dry_stats.blobs_added += 1;
                 self.dry_stats.bytes_added += data.len() as u64;
             }
@@ -228,8 +242,9 @@ impl Archiver<'_, '_> {
                 self.writer.add_if_new(kind, id, &data)?;
             }
             BlobKind::Data => {
-                if !self.writer.is_known(&id)? {
+                if !self.writer.is_known(kind, &id)? {
                     if let Some(tx) = &self.tx {
+                        self.budget.acquire(data.len());
                         // A send fails only when every worker has stopped on an error.
                         if tx.send((id, data)).is_err() {
                             return Err(self.take_failure());
@@ -333,7 +348,7 @@ impl Archiver<'_, '_> {
 
     fn all_known(&self, content: &[ChunkId]) -> Result<bool> {
         for c in content {
-            if !self.writer.is_known(&BlobId::from(*c))? {
+            if !self.writer.is_known(BlobKind::Data, &BlobId::from(*c))? {
                 return Ok(false);
             }
         }

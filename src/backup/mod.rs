@@ -13,6 +13,7 @@
 //! so a crash at any point leaves every existing snapshot complete.
 
 mod archiver;
+mod budget;
 mod parent;
 
 use std::path::PathBuf;

@@ -176,7 +176,7 @@ pub fn dump(g: &Global, a: DumpArgs) -> Result<i32> {
     };
     let mut out = std::io::stdout().lock();
     for c in content {
-        let data = repo.read_blob(&BlobId::from(*c))?;
+        let data = repo.read_blob(BlobKind::Data, &BlobId::from(*c))?;
         out.write_all(&data).map_err(|e| Error::io("<stdout>", e))?;
     }
     out.flush().map_err(|e| Error::io("<stdout>", e))?;

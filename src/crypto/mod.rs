@@ -10,7 +10,7 @@ mod kdf;
 
 pub use kdf::{KdfParams, KEK_LEN};
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::aead::{Aead, AeadInPlace, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use rand::RngCore;
 use zeroize::{Zeroize, ZeroizeOnDrop};
@@ -98,6 +98,13 @@ impl Keys {
         seal_with(&self.aead, plaintext, ad)
     }
 
+    /// Seals in place without copying: `buf` holds [`NONCE_LEN`] reserved
+    /// bytes followed by the plaintext; afterwards it holds
+    /// `nonce || ciphertext || tag`, exactly what [`Keys::seal`] returns.
+    pub fn seal_in_place(&self, buf: &mut Vec<u8>, ad: &[u8]) {
+        seal_in_place_with(&self.aead, buf, ad)
+    }
+
     /// Reverses [`Keys::seal`]; fails if any byte or the `ad` differ.
     pub fn open(&self, sealed: &[u8], ad: &[u8], what: &str) -> Result<Vec<u8>> {
         open_with(&self.aead, sealed, ad, what)
@@ -106,23 +113,26 @@ impl Keys {
 
 /// Seals with an explicit key (used for key files, whose key comes from the KDF).
 pub fn seal_with(key: &[u8; KEY_LEN], plaintext: &[u8], ad: &[u8]) -> Vec<u8> {
-    let cipher = XChaCha20Poly1305::new(key.into());
+    let mut buf = Vec::with_capacity(NONCE_LEN + plaintext.len() + TAG_LEN);
+    buf.resize(NONCE_LEN, 0);
+    buf.extend_from_slice(plaintext);
+    seal_in_place_with(key, &mut buf, ad);
+    buf
+}
+
+fn seal_in_place_with(key: &[u8; KEY_LEN], buf: &mut Vec<u8>, ad: &[u8]) {
+    assert!(
+        buf.len() >= NONCE_LEN,
+        "seal_in_place needs the nonce space reserved"
+    );
     let mut nonce = [0u8; NONCE_LEN];
     rand::rng().fill_bytes(&mut nonce);
-    let ct = cipher
-        .encrypt(
-            XNonce::from_slice(&nonce),
-            Payload {
-                msg: plaintext,
-                aad: ad,
-            },
-        )
+    buf[..NONCE_LEN].copy_from_slice(&nonce);
+    let tag = XChaCha20Poly1305::new(key.into())
+        .encrypt_in_place_detached(XNonce::from_slice(&nonce), ad, &mut buf[NONCE_LEN..])
         // Encryption only fails for plaintexts over ~256 GiB, which no caller makes.
         .expect("XChaCha20-Poly1305 encryption of a bounded buffer");
-    let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
-    out.extend_from_slice(&nonce);
-    out.extend_from_slice(&ct);
-    out
+    buf.extend_from_slice(&tag);
 }
 
 /// Opens with an explicit key; `what` names the object in the error.

@@ -8,7 +8,7 @@
 use std::cell::RefCell;
 use std::io::Read;
 
-use crate::crypto::Keys;
+use crate::crypto::{Keys, NONCE_LEN, TAG_LEN};
 use crate::error::{Error, Result};
 use crate::ids::ID_LEN;
 
@@ -68,33 +68,61 @@ pub fn seal(
     plaintext: &[u8],
     level: Option<i32>,
 ) -> Vec<u8> {
-    let compressed = level.and_then(|level| compress(plaintext, level));
-    let body = compressed.unwrap_or_else(|| {
-        let mut body = Vec::with_capacity(plaintext.len() + 1);
-        body.push(FLAG_STORED);
-        body.extend_from_slice(plaintext);
-        body
-    });
-    keys.seal(&body, &associated_data(ty, id))
+    let mut buf = Vec::new();
+    seal_into(keys, ty, id, plaintext, level, &mut buf);
+    buf
 }
 
-/// `FLAG_ZSTD || zstd(plaintext)`, or `None` when that would not be smaller.
-fn compress(plaintext: &[u8], level: i32) -> Option<Vec<u8>> {
+/// Like [`seal`], but into `buf` (cleared first), so a caller sealing many
+/// blobs reuses one allocation. One buffer from start to end: nonce space,
+/// flag, payload, then the tag appended by the in-place seal.
+pub fn seal_into(
+    keys: &Keys,
+    ty: ObjectType,
+    id: Option<&[u8; ID_LEN]>,
+    plaintext: &[u8],
+    level: Option<i32>,
+    buf: &mut Vec<u8>,
+) {
+    let bound = match level {
+        Some(_) => zstd::zstd_safe::compress_bound(plaintext.len()),
+        None => plaintext.len(),
+    };
+    buf.clear();
+    buf.reserve(NONCE_LEN + 1 + bound + TAG_LEN);
+    buf.resize(NONCE_LEN, 0);
+    let compressed = level.is_some_and(|level| compress_into(buf, plaintext, level));
+    if !compressed {
+        buf.truncate(NONCE_LEN);
+        buf.push(FLAG_STORED);
+        buf.extend_from_slice(plaintext);
+    }
+    keys.seal_in_place(buf, &associated_data(ty, id));
+}
+
+/// Appends `FLAG_ZSTD || zstd(plaintext)` to `buf`; false (with `buf` in an
+/// unspecified state past its old length) when that would not be smaller.
+fn compress_into(buf: &mut Vec<u8>, plaintext: &[u8], level: i32) -> bool {
     // One compression context per thread: creating one per blob costs more
     // than compressing a small file.
     COMPRESSOR.with(|cell| {
         let mut cell = cell.borrow_mut();
         if cell.as_ref().is_none_or(|(l, _)| *l != level) {
-            *cell = Some((level, zstd::bulk::Compressor::new(level).ok()?));
+            match zstd::bulk::Compressor::new(level) {
+                Ok(z) => *cell = Some((level, z)),
+                Err(_) => return false,
+            }
         }
-        let (_, z) = cell.as_mut()?;
-        let mut out = Vec::with_capacity(1 + zstd::zstd_safe::compress_bound(plaintext.len()));
-        out.push(FLAG_ZSTD);
-        let mut cursor = std::io::Cursor::new(out);
-        cursor.set_position(1);
-        let n = z.compress_to_buffer(plaintext, &mut cursor).ok()?;
-        let out = cursor.into_inner();
-        (out.len() == n + 1 && out.len() <= plaintext.len()).then_some(out)
+        let Some((_, z)) = cell.as_mut() else {
+            return false;
+        };
+        let start = buf.len();
+        buf.push(FLAG_ZSTD);
+        let mut cursor = std::io::Cursor::new(std::mem::take(buf));
+        cursor.set_position(start as u64 + 1);
+        let result = z.compress_to_buffer(plaintext, &mut cursor);
+        *buf = cursor.into_inner();
+        matches!(result, Ok(n) if buf.len() == start + 1 + n && n < plaintext.len())
     })
 }
 

@@ -34,9 +34,15 @@ pub struct PackBuilder {
 
 impl PackBuilder {
     pub fn new(kind: BlobKind, capacity: usize) -> Self {
+        Self::with_buffer(kind, Vec::with_capacity(capacity))
+    }
+
+    /// Starts a pack in a reused buffer (cleared first).
+    pub fn with_buffer(kind: BlobKind, mut buf: Vec<u8>) -> Self {
+        buf.clear();
         PackBuilder {
             kind,
-            buf: Vec::with_capacity(capacity),
+            buf,
             blobs: Vec::new(),
         }
     }
@@ -157,6 +163,22 @@ pub fn open_blob(keys: &Keys, kind: BlobKind, entry: &BlobEntry, sealed: &[u8]) 
     )
 }
 
+/// Seals one blob for a pack of `kind` into `buf` (cleared first).
+pub fn seal_blob_into(
+    keys: &Keys,
+    kind: BlobKind,
+    id: &BlobId,
+    plain: &[u8],
+    level: Option<i32>,
+    buf: &mut Vec<u8>,
+) {
+    let ty = match kind {
+        BlobKind::Data => ObjectType::DataBlob,
+        BlobKind::Tree => ObjectType::TreeBlob,
+    };
+    envelope::seal_into(keys, ty, Some(id.as_bytes()), plain, level, buf)
+}
+
 /// Seals one blob for a pack of `kind`.
 pub fn seal_blob(
     keys: &Keys,
@@ -165,11 +187,9 @@ pub fn seal_blob(
     plain: &[u8],
     level: Option<i32>,
 ) -> Vec<u8> {
-    let ty = match kind {
-        BlobKind::Data => ObjectType::DataBlob,
-        BlobKind::Tree => ObjectType::TreeBlob,
-    };
-    envelope::seal(keys, ty, Some(id.as_bytes()), plain, level)
+    let mut buf = Vec::new();
+    seal_blob_into(keys, kind, id, plain, level, &mut buf);
+    buf
 }
 
 #[cfg(test)]

@@ -160,22 +160,26 @@ impl IndexCache {
         Ok(())
     }
 
-    /// Is the blob in any indexed pack?
-    pub fn contains(&self, id: &BlobId) -> Result<bool> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT 1 FROM blobs WHERE id = ?1 LIMIT 1")?;
-        Ok(stmt.exists(params![&id.0[..]])?)
+    /// Is the blob in an indexed pack of its kind? A blob's identity is
+    /// (kind, id): a file chunk whose bytes equal an encoded tree is a
+    /// different blob from that tree.
+    pub fn contains(&self, kind: BlobKind, id: &BlobId) -> Result<bool> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT 1 FROM blobs b JOIN packs p ON p.rowid = b.pack
+             WHERE b.id = ?1 AND p.kind = ?2 LIMIT 1",
+        )?;
+        Ok(stmt.exists(params![&id.0[..], kind_code(kind)])?)
     }
 
     /// Where to read the blob from (any one copy).
-    pub fn lookup(&self, id: &BlobId) -> Result<Option<BlobLocation>> {
+    pub fn lookup(&self, kind: BlobKind, id: &BlobId) -> Result<Option<BlobLocation>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT p.id, p.kind, b.offset, b.length, b.raw_length
-             FROM blobs b JOIN packs p ON p.rowid = b.pack WHERE b.id = ?1 LIMIT 1",
+             FROM blobs b JOIN packs p ON p.rowid = b.pack
+             WHERE b.id = ?1 AND p.kind = ?2 LIMIT 1",
         )?;
         Ok(stmt
-            .query_row(params![&id.0[..]], |r| {
+            .query_row(params![&id.0[..], kind_code(kind)], |r| {
                 Ok(BlobLocation {
                     pack: PackId(id_bytes(r.get(0)?)?),
                     kind: code_kind(r.get(1)?),

@@ -24,14 +24,14 @@ const MERGE_GAP: u64 = 256 * 1024;
 
 impl Repository {
     /// Where a blob lives, if the index knows it.
-    pub fn locate(&self, id: &BlobId) -> Result<Option<BlobLocation>> {
-        self.cache().lookup(id)
+    pub fn locate(&self, kind: BlobKind, id: &BlobId) -> Result<Option<BlobLocation>> {
+        self.cache().lookup(kind, id)
     }
 
     /// Reads, opens and verifies one blob.
-    pub fn read_blob(&self, id: &BlobId) -> Result<Vec<u8>> {
+    pub fn read_blob(&self, kind: BlobKind, id: &BlobId) -> Result<Vec<u8>> {
         let loc = self
-            .locate(id)?
+            .locate(kind, id)?
             .ok_or_else(|| Error::corrupt("repository", format!("blob {id} is in no index")))?;
         let sealed = self.storage().get_range(
             &layout::pack(&loc.pack),
@@ -55,7 +55,7 @@ impl Repository {
 
     /// Loads and decodes a tree.
     pub fn load_tree(&self, id: &TreeId) -> Result<Tree> {
-        let bytes = self.read_blob(&BlobId::from(*id))?;
+        let bytes = self.read_blob(BlobKind::Tree, &BlobId::from(*id))?;
         Tree::decode(&bytes)
     }
 

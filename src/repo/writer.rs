@@ -46,10 +46,22 @@ pub struct BlobWriter<'r> {
     data: Mutex<PackBuilder>,
     tree: Mutex<PackBuilder>,
     /// Blobs sealed in this session but not yet in an index file.
-    pending: Mutex<HashSet<BlobId>>,
+    pending: Mutex<HashSet<(BlobKind, BlobId)>>,
     /// Uploaded packs waiting for an index file.
     unindexed: Mutex<Vec<PackEntry>>,
     stats: Mutex<WriteStats>,
+    /// Buffers of uploaded packs, reused for the next ones: allocating a
+    /// fresh 16 MiB buffer per pack leaves freed ones stranded in malloc's
+    /// arenas and doubles peak memory.
+    spare: Mutex<Vec<Vec<u8>>>,
+}
+
+/// Packs whose buffers are kept for reuse: one filling, one uploading.
+const SPARE_BUFFERS: usize = 2;
+
+thread_local! {
+    /// Each sealing thread's reusable output buffer.
+    static SEAL_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 impl<'r> BlobWriter<'r> {
@@ -62,25 +74,40 @@ impl<'r> BlobWriter<'r> {
             pending: Mutex::new(HashSet::new()),
             unindexed: Mutex::new(Vec::new()),
             stats: Mutex::new(WriteStats::default()),
+            spare: Mutex::new(Vec::new()),
         }
     }
 
     /// Is the blob stored already, or being stored by this writer?
-    pub fn is_known(&self, id: &BlobId) -> Result<bool> {
-        if lock(&self.pending).contains(id) {
+    pub fn is_known(&self, kind: BlobKind, id: &BlobId) -> Result<bool> {
+        if lock(&self.pending).contains(&(kind, *id)) {
             return Ok(true);
         }
-        self.repo.cache().contains(id)
+        self.repo.cache().contains(kind, id)
     }
 
     /// Stores the blob unless it is known; returns whether it was new.
     /// Two threads adding the same id at once store it once.
     pub fn add_if_new(&self, kind: BlobKind, id: BlobId, plain: &[u8]) -> Result<bool> {
-        if self.repo.cache().contains(&id)? || !lock(&self.pending).insert(id) {
+        if self.repo.cache().contains(kind, &id)? || !lock(&self.pending).insert((kind, id)) {
             return Ok(false);
         }
         let level = self.repo.config().compression;
-        let sealed = pack::seal_blob(self.repo.keys(), kind, &id, plain, level);
+        let (builder, limit) = match kind {
+            BlobKind::Data => (&self.data, self.repo.config().pack_size as usize),
+            BlobKind::Tree => (&self.tree, TREE_PACK_SIZE),
+        };
+        let (stored, full) = SEAL_BUF.with(|cell| {
+            let mut sealed = cell.borrow_mut();
+            pack::seal_blob_into(self.repo.keys(), kind, &id, plain, level, &mut sealed);
+            let mut b = lock(builder);
+            b.add(id, &sealed, plain.len() as u32);
+            let full = (b.len() >= limit).then(|| {
+                let next = PackBuilder::with_buffer(kind, self.spare_buffer(limit));
+                std::mem::replace(&mut *b, next)
+            });
+            (sealed.len() as u64, full)
+        });
         {
             let mut s = lock(&self.stats);
             s.blobs_added += 1;
@@ -89,23 +116,8 @@ impl<'r> BlobWriter<'r> {
                 BlobKind::Tree => s.tree_blobs_added += 1,
             }
             s.bytes_added += plain.len() as u64;
-            s.bytes_stored += sealed.len() as u64;
+            s.bytes_stored += stored;
         }
-        let (builder, limit) = match kind {
-            BlobKind::Data => (&self.data, self.repo.config().pack_size as usize),
-            BlobKind::Tree => (&self.tree, TREE_PACK_SIZE),
-        };
-        let full = {
-            let mut b = lock(builder);
-            b.add(id, &sealed, plain.len() as u32);
-            if b.len() >= limit {
-                let capacity = limit + limit / 8;
-                Some(std::mem::replace(&mut *b, PackBuilder::new(kind, capacity)))
-            } else {
-                None
-            }
-        };
-        drop(sealed);
         if let Some(full) = full {
             self.upload(full)?;
         }
@@ -121,9 +133,18 @@ impl<'r> BlobWriter<'r> {
         if bytes.len() as u64 > pack::MAX_PACK_SIZE {
             return Err(Error::Internal("pack exceeds 4 GiB".into()));
         }
+        let bytes = Bytes::from(bytes);
         self.repo
             .storage()
-            .put(&layout::pack(&entry.id), Bytes::from(bytes))?;
+            .put(&layout::pack(&entry.id), bytes.clone())?;
+        // Storage keeps no reference once put returns (unless it is an
+        // in-memory store), so the buffer can usually be reused.
+        if let Ok(buf) = bytes.try_into_mut() {
+            let mut spare = lock(&self.spare);
+            if spare.len() < SPARE_BUFFERS {
+                spare.push(Vec::from(buf));
+            }
+        }
         lock(&self.stats).packs_added += 1;
         let batch = {
             let mut q = lock(&self.unindexed);
@@ -136,13 +157,21 @@ impl<'r> BlobWriter<'r> {
         }
     }
 
+    /// A buffer for the next pack: a reused one, or a new one with room for
+    /// a full pack plus one more blob and the header.
+    fn spare_buffer(&self, limit: usize) -> Vec<u8> {
+        lock(&self.spare)
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(limit + limit / 8))
+    }
+
     fn write_index(&self, packs: Vec<PackEntry>) -> Result<()> {
         if packs.is_empty() {
             return Ok(());
         }
-        let done: Vec<BlobId> = packs
+        let done: Vec<(BlobKind, BlobId)> = packs
             .iter()
-            .flat_map(|p| p.blobs.iter().map(|b| b.id))
+            .flat_map(|p| p.blobs.iter().map(move |b| (p.kind, b.id)))
             .collect();
         self.repo.save_index_file(IndexFile {
             supersedes: Vec::new(),

@@ -233,7 +233,7 @@ fn write_content(
         let mut offset = 0u64;
         for c in &f.content {
             let id = BlobId::from(*c);
-            let Some(loc) = repo.locate(&id)? else {
+            let Some(loc) = repo.locate(BlobKind::Data, &id)? else {
                 errors
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())

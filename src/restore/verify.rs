@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::format::index::BlobKind;
 use crate::ids::{BlobId, ChunkId};
 use crate::repo::Repository;
 use crate::restore::Plan;
@@ -33,7 +34,7 @@ pub fn file_matches(
     for c in content {
         let id = BlobId::from(*c);
         let loc = repo
-            .locate(&id)?
+            .locate(BlobKind::Data, &id)?
             .ok_or_else(|| Error::corrupt("repository", format!("blob {id} is in no index")))?;
         buf.resize(loc.raw_length as usize, 0);
         if f.read_exact(&mut buf).is_err() || repo.keys().blob_id(&buf) != c.0 {

@@ -1,0 +1,68 @@
+//! A byte budget for chunks between the reader and the sealing workers, so
+//! memory in flight is bounded by bytes rather than by a count of chunks
+//! that may each be up to the chunker's maximum size.
+
+use std::sync::{Condvar, Mutex};
+
+pub struct Budget {
+    limit: usize,
+    used: Mutex<usize>,
+    freed: Condvar,
+}
+
+impl Budget {
+    pub fn new(limit: usize) -> Self {
+        Budget {
+            limit,
+            used: Mutex::new(0),
+            freed: Condvar::new(),
+        }
+    }
+
+    /// Waits until `n` bytes fit. A single item larger than the whole budget
+    /// is let through once nothing else is in flight, so progress is certain.
+    pub fn acquire(&self, n: usize) {
+        let mut used = self.used.lock().unwrap_or_else(|p| p.into_inner());
+        while *used > 0 && *used + n > self.limit {
+            used = self.freed.wait(used).unwrap_or_else(|p| p.into_inner());
+        }
+        *used += n;
+    }
+
+    pub fn release(&self, n: usize) {
+        let mut used = self.used.lock().unwrap_or_else(|p| p.into_inner());
+        *used = used.saturating_sub(n);
+        self.freed.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn never_exceeds_the_limit_except_for_one_oversized_item() {
+        let b = Budget::new(100);
+        let peak = AtomicUsize::new(0);
+        let now = AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for t in 0..4 {
+                let (b, peak, now) = (&b, &peak, &now);
+                s.spawn(move || {
+                    for i in 0..200 {
+                        let n = 10 + (i * 7 + t) % 40;
+                        b.acquire(n);
+                        let cur = now.fetch_add(n, Ordering::SeqCst) + n;
+                        peak.fetch_max(cur, Ordering::SeqCst);
+                        now.fetch_sub(n, Ordering::SeqCst);
+                        b.release(n);
+                    }
+                });
+            }
+        });
+        assert!(peak.load(Ordering::SeqCst) <= 100);
+        b.acquire(1000);
+        b.release(1000);
+    }
+}
