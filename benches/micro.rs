@@ -179,9 +179,9 @@ fn pack(c: &mut Criterion) {
         b.iter(|| {
             let mut p = PackBuilder::new(BlobKind::Data, total + 4096);
             for (id, sealed) in &blobs {
-                p.add(*id, sealed, MIB as u32);
+                p.add(*id, sealed, MIB as u32).unwrap();
             }
-            p.finish(&keys)
+            p.finish(&keys).unwrap()
         })
     });
     g.finish();

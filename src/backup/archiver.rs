@@ -38,9 +38,9 @@ const IN_FLIGHT_BYTES: usize = 12 * 1024 * 1024;
 const IN_FLIGHT_CHUNKS: usize = 256;
 
 /// Runs the walk on this thread with `threads` sealing workers.
-pub fn run(
-    repo: &Repository,
-    writer: &BlobWriter<'_>,
+pub fn run<'r>(
+    repo: &'r Repository,
+    writer: &BlobWriter<'r>,
     source: &mut dyn Source,
     parent_root: Option<TreeId>,
     dry_run: bool,

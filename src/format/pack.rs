@@ -10,7 +10,7 @@ use crate::crypto::Keys;
 use crate::error::{Error, Result};
 use crate::format::envelope::{self, ObjectType};
 use crate::format::index::{BlobEntry, BlobKind, PackEntry};
-use crate::ids::{content_hash, BlobId, PackId};
+use crate::ids::{BlobId, PackId};
 
 pub const TRAILER_MAGIC: &[u8; 8] = b"CAIRNPK1";
 pub const TRAILER_LEN: usize = 12;
@@ -24,25 +24,45 @@ pub struct PackHeader {
     pub blobs: Vec<BlobEntry>,
 }
 
-/// Assembles one pack in memory. Pure: the caller decides when it is full
-/// and where the finished bytes go.
-pub struct PackBuilder {
+/// Where a pack's bytes go as they are produced: a `Vec` in tests and
+/// tools, a staged storage object in the writer. One method, so the format
+/// stays free of I/O.
+pub trait PackSink {
+    fn write(&mut self, data: &[u8]) -> Result<()>;
+}
+
+impl PackSink for Vec<u8> {
+    fn write(&mut self, data: &[u8]) -> Result<()> {
+        self.extend_from_slice(data);
+        Ok(())
+    }
+}
+
+/// Assembles one pack, streaming blobs to a sink and hashing as it goes, so
+/// the pack's id is known at the end without holding or re-reading it.
+/// Pure: the caller decides when it is full and where the bytes go.
+pub struct PackBuilder<S = Vec<u8>> {
     kind: BlobKind,
-    buf: Vec<u8>,
+    sink: S,
+    hasher: blake3::Hasher,
+    len: u64,
     blobs: Vec<BlobEntry>,
 }
 
-impl PackBuilder {
+impl PackBuilder<Vec<u8>> {
+    /// A pack assembled in memory.
     pub fn new(kind: BlobKind, capacity: usize) -> Self {
-        Self::with_buffer(kind, Vec::with_capacity(capacity))
+        Self::with_sink(kind, Vec::with_capacity(capacity))
     }
+}
 
-    /// Starts a pack in a reused buffer (cleared first).
-    pub fn with_buffer(kind: BlobKind, mut buf: Vec<u8>) -> Self {
-        buf.clear();
+impl<S: PackSink> PackBuilder<S> {
+    pub fn with_sink(kind: BlobKind, sink: S) -> Self {
         PackBuilder {
             kind,
-            buf,
+            sink,
+            hasher: blake3::Hasher::new(),
+            len: 0,
             blobs: Vec::new(),
         }
     }
@@ -51,20 +71,31 @@ impl PackBuilder {
         self.kind
     }
 
+    fn emit(&mut self, data: &[u8]) -> Result<()> {
+        self.sink.write(data)?;
+        self.hasher.update(data);
+        self.len += data.len() as u64;
+        Ok(())
+    }
+
     /// Appends one sealed blob.
-    pub fn add(&mut self, id: BlobId, sealed: &[u8], raw_length: u32) {
+    pub fn add(&mut self, id: BlobId, sealed: &[u8], raw_length: u32) -> Result<()> {
+        let end = self.len + sealed.len() as u64;
+        if end > MAX_PACK_SIZE {
+            return Err(Error::Internal("pack would exceed 4 GiB".into()));
+        }
         self.blobs.push(BlobEntry {
             id,
-            offset: self.buf.len() as u32,
+            offset: self.len as u32,
             length: sealed.len() as u32,
             raw_length,
         });
-        self.buf.extend_from_slice(sealed);
+        self.emit(sealed)
     }
 
     /// Bytes of blob data so far.
     pub fn len(&self) -> usize {
-        self.buf.len()
+        self.len as usize
     }
 
     pub fn is_empty(&self) -> bool {
@@ -76,25 +107,27 @@ impl PackBuilder {
     }
 
     /// Seals the header, appends it and the trailer, and names the pack by
-    /// the BLAKE3 of its bytes.
-    pub fn finish(self, keys: &Keys) -> (Vec<u8>, PackEntry) {
+    /// the BLAKE3 of its bytes. Returns the sink and the pack's index entry.
+    pub fn finish(mut self, keys: &Keys) -> Result<(S, PackEntry)> {
         let header = PackHeader {
             kind: self.kind,
-            blobs: self.blobs,
+            blobs: std::mem::take(&mut self.blobs),
         };
         let plain = postcard::to_allocvec(&header).expect("postcard encoding to a Vec cannot fail");
         let sealed = envelope::seal(keys, ObjectType::PackHeader, None, &plain, Some(1));
-        let mut buf = self.buf;
-        buf.extend_from_slice(&sealed);
-        buf.extend_from_slice(&(sealed.len() as u32).to_le_bytes());
-        buf.extend_from_slice(TRAILER_MAGIC);
+        self.emit(&sealed)?;
+        self.emit(&(sealed.len() as u32).to_le_bytes())?;
+        self.emit(TRAILER_MAGIC)?;
+        if self.len > MAX_PACK_SIZE {
+            return Err(Error::Internal("pack exceeds 4 GiB".into()));
+        }
         let entry = PackEntry {
-            id: PackId(content_hash(&buf)),
+            id: PackId(*self.hasher.finalize().as_bytes()),
             kind: header.kind,
-            size: buf.len() as u64,
+            size: self.len,
             blobs: header.blobs,
         };
-        (buf, entry)
+        Ok((self.sink, entry))
     }
 }
 
@@ -196,6 +229,7 @@ pub fn seal_blob(
 mod tests {
     use super::*;
     use crate::crypto::MasterKey;
+    use crate::ids::content_hash;
     use proptest::prelude::*;
 
     fn keys() -> Keys {
@@ -210,11 +244,11 @@ mod tests {
             let plain: Vec<u8> = (0..n).map(|j| (i * 31 + j / 7) as u8).collect();
             let id = BlobId(keys.blob_id(&plain));
             let sealed = seal_blob(keys, kind, &id, &plain, Some(3));
-            b.add(id, &sealed, plain.len() as u32);
+            b.add(id, &sealed, plain.len() as u32).unwrap();
             plains.push(plain);
         }
         assert_eq!(b.blob_count(), sizes.len());
-        let (bytes, entry) = b.finish(keys);
+        let (bytes, entry) = b.finish(keys).unwrap();
         (bytes, entry, plains)
     }
 
@@ -366,7 +400,7 @@ mod tests {
             format!("0101{}00c801e807", "44".repeat(32))
         );
         let k = keys();
-        let (pack, _) = PackBuilder::new(BlobKind::Tree, 0).finish(&k);
+        let (pack, _) = PackBuilder::new(BlobKind::Tree, 0).finish(&k).unwrap();
         let n = pack.len();
         assert_eq!(&pack[n - 8..], b"CAIRNPK1");
         let hlen = u32::from_le_bytes(pack[n - 12..n - 8].try_into().unwrap()) as usize;

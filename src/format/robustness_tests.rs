@@ -254,9 +254,10 @@ fn sample_pack(k: &Keys) -> Vec<u8> {
             id,
             &pack::seal_blob(k, BlobKind::Data, &id, &plain, None),
             n as u32,
-        );
+        )
+        .unwrap();
     }
-    b.finish(k).0
+    b.finish(k).unwrap().0
 }
 
 #[test]

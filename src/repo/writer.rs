@@ -9,15 +9,15 @@
 use std::collections::HashSet;
 use std::sync::Mutex;
 
-use bytes::Bytes;
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::format::index::{BlobKind, IndexFile, PackEntry};
 use crate::format::layout;
-use crate::format::pack::{self, PackBuilder};
+use crate::format::pack::{self, PackBuilder, PackSink};
 use crate::ids::BlobId;
 use crate::repo::Repository;
+use crate::storage::Staged;
 
 /// Packs named in one index file at most, so a crash loses little index
 /// work and the next backup can deduplicate against what was uploaded.
@@ -43,21 +43,28 @@ pub struct WriteStats {
 /// of a writer that is dropped unfinished are never indexed.
 pub struct BlobWriter<'r> {
     repo: &'r Repository,
-    data: Mutex<PackBuilder>,
-    tree: Mutex<PackBuilder>,
+    /// The pack being filled, per kind; started on the first blob.
+    data: Mutex<Option<Pack<'r>>>,
+    tree: Mutex<Option<Pack<'r>>>,
     /// Blobs sealed in this session but not yet in an index file.
     pending: Mutex<HashSet<(BlobKind, BlobId)>>,
     /// Uploaded packs waiting for an index file.
     unindexed: Mutex<Vec<PackEntry>>,
     stats: Mutex<WriteStats>,
-    /// Buffers of uploaded packs, reused for the next ones: allocating a
-    /// fresh 16 MiB buffer per pack leaves freed ones stranded in malloc's
-    /// arenas and doubles peak memory.
-    spare: Mutex<Vec<Vec<u8>>>,
 }
 
-/// Packs whose buffers are kept for reuse: one filling, one uploading.
-const SPARE_BUFFERS: usize = 2;
+type Pack<'r> = PackBuilder<StagedSink<'r>>;
+
+/// A staged storage object as the pack builder's sink: pack bytes go
+/// straight to the backend's staging (a temporary file for local storage)
+/// instead of a 16 MiB buffer per pack in flight.
+pub struct StagedSink<'r>(Box<dyn Staged + 'r>);
+
+impl PackSink for StagedSink<'_> {
+    fn write(&mut self, data: &[u8]) -> Result<()> {
+        Ok(self.0.write(data)?)
+    }
+}
 
 thread_local! {
     /// Each sealing thread's reusable output buffer.
@@ -66,15 +73,13 @@ thread_local! {
 
 impl<'r> BlobWriter<'r> {
     pub fn new(repo: &'r Repository) -> Self {
-        let size = repo.config().pack_size as usize;
         BlobWriter {
             repo,
-            data: Mutex::new(PackBuilder::new(BlobKind::Data, size + size / 8)),
-            tree: Mutex::new(PackBuilder::new(BlobKind::Tree, TREE_PACK_SIZE)),
+            data: Mutex::new(None),
+            tree: Mutex::new(None),
             pending: Mutex::new(HashSet::new()),
             unindexed: Mutex::new(Vec::new()),
             stats: Mutex::new(WriteStats::default()),
-            spare: Mutex::new(Vec::new()),
         }
     }
 
@@ -93,21 +98,29 @@ impl<'r> BlobWriter<'r> {
             return Ok(false);
         }
         let level = self.repo.config().compression;
-        let (builder, limit) = match kind {
+        let (slot, limit) = match kind {
             BlobKind::Data => (&self.data, self.repo.config().pack_size as usize),
             BlobKind::Tree => (&self.tree, TREE_PACK_SIZE),
         };
-        let (stored, full) = SEAL_BUF.with(|cell| {
+        let (stored, full) = SEAL_BUF.with(|cell| -> Result<_> {
             let mut sealed = cell.borrow_mut();
             pack::seal_blob_into(self.repo.keys(), kind, &id, plain, level, &mut sealed);
-            let mut b = lock(builder);
-            b.add(id, &sealed, plain.len() as u32);
-            let full = (b.len() >= limit).then(|| {
-                let next = PackBuilder::with_buffer(kind, self.spare_buffer(limit));
-                std::mem::replace(&mut *b, next)
-            });
-            (sealed.len() as u64, full)
-        });
+            let mut slot = lock(slot);
+            let builder = match slot.as_mut() {
+                Some(b) => b,
+                None => slot.insert(PackBuilder::with_sink(
+                    kind,
+                    StagedSink(self.repo.storage().stage()?),
+                )),
+            };
+            builder.add(id, &sealed, plain.len() as u32)?;
+            let full = if builder.len() >= limit {
+                slot.take()
+            } else {
+                None
+            };
+            Ok((sealed.len() as u64, full))
+        })?;
         {
             let mut s = lock(&self.stats);
             s.blobs_added += 1;
@@ -124,27 +137,13 @@ impl<'r> BlobWriter<'r> {
         Ok(true)
     }
 
-    /// Finishes a pack, uploads it, and queues it for the next index file.
-    fn upload(&self, builder: PackBuilder) -> Result<()> {
+    /// Finishes a pack, stores it, and queues it for the next index file.
+    fn upload(&self, builder: Pack<'r>) -> Result<()> {
         if builder.is_empty() {
             return Ok(());
         }
-        let (bytes, entry) = builder.finish(self.repo.keys());
-        if bytes.len() as u64 > pack::MAX_PACK_SIZE {
-            return Err(Error::Internal("pack exceeds 4 GiB".into()));
-        }
-        let bytes = Bytes::from(bytes);
-        self.repo
-            .storage()
-            .put(&layout::pack(&entry.id), bytes.clone())?;
-        // Storage keeps no reference once put returns (unless it is an
-        // in-memory store), so the buffer can usually be reused.
-        if let Ok(buf) = bytes.try_into_mut() {
-            let mut spare = lock(&self.spare);
-            if spare.len() < SPARE_BUFFERS {
-                spare.push(Vec::from(buf));
-            }
-        }
+        let (sink, entry) = builder.finish(self.repo.keys())?;
+        sink.0.commit(&layout::pack(&entry.id))?;
         lock(&self.stats).packs_added += 1;
         let batch = {
             let mut q = lock(&self.unindexed);
@@ -155,14 +154,6 @@ impl<'r> BlobWriter<'r> {
             Some(batch) => self.write_index(batch),
             None => Ok(()),
         }
-    }
-
-    /// A buffer for the next pack: a reused one, or a new one with room for
-    /// a full pack plus one more blob and the header.
-    fn spare_buffer(&self, limit: usize) -> Vec<u8> {
-        lock(&self.spare)
-            .pop()
-            .unwrap_or_else(|| Vec::with_capacity(limit + limit / 8))
     }
 
     fn write_index(&self, packs: Vec<PackEntry>) -> Result<()> {
@@ -186,13 +177,15 @@ impl<'r> BlobWriter<'r> {
         Ok(())
     }
 
-    /// Uploads the partial packs and writes the last index file. Only after
+    /// Stores the partial packs and writes the last index file. Only after
     /// this returns may a snapshot reference the blobs added.
     pub fn finish(self) -> Result<WriteStats> {
-        let data = std::mem::replace(&mut *lock(&self.data), PackBuilder::new(BlobKind::Data, 0));
-        self.upload(data)?;
-        let tree = std::mem::replace(&mut *lock(&self.tree), PackBuilder::new(BlobKind::Tree, 0));
-        self.upload(tree)?;
+        for slot in [&self.data, &self.tree] {
+            let pack = lock(slot).take();
+            if let Some(pack) = pack {
+                self.upload(pack)?;
+            }
+        }
         let rest = std::mem::take(&mut *lock(&self.unindexed));
         self.write_index(rest)?;
         Ok(lock(&self.stats).clone())

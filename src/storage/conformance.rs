@@ -25,6 +25,45 @@ pub fn run_all(s: &dyn Storage) {
     put_if_absent(s);
     odd_keys(s);
     concurrent_puts(s);
+    staged(s);
+}
+
+/// Staged objects: nothing visible before commit, the exact bytes after,
+/// and nothing at all when a stage is dropped uncommitted.
+pub fn staged(s: &dyn Storage) {
+    let prefix = "conformance/staged/";
+    for o in s.list(prefix).expect("list") {
+        s.delete(&o.key).expect("delete");
+    }
+    let data = test_data(77, 3 * 1024 * 1024 + 17);
+    let mut st = s.stage().expect("stage");
+    for piece in data.chunks(100_000) {
+        st.write(piece).expect("staged write");
+    }
+    assert_eq!(st.len(), data.len() as u64);
+    assert!(
+        s.list(prefix).expect("list").is_empty(),
+        "staged data visible before commit"
+    );
+    let key = format!("{prefix}ab/committed");
+    st.commit(&key).expect("commit");
+    assert_eq!(s.get(&key).expect("get"), data.as_ref());
+    let listed = s.list(prefix).expect("list");
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0].size, data.len() as u64);
+
+    let mut dropped = s.stage().expect("stage");
+    dropped.write(b"never committed").expect("write");
+    drop(dropped);
+    assert_eq!(s.list(prefix).expect("list").len(), 1);
+    assert_eq!(
+        s.list("")
+            .expect("list")
+            .iter()
+            .filter(|o| o.key.contains("never"))
+            .count(),
+        0
+    );
 }
 
 /// Deterministic pseudo-random bytes, so a mix-up of objects shows.

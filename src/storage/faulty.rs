@@ -272,6 +272,10 @@ impl<S: Storage> Storage for FaultyStorage<S> {
     fn location(&self) -> String {
         format!("faulty:{}", self.inner.location())
     }
+
+    fn as_dyn(&self) -> &dyn Storage {
+        self
+    }
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 
-use super::{ObjectInfo, Storage, StorageError, StorageErrorKind, StorageResult};
+use super::{ObjectInfo, Staged, Storage, StorageError, StorageErrorKind, StorageResult};
 
 /// Name prefix of in-flight (or crash-leftover) temporary files.
 pub const TEMP_PREFIX: &str = ".tmp-";
@@ -192,11 +192,87 @@ impl Storage for LocalStorage {
     fn location(&self) -> String {
         self.root.display().to_string()
     }
+
+    fn as_dyn(&self) -> &dyn Storage {
+        self
+    }
+
+    /// A temporary file in the repository, fsynced and renamed into place
+    /// on commit: packs never pass through memory as a whole.
+    fn stage(&self) -> StorageResult<Box<dyn Staged + '_>> {
+        let (tmp, file) = create_temp(&self.root).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => root_missing("stage", "", &self.root),
+            _ => io_error("stage", "", e),
+        })?;
+        Ok(Box::new(LocalStaged {
+            storage: self,
+            tmp,
+            file: Some(io::BufWriter::with_capacity(256 * 1024, file)),
+            len: 0,
+        }))
+    }
 }
 
 /// Rejects keys that could escape the root, alias another key, or hide as a
 /// temp file. Shared with `memory` so engine tests catch keys this backend
 /// would refuse.
+/// A pack being written to a temporary file in the repository root.
+struct LocalStaged<'s> {
+    storage: &'s LocalStorage,
+    tmp: PathBuf,
+    /// `None` once committed.
+    file: Option<io::BufWriter<File>>,
+    len: u64,
+}
+
+impl Staged for LocalStaged<'_> {
+    fn write(&mut self, data: &[u8]) -> StorageResult<()> {
+        let file = self
+            .file
+            .as_mut()
+            .expect("a committed stage is consumed, never written again");
+        file.write_all(data).map_err(|e| io_error("write", "", e))?;
+        self.len += data.len() as u64;
+        Ok(())
+    }
+
+    fn len(&self) -> u64 {
+        self.len
+    }
+
+    fn commit(mut self: Box<Self>, key: &str) -> StorageResult<()> {
+        let path = self.storage.path_of("put", key)?;
+        let file = self
+            .file
+            .take()
+            .expect("a stage is committed once")
+            .into_inner()
+            .map_err(|e| io_error("put", key, e.into_error()))?;
+        file.sync_data().map_err(|e| io_error("put", key, e))?;
+        drop(file);
+        let dir = parent_dir(&path);
+        let renamed = match fs::rename(&self.tmp, &path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.storage.create_parents("put", key)?;
+                fs::rename(&self.tmp, &path)
+            }
+            other => other,
+        };
+        renamed.map_err(|e| io_error("put", key, e))?;
+        // Renamed: nothing left for Drop to remove.
+        self.tmp = PathBuf::new();
+        sync_dir(dir).map_err(|e| io_error("put", key, e))
+    }
+}
+
+impl Drop for LocalStaged<'_> {
+    fn drop(&mut self) {
+        if !self.tmp.as_os_str().is_empty() {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
 pub(crate) fn check_key(op: &'static str, key: &str) -> StorageResult<()> {
     let bad = |why: &str| {
         Err(StorageError::new(

@@ -212,3 +212,17 @@ fn io_errors_are_classified_for_retry() {
         StorageErrorKind::Transient
     );
 }
+
+#[test]
+fn dropped_stage_leaves_no_temp_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = LocalStorage::create(dir.path().join("r")).unwrap();
+    let mut st = s.stage().unwrap();
+    st.write(b"partial pack").unwrap();
+    drop(st);
+    let left: Vec<_> = std::fs::read_dir(dir.path().join("r"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

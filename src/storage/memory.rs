@@ -108,6 +108,10 @@ impl Storage for MemoryStorage {
     fn location(&self) -> String {
         "memory:".to_string()
     }
+
+    fn as_dyn(&self) -> &dyn Storage {
+        self
+    }
 }
 
 #[cfg(test)]

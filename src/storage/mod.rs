@@ -12,11 +12,13 @@ pub mod local;
 mod location;
 pub mod memory;
 pub mod retry;
+mod staged;
 pub mod stats;
 
 use bytes::Bytes;
 
 pub use location::open_location;
+pub use staged::{BufferedStaged, Staged};
 
 /// How a storage operation failed, which decides whether to retry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +98,15 @@ pub trait Storage: Send + Sync {
 
     /// Where this storage points, for messages (never includes secrets).
     fn location(&self) -> String;
+
+    /// Starts an object to be written piece by piece and stored with
+    /// [`Staged::commit`]. The default buffers it in memory and `put`s it.
+    fn stage(&self) -> StorageResult<Box<dyn Staged + '_>> {
+        Ok(Box::new(BufferedStaged::new(self.as_dyn())))
+    }
+
+    /// `self` as a trait object (lets default methods hand themselves out).
+    fn as_dyn(&self) -> &dyn Storage;
 }
 
 /// Boxed and shared storages are storages too, so wrappers compose over
@@ -123,6 +134,12 @@ macro_rules! forward_storage {
             }
             fn location(&self) -> String {
                 (**self).location()
+            }
+            fn stage(&self) -> StorageResult<Box<dyn Staged + '_>> {
+                (**self).stage()
+            }
+            fn as_dyn(&self) -> &dyn Storage {
+                (**self).as_dyn()
             }
         }
     };

@@ -141,6 +141,10 @@ impl<S: Storage> Storage for RetryStorage<S> {
     fn location(&self) -> String {
         self.inner.location()
     }
+
+    fn as_dyn(&self) -> &dyn Storage {
+        self
+    }
 }
 
 #[cfg(test)]

@@ -152,6 +152,10 @@ impl<S: Storage> Storage for StatsStorage<S> {
     fn location(&self) -> String {
         self.inner.location()
     }
+
+    fn as_dyn(&self) -> &dyn Storage {
+        self
+    }
 }
 
 #[cfg(test)]

@@ -139,3 +139,36 @@ fn default_kdf_is_calibrated_and_strong() {
     assert_eq!(key["kdf"]["memory_kib"], 256 * 1024);
     assert!(took.as_secs() < 30, "init took {took:?}");
 }
+
+#[test]
+fn first_backup_creates_the_default_repository() {
+    let env = Env::uninit();
+    let home = env.path("home");
+    let src = env.path("src");
+    write(&src.join("f"), b"first backup");
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_cairn"))
+            .args(args)
+            .env_remove("CAIRN_REPOSITORY")
+            .env("HOME", &home)
+            .env("XDG_DATA_HOME", home.join("data"))
+            .env("XDG_CACHE_HOME", home.join("cache"))
+            .env("CAIRN_PASSWORD", PASSWORD)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["backup", src.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("creating a new repository"));
+    let repo = home.join("data/cairn/repository");
+    assert!(repo.join("config").exists());
+    let out = run(&["backup", src.to_str().unwrap()]);
+    assert!(out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("creating"));
+    let out = run(&["--json", "snapshots"]);
+    assert_eq!(last_json(&out).as_array().unwrap().len(), 2);
+}
