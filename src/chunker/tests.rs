@@ -108,8 +108,9 @@ impl Read for ShortReader<'_> {
 }
 
 #[test]
-fn golden_default_params() {
-    let chunker = Chunker::new(ChunkerParams::default(), &golden_gear()).unwrap();
+fn golden_large_params() {
+    // The cut points of 512 KiB / 1 MiB / 8 MiB (the format's first defaults).
+    let chunker = Chunker::new(ChunkerParams::V1_LARGE, &golden_gear()).unwrap();
     let data = pseudo_random(b"cairn chunker golden default", 20 * 1024 * 1024);
     let ends = cut_ends(&chunker, &data);
     assert_eq!(ends, GOLDEN_DEFAULT);

@@ -21,6 +21,9 @@ pub struct PackRead {
 /// Ranges closer than this are fetched with one read: a request costs more
 /// than a few hundred KiB of transfer.
 const MERGE_GAP: u64 = 256 * 1024;
+/// Merged reads stop growing here (a single larger blob is still read
+/// whole), so parallel readers hold a few MiB each, not whole packs.
+const MAX_MERGED_READ: u64 = 4 * 1024 * 1024;
 
 impl Repository {
     /// Where a blob lives, if the index knows it.
@@ -60,13 +63,14 @@ impl Repository {
     }
 
     /// Reads several blobs of one pack with as few ranged reads as the gaps
-    /// allow, calling `f` with each opened blob in offset order.
+    /// allow, calling `f` with each opened blob (or why it could not be
+    /// read) in offset order, so one damaged blob costs only itself.
     pub fn read_pack_blobs(
         &self,
         pack: &PackId,
         kind: BlobKind,
         blobs: &mut [PackRead],
-        mut f: impl FnMut(&PackRead, Vec<u8>) -> Result<()>,
+        mut f: impl FnMut(&PackRead, Result<Vec<u8>>) -> Result<()>,
     ) -> Result<()> {
         blobs.sort_by_key(|b| b.offset);
         let key = layout::pack(pack);
@@ -75,23 +79,38 @@ impl Repository {
             let start = blobs[i].offset as u64;
             let mut end = start + blobs[i].length as u64;
             let mut j = i + 1;
-            while j < blobs.len() && (blobs[j].offset as u64) <= end + MERGE_GAP {
+            while j < blobs.len()
+                && (blobs[j].offset as u64) <= end + MERGE_GAP
+                && blobs[j].offset as u64 + blobs[j].length as u64 - start <= MAX_MERGED_READ
+            {
                 end = end.max(blobs[j].offset as u64 + blobs[j].length as u64);
                 j += 1;
             }
-            let buf = self.storage().get_range(&key, start, end - start)?;
+            let buf = self.storage().get_range(&key, start, end - start);
             for b in &blobs[i..j] {
                 let from = (b.offset as u64 - start) as usize;
-                let sealed = buf.get(from..from + b.length as usize).ok_or_else(|| {
-                    Error::corrupt("pack", format!("{pack} shorter than its index says"))
-                })?;
-                let e = BlobEntry {
-                    id: b.id,
-                    offset: b.offset,
-                    length: b.length,
-                    raw_length: b.raw_length,
+                let opened = match &buf {
+                    Ok(buf) => match buf.get(from..from + b.length as usize) {
+                        Some(sealed) => {
+                            let e = BlobEntry {
+                                id: b.id,
+                                offset: b.offset,
+                                length: b.length,
+                                raw_length: b.raw_length,
+                            };
+                            self.open_blob(kind, &e, sealed)
+                        }
+                        None => Err(Error::corrupt(
+                            "pack",
+                            format!("{pack} shorter than its index says"),
+                        )),
+                    },
+                    Err(e) if e.is_not_found() => {
+                        Err(Error::corrupt("pack", format!("{pack} is missing")))
+                    }
+                    Err(e) => Err(Error::Storage(e.clone())),
                 };
-                f(b, self.open_blob(kind, &e, sealed)?)?;
+                f(b, opened)?;
             }
             i = j;
         }

@@ -10,14 +10,14 @@ use std::sync::Mutex;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::format::index::BlobKind;
 use crate::format::tree::{Node, NodeKind};
 use crate::ids::{BlobId, PackId};
 use crate::progress::Progress;
 use crate::repo::{PackRead, Repository};
 use crate::restore::verify::file_matches;
-use crate::restore::{fsmeta, Plan, RestoreOptions};
+use crate::restore::{fsmeta, Plan, PlannedFile, RestoreOptions};
 
 /// What to do with a file that already exists in the target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -80,53 +80,87 @@ pub fn execute(
         report.others = plan.others.len() as u64;
         return Ok(report);
     }
+    // Reading packs waits on storage and writing files on the disk, so more
+    // tasks than cores keep both busy.
+    let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.threads.unwrap_or((2 * cpus).max(4)))
+        .build()
+        .map_err(|e| Error::Internal(format!("thread pool: {e}")))?;
+    pool.install(|| run(repo, plan, opts, progress, &mut report))?;
+    progress.finish();
+    Ok(report)
+}
+
+fn run(
+    repo: &Repository,
+    plan: &Plan,
+    opts: &RestoreOptions,
+    progress: &dyn Progress,
+    report: &mut RestoreReport,
+) -> Result<()> {
     let target = &opts.target;
+    let fresh = std::fs::read_dir(target).map_or(true, |mut d| d.next().is_none());
     std::fs::create_dir_all(target).map_err(|e| Error::io(target, e))?;
     for (rel, _) in &plan.dirs {
         make_dir(&target.join(rel), opts.overwrite)?;
         report.dirs += 1;
     }
-    let write = prepare_files(repo, plan, opts, &mut report)?;
+    let write = prepare_files(repo, plan, opts, fresh, report)?;
     let errors = Mutex::new(Vec::new());
-    write_content(repo, plan, target, &write, opts.threads, progress, &errors)?;
-    let errors = errors.into_inner().unwrap_or_else(|p| p.into_inner());
+    write_content(repo, plan, target, &write, progress, &errors)?;
+    let mut errors = errors.into_inner().unwrap_or_else(|p| p.into_inner());
+    errors.sort_by_key(|e| e.file);
+    errors.dedup_by_key(|e| e.file);
     // A file whose data could not be read is removed, not left as zeros.
-    let failed: HashSet<&PathBuf> = errors.iter().map(|(p, _)| p).collect();
-    for (i, f) in plan.files.iter().enumerate() {
-        if failed.contains(&f.path) {
-            let _ = std::fs::remove_file(target.join(&f.path));
-            report.not_written.insert(i);
-        }
+    for e in &errors {
+        let _ = std::fs::remove_file(target.join(&plan.files[e.file].path));
+        report.not_written.insert(e.file);
+        report.damaged += e.damaged as u64;
+        report
+            .errors
+            .push((plan.files[e.file].path.clone(), e.message.clone()));
     }
-    report.damaged = errors.len() as u64;
-    report.errors.extend(errors);
     report.bytes_written = write
         .iter()
         .filter(|i| !report.not_written.contains(i))
         .map(|&i| plan.files[i].size)
         .sum();
-    let mut warn = |w: String| report.warnings.push(w);
     for (i, f) in plan.files.iter().enumerate() {
         let Some(first) = f.link_of else { continue };
-        let dest = target.join(&f.path);
         if report.not_written.contains(&i) {
             continue;
         }
+        let dest = target.join(&f.path);
         let _ = std::fs::remove_file(&dest);
         if let Err(e) = std::fs::hard_link(target.join(&plan.files[first].path), &dest) {
-            warn(format!("hard link {}: {e}", dest.display()));
+            report
+                .warnings
+                .push(format!("hard link {}: {e}", dest.display()));
         }
     }
     for (rel, node) in &plan.others {
+        let mut warn = |w: String| report.warnings.push(w);
         if make_other(&target.join(rel), node, &mut warn)? {
             report.others += 1;
         }
     }
-    for (i, f) in plan.files.iter().enumerate() {
-        if !report.not_written.contains(&i) {
-            fsmeta::apply(&target.join(&f.path), &f.meta, false, &mut warn)?;
-        }
-    }
+    // Metadata last: files and others in parallel, then directories deepest
+    // first so nothing written afterwards disturbs their mtimes.
+    let not_written = &report.not_written;
+    let file_warnings: Vec<Vec<String>> = plan
+        .files
+        .par_iter()
+        .enumerate()
+        .filter(|(i, _)| !not_written.contains(i))
+        .map(|(_, f)| {
+            let mut w = Vec::new();
+            fsmeta::apply(&target.join(&f.path), &f.meta, false, &mut |m| w.push(m))?;
+            Ok(w)
+        })
+        .collect::<Result<_>>()?;
+    report.warnings.extend(file_warnings.into_iter().flatten());
+    let mut warn = |w: String| report.warnings.push(w);
     for (rel, node) in &plan.others {
         let p = target.join(rel);
         if std::fs::symlink_metadata(&p).is_ok() {
@@ -139,8 +173,7 @@ pub fn execute(
     }
     report.files_restored =
         (plan.files.len() - report.not_written.len()) as u64 - report.files_unchanged;
-    progress.finish();
-    Ok(report)
+    Ok(())
 }
 
 /// Creates a directory unless it exists; never follows a symlink in its place.
@@ -164,55 +197,102 @@ fn make_dir(p: &Path, overwrite: Overwrite) -> Result<()> {
     }
 }
 
-/// Decides which files to write, creates them empty at their final size
-/// (so unwritten ranges are holes), and returns their plan indexes.
+/// What to do with one planned file.
+enum Prepared {
+    /// Created empty at its final size; its content is to be written.
+    Write,
+    /// Nothing to write (empty file, or a hard link made later).
+    Done,
+    /// Already has the right content.
+    Unchanged,
+    /// Exists and differs, and `--overwrite never` keeps it.
+    Kept,
+    /// A directory stands where the file goes.
+    InTheWay,
+}
+
+/// Decides which files to write and creates them empty at their final size
+/// (so unwritten ranges are holes), in parallel. In a target that was empty
+/// when the restore started nothing can be in the way, so the per-file
+/// existence checks are skipped.
 fn prepare_files(
     repo: &Repository,
     plan: &Plan,
     opts: &RestoreOptions,
+    fresh: bool,
     report: &mut RestoreReport,
 ) -> Result<Vec<usize>> {
+    let outcomes: Vec<Prepared> = plan
+        .files
+        .par_iter()
+        .map(|f| prepare_one(repo, f, opts, fresh))
+        .collect::<Result<_>>()?;
     let mut write = Vec::new();
-    for (i, f) in plan.files.iter().enumerate() {
-        let dest = opts.target.join(&f.path);
-        let exists = std::fs::symlink_metadata(&dest).ok();
-        if let Some(m) = &exists {
-            if m.is_dir() {
+    for (i, (f, outcome)) in plan.files.iter().zip(outcomes).enumerate() {
+        match outcome {
+            Prepared::Write => write.push(i),
+            Prepared::Done => {}
+            Prepared::Unchanged => report.files_unchanged += 1,
+            Prepared::Kept => {
+                report.not_overwritten.push(f.path.clone());
+                report.not_written.insert(i);
+            }
+            Prepared::InTheWay => {
                 report
                     .errors
                     .push((f.path.clone(), "a directory is in the way".into()));
                 report.not_written.insert(i);
-                continue;
+            }
+        }
+    }
+    Ok(write)
+}
+
+fn prepare_one(
+    repo: &Repository,
+    f: &PlannedFile,
+    opts: &RestoreOptions,
+    fresh: bool,
+) -> Result<Prepared> {
+    let dest = opts.target.join(&f.path);
+    if !fresh {
+        if let Ok(m) = std::fs::symlink_metadata(&dest) {
+            if m.is_dir() {
+                return Ok(Prepared::InTheWay);
             }
             let same = m.is_file() && file_matches(repo, &dest, &f.content, f.size)?;
             if same && opts.overwrite != Overwrite::Always && f.link_of.is_none() {
                 // Already right: only its metadata is applied again.
-                report.files_unchanged += 1;
-                continue;
+                return Ok(Prepared::Unchanged);
             }
             if !same && opts.overwrite == Overwrite::Never {
-                report.not_overwritten.push(f.path.clone());
-                report.not_written.insert(i);
-                continue;
+                return Ok(Prepared::Kept);
             }
             std::fs::remove_file(&dest).map_err(|e| Error::io(&dest, e))?;
         }
-        if f.link_of.is_some() {
-            continue;
-        }
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&dest)
-            .map_err(|e| Error::io(&dest, e))?;
-        file.set_len(f.size).map_err(|e| Error::io(&dest, e))?;
-        if !f.content.is_empty() {
-            write.push(i);
-        }
     }
-    Ok(write)
+    if f.link_of.is_some() {
+        return Ok(Prepared::Done);
+    }
+    if f.content.len() == 1 {
+        // Created, written and closed in one go while its pack is read.
+        return Ok(Prepared::Write);
+    }
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&dest)
+        .map_err(|e| Error::io(&dest, e))?;
+    if f.size > 0 {
+        file.set_len(f.size).map_err(|e| Error::io(&dest, e))?;
+    }
+    Ok(if f.content.is_empty() {
+        Prepared::Done
+    } else {
+        Prepared::Write
+    })
 }
 
 /// Groups every chunk of the files to write by pack and writes them, one
@@ -222,9 +302,8 @@ fn write_content(
     plan: &Plan,
     target: &Path,
     write: &[usize],
-    threads: Option<usize>,
     progress: &dyn Progress,
-    errors: &Mutex<Vec<(PathBuf, String)>>,
+    errors: &Mutex<Vec<FileError>>,
 ) -> Result<()> {
     type Group = (BlobKind, HashMap<BlobId, (PackRead, Vec<Target>)>);
     let mut packs: HashMap<PackId, Group> = HashMap::new();
@@ -237,7 +316,11 @@ fn write_content(
                 errors
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .push((f.path.clone(), format!("chunk {id} is in no index")));
+                    .push(FileError {
+                        file: i,
+                        damaged: true,
+                        message: format!("chunk {id} is in no index"),
+                    });
                 break;
             };
             let group = packs
@@ -258,67 +341,112 @@ fn write_content(
             offset += loc.raw_length as u64;
         }
         if offset != f.size && !f.content.is_empty() {
-            errors.lock().unwrap_or_else(|p| p.into_inner()).push((
-                f.path.clone(),
-                "chunk sizes do not add up to the file size".into(),
-            ));
+            errors
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(FileError {
+                    file: i,
+                    damaged: true,
+                    message: "chunk sizes do not add up to the file size".into(),
+                });
         }
     }
     let work: Vec<(PackId, Group)> = packs.into_iter().collect();
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads.unwrap_or(0))
-        .build()
-        .map_err(|e| Error::Internal(format!("thread pool: {e}")))?;
-    pool.install(|| {
-        work.into_par_iter().for_each(|(pack, (kind, blobs))| {
-            let mut reads: Vec<PackRead> = blobs.values().map(|(r, _)| *r).collect();
-            let mut open: HashMap<usize, File> = HashMap::new();
-            let result = repo.read_pack_blobs(&pack, kind, &mut reads, |r, data| {
-                let Some((_, targets)) = blobs.get(&r.id) else {
-                    return Ok(());
-                };
-                for t in targets {
-                    progress.bytes(data.len() as u64);
-                    if data.iter().all(|&b| b == 0) {
-                        continue;
-                    }
-                    let path = target.join(&plan.files[t.file].path);
-                    let file = match open.entry(t.file) {
-                        std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
-                        std::collections::hash_map::Entry::Vacant(v) => v.insert(
-                            OpenOptions::new()
-                                .write(true)
-                                .custom_flags(libc::O_NOFOLLOW)
-                                .open(&path)
-                                .map_err(|e| Error::io(&path, e))?,
-                        ),
-                    };
-                    write_sparse(file, &data, t.offset).map_err(|e| Error::io(&path, e))?;
-                }
-                Ok(())
+    work.into_par_iter().for_each(|(pack, (kind, blobs))| {
+        let mut reads: Vec<PackRead> = blobs.values().map(|(r, _)| *r).collect();
+        let mut open = OpenFiles::default();
+        let fail = |file: usize, e: &Error| {
+            let mut errs = errors.lock().unwrap_or_else(|p| p.into_inner());
+            errs.push(FileError {
+                file,
+                damaged: e.kind() == ErrorKind::Corrupt,
+                message: e.to_string(),
             });
-            if let Err(e) = result {
-                let mut errs = errors.lock().unwrap_or_else(|p| p.into_inner());
-                let mut seen = HashSet::new();
-                for (_, targets) in blobs.values() {
-                    for t in targets {
-                        if seen.insert(t.file) {
-                            errs.push((plan.files[t.file].path.clone(), e.to_string()));
-                        }
-                    }
+        };
+        let _ = repo.read_pack_blobs(&pack, kind, &mut reads, |r, data| {
+            let Some((_, targets)) = blobs.get(&r.id) else {
+                return Ok(());
+            };
+            let data = match data {
+                Ok(d) => d,
+                Err(e) => {
+                    targets.iter().for_each(|t| fail(t.file, &e));
+                    return Ok(());
+                }
+            };
+            for t in targets {
+                progress.bytes(data.len() as u64);
+                let f = &plan.files[t.file];
+                if let Err(e) = open.write(&target.join(&f.path), t, f, &data) {
+                    fail(t.file, &e);
                 }
             }
-        })
+            Ok(())
+        });
     });
     Ok(())
+}
+
+/// A file that could not be restored, and whether repository damage is why.
+struct FileError {
+    file: usize,
+    damaged: bool,
+    message: String,
+}
+
+/// Files of multi-chunk content kept open within one pack's task, bounded
+/// so a pack of thousands of small files never exhausts descriptors.
+#[derive(Default)]
+struct OpenFiles {
+    files: HashMap<usize, File>,
+}
+
+const MAX_OPEN_PER_TASK: usize = 32;
+
+impl OpenFiles {
+    /// Writes one chunk of `f` at its offset. A single-chunk file is created
+    /// here in one go (prepare left it alone); others were pre-sized.
+    fn write(&mut self, path: &Path, t: &Target, f: &PlannedFile, data: &[u8]) -> Result<()> {
+        let io = |e| Error::io(path, e);
+        if f.content.len() == 1 {
+            let file = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(path)
+                .map_err(io)?;
+            if write_sparse(&file, data, 0).map_err(io)? {
+                file.set_len(f.size).map_err(io)?;
+            }
+            return Ok(());
+        }
+        if !self.files.contains_key(&t.file) && self.files.len() >= MAX_OPEN_PER_TASK {
+            self.files.clear();
+        }
+        let file = match self.files.entry(t.file) {
+            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => v.insert(
+                OpenOptions::new()
+                    .write(true)
+                    .custom_flags(libc::O_NOFOLLOW)
+                    .open(path)
+                    .map_err(io)?,
+            ),
+        };
+        write_sparse(file, data, t.offset).map_err(io)?;
+        Ok(())
+    }
 }
 
 /// Filesystem block size assumed for holes: runs of zeros this large and
 /// aligned are skipped, so they stay unallocated in the pre-sized file.
 const HOLE_BLOCK: u64 = 4096;
 
-/// Writes `data` at `offset`, skipping aligned all-zero blocks.
-fn write_sparse(file: &File, data: &[u8], offset: u64) -> std::io::Result<()> {
+/// Writes `data` at `offset`, skipping aligned all-zero blocks; returns
+/// whether any were skipped (so the caller may need to set the length).
+fn write_sparse(file: &File, data: &[u8], offset: u64) -> std::io::Result<bool> {
+    let mut skipped = false;
     let mut pos = 0usize;
     let mut run_start: Option<usize> = None;
     while pos < data.len() {
@@ -326,6 +454,7 @@ fn write_sparse(file: &File, data: &[u8], offset: u64) -> std::io::Result<()> {
         let abs = offset + pos as u64;
         let end = ((abs / HOLE_BLOCK + 1) * HOLE_BLOCK - offset).min(data.len() as u64) as usize;
         let zero = end - pos == HOLE_BLOCK as usize && data[pos..end].iter().all(|&b| b == 0);
+        skipped |= zero;
         match (zero, run_start) {
             (true, Some(start)) => {
                 file.write_all_at(&data[start..pos], offset + start as u64)?;
@@ -339,7 +468,7 @@ fn write_sparse(file: &File, data: &[u8], offset: u64) -> std::io::Result<()> {
     if let Some(start) = run_start {
         file.write_all_at(&data[start..], offset + start as u64)?;
     }
-    Ok(())
+    Ok(skipped)
 }
 
 /// Creates a symlink, fifo or device node; returns whether it was created.
