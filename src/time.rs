@@ -72,22 +72,18 @@ pub fn parse_time(s: &str) -> crate::Result<(Timestamp, i32)> {
 
 /// This machine's host name, or `unknown`.
 pub fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: gethostname writes at most buf.len() bytes into buf.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return "unknown".into();
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
+    nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "unknown".into())
 }
 
-/// The effective user's name, from `$USER` or the uid.
+/// The effective user's name, or the uid when it has none.
 pub fn username() -> String {
-    std::env::var("USER").unwrap_or_else(|_| {
-        // SAFETY: geteuid has no preconditions.
-        format!("{}", unsafe { libc::geteuid() })
-    })
+    let uid = nix::unistd::Uid::effective();
+    match nix::unistd::User::from_uid(uid) {
+        Ok(Some(u)) => u.name,
+        _ => uid.to_string(),
+    }
 }
 
 #[cfg(test)]

@@ -59,8 +59,10 @@ pub fn run<'r>(
                 s.spawn(move || {
                     let mut failed = false;
                     for (id, data) in rx {
-                        // After a failure, keep draining so the reader is
+                        // Released even if sealing panics, so the reader is
                         // never left waiting for budget nobody will free.
+                        let _release = budget.hold(data.len());
+                        // After a failure, keep draining for the same reason.
                         if !failed {
                             if let Err(e) = writer.add_if_new(BlobKind::Data, id, &data) {
                                 let mut f = failure.lock().unwrap_or_else(|p| p.into_inner());
@@ -68,7 +70,6 @@ pub fn run<'r>(
                                 failed = true;
                             }
                         }
-                        budget.release(data.len());
                     }
                 });
             }
@@ -134,7 +135,7 @@ struct Archiver<'a, 'r> {
     dry_stats: WriteStats,
     stack: Vec<Frame>,
     /// Chunk lists of multiply-linked files already read, by (device, inode).
-    links: HashMap<(u64, u64), (u64, Vec<ChunkId>)>,
+    links: HashMap<(u64, u64), SeenLink>,
     buf: Vec<u8>,
     summary: Summary,
     skipped: Vec<(PathBuf, String)>,
@@ -207,6 +208,10 @@ impl Archiver<'_, '_> {
         self.summary.dirs += 1;
         self.push(node(entry.name, entry.meta, NodeKind::Dir { subtree }));
         Ok(())
+    }
+
+    fn push_file(&mut self, name: Vec<u8>, meta: Meta, size: u64, content: Vec<ChunkId>) {
+        self.push(node(name, meta, NodeKind::File { size, content }));
     }
 
     fn push(&mut self, n: Node) {
@@ -287,27 +292,33 @@ impl Archiver<'_, '_> {
             if self.all_known(&content)? {
                 self.summary.files_unchanged += 1;
                 self.summary.total_bytes += s;
-                self.push(node(e.name, e.meta, NodeKind::File { size: s, content }));
+                self.push_file(e.name, e.meta, s, content);
                 return Ok(());
             }
         }
+        // Another name of an inode read in this backup: reuse its chunks,
+        // but only if it still looks the same (it may have changed between
+        // the two names, or the inode been reused).
         let link_key = (e.meta.device, e.meta.inode);
         if e.meta.links > 1 {
-            if let Some((s, content)) = self.links.get(&link_key).cloned() {
-                self.summary.total_bytes += s;
-                self.push(node(e.name, e.meta, NodeKind::File { size: s, content }));
-                return Ok(());
+            if let Some(seen) = self.links.get(&link_key) {
+                if seen.size == size && seen.mtime == e.meta.mtime && seen.ctime == e.meta.ctime {
+                    let (s, content) = (seen.size, seen.content.clone());
+                    self.summary.total_bytes += s;
+                    self.push_file(e.name, e.meta, s, content);
+                    return Ok(());
+                }
             }
         }
-        let file = match File::open(&e.path) {
-            Ok(f) => f,
-            Err(err) => {
-                self.skip(e.path, err.to_string());
+        let (file, before) = match open_regular(&e) {
+            Ok(opened) => opened,
+            Err(why) => {
+                self.skip(e.path, why);
                 return Ok(());
             }
         };
         let is_new = !self.parent.has(&e.name);
-        let (read, content) = match self.content(&file, size) {
+        let (read, content) = match self.content(&file, before.size) {
             Ok(r) => r,
             Err(Error::Io { source, .. }) => {
                 self.skip(e.path, source.to_string());
@@ -315,16 +326,18 @@ impl Archiver<'_, '_> {
             }
             Err(other) => return Err(other),
         };
-        if let Ok(after) = file.metadata() {
-            let mtime = Timestamp {
-                secs: after.mtime(),
-                nanos: after.mtime_nsec() as u32,
-            };
-            if after.len() != read || mtime != e.meta.mtime {
-                self.progress
-                    .warn(&format!("{} changed while it was read", e.path.display()));
-                self.changed.push(e.path.clone());
-            }
+        // Changed since the walk saw it, or while it was read: the recorded
+        // metadata and the content may not belong together, so say so.
+        let listed = Stamp {
+            size,
+            mtime: e.meta.mtime,
+            ctime: e.meta.ctime,
+        };
+        let after = file.metadata().ok().map(|m| Stamp::of(&m));
+        if before != listed || after != Some(before) || before.size != read {
+            self.progress
+                .warn(&format!("{} changed while it was read", e.path.display()));
+            self.changed.push(e.path.clone());
         }
         if is_new {
             self.summary.files_new += 1;
@@ -333,16 +346,17 @@ impl Archiver<'_, '_> {
         }
         self.summary.total_bytes += read;
         if e.meta.links > 1 {
-            self.links.insert(link_key, (read, content.clone()));
+            self.links.insert(
+                link_key,
+                SeenLink {
+                    size: read,
+                    mtime: e.meta.mtime,
+                    ctime: e.meta.ctime,
+                    content: content.clone(),
+                },
+            );
         }
-        self.push(node(
-            e.name,
-            e.meta,
-            NodeKind::File {
-                size: read,
-                content,
-            },
-        ));
+        self.push_file(e.name, e.meta, read, content);
         Ok(())
     }
 
@@ -422,16 +436,61 @@ impl Archiver<'_, '_> {
         };
         self.summary.files_new += 1;
         self.summary.total_bytes += read;
-        self.push(node(
-            e.name,
-            e.meta,
-            NodeKind::File {
-                size: read,
-                content,
-            },
-        ));
+        self.push_file(e.name, e.meta, read, content);
         Ok(())
     }
+}
+
+/// Size and times of an open file, compared before and after reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    size: u64,
+    mtime: Timestamp,
+    ctime: Timestamp,
+}
+
+impl Stamp {
+    fn of(m: &std::fs::Metadata) -> Self {
+        Stamp {
+            size: m.len(),
+            mtime: Timestamp {
+                secs: m.mtime(),
+                nanos: m.mtime_nsec() as u32,
+            },
+            ctime: Timestamp {
+                secs: m.ctime(),
+                nanos: m.ctime_nsec() as u32,
+            },
+        }
+    }
+}
+
+/// A multiply-linked file already read in this backup.
+struct SeenLink {
+    size: u64,
+    mtime: Timestamp,
+    ctime: Timestamp,
+    content: Vec<ChunkId>,
+}
+
+/// Opens the entry for reading without following a symlink or blocking on a
+/// fifo that replaced it since the walk, and checks it is still the regular
+/// file the walk saw (same device and inode).
+fn open_regular(e: &Entry) -> std::result::Result<(File, Stamp), String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(&e.path)
+        .map_err(|err| match err.raw_os_error() {
+            Some(libc::ELOOP) => "replaced by a symlink since it was listed".to_string(),
+            _ => err.to_string(),
+        })?;
+    let m = file.metadata().map_err(|err| err.to_string())?;
+    if !m.is_file() || m.dev() != e.meta.device || m.ino() != e.meta.inode {
+        return Err("replaced by another file since it was listed".into());
+    }
+    Ok((file, Stamp::of(&m)))
 }
 
 fn node(name: Vec<u8>, meta: Meta, kind: NodeKind) -> Node {

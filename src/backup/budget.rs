@@ -29,10 +29,27 @@ impl Budget {
         *used += n;
     }
 
+    /// A guard that releases `n` bytes when dropped, panics included.
+    pub fn hold(&self, n: usize) -> Held<'_> {
+        Held { budget: self, n }
+    }
+
     pub fn release(&self, n: usize) {
         let mut used = self.used.lock().unwrap_or_else(|p| p.into_inner());
         *used = used.saturating_sub(n);
         self.freed.notify_all();
+    }
+}
+
+/// Bytes acquired by the reader, released by whoever finishes with them.
+pub struct Held<'a> {
+    budget: &'a Budget,
+    n: usize,
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.budget.release(self.n);
     }
 }
 

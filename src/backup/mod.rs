@@ -163,8 +163,10 @@ fn find_parent(
                 hosts: vec![host.to_string()],
                 ..Default::default()
             };
+            // A damaged snapshot must not stop backups: it just cannot be a parent.
             Ok(repo
-                .snapshots(&filter)?
+                .readable_snapshots(&filter)?
+                .0
                 .into_iter()
                 .rev()
                 .find(|s| s.snapshot.paths == paths)

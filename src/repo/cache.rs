@@ -23,7 +23,7 @@ pub struct BlobLocation {
     pub raw_length: u32,
 }
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 /// A connection to the cache database.
 pub struct IndexCache {
@@ -83,7 +83,8 @@ impl IndexCache {
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         if version != SCHEMA_VERSION {
             conn.execute_batch(
-                "DROP TABLE IF EXISTS blobs; DROP TABLE IF EXISTS packs; DROP TABLE IF EXISTS index_files;",
+                "DROP TABLE IF EXISTS blobs; DROP TABLE IF EXISTS packs;
+                 DROP TABLE IF EXISTS index_files; DROP TABLE IF EXISTS superseded;",
             )?;
         }
         Self::init_schema(&conn)?;
@@ -97,6 +98,7 @@ impl IndexCache {
     fn init_schema(conn: &Connection) -> Result<()> {
         conn.execute_batch(&format!(
             "CREATE TABLE IF NOT EXISTS index_files (id BLOB PRIMARY KEY) WITHOUT ROWID;
+             CREATE TABLE IF NOT EXISTS superseded (id BLOB PRIMARY KEY) WITHOUT ROWID;
              CREATE TABLE IF NOT EXISTS packs (
                  rowid INTEGER PRIMARY KEY, id BLOB NOT NULL UNIQUE, kind INTEGER NOT NULL,
                  size INTEGER NOT NULL);
@@ -116,16 +118,53 @@ impl IndexCache {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Forgets everything (before a rebuild).
-    pub fn clear(&self) -> Result<()> {
-        self.conn
-            .execute_batch("DELETE FROM blobs; DELETE FROM packs; DELETE FROM index_files;")?;
+    /// Index files some loaded index file supersedes: never to be loaded.
+    pub fn superseded(&self) -> Result<HashSet<IndexId>> {
+        let mut stmt = self.conn.prepare("SELECT id FROM superseded")?;
+        let rows = stmt.query_map([], |r| Ok(IndexId(id_bytes(r.get(0)?)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Replaces everything with these index files, in one transaction, so
+    /// another process sharing the cache never sees it empty.
+    pub fn replace_all(
+        &mut self,
+        files: &[(IndexId, IndexFile)],
+        superseded: &HashSet<IndexId>,
+    ) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute_batch(
+            "DELETE FROM blobs; DELETE FROM packs; DELETE FROM index_files; DELETE FROM superseded;",
+        )?;
+        {
+            let mut ins = tx.prepare_cached("INSERT OR IGNORE INTO superseded (id) VALUES (?1)")?;
+            for id in superseded {
+                ins.execute(params![&id.0[..]])?;
+            }
+        }
+        Self::insert(&tx, files)?;
+        tx.commit()?;
         Ok(())
     }
 
     /// Records the content of several index files in one transaction.
     pub fn add_index_files(&mut self, files: &[(IndexId, IndexFile)]) -> Result<()> {
         let tx = self.conn.transaction()?;
+        Self::insert(&tx, files)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn insert(tx: &rusqlite::Transaction<'_>, files: &[(IndexId, IndexFile)]) -> Result<()> {
+        {
+            let mut ins_superseded =
+                tx.prepare_cached("INSERT OR IGNORE INTO superseded (id) VALUES (?1)")?;
+            for (_, file) in files {
+                for old in &file.supersedes {
+                    ins_superseded.execute(params![&old.0[..]])?;
+                }
+            }
+        }
         {
             let mut ins_file =
                 tx.prepare_cached("INSERT OR IGNORE INTO index_files (id) VALUES (?1)")?;
@@ -156,7 +195,6 @@ impl IndexCache {
                 }
             }
         }
-        tx.commit()?;
         Ok(())
     }
 

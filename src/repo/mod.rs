@@ -5,6 +5,8 @@
 mod cache;
 mod reader;
 mod snapshots;
+#[cfg(test)]
+mod tests;
 mod writer;
 
 pub use cache::{BlobLocation, IndexCache};
@@ -117,8 +119,16 @@ impl Repository {
         let kf_bytes = kf.encode();
         let key_id = KeyId(content_hash(&kf_bytes));
         // The key file goes first: a config without a key would be unopenable.
+        // The config is create-only: of two inits racing on one location,
+        // exactly one wins and the other leaves nothing behind.
         storage.put(&layout::key(&key_id), Bytes::from(kf_bytes))?;
-        storage.put(layout::CONFIG, Bytes::from(config.encode(&keys)))?;
+        if !storage.put_if_absent(layout::CONFIG, Bytes::from(config.encode(&keys)))? {
+            storage.delete(&layout::key(&key_id))?;
+            return Err(Error::Usage(format!(
+                "a repository was created at {} at the same moment; use it",
+                storage.location()
+            )));
+        }
         Self::assemble(storage, keys, config, key_id, &open)
     }
 
@@ -164,8 +174,12 @@ impl Repository {
             };
             if let Some(master) = kf.unlock(password)? {
                 let keys = master.derive();
-                let config = Config::decode(&config_bytes, &keys)?;
-                return Self::assemble(storage, keys, config, key_id, &open);
+                // A key file left by a losing concurrent init opens with the
+                // password but not the config: try the next one.
+                match Config::decode(&config_bytes, &keys) {
+                    Ok(config) => return Self::assemble(storage, keys, config, key_id, &open),
+                    Err(e) => damaged = Some(e),
+                }
             }
         }
         // A damaged key file is only the answer when no key file opened.
@@ -232,9 +246,21 @@ impl Repository {
             .iter()
             .filter_map(|o| layout::parse_id(&o.key))
             .collect();
-        let known = self.cache().known_index_files()?;
-        let new: Vec<IndexId> = listed.difference(&known).copied().collect();
-        let vanished = known.iter().any(|k| !listed.contains(k));
+        let (known, superseded) = {
+            let cache = self.cache();
+            (cache.known_index_files()?, cache.superseded()?)
+        };
+        // A superseded file still listed (its replacer crashed before deleting
+        // it) must never come back: its packs may be gone.
+        let new: Vec<IndexId> = listed
+            .iter()
+            .filter(|id| !known.contains(id) && !superseded.contains(id))
+            .copied()
+            .collect();
+        // Vanished, or superseded while still loaded: rebuild either way.
+        let vanished = known
+            .iter()
+            .any(|k| !listed.contains(k) || superseded.contains(k));
         if new.is_empty() && !vanished {
             return Ok(());
         }
@@ -242,27 +268,23 @@ impl Repository {
         for id in &new {
             loaded.push((*id, self.load_index_file(id)?));
         }
-        let supersedes = loaded.iter().any(|(_, f)| !f.supersedes.is_empty());
-        if vanished || supersedes {
-            // Reload everything, skipping superseded files.
-            let mut all = Vec::with_capacity(listed.len());
-            for id in &listed {
-                match loaded.iter().position(|(l, _)| l == id) {
-                    Some(p) => all.push(loaded.swap_remove(p)),
-                    None => all.push((*id, self.load_index_file(id)?)),
-                }
-            }
-            let superseded: HashSet<IndexId> = all
-                .iter()
-                .flat_map(|(_, f)| f.supersedes.iter().copied())
-                .collect();
-            all.retain(|(id, _)| !superseded.contains(id));
-            let mut cache = self.cache();
-            cache.clear()?;
-            cache.add_index_files(&all)
-        } else {
-            self.cache().add_index_files(&loaded)
+        if !vanished && loaded.iter().all(|(_, f)| f.supersedes.is_empty()) {
+            return self.cache().add_index_files(&loaded);
         }
+        // Reload everything, skipping superseded files.
+        let mut all = Vec::with_capacity(listed.len());
+        for id in &listed {
+            match loaded.iter().position(|(l, _)| l == id) {
+                Some(p) => all.push(loaded.swap_remove(p)),
+                None => all.push((*id, self.load_index_file(id)?)),
+            }
+        }
+        let superseded: HashSet<IndexId> = all
+            .iter()
+            .flat_map(|(_, f)| f.supersedes.iter().copied())
+            .collect();
+        all.retain(|(id, _)| !superseded.contains(id));
+        self.cache().replace_all(&all, &superseded)
     }
 
     /// Reads, checks and decodes one index file.
@@ -283,7 +305,11 @@ impl Repository {
         let sealed = envelope::seal(&self.keys, ObjectType::Index, None, &file.encode(), Some(1));
         let id = IndexId(content_hash(&sealed));
         self.storage.put(&layout::index(&id), Bytes::from(sealed))?;
-        self.cache().add_index_files(&[(id, file)])?;
+        if file.supersedes.is_empty() {
+            self.cache().add_index_files(&[(id, file)])?;
+        } else {
+            self.sync_index()?;
+        }
         Ok(id)
     }
 

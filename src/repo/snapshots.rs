@@ -19,6 +19,9 @@ pub struct SnapshotRef {
     pub snapshot: Snapshot,
 }
 
+/// Snapshots that could not be read, and why.
+pub type DamagedSnapshots = Vec<(SnapshotId, Error)>;
+
 /// Narrows a snapshot selection; empty fields match everything.
 #[derive(Debug, Clone, Default)]
 pub struct SnapshotFilter {
@@ -83,17 +86,35 @@ impl Repository {
         Ok(ids)
     }
 
-    /// Every snapshot matching `filter`, oldest first.
+    /// Every snapshot matching `filter`, oldest first. A damaged snapshot
+    /// is an error: listing and selection must not silently skip one.
     pub fn snapshots(&self, filter: &SnapshotFilter) -> Result<Vec<SnapshotRef>> {
+        let (list, damaged) = self.readable_snapshots(filter)?;
+        match damaged.into_iter().next() {
+            Some((_, e)) => Err(e),
+            None => Ok(list),
+        }
+    }
+
+    /// Like [`Repository::snapshots`], but damaged snapshots are returned
+    /// apart instead of failing the call, for callers (finding a backup's
+    /// parent) that must keep working when one snapshot is unreadable.
+    pub fn readable_snapshots(
+        &self,
+        filter: &SnapshotFilter,
+    ) -> Result<(Vec<SnapshotRef>, DamagedSnapshots)> {
         let mut out = Vec::new();
+        let mut damaged = Vec::new();
         for id in self.snapshot_ids()? {
-            let snapshot = self.load_snapshot(&id)?;
-            if filter.matches(&snapshot) {
-                out.push(SnapshotRef { id, snapshot });
+            match self.load_snapshot(&id) {
+                Ok(snapshot) if filter.matches(&snapshot) => out.push(SnapshotRef { id, snapshot }),
+                Ok(_) => {}
+                Err(e) if e.kind() == crate::ErrorKind::Corrupt => damaged.push((id, e)),
+                Err(e) => return Err(e),
             }
         }
         out.sort_by(|a, b| a.snapshot.time.cmp(&b.snapshot.time).then(a.id.cmp(&b.id)));
-        Ok(out)
+        Ok((out, damaged))
     }
 
     /// Resolves `latest` or a unique id prefix, within `filter`.

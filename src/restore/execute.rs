@@ -16,8 +16,9 @@ use crate::format::tree::{Node, NodeKind};
 use crate::ids::{BlobId, PackId};
 use crate::progress::Progress;
 use crate::repo::{PackRead, Repository};
+use crate::restore::fsmeta::{self, Via};
 use crate::restore::verify::file_matches;
-use crate::restore::{fsmeta, Plan, PlannedFile, RestoreOptions};
+use crate::restore::{Plan, PlannedFile, RestoreOptions};
 
 /// What to do with a file that already exists in the target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -106,74 +107,98 @@ fn run(
         make_dir(&target.join(rel), opts.overwrite)?;
         report.dirs += 1;
     }
-    let write = prepare_files(repo, plan, opts, fresh, report)?;
+    let prepared = prepare_files(repo, plan, opts, fresh, report);
     let errors = Mutex::new(Vec::new());
-    write_content(repo, plan, target, &write, progress, &errors)?;
+    write_content(repo, plan, target, &prepared.write, progress, &errors)?;
     let mut errors = errors.into_inner().unwrap_or_else(|p| p.into_inner());
     errors.sort_by_key(|e| e.file);
     errors.dedup_by_key(|e| e.file);
     // A file whose data could not be read is removed, not left as zeros.
     for e in &errors {
         let _ = std::fs::remove_file(target.join(&plan.files[e.file].path));
-        report.not_written.insert(e.file);
-        report.damaged += e.damaged as u64;
-        report
-            .errors
-            .push((plan.files[e.file].path.clone(), e.message.clone()));
+        report.fail(e.file, &plan.files[e.file].path, &e.message, e.damaged);
     }
-    report.bytes_written = write
+    report.bytes_written = prepared
+        .write
         .iter()
         .filter(|i| !report.not_written.contains(i))
         .map(|&i| plan.files[i].size)
         .sum();
-    for (i, f) in plan.files.iter().enumerate() {
-        let Some(first) = f.link_of else { continue };
-        if report.not_written.contains(&i) {
-            continue;
-        }
-        let dest = target.join(&f.path);
-        let _ = std::fs::remove_file(&dest);
-        if let Err(e) = std::fs::hard_link(target.join(&plan.files[first].path), &dest) {
-            report
-                .warnings
-                .push(format!("hard link {}: {e}", dest.display()));
-        }
-    }
-    for (rel, node) in &plan.others {
-        let mut warn = |w: String| report.warnings.push(w);
-        if make_other(&target.join(rel), node, &mut warn)? {
-            report.others += 1;
+    link_files(plan, target, &prepared.links, report);
+    let mut made = vec![false; plan.others.len()];
+    for (n, (rel, node)) in plan.others.iter().enumerate() {
+        match make_other(&target.join(rel), node, opts.overwrite) {
+            Ok(Made::Created) => {
+                report.others += 1;
+                made[n] = true;
+            }
+            Ok(Made::Skipped) => {}
+            Ok(Made::Kept) => report.not_overwritten.push(rel.clone()),
+            Err(e) => report.errors.push((rel.clone(), e.to_string())),
         }
     }
     // Metadata last: files and others in parallel, then directories deepest
     // first so nothing written afterwards disturbs their mtimes.
     let not_written = &report.not_written;
-    let file_warnings: Vec<Vec<String>> = plan
+    let warnings: Vec<String> = plan
         .files
         .par_iter()
         .enumerate()
         .filter(|(i, _)| !not_written.contains(i))
-        .map(|(_, f)| {
-            let mut w = Vec::new();
-            fsmeta::apply(&target.join(&f.path), &f.meta, false, &mut |m| w.push(m))?;
-            Ok(w)
-        })
-        .collect::<Result<_>>()?;
-    report.warnings.extend(file_warnings.into_iter().flatten());
-    let mut warn = |w: String| report.warnings.push(w);
-    for (rel, node) in &plan.others {
-        let p = target.join(rel);
-        if std::fs::symlink_metadata(&p).is_ok() {
-            let link = matches!(node.kind, NodeKind::Symlink { .. });
-            fsmeta::apply(&p, &node.meta, link, &mut warn)?;
+        .flat_map(|(_, f)| fsmeta::apply(&target.join(&f.path), &f.meta, Via::Descriptor))
+        .collect();
+    report.warnings.extend(warnings);
+    for ((rel, node), made) in plan.others.iter().zip(made) {
+        if made {
+            let how = match node.kind {
+                NodeKind::Symlink { .. } => Via::Symlink,
+                _ => Via::Special,
+            };
+            report
+                .warnings
+                .extend(fsmeta::apply(&target.join(rel), &node.meta, how));
         }
     }
     for (rel, meta) in plan.dirs.iter().rev() {
-        fsmeta::apply(&target.join(rel), meta, false, &mut warn)?;
+        report
+            .warnings
+            .extend(fsmeta::apply(&target.join(rel), meta, Via::Descriptor));
     }
     report.files_restored =
         (plan.files.len() - report.not_written.len()) as u64 - report.files_unchanged;
     Ok(())
+}
+
+impl RestoreReport {
+    /// Records a file that could not be restored.
+    fn fail(&mut self, file: usize, path: &Path, message: &str, damaged: bool) {
+        if self.not_written.insert(file) {
+            self.damaged += damaged as u64;
+            self.errors.push((path.to_path_buf(), message.to_string()));
+        }
+    }
+}
+
+/// Makes the hard links of files whose first name was written; a link whose
+/// first name could not be restored is reported, never pointed elsewhere.
+fn link_files(plan: &Plan, target: &Path, links: &[usize], report: &mut RestoreReport) {
+    for &i in links {
+        let f = &plan.files[i];
+        let Some(first) = f.link_of else { continue };
+        if report.not_written.contains(&first) {
+            report.fail(
+                i,
+                &f.path,
+                "its hard-linked first name was not restored",
+                false,
+            );
+            continue;
+        }
+        let dest = target.join(&f.path);
+        if let Err(e) = std::fs::hard_link(target.join(&plan.files[first].path), &dest) {
+            report.fail(i, &f.path, &format!("hard link: {e}"), false);
+        }
+    }
 }
 
 /// Creates a directory unless it exists; never follows a symlink in its place.
@@ -201,8 +226,10 @@ fn make_dir(p: &Path, overwrite: Overwrite) -> Result<()> {
 enum Prepared {
     /// Created empty at its final size; its content is to be written.
     Write,
-    /// Nothing to write (empty file, or a hard link made later).
+    /// Nothing to write (an empty file).
     Done,
+    /// A hard link to an earlier file, made once that file is written.
+    Link,
     /// Already has the right content.
     Unchanged,
     /// Exists and differs, and `--overwrite never` keeps it.
@@ -211,41 +238,71 @@ enum Prepared {
     InTheWay,
 }
 
-/// Decides which files to write and creates them empty at their final size
-/// (so unwritten ranges are holes), in parallel. In a target that was empty
-/// when the restore started nothing can be in the way, so the per-file
-/// existence checks are skipped.
+/// Files to write, and hard links to make once their first name is written.
+struct PreparedSet {
+    write: Vec<usize>,
+    links: Vec<usize>,
+}
+
+/// Decides which files to write and creates multi-chunk ones empty at their
+/// final size (so unwritten ranges are holes), in parallel. In a target that
+/// was empty when the restore started nothing can be in the way, so the
+/// per-file existence checks are skipped. A hard link is made only when its
+/// first name will be restored; otherwise it gets its own copy.
 fn prepare_files(
     repo: &Repository,
     plan: &Plan,
     opts: &RestoreOptions,
     fresh: bool,
     report: &mut RestoreReport,
-) -> Result<Vec<usize>> {
-    let outcomes: Vec<Prepared> = plan
+) -> PreparedSet {
+    let mut set = PreparedSet {
+        write: Vec::new(),
+        links: Vec::new(),
+    };
+    let firsts: Vec<(usize, Result<Prepared>)> = plan
         .files
         .par_iter()
-        .map(|f| prepare_one(repo, f, opts, fresh))
-        .collect::<Result<_>>()?;
-    let mut write = Vec::new();
-    for (i, (f, outcome)) in plan.files.iter().zip(outcomes).enumerate() {
-        match outcome {
-            Prepared::Write => write.push(i),
-            Prepared::Done => {}
-            Prepared::Unchanged => report.files_unchanged += 1,
-            Prepared::Kept => {
-                report.not_overwritten.push(f.path.clone());
-                report.not_written.insert(i);
-            }
-            Prepared::InTheWay => {
-                report
-                    .errors
-                    .push((f.path.clone(), "a directory is in the way".into()));
-                report.not_written.insert(i);
-            }
-        }
+        .enumerate()
+        .filter(|(_, f)| f.link_of.is_none())
+        .map(|(i, f)| (i, prepare_one(repo, f, opts, fresh, false)))
+        .collect();
+    let mut restored = vec![false; plan.files.len()];
+    for (i, outcome) in firsts {
+        restored[i] = matches!(
+            outcome,
+            Ok(Prepared::Write | Prepared::Done | Prepared::Unchanged)
+        );
+        record(&mut set, report, plan, i, outcome);
     }
-    Ok(write)
+    for (i, f) in plan.files.iter().enumerate() {
+        let Some(first) = f.link_of else { continue };
+        let outcome = prepare_one(repo, f, opts, fresh, restored[first]);
+        record(&mut set, report, plan, i, outcome);
+    }
+    set
+}
+
+fn record(
+    set: &mut PreparedSet,
+    report: &mut RestoreReport,
+    plan: &Plan,
+    i: usize,
+    outcome: Result<Prepared>,
+) {
+    let path = &plan.files[i].path;
+    match outcome {
+        Ok(Prepared::Write) => set.write.push(i),
+        Ok(Prepared::Done) => {}
+        Ok(Prepared::Link) => set.links.push(i),
+        Ok(Prepared::Unchanged) => report.files_unchanged += 1,
+        Ok(Prepared::Kept) => {
+            report.not_overwritten.push(path.clone());
+            report.not_written.insert(i);
+        }
+        Ok(Prepared::InTheWay) => report.fail(i, path, "a directory is in the way", false),
+        Err(e) => report.fail(i, path, &e.to_string(), false),
+    }
 }
 
 fn prepare_one(
@@ -253,6 +310,7 @@ fn prepare_one(
     f: &PlannedFile,
     opts: &RestoreOptions,
     fresh: bool,
+    as_link: bool,
 ) -> Result<Prepared> {
     let dest = opts.target.join(&f.path);
     if !fresh {
@@ -261,7 +319,7 @@ fn prepare_one(
                 return Ok(Prepared::InTheWay);
             }
             let same = m.is_file() && file_matches(repo, &dest, &f.content, f.size)?;
-            if same && opts.overwrite != Overwrite::Always && f.link_of.is_none() {
+            if same && opts.overwrite != Overwrite::Always && !as_link {
                 // Already right: only its metadata is applied again.
                 return Ok(Prepared::Unchanged);
             }
@@ -271,8 +329,8 @@ fn prepare_one(
             std::fs::remove_file(&dest).map_err(|e| Error::io(&dest, e))?;
         }
     }
-    if f.link_of.is_some() {
-        return Ok(Prepared::Done);
+    if as_link {
+        return Ok(Prepared::Link);
     }
     if f.content.len() == 1 {
         // Created, written and closed in one go while its pack is read.
@@ -471,45 +529,66 @@ fn write_sparse(file: &File, data: &[u8], offset: u64) -> std::io::Result<bool> 
     Ok(skipped)
 }
 
-/// Creates a symlink, fifo or device node; returns whether it was created.
-fn make_other(p: &Path, node: &Node, warn: &mut dyn FnMut(String)) -> Result<bool> {
-    if std::fs::symlink_metadata(p).is_ok() {
-        std::fs::remove_file(p).map_err(|e| Error::io(p, e))?;
-    }
+/// What happened to a symlink, fifo or device node.
+enum Made {
+    Created,
+    /// Nothing to restore (a socket, or a device node without root).
+    Skipped,
+    /// Something else is there and `--overwrite` says keep it.
+    Kept,
+}
+
+/// Creates a symlink, fifo or device node, honouring the overwrite policy
+/// for whatever is already at `p`.
+fn make_other(p: &Path, node: &Node, overwrite: Overwrite) -> Result<Made> {
     let c = std::ffi::CString::new(p.as_os_str().as_bytes())
         .map_err(|_| Error::io(p, std::io::Error::other("path contains NUL")))?;
     let perm = (node.meta.mode & 0o7777) as libc::mode_t;
-    // SAFETY (all three): c is a valid NUL-terminated path.
-    let rc = match &node.kind {
-        NodeKind::Symlink { target } => {
+    let device = match node.kind {
+        NodeKind::BlockDevice { rdev } => Some((libc::S_IFBLK, rdev)),
+        NodeKind::CharDevice { rdev } => Some((libc::S_IFCHR, rdev)),
+        _ => None,
+    };
+    // A socket belongs to a running process, and only root makes devices.
+    if matches!(node.kind, NodeKind::Socket) || (device.is_some() && !fsmeta::is_root()) {
+        return Ok(Made::Skipped);
+    }
+    if let Ok(existing) = std::fs::symlink_metadata(p) {
+        let same_link = match &node.kind {
+            NodeKind::Symlink { target } => {
+                std::fs::read_link(p).is_ok_and(|t| t.as_os_str().as_bytes() == target.as_slice())
+            }
+            _ => false,
+        };
+        if existing.is_dir() {
+            return Err(Error::io(
+                p,
+                std::io::Error::other("a directory is in the way"),
+            ));
+        }
+        match overwrite {
+            Overwrite::Never | Overwrite::IfChanged if same_link => return Ok(Made::Skipped),
+            Overwrite::Never => return Ok(Made::Kept),
+            Overwrite::IfChanged | Overwrite::Always => {
+                std::fs::remove_file(p).map_err(|e| Error::io(p, e))?
+            }
+        }
+    }
+    // SAFETY (mkfifo, mknod): c is a valid NUL-terminated path.
+    let rc = match (&node.kind, device) {
+        (NodeKind::Symlink { target }, _) => {
             std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(target), p)
                 .map_err(|e| Error::io(p, e))?;
-            return Ok(true);
+            return Ok(Made::Created);
         }
-        NodeKind::Fifo => unsafe { libc::mkfifo(c.as_ptr(), perm) },
-        NodeKind::BlockDevice { rdev } | NodeKind::CharDevice { rdev } if fsmeta::is_root() => {
-            let kind = if matches!(node.kind, NodeKind::BlockDevice { .. }) {
-                libc::S_IFBLK
-            } else {
-                libc::S_IFCHR
-            };
-            unsafe { libc::mknod(c.as_ptr(), kind | perm, *rdev as libc::dev_t) }
-        }
-        NodeKind::BlockDevice { .. } | NodeKind::CharDevice { .. } => {
-            warn(format!("{}: device nodes need root", p.display()));
-            return Ok(false);
-        }
-        // A socket belongs to a running process; there is nothing to restore.
-        NodeKind::Socket => return Ok(false),
-        NodeKind::File { .. } | NodeKind::Dir { .. } => return Ok(false),
+        (NodeKind::Fifo, _) => unsafe { libc::mkfifo(c.as_ptr(), perm) },
+        (_, Some((kind, rdev))) => unsafe {
+            libc::mknod(c.as_ptr(), kind | perm, rdev as libc::dev_t)
+        },
+        _ => return Ok(Made::Skipped),
     };
     if rc != 0 {
-        warn(format!(
-            "{}: {}",
-            p.display(),
-            std::io::Error::last_os_error()
-        ));
-        return Ok(false);
+        return Err(Error::io(p, std::io::Error::last_os_error()));
     }
-    Ok(true)
+    Ok(Made::Created)
 }

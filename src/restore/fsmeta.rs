@@ -1,57 +1,105 @@
-//! Applying saved metadata to restored entries: ownership (as root), mode,
-//! extended attributes and times, in the order that keeps each effective
-//! (chown clears set-id bits, so mode comes after it; times come last).
+//! Applying saved metadata to restored entries: ownership (as root),
+//! extended attributes, mode and times, in the order that keeps each
+//! effective (chown clears set-id bits and a read-only mode blocks xattrs,
+//! so mode comes after both; times come last).
+//!
+//! Files and directories are changed through a descriptor opened with
+//! `O_NOFOLLOW`, never by path, so an entry swapped for a symlink after it
+//! was created cannot redirect a chmod or chown outside the target.
 
 use std::ffi::CString;
+use std::fs::{File, OpenOptions};
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use filetime::FileTime;
+use xattr::FileExt;
 
-use crate::error::{Error, Result};
 use crate::format::tree::Meta;
 
 /// Is this process able to restore ownership?
 pub fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
+    nix::unistd::geteuid().is_root()
 }
 
-fn cpath(p: &Path) -> Result<CString> {
-    CString::new(p.as_os_str().as_bytes())
-        .map_err(|_| Error::io(p, std::io::Error::other("path contains NUL")))
+/// How to reach the entry whose metadata is applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// A regular file or directory: changed through a descriptor.
+    Descriptor,
+    /// A symlink: only ownership and times, with calls that do not follow it.
+    Symlink,
+    /// A fifo or device node: opening it could block or have side effects.
+    Special,
 }
 
-/// Applies `meta` to `path`; `symlink` selects the calls that do not follow links.
-pub fn apply(path: &Path, meta: &Meta, symlink: bool, warn: &mut dyn FnMut(String)) -> Result<()> {
-    let c = cpath(path)?;
-    if is_root() {
-        // SAFETY: c is a valid NUL-terminated path.
-        if unsafe { libc::lchown(c.as_ptr(), meta.uid, meta.gid) } != 0 {
-            warn(format!(
-                "chown {}: {}",
-                path.display(),
-                std::io::Error::last_os_error()
-            ));
-        }
-    }
-    if !symlink {
-        let mode = meta.mode & 0o7777;
-        // SAFETY: c is a valid NUL-terminated path.
-        if unsafe { libc::chmod(c.as_ptr(), mode as libc::mode_t) } != 0 {
-            return Err(Error::io(path, std::io::Error::last_os_error()));
-        }
-    }
-    for x in &meta.xattrs {
-        let name = std::ffi::OsStr::from_bytes(&x.name);
-        if let Err(e) = xattr::set(path, name, &x.value) {
-            warn(format!(
-                "xattr {} on {}: {e}",
-                String::from_utf8_lossy(&x.name),
-                path.display()
-            ));
-        }
-    }
+/// Applies `meta` to `path`; every problem is returned as a warning, so one
+/// entry on a filesystem without owners or xattrs never stops a restore.
+pub fn apply(path: &Path, meta: &Meta, how: Via) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let mut warn = |what: &str, e: std::io::Error| {
+        warnings.push(format!("{what} {}: {e}", path.display()));
+    };
     let mtime = FileTime::from_unix_time(meta.mtime.secs, meta.mtime.nanos);
-    filetime::set_symlink_file_times(path, mtime, mtime).map_err(|e| Error::io(path, e))
+    let mode = meta.mode & 0o7777;
+    match how {
+        Via::Descriptor => {
+            let file = match open_nofollow(path) {
+                Ok(f) => f,
+                Err(e) => {
+                    warn("open", e);
+                    return warnings;
+                }
+            };
+            let fd = file.as_raw_fd();
+            // SAFETY (fchown, fchmod): fd is a live descriptor owned by `file`.
+            if is_root() && unsafe { libc::fchown(fd, meta.uid, meta.gid) } != 0 {
+                warn("chown", std::io::Error::last_os_error());
+            }
+            for x in &meta.xattrs {
+                if let Err(e) = file.set_xattr(std::ffi::OsStr::from_bytes(&x.name), &x.value) {
+                    warn("xattr", e);
+                }
+            }
+            if unsafe { libc::fchmod(fd, mode as libc::mode_t) } != 0 {
+                warn("chmod", std::io::Error::last_os_error());
+            }
+            if let Err(e) = filetime::set_file_handle_times(&file, Some(mtime), Some(mtime)) {
+                warn("set times", e);
+            }
+        }
+        Via::Symlink | Via::Special => {
+            let Ok(c) = CString::new(path.as_os_str().as_bytes()) else {
+                warnings.push(format!("{}: path contains NUL", path.display()));
+                return warnings;
+            };
+            // SAFETY: c is a valid NUL-terminated path; lchown does not follow links.
+            if is_root() && unsafe { libc::lchown(c.as_ptr(), meta.uid, meta.gid) } != 0 {
+                warn("chown", std::io::Error::last_os_error());
+            }
+            if how == Via::Special {
+                // A fifo or device node is not a symlink (it was just created
+                // with mknod/mkfifo); chmod by path is the only way to set it.
+                // SAFETY: c is a valid NUL-terminated path.
+                if unsafe { libc::chmod(c.as_ptr(), mode as libc::mode_t) } != 0 {
+                    warn("chmod", std::io::Error::last_os_error());
+                }
+            }
+            if let Err(e) = filetime::set_symlink_file_times(path, mtime, mtime) {
+                warn("set times", e);
+            }
+        }
+    }
+    warnings
+}
+
+/// Opens a file or directory for metadata changes without following a
+/// symlink in its place and without blocking on anything special.
+fn open_nofollow(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
 }

@@ -194,8 +194,13 @@ impl Planner<'_> {
                 NodeKind::File { size, content } => {
                     any = true;
                     let key = (node.meta.device, node.meta.inode);
+                    // Same inode is not enough: the names were read at
+                    // different moments, so link only identical content.
                     let link_of = if node.meta.links > 1 {
-                        self.links.get(&key).copied()
+                        self.links.get(&key).copied().filter(|&first| {
+                            let f = &self.plan.files[first];
+                            f.size == *size && f.content == *content
+                        })
                     } else {
                         None
                     };

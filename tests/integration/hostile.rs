@@ -134,3 +134,87 @@ fn symlinks_in_the_target_are_never_followed() {
     assert_eq!(std::fs::read(dst.join("f")).unwrap(), b"snapshot data");
     assert!(dst.join("d").symlink_metadata().unwrap().is_dir());
 }
+
+#[test]
+fn overwrite_never_keeps_what_is_in_the_way_of_symlinks_and_links() {
+    let env = Env::new();
+    let src = env.path("src");
+    write(&src.join("a"), b"linked data");
+    std::fs::hard_link(src.join("a"), src.join("b")).unwrap();
+    std::os::unix::fs::symlink("a", src.join("link")).unwrap();
+    env.backup(&[&src], &[]);
+    let t = env.path("t");
+    let dst = restored(&t, &src);
+    // The user's own files sit where the snapshot has a symlink and the
+    // first name of a hard-linked pair.
+    write(&dst.join("link"), b"my notes");
+    write(&dst.join("a"), b"my other notes");
+    let out = env.run(&["restore", "latest", "--target", t.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read(dst.join("link")).unwrap(), b"my notes");
+    assert_eq!(std::fs::read(dst.join("a")).unwrap(), b"my other notes");
+    // The second name gets the snapshot's content, not a link to the kept file.
+    assert_eq!(std::fs::read(dst.join("b")).unwrap(), b"linked data");
+    use std::os::unix::fs::MetadataExt;
+    assert_ne!(
+        std::fs::metadata(dst.join("a")).unwrap().ino(),
+        std::fs::metadata(dst.join("b")).unwrap().ino()
+    );
+}
+
+#[test]
+fn a_file_swapped_for_a_symlink_during_backup_is_not_followed() {
+    use cairn::backup::{backup, BackupOptions};
+    use cairn::source::fs::{FsOptions, FsSource};
+    use cairn::source::{Event, Source};
+
+    struct Swapping(FsSource, std::path::PathBuf);
+    impl Iterator for Swapping {
+        type Item = Event;
+        fn next(&mut self) -> Option<Event> {
+            let ev = self.0.next()?;
+            if let Event::Leaf(e) = &ev {
+                if e.path.ends_with("victim") {
+                    std::fs::remove_file(&e.path).unwrap();
+                    std::os::unix::fs::symlink(&self.1, &e.path).unwrap();
+                }
+            }
+            Some(ev)
+        }
+    }
+    impl Source for Swapping {
+        fn paths(&self) -> Vec<String> {
+            self.0.paths()
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, b"root-only secret").unwrap();
+    let src = dir.path().join("src");
+    write(&src.join("victim"), b"harmless");
+    write(&src.join("other"), b"fine");
+    let repo = crate::damage::library_repo(dir.path());
+    let fs = FsSource::new(FsOptions {
+        paths: vec![src],
+        ..Default::default()
+    })
+    .unwrap();
+    let mut source = Swapping(fs, secret);
+    let report = backup(
+        &repo,
+        &mut source,
+        &BackupOptions::default(),
+        &cairn::progress::NoProgress,
+    )
+    .unwrap();
+    assert_eq!(report.skipped.len(), 1, "{report:?}");
+    assert!(report.skipped[0].1.contains("symlink"), "{report:?}");
+    // The secret's content was never stored.
+    let id = cairn::ids::BlobId(repo.keys().blob_id(b"root-only secret"));
+    assert!(repo.locate(BlobKind::Data, &id).unwrap().is_none());
+}

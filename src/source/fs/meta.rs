@@ -3,7 +3,6 @@
 //! Nothing here follows symlinks or reads file contents.
 
 use std::collections::HashMap;
-use std::ffi::CStr;
 use std::fs::Metadata;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
@@ -12,9 +11,6 @@ use std::path::{Path, PathBuf};
 
 use crate::format::tree::{Meta, Timestamp, Xattr};
 use crate::source::{Entry, EntryKind};
-
-/// Largest passwd/group buffer we try before giving up on a name.
-const MAX_NSS_BUF: usize = 1 << 20;
 
 /// Caches uid/gid → name lookups: NSS lookups can hit the network (LDAP),
 /// and a tree usually has only a handful of distinct owners.
@@ -43,62 +39,16 @@ impl Owners {
 }
 
 fn lookup_user(uid: u32) -> String {
-    let mut buf = vec![0u8; 1024];
-    loop {
-        // SAFETY: an all-zero passwd is a valid value for getpwuid_r to overwrite.
-        let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
-        let mut result: *mut libc::passwd = std::ptr::null_mut();
-        // SAFETY: every pointer refers to live memory of the stated size.
-        let rc = unsafe {
-            libc::getpwuid_r(
-                uid,
-                &mut pwd,
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-                &mut result,
-            )
-        };
-        if rc == libc::ERANGE && buf.len() < MAX_NSS_BUF {
-            buf.resize(buf.len() * 2, 0);
-            continue;
-        }
-        if rc != 0 || result.is_null() || pwd.pw_name.is_null() {
-            return String::new();
-        }
-        // SAFETY: on success pw_name points to a NUL-terminated string inside `buf`.
-        return unsafe { CStr::from_ptr(pwd.pw_name) }
-            .to_string_lossy()
-            .into_owned();
+    match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) {
+        Ok(Some(u)) => u.name,
+        _ => String::new(),
     }
 }
 
 fn lookup_group(gid: u32) -> String {
-    let mut buf = vec![0u8; 1024];
-    loop {
-        // SAFETY: an all-zero group is a valid value for getgrgid_r to overwrite.
-        let mut grp: libc::group = unsafe { std::mem::zeroed() };
-        let mut result: *mut libc::group = std::ptr::null_mut();
-        // SAFETY: every pointer refers to live memory of the stated size.
-        let rc = unsafe {
-            libc::getgrgid_r(
-                gid,
-                &mut grp,
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-                &mut result,
-            )
-        };
-        if rc == libc::ERANGE && buf.len() < MAX_NSS_BUF {
-            buf.resize(buf.len() * 2, 0);
-            continue;
-        }
-        if rc != 0 || result.is_null() || grp.gr_name.is_null() {
-            return String::new();
-        }
-        // SAFETY: on success gr_name points to a NUL-terminated string inside `buf`.
-        return unsafe { CStr::from_ptr(grp.gr_name) }
-            .to_string_lossy()
-            .into_owned();
+    match nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(gid)) {
+        Ok(Some(g)) => g.name,
+        _ => String::new(),
     }
 }
 

@@ -1,0 +1,90 @@
+//! Repository-level tests on in-memory storage.
+
+use std::sync::Arc;
+
+use crate::crypto::KdfParams;
+use crate::format::index::{BlobKind, IndexFile};
+use crate::format::layout;
+use crate::ids::{BlobId, IndexId};
+use crate::repo::{BlobWriter, InitOptions, OpenOptions, Repository};
+use crate::storage::memory::MemoryStorage;
+use crate::storage::Storage;
+
+fn init(storage: Arc<MemoryStorage>, cache: &std::path::Path) -> Repository {
+    let opts = InitOptions {
+        kdf: Some(KdfParams::insecure_for_tests()),
+        ..Default::default()
+    };
+    let open = OpenOptions {
+        cache_dir: Some(cache.to_path_buf()),
+    };
+    Repository::init(storage, b"pw", opts, open).unwrap()
+}
+
+fn open(storage: Arc<MemoryStorage>, cache: &std::path::Path) -> Repository {
+    let open = OpenOptions {
+        cache_dir: Some(cache.to_path_buf()),
+    };
+    Repository::open(storage, b"pw", open).unwrap()
+}
+
+#[test]
+fn a_superseded_index_file_never_comes_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Arc::new(MemoryStorage::new());
+    let repo = init(storage.clone(), dir.path());
+    let data = b"blob in a pack that prune will delete";
+    let id = BlobId(repo.keys().blob_id(data));
+    let w = BlobWriter::new(&repo);
+    w.add_if_new(BlobKind::Data, id, data).unwrap();
+    w.finish().unwrap();
+    let old: Vec<IndexId> = storage
+        .list(layout::INDEX_PREFIX)
+        .unwrap()
+        .iter()
+        .filter_map(|o| layout::parse_id(&o.key))
+        .collect();
+    assert_eq!(old.len(), 1);
+    let pack = repo.locate(BlobKind::Data, &id).unwrap().unwrap().pack;
+    // A replacement index that drops the pack, then the pack deleted; the
+    // old index file is left behind as if its deleter had crashed.
+    repo.save_index_file(IndexFile {
+        supersedes: old.clone(),
+        packs: vec![],
+    })
+    .unwrap();
+    storage.delete(&layout::pack(&pack)).unwrap();
+    drop(repo);
+    for round in 0..3 {
+        // Fresh and reused caches alike must ignore the superseded file.
+        let cache = if round == 0 {
+            dir.path().join("fresh")
+        } else {
+            dir.path().to_path_buf()
+        };
+        let repo = open(storage.clone(), &cache);
+        assert!(
+            !repo.cache().contains(BlobKind::Data, &id).unwrap(),
+            "round {round}: a superseded index brought a deleted pack back"
+        );
+    }
+}
+
+#[test]
+fn a_losing_concurrent_init_leaves_no_key_and_the_winner_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Arc::new(MemoryStorage::new());
+    let _winner = init(storage.clone(), dir.path());
+    let again = Repository::init(
+        storage.clone(),
+        b"pw",
+        InitOptions {
+            kdf: Some(KdfParams::insecure_for_tests()),
+            ..Default::default()
+        },
+        OpenOptions::default(),
+    );
+    assert!(again.is_err());
+    assert_eq!(storage.list(layout::KEYS_PREFIX).unwrap().len(), 1);
+    open(storage, dir.path());
+}
