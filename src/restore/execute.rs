@@ -365,20 +365,21 @@ fn write_content(
 ) -> Result<()> {
     type Group = (BlobKind, HashMap<BlobId, (PackRead, Vec<Target>)>);
     let mut packs: HashMap<PackId, Group> = HashMap::new();
+    let damaged = |file: usize, message: String| {
+        let mut errs = errors.lock().unwrap_or_else(|p| p.into_inner());
+        errs.push(FileError {
+            file,
+            damaged: true,
+            message,
+        });
+    };
     for &i in write {
         let f = &plan.files[i];
         let mut offset = 0u64;
         for c in &f.content {
             let id = BlobId::from(*c);
             let Some(loc) = repo.locate(BlobKind::Data, &id)? else {
-                errors
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push(FileError {
-                        file: i,
-                        damaged: true,
-                        message: format!("chunk {id} is in no index"),
-                    });
+                damaged(i, format!("chunk {id} is in no index"));
                 break;
             };
             let group = packs
@@ -399,14 +400,7 @@ fn write_content(
             offset += loc.raw_length as u64;
         }
         if offset != f.size && !f.content.is_empty() {
-            errors
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(FileError {
-                    file: i,
-                    damaged: true,
-                    message: "chunk sizes do not add up to the file size".into(),
-                });
+            damaged(i, "chunk sizes do not add up to the file size".into());
         }
     }
     let work: Vec<(PackId, Group)> = packs.into_iter().collect();

@@ -57,13 +57,7 @@ fn kill_9_mid_backup_leaves_a_usable_repository() {
         "only the finished snapshot exists"
     );
     let t = env.path("t1");
-    env.ok(&[
-        "restore",
-        "latest",
-        "--target",
-        t.to_str().unwrap(),
-        "--verify",
-    ]);
+    env.restore_verified(&t);
     assert_same_tree(&old, &restored(&t, &old));
 
     let s = env.backup(&[&src], &[]);
@@ -73,12 +67,6 @@ fn kill_9_mid_backup_leaves_a_usable_repository() {
         "the next backup reused nothing of what was uploaded: {s}"
     );
     let t = env.path("t2");
-    env.ok(&[
-        "restore",
-        "latest",
-        "--target",
-        t.to_str().unwrap(),
-        "--verify",
-    ]);
+    env.restore_verified(&t);
     assert_same_tree(&src, &restored(&t, &src));
 }

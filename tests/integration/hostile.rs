@@ -170,28 +170,8 @@ fn overwrite_never_keeps_what_is_in_the_way_of_symlinks_and_links() {
 #[test]
 fn a_file_swapped_for_a_symlink_during_backup_is_not_followed() {
     use cairn::backup::{backup, BackupOptions};
-    use cairn::source::fs::{FsOptions, FsSource};
-    use cairn::source::{Event, Source};
+    use cairn::source::Event;
 
-    struct Swapping(FsSource, std::path::PathBuf);
-    impl Iterator for Swapping {
-        type Item = Event;
-        fn next(&mut self) -> Option<Event> {
-            let ev = self.0.next()?;
-            if let Event::Leaf(e) = &ev {
-                if e.path.ends_with("victim") {
-                    std::fs::remove_file(&e.path).unwrap();
-                    std::os::unix::fs::symlink(&self.1, &e.path).unwrap();
-                }
-            }
-            Some(ev)
-        }
-    }
-    impl Source for Swapping {
-        fn paths(&self) -> Vec<String> {
-            self.0.paths()
-        }
-    }
     let dir = tempfile::tempdir().unwrap();
     let secret = dir.path().join("secret");
     std::fs::write(&secret, b"root-only secret").unwrap();
@@ -199,12 +179,18 @@ fn a_file_swapped_for_a_symlink_during_backup_is_not_followed() {
     write(&src.join("victim"), b"harmless");
     write(&src.join("other"), b"fine");
     let repo = crate::damage::library_repo(dir.path());
-    let fs = FsSource::new(FsOptions {
-        paths: vec![src],
-        ..Default::default()
-    })
-    .unwrap();
-    let mut source = Swapping(fs, secret);
+    // Swap the file for a symlink to the secret after the walk saw it.
+    let mut source = Hooked {
+        inner: fs_source(vec![src]),
+        hook: move |ev: &Event| {
+            if let Event::Leaf(e) = ev {
+                if e.path.ends_with("victim") {
+                    std::fs::remove_file(&e.path).unwrap();
+                    std::os::unix::fs::symlink(&secret, &e.path).unwrap();
+                }
+            }
+        },
+    };
     let report = backup(
         &repo,
         &mut source,

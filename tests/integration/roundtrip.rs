@@ -111,41 +111,25 @@ fn several_paths_and_stdin() {
 #[test]
 fn library_backup_detects_a_file_changing_while_read() {
     use cairn::backup::{backup, BackupOptions};
-    use cairn::source::fs::{FsOptions, FsSource};
-    use cairn::source::{Event, Source};
+    use cairn::source::Event;
 
-    struct Mutating(FsSource);
-    impl Iterator for Mutating {
-        type Item = Event;
-        fn next(&mut self) -> Option<Event> {
-            let ev = self.0.next()?;
-            if let Event::Leaf(e) = &ev {
-                // Grow the file after it was stat'ed, before it is read.
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    write(&src.join("f"), b"data");
+    let repo = crate::damage::library_repo(dir.path());
+    // Grow each file after it was stat'ed, before it is read.
+    let mut source = Hooked {
+        inner: fs_source(vec![src]),
+        hook: |ev: &Event| {
+            if let Event::Leaf(e) = ev {
                 let mut f = std::fs::OpenOptions::new()
                     .append(true)
                     .open(&e.path)
                     .unwrap();
                 std::io::Write::write_all(&mut f, b"more").unwrap();
             }
-            Some(ev)
-        }
-    }
-    impl Source for Mutating {
-        fn paths(&self) -> Vec<String> {
-            self.0.paths()
-        }
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("src");
-    write(&src.join("f"), b"data");
-    let repo = crate::damage::library_repo(dir.path());
-    let mut source = Mutating(
-        FsSource::new(FsOptions {
-            paths: vec![src],
-            ..Default::default()
-        })
-        .unwrap(),
-    );
+        },
+    };
     let report = backup(
         &repo,
         &mut source,

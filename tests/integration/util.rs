@@ -330,3 +330,47 @@ fn compare(src: &Path, dst: &Path, links: &mut HashMap<u64, u64>) {
         );
     }
 }
+
+/// A filesystem source that runs `hook` on every event before the backup
+/// sees it: the way tests change the world between the walk and the read.
+pub struct Hooked<F> {
+    pub inner: cairn::source::fs::FsSource,
+    pub hook: F,
+}
+
+impl<F: FnMut(&cairn::source::Event) + Send> Iterator for Hooked<F> {
+    type Item = cairn::source::Event;
+    fn next(&mut self) -> Option<Self::Item> {
+        let ev = self.inner.next()?;
+        (self.hook)(&ev);
+        Some(ev)
+    }
+}
+
+impl<F: FnMut(&cairn::source::Event) + Send> cairn::source::Source for Hooked<F> {
+    fn paths(&self) -> Vec<String> {
+        cairn::source::Source::paths(&self.inner)
+    }
+}
+
+/// An `FsSource` over `paths` with default options.
+pub fn fs_source(paths: Vec<PathBuf>) -> cairn::source::fs::FsSource {
+    cairn::source::fs::FsSource::new(cairn::source::fs::FsOptions {
+        paths,
+        ..Default::default()
+    })
+    .expect("fs source")
+}
+
+impl Env {
+    /// Restores `latest` into `target` with `--verify`, asserting success.
+    pub fn restore_verified(&self, target: &Path) {
+        self.ok(&[
+            "restore",
+            "latest",
+            "--target",
+            target.to_str().expect("utf-8"),
+            "--verify",
+        ]);
+    }
+}
