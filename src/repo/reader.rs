@@ -36,11 +36,18 @@ impl Repository {
         let loc = self
             .locate(kind, id)?
             .ok_or_else(|| Error::corrupt("repository", format!("blob {id} is in no index")))?;
-        let sealed = self.storage().get_range(
-            &layout::pack(&loc.pack),
-            loc.offset as u64,
-            loc.length as u64,
-        )?;
+        let key = layout::pack(&loc.pack);
+        let end = loc.offset as u64 + loc.length as u64;
+        let sealed = match self
+            .storage()
+            .get_range(&key, loc.offset as u64, loc.length as u64)
+        {
+            Ok(s) => s,
+            Err(e) if e.is_not_found() => {
+                return Err(Error::corrupt("pack", format!("{} is missing", loc.pack)))
+            }
+            Err(e) => return Err(self.classify_read_error(&key, end, &e)),
+        };
         self.open_blob(loc.kind, &entry(id, &loc), &sealed)
     }
 
@@ -108,13 +115,32 @@ impl Repository {
                     Err(e) if e.is_not_found() => {
                         Err(Error::corrupt("pack", format!("{pack} is missing")))
                     }
-                    Err(e) => Err(Error::Storage(e.clone())),
+                    Err(e) => Err(self.classify_read_error(&key, end, e)),
                 };
                 f(b, opened)?;
             }
             i = j;
         }
         Ok(())
+    }
+}
+
+impl Repository {
+    /// A failed ranged read of a pack that is shorter than its index says is
+    /// damage, not a storage fault: look at the object's real size to tell.
+    fn classify_read_error(&self, key: &str, end: u64, e: &crate::storage::StorageError) -> Error {
+        let size = self
+            .storage()
+            .list(key)
+            .ok()
+            .and_then(|l| l.into_iter().find(|o| o.key == key).map(|o| o.size));
+        match size {
+            Some(size) if size < end => Error::corrupt(
+                "pack",
+                format!("{key} is {size} bytes, shorter than its index says ({end})"),
+            ),
+            _ => Error::Storage(e.clone()),
+        }
     }
 }
 

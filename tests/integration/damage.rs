@@ -112,3 +112,28 @@ fn unknown_format_version_is_refused_before_the_password() {
     assert_eq!(out.status.code(), Some(5));
     assert!(String::from_utf8_lossy(&out.stderr).contains("version 9"));
 }
+
+#[test]
+fn truncated_pack_is_reported_as_damage() {
+    let (env, src) = setup();
+    for pack in files_under(&env.repo.join("packs")) {
+        let len = std::fs::metadata(&pack).unwrap().len();
+        let f = std::fs::OpenOptions::new().write(true).open(&pack).unwrap();
+        f.set_len(len / 2).unwrap();
+    }
+    let t = env.path("t");
+    let out = env.run(&["restore", "latest", "--target", t.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("shorter than its index"));
+    // Whatever was restored is exactly the original.
+    for f in ["a.txt", "b.bin"] {
+        if let Ok(data) = std::fs::read(restored(&t, &src).join(f)) {
+            assert!(data == std::fs::read(src.join(f)).unwrap(), "{f}");
+        }
+    }
+}
