@@ -58,6 +58,8 @@ pub fn run(g: &Global, a: BackupArgs) -> Result<i32> {
             "total_bytes": s.total_bytes,
             "bytes_read": s.bytes_read,
             "blobs_added": s.blobs_added,
+            "data_blobs_added": report.written.data_blobs_added,
+            "tree_blobs_added": report.written.tree_blobs_added,
             "bytes_added": s.bytes_added,
             "bytes_added_stored": s.bytes_added_stored,
             "packs_added": s.packs_added,

@@ -50,12 +50,22 @@ fn unchanged_rebackup_reads_nothing_and_adds_no_pack() {
     assert_eq!(second["files_new"], 0);
     assert_eq!(second["files_changed"], 0);
     assert!(second["files_unchanged"].as_u64().unwrap() > 200);
-    assert_eq!(second["packs_added"], 0);
-    assert_eq!(
-        env.pack_count(),
-        packs,
-        "an unchanged re-backup added packs"
-    );
+    assert_eq!(second["data_blobs_added"], 0, "{second}");
+    // The source's ancestors (/tmp) may change under parallel tests, which
+    // legitimately adds a small tree pack; with no tree change, nothing at all.
+    if second["tree_blobs_added"] == 0 {
+        assert_eq!(second["packs_added"], 0);
+        assert_eq!(
+            env.pack_count(),
+            packs,
+            "an unchanged re-backup added packs"
+        );
+    } else {
+        assert!(
+            second["bytes_added"].as_u64().unwrap() < 64 * 1024,
+            "{second}"
+        );
+    }
     assert_eq!(second["parent"], first["snapshot_id"]);
 
     // One changed file is read again, and only it.
