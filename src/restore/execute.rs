@@ -109,7 +109,12 @@ fn run(
     }
     let prepared = prepare_files(repo, plan, opts, fresh, report);
     let errors = Mutex::new(Vec::new());
-    write_content(repo, plan, target, &prepared.write, progress, &errors)?;
+    let meta_done = write_content(repo, plan, target, &prepared.write, progress, &errors)?;
+    report.warnings.extend(meta_done.warnings);
+    let mut skip_meta = vec![false; plan.files.len()];
+    for i in meta_done.files {
+        skip_meta[i] = true;
+    }
     let mut errors = errors.into_inner().unwrap_or_else(|p| p.into_inner());
     errors.sort_by_key(|e| e.file);
     errors.dedup_by_key(|e| e.file);
@@ -144,7 +149,7 @@ fn run(
         .files
         .par_iter()
         .enumerate()
-        .filter(|(i, _)| !not_written.contains(i))
+        .filter(|(i, _)| !not_written.contains(i) && !skip_meta[*i])
         .flat_map(|(_, f)| fsmeta::apply(&target.join(&f.path), &f.meta, Via::Descriptor))
         .collect();
     report.warnings.extend(warnings);
@@ -362,7 +367,7 @@ fn write_content(
     write: &[usize],
     progress: &dyn Progress,
     errors: &Mutex<Vec<FileError>>,
-) -> Result<()> {
+) -> Result<MetaDone> {
     type Group = (BlobKind, HashMap<BlobId, (PackRead, Vec<Target>)>);
     let mut packs: HashMap<PackId, Group> = HashMap::new();
     let damaged = |file: usize, message: String| {
@@ -404,39 +409,55 @@ fn write_content(
         }
     }
     let work: Vec<(PackId, Group)> = packs.into_iter().collect();
-    work.into_par_iter().for_each(|(pack, (kind, blobs))| {
-        let mut reads: Vec<PackRead> = blobs.values().map(|(r, _)| *r).collect();
-        let mut open = OpenFiles::default();
-        let fail = |file: usize, e: &Error| {
-            let mut errs = errors.lock().unwrap_or_else(|p| p.into_inner());
-            errs.push(FileError {
-                file,
-                damaged: e.kind() == ErrorKind::Corrupt,
-                message: e.to_string(),
-            });
-        };
-        let _ = repo.read_pack_blobs(&pack, kind, &mut reads, |r, data| {
-            let Some((_, targets)) = blobs.get(&r.id) else {
-                return Ok(());
+    let done: Vec<OpenFiles> = work
+        .into_par_iter()
+        .map(|(pack, (kind, blobs))| {
+            let mut reads: Vec<PackRead> = blobs.values().map(|(r, _)| *r).collect();
+            let mut open = OpenFiles::default();
+            let fail = |file: usize, e: &Error| {
+                let mut errs = errors.lock().unwrap_or_else(|p| p.into_inner());
+                errs.push(FileError {
+                    file,
+                    damaged: e.kind() == ErrorKind::Corrupt,
+                    message: e.to_string(),
+                });
             };
-            let data = match data {
-                Ok(d) => d,
-                Err(e) => {
-                    targets.iter().for_each(|t| fail(t.file, &e));
+            let _ = repo.read_pack_blobs(&pack, kind, &mut reads, |r, data| {
+                let Some((_, targets)) = blobs.get(&r.id) else {
                     return Ok(());
+                };
+                let data = match data {
+                    Ok(d) => d,
+                    Err(e) => {
+                        targets.iter().for_each(|t| fail(t.file, &e));
+                        return Ok(());
+                    }
+                };
+                for t in targets {
+                    progress.bytes(data.len() as u64);
+                    let f = &plan.files[t.file];
+                    if let Err(e) = open.write(&target.join(&f.path), t, f, &data) {
+                        fail(t.file, &e);
+                    }
                 }
-            };
-            for t in targets {
-                progress.bytes(data.len() as u64);
-                let f = &plan.files[t.file];
-                if let Err(e) = open.write(&target.join(&f.path), t, f, &data) {
-                    fail(t.file, &e);
-                }
-            }
-            Ok(())
-        });
-    });
-    Ok(())
+                Ok(())
+            });
+            open
+        })
+        .collect();
+    let mut meta = MetaDone::default();
+    for o in done {
+        meta.files.extend(o.meta_done);
+        meta.warnings.extend(o.warnings);
+    }
+    Ok(meta)
+}
+
+/// Files whose metadata the write phase already applied, and its warnings.
+#[derive(Default)]
+struct MetaDone {
+    files: Vec<usize>,
+    warnings: Vec<String>,
 }
 
 /// A file that could not be restored, and whether repository damage is why.
@@ -451,6 +472,9 @@ struct FileError {
 #[derive(Default)]
 struct OpenFiles {
     files: HashMap<usize, File>,
+    /// Files whose metadata is already applied, and what that warned.
+    meta_done: Vec<usize>,
+    warnings: Vec<String>,
 }
 
 const MAX_OPEN_PER_TASK: usize = 32;
@@ -471,6 +495,11 @@ impl OpenFiles {
             if write_sparse(&file, data, 0).map_err(io)? {
                 file.set_len(f.size).map_err(io)?;
             }
+            // Complete now: its metadata goes on through this descriptor,
+            // saving a second open by path later.
+            self.warnings
+                .extend(fsmeta::apply_open(&file, path, &f.meta));
+            self.meta_done.push(t.file);
             return Ok(());
         }
         if !self.files.contains_key(&t.file) && self.files.len() >= MAX_OPEN_PER_TASK {

@@ -38,6 +38,12 @@ pub enum Via {
 /// Applies `meta` to `path`; every problem is returned as a warning, so one
 /// entry on a filesystem without owners or xattrs never stops a restore.
 pub fn apply(path: &Path, meta: &Meta, how: Via) -> Vec<String> {
+    if how == Via::Descriptor {
+        return match open_nofollow(path) {
+            Ok(file) => apply_open(&file, path, meta),
+            Err(e) => vec![format!("open {}: {e}", path.display())],
+        };
+    }
     let mut warnings = Vec::new();
     let mut warn = |what: &str, e: std::io::Error| {
         warnings.push(format!("{what} {}: {e}", path.display()));
@@ -45,31 +51,7 @@ pub fn apply(path: &Path, meta: &Meta, how: Via) -> Vec<String> {
     let mtime = FileTime::from_unix_time(meta.mtime.secs, meta.mtime.nanos);
     let mode = meta.mode & 0o7777;
     match how {
-        Via::Descriptor => {
-            let file = match open_nofollow(path) {
-                Ok(f) => f,
-                Err(e) => {
-                    warn("open", e);
-                    return warnings;
-                }
-            };
-            let fd = file.as_raw_fd();
-            // SAFETY (fchown, fchmod): fd is a live descriptor owned by `file`.
-            if is_root() && unsafe { libc::fchown(fd, meta.uid, meta.gid) } != 0 {
-                warn("chown", std::io::Error::last_os_error());
-            }
-            for x in &meta.xattrs {
-                if let Err(e) = file.set_xattr(std::ffi::OsStr::from_bytes(&x.name), &x.value) {
-                    warn("xattr", e);
-                }
-            }
-            if unsafe { libc::fchmod(fd, mode as libc::mode_t) } != 0 {
-                warn("chmod", std::io::Error::last_os_error());
-            }
-            if let Err(e) = filetime::set_file_handle_times(&file, Some(mtime), Some(mtime)) {
-                warn("set times", e);
-            }
-        }
+        Via::Descriptor => {}
         Via::Symlink | Via::Special => {
             let Ok(c) = CString::new(path.as_os_str().as_bytes()) else {
                 warnings.push(format!("{}: path contains NUL", path.display()));
@@ -91,6 +73,33 @@ pub fn apply(path: &Path, meta: &Meta, how: Via) -> Vec<String> {
                 warn("set times", e);
             }
         }
+    }
+    warnings
+}
+
+/// Applies `meta` through an open descriptor of the entry at `path` (the
+/// path only names it in warnings).
+pub fn apply_open(file: &File, path: &Path, meta: &Meta) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let mut warn = |what: &str, e: std::io::Error| {
+        warnings.push(format!("{what} {}: {e}", path.display()));
+    };
+    let fd = file.as_raw_fd();
+    // SAFETY (fchown, fchmod): fd is a live descriptor owned by `file`.
+    if is_root() && unsafe { libc::fchown(fd, meta.uid, meta.gid) } != 0 {
+        warn("chown", std::io::Error::last_os_error());
+    }
+    for x in &meta.xattrs {
+        if let Err(e) = file.set_xattr(std::ffi::OsStr::from_bytes(&x.name), &x.value) {
+            warn("xattr", e);
+        }
+    }
+    if unsafe { libc::fchmod(fd, (meta.mode & 0o7777) as libc::mode_t) } != 0 {
+        warn("chmod", std::io::Error::last_os_error());
+    }
+    let mtime = FileTime::from_unix_time(meta.mtime.secs, meta.mtime.nanos);
+    if let Err(e) = filetime::set_file_handle_times(file, Some(mtime), Some(mtime)) {
+        warn("set times", e);
     }
     warnings
 }
