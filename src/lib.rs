@@ -54,6 +54,7 @@
 //! ```
 
 pub mod backup;
+pub mod check;
 pub mod chunker;
 pub mod crypto;
 pub mod error;

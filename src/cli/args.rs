@@ -49,6 +49,8 @@ pub enum Command {
     Dump(DumpArgs),
     /// Print a repository object, decoded, as JSON.
     Cat(CatArgs),
+    /// Verify the repository: structure always, pack data with --read-data.
+    Check(CheckArgs),
 }
 
 #[derive(Args, Debug)]
@@ -202,4 +204,15 @@ pub struct CatArgs {
     pub kind: CatKind,
     /// Its id (a snapshot also takes "latest" or a prefix; a tree takes SNAPSHOT[:path]).
     pub id: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// Also download every pack and verify every blob in it.
+    #[arg(long)]
+    pub read_data: bool,
+    /// Read only part of the packs (implies --read-data): N/M for the N-th of M
+    /// slices, a percentage (5%) or a size (500MiB, 2GiB).
+    #[arg(long, value_name = "SPEC")]
+    pub read_data_subset: Option<cairn::check::Subset>,
 }

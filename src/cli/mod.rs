@@ -4,6 +4,7 @@
 pub mod args;
 mod backup;
 mod browse;
+mod check;
 pub mod exit;
 mod init;
 mod open;
@@ -26,6 +27,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Ls(a) => browse::ls(g, a),
         Command::Dump(a) => browse::dump(g, a),
         Command::Cat(a) => browse::cat(g, a),
+        Command::Check(a) => check::run(g, a),
     }
 }
 

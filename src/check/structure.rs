@@ -1,0 +1,216 @@
+//! The structure check: everything that can be proven from listings and
+//! metadata alone, without downloading packs. Its result is the plan for
+//! the data check: which packs the index promises and which exist.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::check::{CheckReport, Problem};
+use crate::error::Result;
+use crate::format::index::{BlobKind, PackEntry};
+use crate::format::layout;
+use crate::format::tree::NodeKind;
+use crate::ids::{BlobId, ChunkId, IndexId, PackId, SnapshotId, TreeId};
+use crate::progress::Progress;
+use crate::repo::Repository;
+
+/// What the structure check learnt, for the data check to act on.
+pub(crate) struct Plan {
+    /// Every pack a live (not superseded) index file lists, with its entry.
+    pub indexed: HashMap<PackId, PackEntry>,
+    /// Every pack in storage and its size.
+    pub present: HashMap<PackId, u64>,
+}
+
+impl Plan {
+    /// Packs that are both indexed and present: the ones whose data can be
+    /// compared with what the index says.
+    pub fn readable_packs(&self) -> Vec<(PackId, u64)> {
+        let mut v: Vec<(PackId, u64)> = self
+            .indexed
+            .keys()
+            .filter_map(|id| self.present.get(id).map(|size| (*id, *size)))
+            .collect();
+        v.sort_by_key(|(id, _)| *id);
+        v
+    }
+}
+
+/// Runs every metadata-only check, recording findings in `report`.
+pub(crate) fn check_structure(
+    repo: &Repository,
+    report: &mut CheckReport,
+    progress: &dyn Progress,
+) -> Result<Plan> {
+    progress.start("check structure", None, None);
+    let present = list_packs(repo)?;
+    report.packs = present.len() as u64;
+    let indexed = load_indexes(repo, report)?;
+    compare_packs(&indexed, &present, report);
+    check_snapshots(repo, report)?;
+    progress.finish();
+    Ok(Plan { indexed, present })
+}
+
+fn list_packs(repo: &Repository) -> Result<HashMap<PackId, u64>> {
+    Ok(repo
+        .storage()
+        .list(layout::PACKS_PREFIX)?
+        .into_iter()
+        .filter_map(|o| layout::parse_id::<PackId>(&o.key).map(|id| (id, o.size)))
+        .collect())
+}
+
+/// Loads every index file itself rather than trusting the cache: the cache
+/// was filled when the file was first seen and would hide later damage.
+fn load_indexes(repo: &Repository, report: &mut CheckReport) -> Result<HashMap<PackId, PackEntry>> {
+    let mut ids: Vec<IndexId> = repo
+        .storage()
+        .list(layout::INDEX_PREFIX)?
+        .iter()
+        .filter_map(|o| layout::parse_id(&o.key))
+        .collect();
+    ids.sort();
+    report.index_files = ids.len() as u64;
+    let mut files = Vec::with_capacity(ids.len());
+    for id in ids {
+        match repo.load_index_file(&id) {
+            Ok(f) => files.push((id, f)),
+            Err(e) if e.kind() == crate::ErrorKind::Corrupt => {
+                report
+                    .problems
+                    .push(Problem::damage(format!("index {id}"), e.to_string()));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    // A superseded file may name packs prune has since deleted.
+    let superseded: HashSet<IndexId> = files
+        .iter()
+        .flat_map(|(_, f)| f.supersedes.iter().copied())
+        .collect();
+    let mut indexed = HashMap::new();
+    for (id, file) in files {
+        if superseded.contains(&id) {
+            continue;
+        }
+        for pack in file.packs {
+            indexed.entry(pack.id).or_insert(pack);
+        }
+    }
+    Ok(indexed)
+}
+
+fn compare_packs(
+    indexed: &HashMap<PackId, PackEntry>,
+    present: &HashMap<PackId, u64>,
+    report: &mut CheckReport,
+) {
+    let mut found = Vec::new();
+    for (id, entry) in indexed {
+        match present.get(id) {
+            None => found.push(Problem::damage(
+                format!("pack {id}"),
+                format!("missing: the index lists {} blobs in it", entry.blobs.len()),
+            )),
+            Some(&size) if size != entry.size => found.push(Problem::damage(
+                format!("pack {id}"),
+                format!("is {size} bytes, the index says {}", entry.size),
+            )),
+            Some(_) => {}
+        }
+    }
+    for id in present.keys().filter(|id| !indexed.contains_key(id)) {
+        found.push(Problem::warning(
+            format!("pack {id}"),
+            "unindexed: no index lists it (left by an interrupted backup?)",
+        ));
+    }
+    found.sort_by(|a, b| a.object.cmp(&b.object));
+    report.problems.extend(found);
+}
+
+/// Loads every snapshot and walks its trees, each distinct tree once,
+/// checking every referenced blob is indexed.
+fn check_snapshots(repo: &Repository, report: &mut CheckReport) -> Result<()> {
+    let ids: Vec<SnapshotId> = repo.snapshot_ids()?;
+    report.snapshots = ids.len() as u64;
+    let mut walk = Walk {
+        repo,
+        seen_trees: HashSet::new(),
+        seen_chunks: HashSet::new(),
+        problems: Vec::new(),
+    };
+    for id in ids {
+        match repo.load_snapshot(&id) {
+            Ok(snap) => walk.tree_graph(snap.tree)?,
+            Err(e) if e.kind() == crate::ErrorKind::Corrupt => walk
+                .problems
+                .push(Problem::damage(format!("snapshot {id}"), e.to_string())),
+            Err(e) => return Err(e),
+        }
+    }
+    report.trees = walk.seen_trees.len() as u64;
+    report.problems.extend(walk.problems);
+    Ok(())
+}
+
+struct Walk<'a> {
+    repo: &'a Repository,
+    seen_trees: HashSet<TreeId>,
+    seen_chunks: HashSet<ChunkId>,
+    problems: Vec<Problem>,
+}
+
+impl Walk<'_> {
+    /// Depth-first over an explicit stack: trees can nest deeper than the
+    /// thread's stack would allow recursion.
+    fn tree_graph(&mut self, root: TreeId) -> Result<()> {
+        let mut stack = vec![root];
+        while let Some(id) = stack.pop() {
+            if !self.seen_trees.insert(id) {
+                continue;
+            }
+            if self
+                .repo
+                .locate(BlobKind::Tree, &BlobId::from(id))?
+                .is_none()
+            {
+                self.problems
+                    .push(Problem::damage(format!("tree {id}"), "not in any index"));
+                continue;
+            }
+            let tree = match self.repo.load_tree(&id) {
+                Ok(t) => t,
+                Err(e) if e.kind() == crate::ErrorKind::Corrupt => {
+                    self.problems
+                        .push(Problem::damage(format!("tree {id}"), e.to_string()));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            for node in tree.nodes {
+                match node.kind {
+                    NodeKind::Dir { subtree } => stack.push(subtree),
+                    NodeKind::File { content, .. } => self.chunks(&content)?,
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn chunks(&mut self, content: &[ChunkId]) -> Result<()> {
+        for c in content {
+            if self.seen_chunks.insert(*c)
+                && self
+                    .repo
+                    .locate(BlobKind::Data, &BlobId::from(*c))?
+                    .is_none()
+            {
+                self.problems
+                    .push(Problem::damage(format!("chunk {c}"), "not in any index"));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,70 @@
+//! `cairn check`.
+
+use cairn::check::{check, CheckOptions, Severity};
+use cairn::Result;
+
+use crate::cli::args::{CheckArgs, Global};
+use crate::cli::output::{bytes, Output};
+use crate::cli::{exit, open, print_json};
+
+pub fn run(g: &Global, a: CheckArgs) -> Result<i32> {
+    let repo = open::open(g, false)?;
+    let opts = CheckOptions {
+        read_data: a.read_data || a.read_data_subset.is_some(),
+        subset: a.read_data_subset,
+    };
+    let out = Output::new(g);
+    let report = check(&repo, &opts, &out)?;
+    out.clear();
+    if g.json {
+        let mut v =
+            serde_json::to_value(&report).map_err(|e| cairn::Error::Internal(e.to_string()))?;
+        v["message_type"] = "summary".into();
+        v["damaged"] = report.is_damaged().into();
+        print_json(&v)?;
+    } else {
+        for p in &report.problems {
+            let label = match p.severity {
+                Severity::Damage => "damage",
+                Severity::Warning => "warning",
+            };
+            println!("{label}: {}: {}", p.object, p.message);
+        }
+        if !g.quiet {
+            let damage = report
+                .problems
+                .iter()
+                .filter(|p| p.severity == Severity::Damage)
+                .count();
+            let warnings = report.problems.len() - damage;
+            let data = if opts.read_data {
+                format!(
+                    "; read {} of {} packs ({}), {} blobs verified",
+                    report.packs_read,
+                    report.packs,
+                    bytes(report.bytes_read),
+                    report.blobs_checked
+                )
+            } else {
+                String::new()
+            };
+            println!(
+                "checked {} snapshots, {} trees, {} index files, {} packs{data}: {}",
+                report.snapshots,
+                report.trees,
+                report.index_files,
+                report.packs,
+                match (damage, warnings) {
+                    (0, 0) => "no problems".to_string(),
+                    (0, w) => format!("no damage, {w} warnings"),
+                    (d, w) => format!("DAMAGED: {d} problems, {w} warnings"),
+                },
+            );
+        }
+    }
+    Ok(if report.is_damaged() {
+        exit::DAMAGED
+    } else {
+        exit::OK
+    })
+}
