@@ -38,7 +38,9 @@ pub fn run(g: &Global, a: BackupArgs) -> Result<i32> {
         )?)
     } else {
         let fs_opts = fs_options(&a);
-        spawn_scanner(fs_opts.clone(), out.clone());
+        if out.shows_totals() {
+            spawn_scanner(fs_opts.clone(), out.clone());
+        }
         Box::new(FsSource::new(fs_opts)?)
     };
     let report = backup(&repo, &mut *source, &opts, &*out)?;

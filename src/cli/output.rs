@@ -78,6 +78,12 @@ impl Output {
         println!("{line}");
     }
 
+    /// Does anything show totals (a bar or JSON lines)? Only then is a
+    /// second walk to count them worth its CPU.
+    pub fn shows_totals(&self) -> bool {
+        !matches!(self.mode, Mode::Silent)
+    }
+
     /// Removes the bar before the final report is printed.
     pub fn clear(&self) {
         if let Mode::Bar(b) = &self.mode {
