@@ -1,23 +1,22 @@
 //! Executing a restore plan against the target directory.
 
-use std::collections::{HashMap, HashSet};
-use std::fs::{File, OpenOptions};
+use std::collections::HashSet;
+use std::fs::OpenOptions;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::error::{Error, ErrorKind, Result};
-use crate::format::index::BlobKind;
+use crate::error::{Error, Result};
 use crate::format::tree::{Node, NodeKind};
-use crate::ids::{BlobId, PackId};
 use crate::progress::Progress;
-use crate::repo::{PackRead, Repository};
+use crate::repo::Repository;
 use crate::restore::fsmeta::{self, Via};
 use crate::restore::verify::file_matches;
+use crate::restore::write::write_content;
 use crate::restore::{Plan, PlannedFile, RestoreOptions};
 
 /// What to do with a file that already exists in the target.
@@ -54,12 +53,6 @@ pub struct RestoreReport {
     /// Indexes into the plan's files that were not (re)written.
     #[serde(skip)]
     pub not_written: HashSet<usize>,
-}
-
-/// One chunk's destinations inside a pack.
-struct Target {
-    file: usize,
-    offset: u64,
 }
 
 /// Runs the plan.
@@ -356,200 +349,6 @@ fn prepare_one(
     } else {
         Prepared::Write
     })
-}
-
-/// Groups every chunk of the files to write by pack and writes them, one
-/// pack per task.
-fn write_content(
-    repo: &Repository,
-    plan: &Plan,
-    target: &Path,
-    write: &[usize],
-    progress: &dyn Progress,
-    errors: &Mutex<Vec<FileError>>,
-) -> Result<MetaDone> {
-    type Group = (BlobKind, HashMap<BlobId, (PackRead, Vec<Target>)>);
-    let mut packs: HashMap<PackId, Group> = HashMap::new();
-    let damaged = |file: usize, message: String| {
-        let mut errs = errors.lock().unwrap_or_else(|p| p.into_inner());
-        errs.push(FileError {
-            file,
-            damaged: true,
-            message,
-        });
-    };
-    for &i in write {
-        let f = &plan.files[i];
-        let mut offset = 0u64;
-        for c in &f.content {
-            let id = BlobId::from(*c);
-            let Some(loc) = repo.locate(BlobKind::Data, &id)? else {
-                damaged(i, format!("chunk {id} is in no index"));
-                break;
-            };
-            let group = packs
-                .entry(loc.pack)
-                .or_insert_with(|| (loc.kind, HashMap::new()));
-            let read = PackRead {
-                id,
-                offset: loc.offset,
-                length: loc.length,
-                raw_length: loc.raw_length,
-            };
-            group
-                .1
-                .entry(id)
-                .or_insert_with(|| (read, Vec::new()))
-                .1
-                .push(Target { file: i, offset });
-            offset += loc.raw_length as u64;
-        }
-        if offset != f.size && !f.content.is_empty() {
-            damaged(i, "chunk sizes do not add up to the file size".into());
-        }
-    }
-    let work: Vec<(PackId, Group)> = packs.into_iter().collect();
-    let done: Vec<OpenFiles> = work
-        .into_par_iter()
-        .map(|(pack, (kind, blobs))| {
-            let mut reads: Vec<PackRead> = blobs.values().map(|(r, _)| *r).collect();
-            let mut open = OpenFiles::default();
-            let fail = |file: usize, e: &Error| {
-                let mut errs = errors.lock().unwrap_or_else(|p| p.into_inner());
-                errs.push(FileError {
-                    file,
-                    damaged: e.kind() == ErrorKind::Corrupt,
-                    message: e.to_string(),
-                });
-            };
-            let _ = repo.read_pack_blobs(&pack, kind, &mut reads, |r, data| {
-                let Some((_, targets)) = blobs.get(&r.id) else {
-                    return Ok(());
-                };
-                let data = match data {
-                    Ok(d) => d,
-                    Err(e) => {
-                        targets.iter().for_each(|t| fail(t.file, &e));
-                        return Ok(());
-                    }
-                };
-                for t in targets {
-                    progress.bytes(data.len() as u64);
-                    let f = &plan.files[t.file];
-                    if let Err(e) = open.write(&target.join(&f.path), t, f, &data) {
-                        fail(t.file, &e);
-                    }
-                }
-                Ok(())
-            });
-            open
-        })
-        .collect();
-    let mut meta = MetaDone::default();
-    for o in done {
-        meta.files.extend(o.meta_done);
-        meta.warnings.extend(o.warnings);
-    }
-    Ok(meta)
-}
-
-/// Files whose metadata the write phase already applied, and its warnings.
-#[derive(Default)]
-struct MetaDone {
-    files: Vec<usize>,
-    warnings: Vec<String>,
-}
-
-/// A file that could not be restored, and whether repository damage is why.
-struct FileError {
-    file: usize,
-    damaged: bool,
-    message: String,
-}
-
-/// Files of multi-chunk content kept open within one pack's task, bounded
-/// so a pack of thousands of small files never exhausts descriptors.
-#[derive(Default)]
-struct OpenFiles {
-    files: HashMap<usize, File>,
-    /// Files whose metadata is already applied, and what that warned.
-    meta_done: Vec<usize>,
-    warnings: Vec<String>,
-}
-
-const MAX_OPEN_PER_TASK: usize = 32;
-
-impl OpenFiles {
-    /// Writes one chunk of `f` at its offset. A single-chunk file is created
-    /// here in one go (prepare left it alone); others were pre-sized.
-    fn write(&mut self, path: &Path, t: &Target, f: &PlannedFile, data: &[u8]) -> Result<()> {
-        let io = |e| Error::io(path, e);
-        if f.content.len() == 1 {
-            let file = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .custom_flags(libc::O_NOFOLLOW)
-                .open(path)
-                .map_err(io)?;
-            if write_sparse(&file, data, 0).map_err(io)? {
-                file.set_len(f.size).map_err(io)?;
-            }
-            // Complete now: its metadata goes on through this descriptor,
-            // saving a second open by path later.
-            self.warnings
-                .extend(fsmeta::apply_open(&file, path, &f.meta));
-            self.meta_done.push(t.file);
-            return Ok(());
-        }
-        if !self.files.contains_key(&t.file) && self.files.len() >= MAX_OPEN_PER_TASK {
-            self.files.clear();
-        }
-        let file = match self.files.entry(t.file) {
-            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
-            std::collections::hash_map::Entry::Vacant(v) => v.insert(
-                OpenOptions::new()
-                    .write(true)
-                    .custom_flags(libc::O_NOFOLLOW)
-                    .open(path)
-                    .map_err(io)?,
-            ),
-        };
-        write_sparse(file, data, t.offset).map_err(io)?;
-        Ok(())
-    }
-}
-
-/// Filesystem block size assumed for holes: runs of zeros this large and
-/// aligned are skipped, so they stay unallocated in the pre-sized file.
-const HOLE_BLOCK: u64 = 4096;
-
-/// Writes `data` at `offset`, skipping aligned all-zero blocks; returns
-/// whether any were skipped (so the caller may need to set the length).
-fn write_sparse(file: &File, data: &[u8], offset: u64) -> std::io::Result<bool> {
-    let mut skipped = false;
-    let mut pos = 0usize;
-    let mut run_start: Option<usize> = None;
-    while pos < data.len() {
-        // Blocks are aligned to the file, not to the chunk.
-        let abs = offset + pos as u64;
-        let end = ((abs / HOLE_BLOCK + 1) * HOLE_BLOCK - offset).min(data.len() as u64) as usize;
-        let zero = end - pos == HOLE_BLOCK as usize && data[pos..end].iter().all(|&b| b == 0);
-        skipped |= zero;
-        match (zero, run_start) {
-            (true, Some(start)) => {
-                file.write_all_at(&data[start..pos], offset + start as u64)?;
-                run_start = None;
-            }
-            (false, None) => run_start = Some(pos),
-            _ => {}
-        }
-        pos = end;
-    }
-    if let Some(start) = run_start {
-        file.write_all_at(&data[start..], offset + start as u64)?;
-    }
-    Ok(skipped)
 }
 
 /// What happened to a symlink, fifo or device node.

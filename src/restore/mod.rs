@@ -16,6 +16,7 @@ mod execute;
 mod fsmeta;
 mod plan;
 mod verify;
+mod write;
 
 pub use execute::{execute, Overwrite, RestoreReport};
 pub use plan::{plan, Plan, PlannedFile, Selection};
