@@ -3,19 +3,19 @@
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::Read;
-use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
 use crossbeam_channel::{bounded, Sender};
 
 use crate::backup::budget::Budget;
+use crate::backup::open::{open_regular, SeenLink, Stamp};
 use crate::backup::parent::ParentCursor;
 use crate::chunker::Chunker;
 use crate::error::{Error, Result};
 use crate::format::index::BlobKind;
 use crate::format::snapshot::Summary;
-use crate::format::tree::{Meta, Node, NodeKind, Timestamp, Tree};
+use crate::format::tree::{Meta, Node, NodeKind, Tree};
 use crate::ids::{BlobId, ChunkId, TreeId};
 use crate::progress::Progress;
 use crate::repo::{BlobWriter, Repository, WriteStats};
@@ -439,58 +439,6 @@ impl Archiver<'_, '_> {
         self.push_file(e.name, e.meta, read, content);
         Ok(())
     }
-}
-
-/// Size and times of an open file, compared before and after reading it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Stamp {
-    size: u64,
-    mtime: Timestamp,
-    ctime: Timestamp,
-}
-
-impl Stamp {
-    fn of(m: &std::fs::Metadata) -> Self {
-        Stamp {
-            size: m.len(),
-            mtime: Timestamp {
-                secs: m.mtime(),
-                nanos: m.mtime_nsec() as u32,
-            },
-            ctime: Timestamp {
-                secs: m.ctime(),
-                nanos: m.ctime_nsec() as u32,
-            },
-        }
-    }
-}
-
-/// A multiply-linked file already read in this backup.
-struct SeenLink {
-    size: u64,
-    mtime: Timestamp,
-    ctime: Timestamp,
-    content: Vec<ChunkId>,
-}
-
-/// Opens the entry for reading without following a symlink or blocking on a
-/// fifo that replaced it since the walk, and checks it is still the regular
-/// file the walk saw (same device and inode).
-fn open_regular(e: &Entry) -> std::result::Result<(File, Stamp), String> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(&e.path)
-        .map_err(|err| match err.raw_os_error() {
-            Some(libc::ELOOP) => "replaced by a symlink since it was listed".to_string(),
-            _ => err.to_string(),
-        })?;
-    let m = file.metadata().map_err(|err| err.to_string())?;
-    if !m.is_file() || m.dev() != e.meta.device || m.ino() != e.meta.inode {
-        return Err("replaced by another file since it was listed".into());
-    }
-    Ok((file, Stamp::of(&m)))
 }
 
 fn node(name: Vec<u8>, meta: Meta, kind: NodeKind) -> Node {

@@ -14,6 +14,7 @@
 
 mod archiver;
 mod budget;
+mod open;
 mod parent;
 
 use std::path::PathBuf;

@@ -1,0 +1,62 @@
+//! Opening a file the walk listed, safely: never through a symlink or a
+//! fifo swapped in since, and only if it is still the same inode; plus the
+//! size-and-times stamps that tell whether it changed around the read.
+
+use std::fs::File;
+use std::os::unix::fs::MetadataExt;
+
+use crate::format::tree::Timestamp;
+use crate::ids::ChunkId;
+use crate::source::Entry;
+
+/// Size and times of an open file, compared before and after reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Stamp {
+    pub(super) size: u64,
+    pub(super) mtime: Timestamp,
+    pub(super) ctime: Timestamp,
+}
+
+impl Stamp {
+    pub(super) fn of(m: &std::fs::Metadata) -> Self {
+        Stamp {
+            size: m.len(),
+            mtime: Timestamp {
+                secs: m.mtime(),
+                nanos: m.mtime_nsec() as u32,
+            },
+            ctime: Timestamp {
+                secs: m.ctime(),
+                nanos: m.ctime_nsec() as u32,
+            },
+        }
+    }
+}
+
+/// A multiply-linked file already read in this backup.
+pub(super) struct SeenLink {
+    pub(super) size: u64,
+    pub(super) mtime: Timestamp,
+    pub(super) ctime: Timestamp,
+    pub(super) content: Vec<ChunkId>,
+}
+
+/// Opens the entry for reading without following a symlink or blocking on a
+/// fifo that replaced it since the walk, and checks it is still the regular
+/// file the walk saw (same device and inode).
+pub(super) fn open_regular(e: &Entry) -> std::result::Result<(File, Stamp), String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(&e.path)
+        .map_err(|err| match err.raw_os_error() {
+            Some(libc::ELOOP) => "replaced by a symlink since it was listed".to_string(),
+            _ => err.to_string(),
+        })?;
+    let m = file.metadata().map_err(|err| err.to_string())?;
+    if !m.is_file() || m.dev() != e.meta.device || m.ino() != e.meta.inode {
+        return Err("replaced by another file since it was listed".into());
+    }
+    Ok((file, Stamp::of(&m)))
+}
