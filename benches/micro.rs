@@ -1,6 +1,8 @@
 //! Micro-benchmarks of each pipeline stage in isolation (chunk, id, compress,
-//! seal, pack), so a regression can be pinned to one stage. Sample counts and
-//! times are small: the whole run takes about a minute.
+//! seal, pack, index lookup), so a regression can be pinned to one stage.
+//! Sample counts and times are small: the whole run takes a few minutes, most
+//! of it building the 10M-entry index cache (`cargo bench --bench micro -- pack`
+//! runs one group).
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -10,8 +12,10 @@ use cairn::crypto::{Keys, MasterKey};
 use cairn::format::config::ChunkerParams;
 use cairn::format::envelope::{self, ObjectType};
 use cairn::format::index::BlobKind;
+use cairn::format::index::{BlobEntry, IndexFile, PackEntry};
 use cairn::format::pack::{seal_blob, PackBuilder};
-use cairn::ids::BlobId;
+use cairn::ids::{BlobId, IndexId, PackId};
+use cairn::repo::IndexCache;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
 
 const MIB: usize = 1024 * 1024;
@@ -187,5 +191,87 @@ fn pack(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, chunker, blob_id, zstd3, aead, envelope_seal, pack);
+/// A synthetic id: the BLAKE3 of a counter and a tag, so ids are spread like real ones.
+fn synthetic_id(tag: &[u8], n: u64) -> [u8; 32] {
+    *blake3::Hasher::new()
+        .update(tag)
+        .update(&n.to_le_bytes())
+        .finalize()
+        .as_bytes()
+}
+
+/// An on-disk index cache holding `blobs` data blobs, 32 to a pack, loaded in
+/// index files of 1,024 packs like a repository's.
+fn synthetic_cache(dir: &std::path::Path, blobs: u64) -> IndexCache {
+    const PER_PACK: u64 = 32;
+    const PACKS_PER_FILE: u64 = 1024;
+    let mut cache = IndexCache::open(&dir.join("index.sqlite")).expect("open cache");
+    let packs = blobs.div_ceil(PER_PACK);
+    for first in (0..packs).step_by(PACKS_PER_FILE as usize) {
+        let packs = (first..(first + PACKS_PER_FILE).min(packs))
+            .map(|p| PackEntry {
+                id: PackId(synthetic_id(b"pack", p)),
+                kind: BlobKind::Data,
+                size: 16 << 20,
+                blobs: (0..PER_PACK)
+                    .map(|i| BlobEntry {
+                        id: BlobId(synthetic_id(b"blob", p * PER_PACK + i)),
+                        offset: (i * 500_000) as u32,
+                        length: 500_000,
+                        raw_length: 1_000_000,
+                    })
+                    .collect(),
+            })
+            .collect();
+        let file = IndexFile {
+            packs,
+            ..Default::default()
+        };
+        let id = IndexId(synthetic_id(b"index", first));
+        cache.add_index_files(&[(id, file)]).expect("fill cache");
+    }
+    cache
+}
+
+/// Dedup and restore ask the index cache one blob at a time; this is the cost
+/// of each question at 1M and 10M indexed blobs (hits and misses), which must
+/// stay flat as a repository grows. Building the 10M cache takes a minute or two.
+fn index_lookup(c: &mut Criterion) {
+    for (name, blobs) in [("1M", 1_000_000u64), ("10M", 10_000_000)] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let cache = synthetic_cache(dir.path(), blobs);
+        let mut g = c.benchmark_group(format!("index_lookup_{name}"));
+        g.sample_size(20)
+            .warm_up_time(Duration::from_millis(500))
+            .measurement_time(Duration::from_secs(3))
+            .throughput(Throughput::Elements(1));
+        let mut n = 0u64;
+        g.bench_function("hit", |b| {
+            b.iter(|| {
+                n = (n + 7_919) % blobs;
+                let id = BlobId(synthetic_id(b"blob", n));
+                black_box(cache.lookup(BlobKind::Data, &id).expect("lookup"))
+            })
+        });
+        g.bench_function("miss", |b| {
+            b.iter(|| {
+                n += 1;
+                let id = BlobId(synthetic_id(b"absent", n));
+                black_box(cache.contains(BlobKind::Data, &id).expect("lookup"))
+            })
+        });
+        g.finish();
+    }
+}
+
+criterion_group!(
+    benches,
+    chunker,
+    blob_id,
+    zstd3,
+    aead,
+    envelope_seal,
+    pack,
+    index_lookup
+);
 criterion_main!(benches);

@@ -301,7 +301,9 @@ impl Repository {
     }
 
     /// Seals and stores an index file; records it in the cache once stored.
-    pub(crate) fn save_index_file(&self, file: IndexFile) -> Result<IndexId> {
+    /// Public for tools that build indexes (repair, the scale benchmark's
+    /// synthetic repositories); backups go through [`BlobWriter`].
+    pub fn save_index_file(&self, file: IndexFile) -> Result<IndexId> {
         let sealed = envelope::seal(&self.keys, ObjectType::Index, None, &file.encode(), Some(1));
         let id = IndexId(content_hash(&sealed));
         self.storage.put(&layout::index(&id), Bytes::from(sealed))?;
