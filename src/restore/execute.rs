@@ -1,9 +1,7 @@
 //! Executing a restore plan against the target directory.
 
 use std::collections::HashSet;
-use std::fs::OpenOptions;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -15,9 +13,9 @@ use crate::format::tree::{Node, NodeKind};
 use crate::progress::Progress;
 use crate::repo::Repository;
 use crate::restore::fsmeta::{self, Via};
-use crate::restore::verify::file_matches;
+use crate::restore::prepare::{prepare_files, settle_replaced};
 use crate::restore::write::write_content;
-use crate::restore::{Plan, PlannedFile, RestoreOptions};
+use crate::restore::{Plan, RestoreOptions};
 
 /// What to do with a file that already exists in the target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -100,7 +98,8 @@ fn run(
         make_dir(&target.join(rel), opts.overwrite)?;
         report.dirs += 1;
     }
-    let prepared = prepare_files(repo, plan, opts, fresh, report);
+    let asides = Mutex::new(Vec::new());
+    let prepared = prepare_files(repo, plan, opts, fresh, &asides, report);
     let errors = Mutex::new(Vec::new());
     let meta_done = write_content(repo, plan, target, &prepared.write, progress, &errors)?;
     report.warnings.extend(meta_done.warnings);
@@ -123,6 +122,8 @@ fn run(
         .map(|&i| plan.files[i].size)
         .sum();
     link_files(plan, target, &prepared.links, report);
+    let asides = asides.into_inner().unwrap_or_else(|p| p.into_inner());
+    settle_replaced(plan, target, asides, report);
     let mut made = vec![false; plan.others.len()];
     for (n, (rel, node)) in plan.others.iter().enumerate() {
         match make_other(&target.join(rel), node, opts.overwrite) {
@@ -169,7 +170,7 @@ fn run(
 
 impl RestoreReport {
     /// Records a file that could not be restored.
-    fn fail(&mut self, file: usize, path: &Path, message: &str, damaged: bool) {
+    pub(super) fn fail(&mut self, file: usize, path: &Path, message: &str, damaged: bool) {
         if self.not_written.insert(file) {
             self.damaged += damaged as u64;
             self.errors.push((path.to_path_buf(), message.to_string()));
@@ -218,137 +219,6 @@ fn make_dir(p: &Path, overwrite: Overwrite) -> Result<()> {
         }
         Err(e) => Err(Error::io(p, e)),
     }
-}
-
-/// What to do with one planned file.
-enum Prepared {
-    /// Created empty at its final size; its content is to be written.
-    Write,
-    /// Nothing to write (an empty file).
-    Done,
-    /// A hard link to an earlier file, made once that file is written.
-    Link,
-    /// Already has the right content.
-    Unchanged,
-    /// Exists and differs, and `--overwrite never` keeps it.
-    Kept,
-    /// A directory stands where the file goes.
-    InTheWay,
-}
-
-/// Files to write, and hard links to make once their first name is written.
-struct PreparedSet {
-    write: Vec<usize>,
-    links: Vec<usize>,
-}
-
-/// Decides which files to write and creates multi-chunk ones empty at their
-/// final size (so unwritten ranges are holes), in parallel. In a target that
-/// was empty when the restore started nothing can be in the way, so the
-/// per-file existence checks are skipped. A hard link is made only when its
-/// first name will be restored; otherwise it gets its own copy.
-fn prepare_files(
-    repo: &Repository,
-    plan: &Plan,
-    opts: &RestoreOptions,
-    fresh: bool,
-    report: &mut RestoreReport,
-) -> PreparedSet {
-    let mut set = PreparedSet {
-        write: Vec::new(),
-        links: Vec::new(),
-    };
-    let firsts: Vec<(usize, Result<Prepared>)> = plan
-        .files
-        .par_iter()
-        .enumerate()
-        .filter(|(_, f)| f.link_of.is_none())
-        .map(|(i, f)| (i, prepare_one(repo, f, opts, fresh, false)))
-        .collect();
-    let mut restored = vec![false; plan.files.len()];
-    for (i, outcome) in firsts {
-        restored[i] = matches!(
-            outcome,
-            Ok(Prepared::Write | Prepared::Done | Prepared::Unchanged)
-        );
-        record(&mut set, report, plan, i, outcome);
-    }
-    for (i, f) in plan.files.iter().enumerate() {
-        let Some(first) = f.link_of else { continue };
-        let outcome = prepare_one(repo, f, opts, fresh, restored[first]);
-        record(&mut set, report, plan, i, outcome);
-    }
-    set
-}
-
-fn record(
-    set: &mut PreparedSet,
-    report: &mut RestoreReport,
-    plan: &Plan,
-    i: usize,
-    outcome: Result<Prepared>,
-) {
-    let path = &plan.files[i].path;
-    match outcome {
-        Ok(Prepared::Write) => set.write.push(i),
-        Ok(Prepared::Done) => {}
-        Ok(Prepared::Link) => set.links.push(i),
-        Ok(Prepared::Unchanged) => report.files_unchanged += 1,
-        Ok(Prepared::Kept) => {
-            report.not_overwritten.push(path.clone());
-            report.not_written.insert(i);
-        }
-        Ok(Prepared::InTheWay) => report.fail(i, path, "a directory is in the way", false),
-        Err(e) => report.fail(i, path, &e.to_string(), false),
-    }
-}
-
-fn prepare_one(
-    repo: &Repository,
-    f: &PlannedFile,
-    opts: &RestoreOptions,
-    fresh: bool,
-    as_link: bool,
-) -> Result<Prepared> {
-    let dest = opts.target.join(&f.path);
-    if !fresh {
-        if let Ok(m) = std::fs::symlink_metadata(&dest) {
-            if m.is_dir() {
-                return Ok(Prepared::InTheWay);
-            }
-            let same = m.is_file() && file_matches(repo, &dest, &f.content, f.size)?;
-            if same && opts.overwrite != Overwrite::Always && !as_link {
-                // Already right: only its metadata is applied again.
-                return Ok(Prepared::Unchanged);
-            }
-            if !same && opts.overwrite == Overwrite::Never {
-                return Ok(Prepared::Kept);
-            }
-            std::fs::remove_file(&dest).map_err(|e| Error::io(&dest, e))?;
-        }
-    }
-    if as_link {
-        return Ok(Prepared::Link);
-    }
-    if f.content.len() == 1 {
-        // Created, written and closed in one go while its pack is read.
-        return Ok(Prepared::Write);
-    }
-    let file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&dest)
-        .map_err(|e| Error::io(&dest, e))?;
-    if f.size > 0 {
-        file.set_len(f.size).map_err(|e| Error::io(&dest, e))?;
-    }
-    Ok(if f.content.is_empty() {
-        Prepared::Done
-    } else {
-        Prepared::Write
-    })
 }
 
 /// What happened to a symlink, fifo or device node.

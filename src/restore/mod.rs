@@ -15,6 +15,7 @@
 mod execute;
 mod fsmeta;
 mod plan;
+mod prepare;
 mod verify;
 mod write;
 

@@ -126,3 +126,54 @@ fn truncated_pack_is_reported_as_damage() {
     let stderr = restore_refuses_damage(&env, &src);
     assert!(stderr.contains("shorter than its index"), "{stderr}");
 }
+
+/// `--overwrite always` replaces a file only once its new content is
+/// written: where the data is damaged the user's copy survives, where it is
+/// intact it is replaced, and no moved-aside copy is left behind.
+#[test]
+fn overwrite_keeps_the_local_copy_when_the_new_content_is_damaged() {
+    let env = Env::new();
+    let src = env.path("src");
+    write(&src.join("a.txt"), &text_bytes(1, 300_000));
+    env.backup(&[&src], &[]);
+    write(&src.join("b.bin"), &random_bytes(2, 200_000));
+    let t = env.path("t");
+    let dst = restored(&t, &src);
+    write(&dst.join("a.txt"), b"local a");
+    write(&dst.join("b.bin"), b"local b");
+    // b.bin is only in the second backup's pack: damage that one alone.
+    let before = files_under(&env.repo.join("packs"));
+    env.backup(&[&src], &[]);
+    let new_packs: Vec<_> = files_under(&env.repo.join("packs"))
+        .into_iter()
+        .filter(|p| !before.contains(p))
+        .collect();
+    let data_pack = new_packs
+        .iter()
+        .max_by_key(|p| std::fs::metadata(p).unwrap().len())
+        .unwrap();
+    let len = std::fs::metadata(data_pack).unwrap().len() as usize;
+    flip(data_pack, len / 3);
+    let out = env.run(&[
+        "restore",
+        "latest",
+        "--target",
+        t.to_str().unwrap(),
+        "--overwrite",
+        "always",
+    ]);
+    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(std::fs::read(dst.join("b.bin")).unwrap(), b"local b");
+    assert_eq!(
+        std::fs::read(dst.join("a.txt")).unwrap(),
+        std::fs::read(src.join("a.txt")).unwrap()
+    );
+    let names: Vec<String> = std::fs::read_dir(&dst)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().all(|n| !n.contains("cairn-replaced")),
+        "{names:?}"
+    );
+}
