@@ -37,7 +37,7 @@ EOF
 seaweedfs_stop() {
   if [ -n "${SEAWEEDFS_PID:-}" ]; then
     kill "$SEAWEEDFS_PID" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$SEAWEEDFS_PID" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 30); do kill -0 "$SEAWEEDFS_PID" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$SEAWEEDFS_PID" 2>/dev/null || true
     SEAWEEDFS_PID=
   fi
@@ -91,8 +91,11 @@ import json, sys, urllib.request, urllib.error
 master, s3 = sys.argv[1], sys.argv[2]
 try:
     a = json.load(urllib.request.urlopen(f"http://127.0.0.1:{master}/dir/assign", timeout=2))
-    if not a.get("fid"):
-        sys.exit(1)
+except Exception:
+    sys.exit(1)
+if not a.get("fid"):
+    sys.exit(1)
+try:
     urllib.request.urlopen(f"http://127.0.0.1:{s3}/", timeout=2)
 except urllib.error.HTTPError:
     pass  # S3 answered (403 without credentials): it is up

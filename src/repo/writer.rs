@@ -182,8 +182,13 @@ impl<'r> BlobWriter<'r> {
             if done.is_empty() {
                 return Ok(());
             }
+            // Confirmed packs are indexed even when another upload failed.
+            let mut failed = None;
             for (result, entry) in done {
-                result?;
+                if let Err(e) = result {
+                    failed.get_or_insert(e);
+                    continue;
+                }
                 lock(&self.stats).packs_added += 1;
                 let batch = {
                     let mut q = lock(&self.unindexed);
@@ -193,6 +198,9 @@ impl<'r> BlobWriter<'r> {
                 if let Some(batch) = batch {
                     self.write_index(batch)?;
                 }
+            }
+            if let Some(e) = failed {
+                return Err(e.into());
             }
             if !all {
                 return Ok(());
@@ -241,6 +249,10 @@ impl<'r> BlobWriter<'r> {
         lock(&self.stats).clone()
     }
 }
+
+#[cfg(test)]
+#[path = "writer_tests.rs"]
+mod tests;
 
 /// Locks a mutex; a poisoned one is still consistent here because every
 /// critical section only pushes, swaps or counts.

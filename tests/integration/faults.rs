@@ -91,8 +91,8 @@ fn backup_and_restore_survive_transient_faults() {
     let storage = wrap(
         base(&env),
         FaultConfig {
-            transient_before: 0.15,
-            transient_after_put: 0.15,
+            transient_before: 0.2,
+            transient_after_put: 0.3,
             slow: 0.05,
             slow_delay: Duration::from_millis(3),
             ..FaultConfig::seeded(7)
@@ -112,8 +112,8 @@ fn backup_and_restore_survive_transient_faults() {
     assert!(r.errors.is_empty(), "{:?}", r.errors);
     assert_same_tree(&src, &restored(&target, &src));
     let counts = storage.inner().counts();
-    assert!(counts.transient_before > 10, "{counts:?}");
-    assert!(counts.transient_after_put > 3, "{counts:?}");
+    assert!(counts.transient_before >= 5, "{counts:?}");
+    assert!(counts.transient_after_put >= 2, "{counts:?}");
     assert!(counts.slow > 0, "{counts:?}");
 }
 
