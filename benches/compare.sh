@@ -3,7 +3,7 @@
 #
 #   benches/compare.sh [--corpus DIR] [--work DIR] [--runs N] [--tools cairn,restic,rustic,borg]
 #                      [--steps init,open,backup,unchanged,change,restore,check,read-data,prune]
-#                      [--out FILE] [--quick] [--no-install] [--no-build] [--no-limits]
+#                      [--out FILE] [--quick] [--no-install] [--no-build] [--no-limits] [--s3]
 #
 # Every tool encrypts and compresses with zstd (level 3 where it can be chosen). Each run
 # starts from a new, empty repository and cache per tool and times, tool after tool, each
@@ -19,6 +19,9 @@
 # page-cache and criterion measurements of the machine's limits.
 # --quick builds a ~70 MB corpus (every 25th small file + 20 MiB of the db and random.bin)
 # in the work dir and does one run: for testing this script, not for measuring.
+# --s3: every repository lives on a throwaway SeaweedFS S3 server on loopback
+# (scripts/seaweedfs.sh) instead of a local directory; only cairn and restic speak S3 here.
+# Repository sizes are not measured in this mode.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -37,6 +40,7 @@ quick=0
 install=1
 limits=1
 build=1
+s3=0
 
 die() { echo "compare.sh: error: $*" >&2; exit 1; }
 say() { echo "[compare $(date +%H:%M:%S)] $*" >&2; }
@@ -54,6 +58,7 @@ while (($#)); do
     --no-install) install=0; shift ;;
     --no-build) build=0; shift ;;
     --no-limits) limits=0; shift ;;
+    --s3) s3=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument: $1" ;;
   esac
@@ -66,6 +71,11 @@ all_tools=(cairn restic rustic borg)
 all_steps=(init open backup unchanged change restore check read-data prune)
 IFS=, read -r -a tools <<<"$tools_arg"
 IFS=, read -r -a steps <<<"$steps_arg"
+if ((s3)); then
+  s3_tools=()
+  for t in "${tools[@]}"; do [[ $t == cairn || $t == restic ]] && s3_tools+=("$t"); done
+  tools=("${s3_tools[@]}")
+fi
 for t in "${tools[@]}"; do [[ " ${all_tools[*]} " == *" $t "* ]] || die "unknown tool '$t' (known: ${all_tools[*]})"; done
 for s in "${steps[@]}"; do [[ " ${all_steps[*]} " == *" $s "* ]] || die "unknown step '$s' (known: ${all_steps[*]})"; done
 want_step() { [[ " ${steps[*]} " == *" $1 "* ]]; }
@@ -214,11 +224,23 @@ revert_change() {
 cleanup() {
   local rc=$?
   if ((change_applied)) || [[ -f $save/manifest.json ]]; then revert_change || echo "compare.sh: could not revert the change; originals are in $save" >&2; fi
+  ((s3)) && seaweedfs_stop
   exit $rc
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 revert_change # a change left behind by an interrupted run
+
+if ((s3)); then
+  # shellcheck source=scripts/seaweedfs.sh
+  source "$root/scripts/seaweedfs.sh"
+  SEAWEEDFS_NO_TRAP=1 seaweedfs_start >&2 || die "could not start the S3 server"
+  note "repositories on a loopback SeaweedFS S3 server ($CAIRN_TEST_S3); sizes not measured"
+fi
+# repo_of RUN TOOL: where that tool's repository lives
+repo_of() {
+  if ((s3)); then echo "s3:$CAIRN_TEST_S3/bench-r$1-$2"; else echo "$runs_dir/r$1/$2/repo"; fi
+}
 
 # ------------------------------------------------------------------ timing
 drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
@@ -290,7 +312,8 @@ tool_cmd() {
 # Returns 0 on success, 1 on failure (or skipped: the tool's repository is broken), 2 if n/a.
 step() {
   local run=$1 tool=$2 st=$3 arg=${4:-}
-  local dir="$runs_dir/r$run/$tool" repo="$runs_dir/r$run/$tool/repo" cache="$runs_dir/r$run/$tool/cache"
+  local dir="$runs_dir/r$run/$tool" repo cache="$runs_dir/r$run/$tool/cache"
+  repo=$(repo_of "$run" "$tool")
   local base="$logs/r$run-$tool-$st"
   if [[ -n ${broken[$tool]:-} ]]; then rec step "$run" "$tool" "$st" skip - - - -; return 1; fi
   if ! tool_cmd "$tool" "$st" "$repo" "$cache" "$arg"; then

@@ -16,7 +16,8 @@ pub struct Cli {
 
 #[derive(Args, Debug, Clone)]
 pub struct Global {
-    /// Repository location (a directory). Default: a repository in your data directory.
+    /// Repository location: a directory, s3:[https://ENDPOINT/]BUCKET[/PREFIX] or
+    /// r2:ACCOUNT_ID/BUCKET[/PREFIX]. Default: a repository in your data directory.
     #[arg(short = 'r', long = "repo", env = "CAIRN_REPOSITORY", global = true)]
     pub repo: Option<String>,
     /// Machine-readable output: JSON lines for progress and a JSON summary.
@@ -31,6 +32,8 @@ pub struct Global {
     /// Directory for the local index cache.
     #[arg(long, env = "CAIRN_CACHE_DIR", global = true)]
     pub cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub backend: crate::cli::storage::BackendArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -51,6 +54,8 @@ pub enum Command {
     Cat(CatArgs),
     /// Verify the repository: structure always, pack data with --read-data.
     Check(CheckArgs),
+    /// Commands about the repository's storage (`repo ping`).
+    Repo(crate::cli::repo::RepoArgs),
 }
 
 #[derive(Args, Debug)]

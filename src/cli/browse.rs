@@ -196,7 +196,7 @@ pub fn cat(g: &Global, a: CatArgs) -> Result<i32> {
     if a.kind == CatKind::Key {
         // Key files are readable without the password.
         let (loc, _) = open::location(g)?;
-        let storage = cairn::storage::open_location(&loc, false)?;
+        let storage = crate::cli::storage::open(g, &loc, false)?;
         let id: KeyId = match &a.id {
             Some(id) => id.parse()?,
             None => storage

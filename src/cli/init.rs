@@ -9,7 +9,7 @@ use crate::cli::{exit, open, print_json};
 
 pub fn run(g: &Global, a: InitArgs) -> Result<i32> {
     let (loc, _) = open::location(g)?;
-    let storage = cairn::storage::open_location(&loc, true)?;
+    let storage = crate::cli::storage::open(g, &loc, true)?;
     if open::exists(&*storage)? {
         return Err(Error::Usage(format!(
             "a repository already exists at {loc}"

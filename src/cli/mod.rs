@@ -9,7 +9,9 @@ pub mod exit;
 mod init;
 mod open;
 mod output;
+mod repo;
 mod restore;
+mod storage;
 
 use cairn::repo::SnapshotFilter;
 use cairn::Result;
@@ -19,7 +21,7 @@ use args::{Cli, Command, Filter};
 /// Runs a parsed command; returns the process exit code.
 pub fn run(cli: Cli) -> Result<i32> {
     let g = &cli.global;
-    match cli.command {
+    let result = match cli.command {
         Command::Init(a) => init::run(g, a),
         Command::Backup(a) => backup::run(g, a),
         Command::Snapshots(a) => browse::snapshots(g, a),
@@ -28,7 +30,10 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Dump(a) => browse::dump(g, a),
         Command::Cat(a) => browse::cat(g, a),
         Command::Check(a) => check::run(g, a),
-    }
+        Command::Repo(a) => repo::run(g, a),
+    };
+    storage::report(g);
+    result
 }
 
 impl Filter {

@@ -88,7 +88,7 @@ pub fn password(confirm: bool) -> Result<Zeroizing<String>> {
 pub fn open(g: &Global, create_default: bool) -> Result<Repository> {
     let (loc, is_default) = location(g)?;
     let storage: Arc<dyn Storage> =
-        cairn::storage::open_location(&loc, is_default && create_default)?;
+        crate::cli::storage::open(g, &loc, is_default && create_default)?;
     if is_default && create_default && !exists(&*storage)? {
         eprintln!("creating a new repository at {loc}");
         let pw = password(true)?;

@@ -3,10 +3,12 @@
 //!
 //! Callers on many threads call [`BlobWriter::add_if_new`]; sealing (zstd and
 //! XChaCha20-Poly1305) runs on the calling thread, so it scales with the
-//! caller's parallelism, and a full pack is uploaded by the thread that
-//! filled it, which bounds the packs in flight to the number of writers.
+//! caller's parallelism. A full pack is committed by the thread that filled
+//! it, in the background where the backend can (a bucket): the pack waits in
+//! `in_flight` until its upload is confirmed, and only then joins the queue
+//! for the next index file. The backend bounds the uploads in flight.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::sync::Mutex;
 
 use serde::Serialize;
@@ -17,7 +19,7 @@ use crate::format::layout;
 use crate::format::pack::{self, PackBuilder, PackSink};
 use crate::ids::BlobId;
 use crate::repo::Repository;
-use crate::storage::Staged;
+use crate::storage::{Pending, Staged};
 
 /// Packs named in one index file at most, so a crash loses little index
 /// work and the next backup can deduplicate against what was uploaded.
@@ -48,6 +50,8 @@ pub struct BlobWriter<'r> {
     tree: Mutex<Option<Pack<'r>>>,
     /// Blobs sealed in this session but not yet in an index file.
     pending: Mutex<HashSet<(BlobKind, BlobId)>>,
+    /// Packs whose upload is not confirmed yet.
+    in_flight: Mutex<VecDeque<(Pending, PackEntry)>>,
     /// Uploaded packs waiting for an index file.
     unindexed: Mutex<Vec<PackEntry>>,
     stats: Mutex<WriteStats>,
@@ -78,6 +82,7 @@ impl<'r> BlobWriter<'r> {
             data: Mutex::new(None),
             tree: Mutex::new(None),
             pending: Mutex::new(HashSet::new()),
+            in_flight: Mutex::new(VecDeque::new()),
             unindexed: Mutex::new(Vec::new()),
             stats: Mutex::new(WriteStats::default()),
         }
@@ -137,22 +142,69 @@ impl<'r> BlobWriter<'r> {
         Ok(true)
     }
 
-    /// Finishes a pack, stores it, and queues it for the next index file.
+    /// Finishes a pack and starts storing it; see [`BlobWriter::settle`].
     fn upload(&self, builder: Pack<'r>) -> Result<()> {
         if builder.is_empty() {
             return Ok(());
         }
         let (sink, entry) = builder.finish(self.repo.keys())?;
-        sink.0.commit(&layout::pack(&entry.id))?;
-        lock(&self.stats).packs_added += 1;
-        let batch = {
-            let mut q = lock(&self.unindexed);
-            q.push(entry);
-            (q.len() >= PACKS_PER_INDEX).then(|| std::mem::take(&mut *q))
-        };
-        match batch {
-            Some(batch) => self.write_index(batch),
-            None => Ok(()),
+        let pending = sink.0.commit_background(&layout::pack(&entry.id))?;
+        lock(&self.in_flight).push_back((pending, entry));
+        self.settle(false)
+    }
+
+    /// Queues packs whose upload is confirmed for the next index file (and
+    /// writes it when full); with `all`, first waits for every upload. A
+    /// failed upload fails the writer: its pack is never indexed.
+    fn settle(&self, all: bool) -> Result<()> {
+        loop {
+            let mut done = Vec::new();
+            let mut wait = None;
+            {
+                let mut q = lock(&self.in_flight);
+                let mut i = 0;
+                while i < q.len() {
+                    match q[i].0.try_finish() {
+                        Some(result) => {
+                            let (_, entry) = q.remove(i).expect("index is in bounds");
+                            done.push((result, entry));
+                        }
+                        None => i += 1,
+                    }
+                }
+                if all && done.is_empty() {
+                    wait = q.pop_front();
+                }
+            }
+            if let Some((pending, entry)) = wait {
+                done.push((pending.wait(), entry));
+            }
+            if done.is_empty() {
+                return Ok(());
+            }
+            // Confirmed packs are indexed even when another upload failed.
+            let mut failed = None;
+            for (result, entry) in done {
+                if let Err(e) = result {
+                    failed.get_or_insert(e);
+                    continue;
+                }
+                lock(&self.stats).packs_added += 1;
+                let batch = {
+                    let mut q = lock(&self.unindexed);
+                    q.push(entry);
+                    (q.len() >= PACKS_PER_INDEX).then(|| std::mem::take(&mut *q))
+                };
+                if let Some(batch) = batch {
+                    self.write_index(batch)?;
+                }
+            }
+            if let Some(e) = failed {
+                return Err(e.into());
+            }
+            if !all {
+                return Ok(());
+            }
         }
     }
 
@@ -186,6 +238,7 @@ impl<'r> BlobWriter<'r> {
                 self.upload(pack)?;
             }
         }
+        self.settle(true)?;
         let rest = std::mem::take(&mut *lock(&self.unindexed));
         self.write_index(rest)?;
         Ok(lock(&self.stats).clone())
@@ -196,6 +249,10 @@ impl<'r> BlobWriter<'r> {
         lock(&self.stats).clone()
     }
 }
+
+#[cfg(test)]
+#[path = "writer_tests.rs"]
+mod tests;
 
 /// Locks a mutex; a poisoned one is still consistent here because every
 /// critical section only pushes, swaps or counts.

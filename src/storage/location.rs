@@ -1,23 +1,57 @@
 //! Turning a repository location string into a storage stack. The one
-//! place where backends and their wrappers are composed.
+//! place where backends and their wrappers are composed:
+//! `Stats<Local>` or `Stats<S3>`. The S3 backend retries inside the SDK,
+//! so no retry wrapper is stacked on it (attempts would multiply).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::storage::local::LocalStorage;
+use crate::storage::s3::{is_s3_location, S3Options, S3Storage};
+use crate::storage::stats::{StatsHandle, StatsStorage};
 use crate::storage::Storage;
 
-/// Opens the storage a location names. Today: a local directory, as a plain
-/// path or `local:PATH`. `create` makes the directory if it is missing.
+/// Backend settings that are not part of the location string.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StorageOptions {
+    pub s3: S3Options,
+}
+
+/// An opened storage and the handle to its request counters.
+pub struct OpenedStorage {
+    pub storage: Arc<dyn Storage>,
+    pub stats: StatsHandle,
+}
+
+/// Opens the storage a location names, with default options. See
+/// [`open_location_with`].
 pub fn open_location(location: &str, create: bool) -> Result<Arc<dyn Storage>> {
+    Ok(open_location_with(location, create, &StorageOptions::default())?.storage)
+}
+
+/// Opens the storage a location names: a directory (a plain path or
+/// `local:PATH`), `s3:…` or `r2:…` (see [`crate::storage::s3::config`]).
+/// `create` makes the directory or bucket if it is missing.
+pub fn open_location_with(
+    location: &str,
+    create: bool,
+    opts: &StorageOptions,
+) -> Result<OpenedStorage> {
     if location.is_empty() {
         return Err(Error::Usage("empty repository location".into()));
+    }
+    if is_s3_location(location) {
+        let stats = StatsStorage::new(S3Storage::open(location, &opts.s3, create)?);
+        return Ok(OpenedStorage {
+            stats: stats.handle(),
+            storage: Arc::new(stats),
+        });
     }
     if let Some((scheme, _)) = location.split_once(':') {
         if scheme != "local" && !scheme.contains('/') && scheme.len() > 1 {
             return Err(Error::Usage(format!(
-                "unsupported repository location {location:?}: use a directory path"
+                "unsupported repository location {location:?}: use a directory path, s3:… or r2:…"
             )));
         }
     }
@@ -30,5 +64,9 @@ pub fn open_location(location: &str, create: bool) -> Result<Arc<dyn Storage>> {
         }
         LocalStorage::new(path)
     };
-    Ok(Arc::new(storage))
+    let stats = StatsStorage::new(storage);
+    Ok(OpenedStorage {
+        stats: stats.handle(),
+        storage: Arc::new(stats),
+    })
 }

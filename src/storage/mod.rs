@@ -1,7 +1,7 @@
 //! The backend: opaque keys to immutable bytes. One small trait, so the
 //! repository never knows whether it talks to a directory or a bucket.
 //! Cross-cutting behaviour (retries, fault injection, statistics) are wrappers
-//! implementing the same trait, composed in one place (`open_storage`).
+//! implementing the same trait, composed in one place (`open_location`).
 //!
 //! This module knows nothing of formats, crypto or repositories.
 
@@ -11,14 +11,16 @@ pub mod faulty;
 pub mod local;
 mod location;
 pub mod memory;
+pub mod probe;
 pub mod retry;
+pub mod s3;
 mod staged;
 pub mod stats;
 
 use bytes::Bytes;
 
-pub use location::open_location;
-pub use staged::{BufferedStaged, Staged};
+pub use location::{open_location, open_location_with, OpenedStorage, StorageOptions};
+pub use staged::{BufferedStaged, Pending, PendingSender, Staged};
 
 /// How a storage operation failed, which decides whether to retry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,8 +2,10 @@
 //! many requests an operation costs. Object stores bill writes and lists
 //! ("class A") far above reads ("class B"), so those are counted apart.
 //!
-//! Placed under the retry wrapper (`Retry<Stats<S3>>`), it counts every
-//! request actually sent, including retried ones.
+//! It counts storage operations as the layer below it sees them: under a
+//! retry wrapper (`Retry<Stats<S>>`) every retried call counts. Over the S3
+//! backend, which retries inside the SDK, a retried request and a multipart
+//! upload each count once.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -11,7 +13,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use serde::Serialize;
 
-use super::{ObjectInfo, Storage, StorageResult};
+use super::{ObjectInfo, Pending, Staged, Storage, StorageResult};
 
 /// A snapshot of the counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -153,8 +155,63 @@ impl<S: Storage> Storage for StatsStorage<S> {
         self.inner.location()
     }
 
+    /// Keeps the backend's own staging (a temporary file, a background
+    /// upload) and counts the commit as one put.
+    fn stage(&self) -> StorageResult<Box<dyn Staged + '_>> {
+        Ok(Box::new(StatsStaged {
+            inner: self.inner.stage()?,
+            counters: self.counters.clone(),
+        }))
+    }
+
     fn as_dyn(&self) -> &dyn Storage {
         self
+    }
+}
+
+/// A counted staged object.
+struct StatsStaged<'s> {
+    inner: Box<dyn Staged + 's>,
+    counters: StatsHandle,
+}
+
+impl StatsStaged<'_> {
+    fn count_commit(&self) {
+        let c = &self.counters.0;
+        c.puts.fetch_add(1, Ordering::Relaxed);
+        c.bytes_up.fetch_add(self.inner.len(), Ordering::Relaxed);
+    }
+}
+
+impl Staged for StatsStaged<'_> {
+    fn write(&mut self, data: &[u8]) -> StorageResult<()> {
+        self.inner.write(data)
+    }
+
+    fn len(&self) -> u64 {
+        self.inner.len()
+    }
+
+    fn commit(self: Box<Self>, key: &str) -> StorageResult<()> {
+        self.count_commit();
+        let result = self.inner.commit(key);
+        if result.is_err() {
+            self.counters.0.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        result
+    }
+
+    fn commit_background(self: Box<Self>, key: &str) -> StorageResult<Pending> {
+        self.count_commit();
+        let counters = self.counters.clone();
+        let pending = self.inner.commit_background(key).inspect_err(|_| {
+            counters.0.errors.fetch_add(1, Ordering::Relaxed);
+        })?;
+        Ok(pending.on_finish(move |r| {
+            if r.is_err() {
+                counters.0.errors.fetch_add(1, Ordering::Relaxed);
+            }
+        }))
     }
 }
 
@@ -206,6 +263,20 @@ mod tests {
         assert!(s.get("k").is_err());
         let stats = s.inner().snapshot();
         assert_eq!((stats.gets, stats.errors), (3, 3));
+    }
+
+    #[test]
+    fn staged_commits_count_as_puts() {
+        let s = StatsStorage::new(MemoryStorage::new());
+        let mut st = s.stage().unwrap();
+        st.write(&[1u8; 300]).unwrap();
+        st.commit_background("p").unwrap().wait().unwrap();
+        let mut st = s.stage().unwrap();
+        st.write(&[2u8; 50]).unwrap();
+        st.commit("q").unwrap();
+        let stats = s.snapshot();
+        assert_eq!((stats.puts, stats.bytes_up, stats.errors), (2, 350, 0));
+        assert_eq!(s.inner().get("p").unwrap().len(), 300);
     }
 
     #[test]

@@ -7,9 +7,18 @@ use serde_json::Value;
 
 use crate::util::*;
 
-/// A repository with several snapshots, so there are several packs.
+/// A repository with several snapshots, so there are several packs, on
+/// the backend under test.
 fn setup(backups: u64) -> Env {
-    let env = Env::new();
+    fill(Env::new(), backups)
+}
+
+/// The same, LOCAL-ONLY: for tests that damage the repository's files.
+fn setup_local(backups: u64) -> Env {
+    fill(Env::new_local(), backups)
+}
+
+fn fill(env: Env, backups: u64) -> Env {
     for i in 0..backups {
         let src = env.path(&format!("src{i}"));
         write(&src.join("a.txt"), &text_bytes(10 + i, 300_000));
@@ -76,10 +85,7 @@ fn clean_repository_passes_with_and_without_read_data() {
     assert_eq!(problems(&r), vec![]);
     assert_eq!(r["packs_read"], packs);
     assert!(r["blobs_checked"].as_u64().unwrap() > 2, "{r}");
-    let on_disk: u64 = files_under(&env.repo.join("packs"))
-        .iter()
-        .map(|p| std::fs::metadata(p).unwrap().len())
-        .sum();
+    let on_disk: u64 = env.objects("packs/").iter().map(|(_, size)| size).sum();
     assert_eq!(r["bytes_read"], on_disk);
 
     // The human-readable report says so too.
@@ -90,7 +96,7 @@ fn clean_repository_passes_with_and_without_read_data() {
 
 #[test]
 fn flipped_byte_in_a_data_pack_is_found_only_by_read_data() {
-    let env = setup(1);
+    let env = setup_local(1);
     let pack = largest_pack(&env);
     let len = std::fs::metadata(&pack).unwrap().len() as usize;
     flip(&pack, len / 3);
@@ -116,7 +122,7 @@ fn flipped_byte_in_a_data_pack_is_found_only_by_read_data() {
 
 #[test]
 fn deleted_pack_is_damage_in_the_structure_check() {
-    let env = setup(1);
+    let env = setup_local(1);
     let pack = largest_pack(&env);
     std::fs::remove_file(&pack).unwrap();
     let (code, r) = check(&env, &[]);
@@ -132,7 +138,7 @@ fn deleted_pack_is_damage_in_the_structure_check() {
 
 #[test]
 fn junk_pack_is_an_unindexed_warning() {
-    let env = setup(1);
+    let env = setup_local(1);
     let junk = "ab".repeat(32);
     write(
         &env.repo.join("packs").join(&junk[..2]).join(&junk),
@@ -155,7 +161,7 @@ fn junk_pack_is_an_unindexed_warning() {
 
 #[test]
 fn flipped_byte_in_an_index_file_is_damage() {
-    let env = setup(1);
+    let env = setup_local(1);
     let index = files_under(&env.repo.join("index")).pop().unwrap();
     flip(&index, 40);
     // With the index already cached the check itself must find it.

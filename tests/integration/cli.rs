@@ -121,8 +121,8 @@ fn ls_dump_cat_and_dry_run() {
     assert_eq!(tree["nodes"][0]["name"], "file.txt");
     let list = env.json(&["snapshots"]);
     assert_eq!(list[0]["id"], id);
-    let index_files = files_under(&env.repo.join("index"));
-    let index_id = index_files[0].file_name().unwrap().to_str().unwrap();
+    let index_files = env.objects("index/");
+    let index_id = index_files[0].0.trim_start_matches("index/");
     let index = env.json(&["cat", "index", index_id]);
     let pack_id = index["packs"][0]["id"].as_str().unwrap();
     let pack = env.json(&["cat", "pack", pack_id]);

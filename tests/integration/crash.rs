@@ -7,7 +7,7 @@ use crate::util::*;
 
 #[test]
 fn kill_9_mid_backup_leaves_a_usable_repository() {
-    let env = Env::uninit();
+    let env = Env::uninit_local(); // LOCAL-ONLY: watches the index directory
     env.ok(&[
         "init",
         "--kdf-memory-mib",

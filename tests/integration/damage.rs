@@ -48,7 +48,7 @@ fn restore_refuses_damage(env: &Env, src: &Path) -> String {
 }
 
 fn setup() -> (Env, std::path::PathBuf) {
-    let env = Env::new();
+    let env = Env::new_local(); // LOCAL-ONLY: flips bytes in the repository files
     let src = env.path("src");
     write(&src.join("a.txt"), &text_bytes(1, 300_000));
     write(&src.join("b.bin"), &random_bytes(2, 200_000));

@@ -7,7 +7,6 @@ use cairn::format::tree::{Meta, Node, NodeKind, Tree};
 use cairn::ids::{BlobId, ChunkId, TreeId};
 use cairn::repo::{BlobWriter, Repository};
 
-use crate::damage::library_repo;
 use crate::util::*;
 
 /// Stores a tree without the encoder's sorting or the decoder's checks.
@@ -67,7 +66,7 @@ fn escaping_names_are_refused() {
         b"x\0y",
     ] {
         let env = Env::uninit();
-        let repo = library_repo(env.dir.path());
+        let repo = env.library_repo();
         let w = BlobWriter::new(&repo);
         let evil = file_node(&repo, &w, bad);
         let inner = raw_tree(&w, &repo, vec![evil]);

@@ -1,5 +1,13 @@
 //! The tiny harness every integration test uses: a temporary repository,
 //! the real `cairn` binary, tree generators and a deep comparison.
+//!
+//! The suite runs against the backend `CAIRN_TEST_BACKEND` names: `local`
+//! (the default) or `s3`, which puts each test's repository under a unique
+//! prefix of a bucket on the S3 server at `CAIRN_TEST_S3` (scripts/test
+//! starts one and runs the suite a second time so). Tests that open the
+//! repository directory with file tools (to damage it, crash into it or
+//! compare it with golden files) use [`Env::new_local`] and
+//! [`Env::uninit_local`]: LOCAL-ONLY, whatever the backend.
 
 #![allow(dead_code)]
 
@@ -14,27 +22,126 @@ use tempfile::TempDir;
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
-/// A temporary directory holding a repository, a cache and scratch space.
+/// A temporary directory holding a cache and scratch space, and a
+/// repository location on the backend under test.
 pub struct Env {
     pub dir: TempDir,
+    /// The repository directory. Meaningful only for local repositories:
+    /// tests that read it must use [`Env::new_local`].
     pub repo: PathBuf,
     pub cache: PathBuf,
+    /// What `--repo` gets: `repo` as a path, or an `s3:` location.
+    pub location: String,
 }
+
+/// The S3 endpoint when the suite runs against S3 (`CAIRN_TEST_BACKEND=s3`).
+pub fn s3_endpoint() -> Option<String> {
+    match std::env::var("CAIRN_TEST_BACKEND").as_deref() {
+        Ok("s3") => Some(
+            std::env::var("CAIRN_TEST_S3")
+                .expect("CAIRN_TEST_BACKEND=s3 needs CAIRN_TEST_S3 (scripts/test sets both)"),
+        ),
+        Ok("local") | Ok("") | Err(_) => None,
+        Ok(other) => panic!("unknown CAIRN_TEST_BACKEND {other:?}"),
+    }
+}
+
+/// The bucket the S3 runs share; each test has its own prefix in it.
+pub const S3_TEST_BUCKET: &str = "cairn-integration";
 
 impl Env {
     /// A fresh, initialised repository with cheap KDF parameters.
     pub fn new() -> Env {
         let env = Env::uninit();
-        env.ok(&["init", "--kdf-memory-mib", "1", "--kdf-iterations", "1"]);
+        env.init();
         env
     }
 
-    /// A temporary directory with no repository yet.
+    /// A fresh repository in a local directory, whatever the backend under
+    /// test: for LOCAL-ONLY tests that open the repository's files.
+    pub fn new_local() -> Env {
+        let env = Env::uninit_local();
+        env.init();
+        env
+    }
+
+    fn init(&self) {
+        self.ok(&["init", "--kdf-memory-mib", "1", "--kdf-iterations", "1"]);
+    }
+
+    /// A temporary directory with no repository yet, on the backend under test.
     pub fn uninit() -> Env {
+        let mut env = Env::uninit_local();
+        if let Some(endpoint) = s3_endpoint() {
+            // The shared bucket exists before any test looks for a
+            // repository in it, so "no repository" means the same as locally.
+            static BUCKET: std::sync::Once = std::sync::Once::new();
+            BUCKET.call_once(|| {
+                cairn::storage::open_location(&format!("s3:{endpoint}/{S3_TEST_BUCKET}"), true)
+                    .expect("create the test bucket");
+            });
+            env.location = format!(
+                "s3:{endpoint}/{S3_TEST_BUCKET}/t-{:016x}",
+                rand::random::<u64>()
+            );
+        }
+        env
+    }
+
+    /// A temporary directory with no repository yet, LOCAL-ONLY.
+    pub fn uninit_local() -> Env {
         let dir = tempfile::tempdir().expect("tempdir");
         let repo = dir.path().join("repo");
         let cache = dir.path().join("cache");
-        Env { dir, repo, cache }
+        let location = repo.to_string_lossy().into_owned();
+        Env {
+            dir,
+            repo,
+            cache,
+            location,
+        }
+    }
+
+    pub fn is_s3(&self) -> bool {
+        self.location.starts_with("s3:")
+    }
+
+    /// The repository's storage, as the library opens it.
+    pub fn storage(&self) -> std::sync::Arc<dyn cairn::storage::Storage> {
+        cairn::storage::open_location(&self.location, self.is_s3())
+            .unwrap_or_else(|e| panic!("open {}: {e}", self.location))
+    }
+
+    /// Keys (and sizes) of the objects under `prefix`, on any backend.
+    pub fn objects(&self, prefix: &str) -> Vec<(String, u64)> {
+        let mut v: Vec<_> = self
+            .storage()
+            .list(prefix)
+            .expect("list")
+            .into_iter()
+            .map(|o| (o.key, o.size))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// A library handle on a new repository at this location (cheap KDF).
+    pub fn library_repo(&self) -> cairn::repo::Repository {
+        let init = cairn::repo::InitOptions {
+            kdf: Some(cairn::crypto::KdfParams::insecure_for_tests()),
+            ..Default::default()
+        };
+        let open = cairn::repo::OpenOptions {
+            cache_dir: Some(self.cache.clone()),
+        };
+        let storage = if self.is_s3() {
+            self.storage()
+        } else {
+            std::sync::Arc::new(
+                cairn::storage::local::LocalStorage::create(self.repo.clone()).expect("create"),
+            )
+        };
+        cairn::repo::Repository::init(storage, PASSWORD.as_bytes(), init, open).expect("init")
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
@@ -45,7 +152,7 @@ impl Env {
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_cairn"));
         c.args(args)
-            .env("CAIRN_REPOSITORY", &self.repo)
+            .env("CAIRN_REPOSITORY", &self.location)
             .env("CAIRN_PASSWORD", PASSWORD)
             .env("CAIRN_CACHE_DIR", &self.cache)
             .env_remove("CAIRN_PASSWORD_FILE")
@@ -90,9 +197,9 @@ impl Env {
         self.json(&args)
     }
 
-    /// Number of pack files in the repository.
+    /// Number of pack files in the repository, on any backend.
     pub fn pack_count(&self) -> usize {
-        files_under(&self.repo.join("packs")).len()
+        self.objects("packs/").len()
     }
 }
 
