@@ -3,6 +3,7 @@
 //! writes typed objects through it.
 
 mod cache;
+pub mod lock;
 mod reader;
 mod snapshots;
 #[cfg(test)]
