@@ -51,6 +51,10 @@ pub enum Command {
     Cat(CatArgs),
     /// Verify the repository: structure always, pack data with --read-data.
     Check(CheckArgs),
+    /// Free the space of data no snapshot references (two-phase, never blocks backups).
+    Prune(crate::cli::prune::PruneArgs),
+    /// Remove the maintenance lock left by a crashed prune.
+    Unlock(crate::cli::prune::UnlockArgs),
 }
 
 #[derive(Args, Debug)]

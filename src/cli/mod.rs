@@ -9,6 +9,7 @@ pub mod exit;
 mod init;
 mod open;
 mod output;
+mod prune;
 mod restore;
 
 use cairn::repo::SnapshotFilter;
@@ -28,6 +29,8 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Dump(a) => browse::dump(g, a),
         Command::Cat(a) => browse::cat(g, a),
         Command::Check(a) => check::run(g, a),
+        Command::Prune(a) => prune::run(g, a),
+        Command::Unlock(a) => prune::unlock(g, a),
     }
 }
 

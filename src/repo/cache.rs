@@ -27,7 +27,7 @@ const SCHEMA_VERSION: i64 = 3;
 
 /// A connection to the cache database.
 pub struct IndexCache {
-    conn: Connection,
+    pub(super) conn: Connection,
 }
 
 fn kind_code(k: BlobKind) -> i64 {
