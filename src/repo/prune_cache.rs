@@ -12,7 +12,14 @@ use rusqlite::params;
 use crate::error::Result;
 use crate::format::index::{BlobEntry, BlobKind, CondemnedPack, PackEntry};
 use crate::ids::{BlobId, ChunkId, PackId, TreeId};
-use crate::repo::IndexCache;
+use crate::repo::{IndexCache, Repository};
+
+impl Repository {
+    /// The packs condemned by the index files loaded so far.
+    pub fn condemned_packs(&self) -> Result<Vec<CondemnedPack>> {
+        self.cache().condemned()
+    }
+}
 
 /// How much of one indexed pack the snapshots use.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,6 +6,7 @@ mod crash;
 mod damage;
 mod golden;
 mod hostile;
+mod prune;
 mod roundtrip;
 mod selection;
 mod util;
