@@ -7,6 +7,7 @@ mod damage;
 mod golden;
 mod hostile;
 mod prune;
+mod prune_concurrent;
 mod roundtrip;
 mod selection;
 mod util;
