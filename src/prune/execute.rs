@@ -204,10 +204,11 @@ fn write_index(repo: &Repository, plan: &PrunePlan, new_packs: Vec<PackEntry>) -
     }
     // The last file replaces the old ones: only once it is stored do the
     // new condemnations take effect and the old files stop counting.
+    let since = plan.now.max(crate::time::now().0.secs);
     repo.save_index_file(IndexFile {
         supersedes: plan.index_files.clone(),
         packs: batch,
-        condemned: plan.condemned_records(),
+        condemned: plan.condemned_records(since),
     })?;
     Ok(written + 1)
 }

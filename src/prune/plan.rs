@@ -69,8 +69,11 @@ impl PrunePlan {
             || self.unindexed.iter().any(|u| u.3 != PackAction::Wait)
     }
 
-    /// The condemnation records the new index carries.
-    pub fn condemned_records(&self) -> Vec<CondemnedPack> {
+    /// The condemnation records the new index carries; new ones dated
+    /// `since`, which the caller takes just before writing them: a backup
+    /// can only miss a record that is not yet stored, so the grace period
+    /// must count from (nearly) when it is (format-spec/12-prune.md).
+    pub fn condemned_records(&self, since: i64) -> Vec<CondemnedPack> {
         let mut out = Vec::new();
         for p in &self.packs {
             match p.action {
@@ -81,7 +84,7 @@ impl PrunePlan {
                 PackAction::Condemn | PackAction::Repack if self.grace_secs > 0 => {
                     out.push(CondemnedPack {
                         id: p.usage.id,
-                        since: self.now,
+                        since,
                     })
                 }
                 _ => {}
@@ -93,10 +96,7 @@ impl PrunePlan {
                     id: *id,
                     since: since.unwrap_or(self.now),
                 }),
-                PackAction::Condemn => out.push(CondemnedPack {
-                    id: *id,
-                    since: self.now,
-                }),
+                PackAction::Condemn => out.push(CondemnedPack { id: *id, since }),
                 _ => {}
             }
         }
