@@ -90,11 +90,11 @@ impl PrunePlan {
                 _ => {}
             }
         }
-        for (id, _, since, action) in &self.unindexed {
+        for (id, _, old, action) in &self.unindexed {
             match action {
                 PackAction::Wait => out.push(CondemnedPack {
                     id: *id,
-                    since: since.unwrap_or(self.now),
+                    since: old.unwrap_or(self.now),
                 }),
                 PackAction::Condemn => out.push(CondemnedPack { id: *id, since }),
                 _ => {}
