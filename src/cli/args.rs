@@ -56,6 +56,10 @@ pub enum Command {
     Check(CheckArgs),
     /// Commands about the repository's storage (`repo ping`).
     Repo(crate::cli::repo::RepoArgs),
+    /// Free the space of data no snapshot references (two-phase, never blocks backups).
+    Prune(crate::cli::prune::PruneArgs),
+    /// Remove the maintenance lock left by a crashed prune.
+    Unlock(crate::cli::prune::UnlockArgs),
 }
 
 #[derive(Args, Debug)]

@@ -10,6 +10,7 @@ mod init;
 mod open;
 mod output;
 mod repo;
+mod prune;
 mod restore;
 mod storage;
 
@@ -31,6 +32,8 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Cat(a) => browse::cat(g, a),
         Command::Check(a) => check::run(g, a),
         Command::Repo(a) => repo::run(g, a),
+        Command::Prune(a) => prune::run(g, a),
+        Command::Unlock(a) => prune::unlock(g, a),
     };
     storage::report(g);
     result

@@ -22,6 +22,7 @@ pub enum ObjectType {
     Index = 3,
     Snapshot = 4,
     Config = 5,
+    Lock = 6,
 }
 
 impl ObjectType {
@@ -33,6 +34,7 @@ impl ObjectType {
             ObjectType::Index => "index",
             ObjectType::Snapshot => "snapshot",
             ObjectType::Config => "config",
+            ObjectType::Lock => "lock",
         }
     }
 }

@@ -35,6 +35,16 @@ pub struct PackEntry {
     pub blobs: Vec<BlobEntry>,
 }
 
+/// A pack prune has condemned: it stays readable, but writers MUST NOT
+/// deduplicate against it, and a later prune deletes it once the grace
+/// period has passed and no snapshot needs it (format-spec/12-prune.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CondemnedPack {
+    pub id: PackId,
+    /// When it was condemned, in seconds since the Unix epoch (UTC).
+    pub since: i64,
+}
+
 /// The content of one index file.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct IndexFile {
@@ -42,6 +52,9 @@ pub struct IndexFile {
     /// ignore a superseded index file once they have seen this one.
     pub supersedes: Vec<IndexId>,
     pub packs: Vec<PackEntry>,
+    /// Packs condemned by prune; a condemned pack may or may not also be
+    /// listed in `packs` (an unindexed pack can be condemned too).
+    pub condemned: Vec<CondemnedPack>,
 }
 
 impl IndexFile {
@@ -83,11 +96,20 @@ pub(crate) mod tests {
                 size,
                 blobs,
             });
+        let condemned = (any::<[u8; 32]>(), any::<i64>()).prop_map(|(id, since)| CondemnedPack {
+            id: PackId(id),
+            since,
+        });
         (
             prop::collection::vec(any::<[u8; 32]>().prop_map(IndexId), 0..3),
             prop::collection::vec(pack, 0..5),
+            prop::collection::vec(condemned, 0..3),
         )
-            .prop_map(|(supersedes, packs)| IndexFile { supersedes, packs })
+            .prop_map(|(supersedes, packs, condemned)| IndexFile {
+                supersedes,
+                packs,
+                condemned,
+            })
     }
 
     proptest! {
@@ -113,22 +135,28 @@ pub(crate) mod tests {
                     raw_length: 1000,
                 }],
             }],
+            condemned: vec![CondemnedPack {
+                id: PackId([0x55; 32]),
+                since: 1_795_305_600,
+            }],
         }
     }
 
     #[test]
     fn golden_index_file() {
         let expect = format!(
-            "01{}01{}01ac02{}{}{}{}",
+            "01{}01{}01ac02{}{}{}{}01{}{}",
             "22".repeat(32),
             "33".repeat(32),
             "01",
             "44".repeat(32),
             "00",
-            "c801e807"
+            "c801e807",
+            "55".repeat(32),
+            "80c291b00d"
         );
         assert_eq!(hex::encode(sample().encode()), expect);
-        assert_eq!(IndexFile::default().encode(), [0, 0]);
+        assert_eq!(IndexFile::default().encode(), [0, 0, 0]);
         assert_eq!(postcard::to_allocvec(&BlobKind::Data).unwrap(), [0]);
         assert_eq!(postcard::to_allocvec(&BlobKind::Tree).unwrap(), [1]);
     }

@@ -8,6 +8,11 @@ pub const KEYS_PREFIX: &str = "keys/";
 pub const SNAPSHOTS_PREFIX: &str = "snapshots/";
 pub const INDEX_PREFIX: &str = "index/";
 pub const PACKS_PREFIX: &str = "packs/";
+pub const LOCKS_PREFIX: &str = "locks/";
+
+/// Digits of a lock generation in its key: fixed width, so keys sort in
+/// generation order (format-spec/11-lock.md).
+const LOCK_DIGITS: usize = 20;
 
 pub fn key(id: &KeyId) -> String {
     format!("{KEYS_PREFIX}{id}")
@@ -26,6 +31,20 @@ pub fn index(id: &IndexId) -> String {
 pub fn pack(id: &PackId) -> String {
     let hex = id.to_hex();
     format!("{PACKS_PREFIX}{}/{hex}", &hex[..2])
+}
+
+/// The key of one generation of the maintenance lock.
+pub fn lock(generation: u64) -> String {
+    format!("{LOCKS_PREFIX}{generation:0LOCK_DIGITS$}")
+}
+
+/// The generation of a lock key, if it is exactly `locks/` + 20 digits.
+pub fn parse_lock(key: &str) -> Option<u64> {
+    let digits = key.strip_prefix(LOCKS_PREFIX)?;
+    if digits.len() != LOCK_DIGITS || !digits.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
 }
 
 /// The id part of an object key under `prefix`, if it is a well-formed id.
@@ -56,6 +75,15 @@ mod tests {
         assert_eq!(index(&IndexId(id.0)), format!("index/{HEX}"));
         assert_eq!(snapshot(&SnapshotId(id.0)), format!("snapshots/{HEX}"));
         assert_eq!(key(&KeyId(id.0)), format!("keys/{HEX}"));
+        assert_eq!(lock(7), "locks/00000000000000000007");
+        assert_eq!(parse_lock(&lock(u64::MAX)), Some(u64::MAX));
+        for bad in [
+            "locks/7",
+            "locks/0000000000000000000x",
+            "locks/+0000000000000000007",
+        ] {
+            assert_eq!(parse_lock(bad), None, "{bad}");
+        }
     }
 
     #[test]

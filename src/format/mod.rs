@@ -8,6 +8,7 @@ pub mod envelope;
 pub mod index;
 pub mod keyfile;
 pub mod layout;
+pub mod lock;
 pub mod pack;
 pub mod snapshot;
 pub mod tree;

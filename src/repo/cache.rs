@@ -23,11 +23,11 @@ pub struct BlobLocation {
     pub raw_length: u32,
 }
 
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// A connection to the cache database.
 pub struct IndexCache {
-    conn: Connection,
+    pub(super) conn: Connection,
 }
 
 fn kind_code(k: BlobKind) -> i64 {
@@ -84,7 +84,8 @@ impl IndexCache {
         if version != SCHEMA_VERSION {
             conn.execute_batch(
                 "DROP TABLE IF EXISTS blobs; DROP TABLE IF EXISTS packs;
-                 DROP TABLE IF EXISTS index_files; DROP TABLE IF EXISTS superseded;",
+                 DROP TABLE IF EXISTS index_files; DROP TABLE IF EXISTS superseded;
+                 DROP TABLE IF EXISTS condemned;",
             )?;
         }
         Self::init_schema(&conn)?;
@@ -106,6 +107,8 @@ impl IndexCache {
                  id BLOB NOT NULL, pack INTEGER NOT NULL, offset INTEGER NOT NULL,
                  length INTEGER NOT NULL, raw_length INTEGER NOT NULL,
                  PRIMARY KEY (id, pack)) WITHOUT ROWID;
+             CREATE TABLE IF NOT EXISTS condemned (
+                 pack BLOB PRIMARY KEY, since INTEGER NOT NULL) WITHOUT ROWID;
              PRAGMA user_version = {SCHEMA_VERSION};"
         ))?;
         Ok(())
@@ -134,7 +137,8 @@ impl IndexCache {
     ) -> Result<()> {
         let tx = self.conn.transaction()?;
         tx.execute_batch(
-            "DELETE FROM blobs; DELETE FROM packs; DELETE FROM index_files; DELETE FROM superseded;",
+            "DELETE FROM blobs; DELETE FROM packs; DELETE FROM index_files; DELETE FROM superseded;
+             DELETE FROM condemned;",
         )?;
         {
             let mut ins = tx.prepare_cached("INSERT OR IGNORE INTO superseded (id) VALUES (?1)")?;
@@ -166,6 +170,17 @@ impl IndexCache {
             }
         }
         {
+            // Several live records for one pack: the latest time wins, the
+            // conservative choice (the pack waits longer before deletion).
+            let mut ins_condemned = tx.prepare_cached(
+                "INSERT INTO condemned (pack, since) VALUES (?1, ?2)
+                 ON CONFLICT(pack) DO UPDATE SET since = max(since, excluded.since)",
+            )?;
+            for (_, file) in files {
+                for c in &file.condemned {
+                    ins_condemned.execute(params![&c.id.0[..], c.since])?;
+                }
+            }
             let mut ins_file =
                 tx.prepare_cached("INSERT OR IGNORE INTO index_files (id) VALUES (?1)")?;
             let mut ins_pack = tx.prepare_cached(
@@ -198,23 +213,29 @@ impl IndexCache {
         Ok(())
     }
 
-    /// Is the blob in an indexed pack of its kind? A blob's identity is
-    /// (kind, id): a file chunk whose bytes equal an encoded tree is a
-    /// different blob from that tree.
+    /// Is the blob in an indexed pack of its kind that is not condemned?
+    /// This is the writer's dedup question: a blob only in condemned packs
+    /// must be stored again, or a later prune could delete its only copy.
+    /// A blob's identity is (kind, id): a file chunk whose bytes equal an
+    /// encoded tree is a different blob from that tree.
     pub fn contains(&self, kind: BlobKind, id: &BlobId) -> Result<bool> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT 1 FROM blobs b JOIN packs p ON p.rowid = b.pack
-             WHERE b.id = ?1 AND p.kind = ?2 LIMIT 1",
+             WHERE b.id = ?1 AND p.kind = ?2
+               AND NOT EXISTS (SELECT 1 FROM condemned c WHERE c.pack = p.id) LIMIT 1",
         )?;
         Ok(stmt.exists(params![&id.0[..], kind_code(kind)])?)
     }
 
-    /// Where to read the blob from (any one copy).
+    /// Where to read the blob from: a copy in a live pack if there is one,
+    /// else one in a condemned pack (a snapshot written before the
+    /// condemnation may need it, and it is still stored).
     pub fn lookup(&self, kind: BlobKind, id: &BlobId) -> Result<Option<BlobLocation>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT p.id, p.kind, b.offset, b.length, b.raw_length
              FROM blobs b JOIN packs p ON p.rowid = b.pack
-             WHERE b.id = ?1 AND p.kind = ?2 LIMIT 1",
+             WHERE b.id = ?1 AND p.kind = ?2
+             ORDER BY EXISTS (SELECT 1 FROM condemned c WHERE c.pack = p.id) LIMIT 1",
         )?;
         Ok(stmt
             .query_row(params![&id.0[..], kind_code(kind)], |r| {

@@ -3,14 +3,19 @@
 //! writes typed objects through it.
 
 mod cache;
+pub mod lock;
+mod prune_cache;
 mod reader;
+mod repack;
 mod snapshots;
 #[cfg(test)]
 mod tests;
 mod writer;
 
 pub use cache::{BlobLocation, IndexCache};
+pub use prune_cache::{PackUsage, UnindexedPack};
 pub use reader::PackRead;
+pub use repack::Repacker;
 pub use snapshots::{SnapshotFilter, SnapshotRef};
 pub use writer::{BlobWriter, WriteStats};
 

@@ -50,7 +50,7 @@ fn a_superseded_index_file_never_comes_back() {
     // old index file is left behind as if its deleter had crashed.
     repo.save_index_file(IndexFile {
         supersedes: old.clone(),
-        packs: vec![],
+        ..Default::default()
     })
     .unwrap();
     storage.delete(&layout::pack(&pack)).unwrap();

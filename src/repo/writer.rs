@@ -217,8 +217,8 @@ impl<'r> BlobWriter<'r> {
             .flat_map(|p| p.blobs.iter().map(move |b| (p.kind, b.id)))
             .collect();
         self.repo.save_index_file(IndexFile {
-            supersedes: Vec::new(),
             packs,
+            ..Default::default()
         })?;
         lock(&self.stats).index_files_added += 1;
         // The cache now answers for these; keep `pending` small.

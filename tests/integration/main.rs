@@ -8,6 +8,8 @@ mod damage;
 mod faults;
 mod golden;
 mod hostile;
+mod prune;
+mod prune_concurrent;
 mod roundtrip;
 mod selection;
 mod util;

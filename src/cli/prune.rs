@@ -1,0 +1,200 @@
+//! `cairn prune` and `cairn unlock`.
+
+use std::time::Duration;
+
+use clap::Args;
+
+use cairn::prune::{prune, PruneOptions, PruneReport};
+use cairn::repo::lock::{self, UnlockOutcome};
+use cairn::{Error, Result};
+
+use crate::cli::args::Global;
+use crate::cli::output::{bytes, Output};
+use crate::cli::{exit, open, print_json};
+
+#[derive(Args, Debug)]
+pub struct PruneArgs {
+    /// Repack a pack once more than this share of it is unused (e.g. 10%).
+    #[arg(long, default_value = "10%", value_parser = parse_percent)]
+    pub max_unused: f64,
+    /// Repack at most this much used data per run (e.g. 2GiB); default no limit.
+    #[arg(long, value_parser = parse_size)]
+    pub max_repack_bytes: Option<u64>,
+    /// How long condemned packs wait before deletion (e.g. 24h, 90m, 2d). Must
+    /// exceed the longest backup; 0 deletes at once (only when no backup runs).
+    #[arg(long, default_value = "24h", value_parser = parse_duration)]
+    pub grace: Duration,
+    /// Report what would be deleted and repacked and what it costs; change nothing.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct UnlockArgs {
+    /// Also remove a lock that has not expired (its holder stops at its next refresh).
+    #[arg(long)]
+    pub force: bool,
+}
+
+pub fn run(g: &Global, a: PruneArgs) -> Result<i32> {
+    let repo = open::open(g, false)?;
+    let opts = PruneOptions {
+        max_unused: a.max_unused,
+        max_repack_bytes: a.max_repack_bytes,
+        grace: a.grace,
+        dry_run: a.dry_run,
+        ..Default::default()
+    };
+    let out = Output::new(g);
+    let report = prune(&repo, &opts, &out)?;
+    out.clear();
+    if g.json {
+        let mut v = serde_json::to_value(&report).map_err(|e| Error::Internal(e.to_string()))?;
+        v["message_type"] = "summary".into();
+        print_json(&v)?;
+    } else if !g.quiet {
+        print_report(&report);
+    }
+    Ok(exit::OK)
+}
+
+fn print_report(r: &PruneReport) {
+    let verb = |now: &str, dry: &str| {
+        if r.dry_run {
+            dry.to_string()
+        } else {
+            now.to_string()
+        }
+    };
+    println!(
+        "{} snapshots use {} blobs; {} packs ({}), {} unindexed, {} missing",
+        r.snapshots,
+        r.used_blobs,
+        r.packs_total,
+        bytes(r.bytes_total),
+        r.packs_unindexed,
+        r.packs_missing
+    );
+    println!(
+        "{} {} packs, freeing {}",
+        verb("deleted", "would delete"),
+        r.packs_deleted,
+        bytes(r.bytes_freed)
+    );
+    println!(
+        "{} {} packs ({}) for a later prune; {} condemned packs still in their grace period, {} restored",
+        verb("condemned", "would condemn"),
+        r.packs_condemned,
+        bytes(r.bytes_condemned),
+        r.packs_waiting,
+        r.packs_restored
+    );
+    println!(
+        "{} {} packs: {} to download, {} to upload",
+        verb("repacked", "would repack"),
+        r.packs_repacked,
+        bytes(r.bytes_to_download),
+        bytes(r.bytes_to_upload)
+    );
+    println!(
+        "requests: {} writes and lists, {} reads, {} deletes",
+        r.requests.writes_lists, r.requests.reads, r.requests.deletes
+    );
+}
+
+pub fn unlock(g: &Global, a: UnlockArgs) -> Result<i32> {
+    let repo = open::open(g, false)?;
+    let outcome = lock::unlock(&repo, a.force)?;
+    let (message, removed) = match &outcome {
+        UnlockOutcome::NotLocked => ("the repository is not locked".to_string(), false),
+        UnlockOutcome::Released {
+            previous,
+            was_expired,
+        } => {
+            let who = previous
+                .as_ref()
+                .map(lock::describe)
+                .unwrap_or_else(|| "an unreadable lock".into());
+            let warning = if *was_expired {
+                "removed an expired lock"
+            } else {
+                "removed a lock that had not expired: if its holder still runs, it stops at its next refresh"
+            };
+            (format!("{warning} ({who})"), true)
+        }
+    };
+    if g.json {
+        print_json(&serde_json::json!({
+            "message_type": "summary", "removed": removed, "message": message,
+        }))?;
+    } else if removed {
+        eprintln!("warning: {message}");
+    } else if !g.quiet {
+        println!("{message}");
+    }
+    Ok(exit::OK)
+}
+
+/// `10%`, `10` or `0.5%`.
+fn parse_percent(s: &str) -> Result<f64, String> {
+    let n: f64 = s
+        .trim()
+        .trim_end_matches('%')
+        .parse()
+        .map_err(|_| format!("{s:?} is not a percentage"))?;
+    if !(0.0..=100.0).contains(&n) {
+        return Err(format!("{s:?} is not between 0% and 100%"));
+    }
+    Ok(n / 100.0)
+}
+
+/// `500MiB`, `2G`, `1048576` (binary units).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let num: u64 = num.parse().map_err(|_| format!("{s:?} is not a size"))?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        "t" | "tb" | "tib" => 40,
+        _ => return Err(format!("{s:?}: unknown unit (use K, M, G or T)")),
+    };
+    num.checked_mul(1 << shift)
+        .ok_or_else(|| format!("{s:?} is too large"))
+}
+
+/// `0`, `90s`, `30m`, `24h`, `7d`.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let num: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration (e.g. 24h, 90m, 2d, 0)"))?;
+    let secs = match unit {
+        "" if num == 0 => 0,
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => return Err(format!("{s:?}: give a unit: s, m, h or d")),
+    };
+    Ok(Duration::from_secs(num.saturating_mul(secs)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_options() {
+        assert_eq!(parse_percent("10%").unwrap(), 0.1);
+        assert!(parse_percent("101").is_err());
+        assert_eq!(parse_size("2GiB").unwrap(), 2 << 30);
+        assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
+        assert_eq!(parse_duration("2d").unwrap(), Duration::from_secs(172_800));
+        assert!(parse_duration("5").is_err());
+    }
+}

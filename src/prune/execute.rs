@@ -1,0 +1,214 @@
+//! Carrying out a plan in the one order that is safe against crashes and
+//! concurrent backups (format-spec/12-prune.md):
+//!
+//! 1. repack: store new packs holding the used blobs of repacked packs;
+//! 2. write the new index: every pack still stored (condemned ones too) and
+//!    the new packs, in files with no `supersedes`, then a last file that
+//!    supersedes the old index files and carries the condemnation records;
+//! 3. delete the superseded index files;
+//! 4. delete the packs due for deletion.
+//!
+//! A crash after any step leaves a repository `check` accepts: at worst
+//! duplicate index entries, superseded index files, or stored packs that
+//! no index names, all of which the next prune removes.
+
+use crate::error::{Error, Result};
+use crate::format::index::{BlobKind, IndexFile, PackEntry};
+use crate::format::layout;
+use crate::progress::Progress;
+use crate::prune::plan::{PackAction, PrunePlan};
+use crate::prune::{PruneOptions, PruneReport, RequestCounts};
+use crate::repo::lock::LockGuard;
+use crate::repo::{PackRead, Repacker, Repository};
+
+/// Packs per index file prune writes: bounds the memory of one file.
+const PACKS_PER_INDEX_FILE: usize = 1000;
+/// Ranged reads merge up to this much (as `Repository::read_pack_blobs`).
+const READ_SPAN: u64 = 4 * 1024 * 1024;
+
+/// The report of a plan before execution: what will be done and its cost.
+pub(super) fn estimate(plan: &PrunePlan, repo: &Repository, opts: &PruneOptions) -> PruneReport {
+    let mut r = PruneReport {
+        dry_run: opts.dry_run,
+        snapshots: plan.snapshots,
+        used_blobs: plan.used_blobs,
+        ..Default::default()
+    };
+    let count = |a: PackAction| plan.packs.iter().filter(|p| p.action == a).count() as u64;
+    r.packs_total = (plan.packs.len() + plan.unindexed.len()) as u64;
+    r.bytes_total = plan.packs.iter().map(|p| p.usage.size).sum::<u64>()
+        + plan.unindexed.iter().map(|u| u.1).sum::<u64>();
+    let deletions = plan.deletions();
+    r.packs_deleted = deletions.len() as u64;
+    r.bytes_freed = deletions.iter().map(|d| d.1).sum();
+    if plan.grace_secs > 0 {
+        for p in &plan.packs {
+            if matches!(p.action, PackAction::Condemn | PackAction::Repack) {
+                r.packs_condemned += 1;
+                r.bytes_condemned += p.usage.size;
+            }
+        }
+        for u in plan.unindexed.iter().filter(|u| u.3 == PackAction::Condemn) {
+            r.packs_condemned += 1;
+            r.bytes_condemned += u.1;
+        }
+    }
+    r.packs_waiting = count(PackAction::Wait)
+        + plan
+            .unindexed
+            .iter()
+            .filter(|u| u.3 == PackAction::Wait)
+            .count() as u64;
+    r.packs_restored = count(PackAction::Restore);
+    r.packs_repacked = count(PackAction::Repack);
+    r.packs_unindexed = plan.unindexed.len() as u64;
+    r.packs_missing = count(PackAction::Missing);
+    r.packs_kept = plan.listed_packs().count() as u64;
+    let mut kinds = [false; 2];
+    for p in plan.packs.iter().filter(|p| p.action == PackAction::Repack) {
+        r.bytes_to_download += p.usage.used_bytes;
+        r.requests.reads += p.usage.used_bytes.div_ceil(READ_SPAN).max(1);
+        kinds[(p.usage.kind == BlobKind::Tree) as usize] = true;
+    }
+    r.bytes_to_upload = r.bytes_to_download;
+    let new_packs = r.bytes_to_upload / repo.config().pack_size.max(1) as u64
+        + kinds.iter().filter(|k| **k).count() as u64;
+    let index_files = if plan.changes_index() {
+        (r.packs_kept + new_packs)
+            .div_ceil(PACKS_PER_INDEX_FILE as u64)
+            .max(1)
+    } else {
+        0
+    };
+    // Lock: list + create to acquire, create + list + delete per
+    // transition; counted for acquire and release.
+    r.requests.writes_lists += new_packs + index_files + 4;
+    r.requests.deletes += r.packs_deleted + 2;
+    if plan.changes_index() {
+        r.requests.deletes += (plan.index_files.len() + plan.stale_index_files.len()) as u64;
+    }
+    r
+}
+
+/// Executes the plan, holding `guard`; updates `report` with what was done.
+pub(super) fn execute(
+    repo: &Repository,
+    plan: &PrunePlan,
+    guard: &LockGuard,
+    report: &mut PruneReport,
+    progress: &dyn Progress,
+) -> Result<()> {
+    if !plan.changes_index() {
+        return Ok(());
+    }
+    guard.check()?;
+    let (new_packs, uploaded) = repack(repo, plan, guard, progress)?;
+    report.packs_written = new_packs.len() as u64;
+    report.bytes_to_upload = uploaded;
+    guard.check()?;
+    report.index_files_written = write_index(repo, plan, new_packs)?;
+    guard.check()?;
+    for id in plan.index_files.iter().chain(&plan.stale_index_files) {
+        repo.storage().delete(&layout::index(id))?;
+        report.index_files_deleted += 1;
+    }
+    let deletions = plan.deletions();
+    progress.start("prune: delete packs", Some(deletions.len() as u64), None);
+    for (i, (id, size)) in deletions.iter().enumerate() {
+        if i % 64 == 0 {
+            guard.check()?;
+        }
+        repo.storage().delete(&layout::pack(id))?;
+        progress.bytes(*size);
+    }
+    progress.finish();
+    report.requests = RequestCounts {
+        writes_lists: report.packs_written + report.index_files_written + 4,
+        reads: report.requests.reads,
+        deletes: report.index_files_deleted + deletions.len() as u64 + 2,
+    };
+    Ok(())
+}
+
+/// Copies the kept blobs of every repacked pack into new packs, all stored
+/// when this returns. Each blob is opened and verified on the way: a
+/// damaged blob stops the prune rather than being copied.
+fn repack(
+    repo: &Repository,
+    plan: &PrunePlan,
+    guard: &LockGuard,
+    progress: &dyn Progress,
+) -> Result<(Vec<PackEntry>, u64)> {
+    let todo: Vec<_> = plan
+        .packs
+        .iter()
+        .filter(|p| p.action == PackAction::Repack)
+        .collect();
+    let total: u64 = todo.iter().map(|p| p.usage.used_bytes).sum();
+    progress.start("prune: repack", Some(todo.len() as u64), Some(total));
+    let mut repacker = Repacker::new(repo);
+    for p in todo {
+        guard.check()?;
+        let kind = p.usage.kind;
+        let mut reads: Vec<PackRead> = repo
+            .cache()
+            .prune_keepers_in(&p.usage.id)?
+            .into_iter()
+            .map(|e| PackRead {
+                id: e.id,
+                offset: e.offset,
+                length: e.length,
+                raw_length: e.raw_length,
+            })
+            .collect();
+        repo.read_pack_blobs(&p.usage.id, kind, &mut reads, |b, plain| {
+            let plain = plain.map_err(|e| {
+                Error::corrupt(
+                    "pack",
+                    format!("{}: cannot repack blob {}: {e}", p.usage.id, b.id),
+                )
+            })?;
+            progress.bytes(b.length as u64);
+            repacker.add(kind, b.id, &plain)
+        })?;
+    }
+    progress.finish();
+    repacker.finish()
+}
+
+/// Writes the new index; returns the number of index files written.
+fn write_index(repo: &Repository, plan: &PrunePlan, new_packs: Vec<PackEntry>) -> Result<u64> {
+    let mut written = 0;
+    let mut batch = new_packs;
+    let flush = |batch: &mut Vec<PackEntry>, written: &mut u64| -> Result<()> {
+        while batch.len() >= PACKS_PER_INDEX_FILE {
+            let rest = batch.split_off(PACKS_PER_INDEX_FILE);
+            let packs = std::mem::replace(batch, rest);
+            repo.save_index_file(IndexFile {
+                packs,
+                ..Default::default()
+            })?;
+            *written += 1;
+        }
+        Ok(())
+    };
+    flush(&mut batch, &mut written)?;
+    for id in plan.listed_packs() {
+        let entry = repo.cache().prune_pack_entry(id)?.ok_or_else(|| {
+            Error::Internal(format!("pack {id} vanished from prune's copy of the index"))
+        })?;
+        batch.push(entry);
+        if batch.len() > PACKS_PER_INDEX_FILE {
+            flush(&mut batch, &mut written)?;
+        }
+    }
+    // The last file replaces the old ones: only once it is stored do the
+    // new condemnations take effect and the old files stop counting.
+    let since = plan.now.max(crate::time::now().0.secs);
+    repo.save_index_file(IndexFile {
+        supersedes: plan.index_files.clone(),
+        packs: batch,
+        condemned: plan.condemned_records(since),
+    })?;
+    Ok(written + 1)
+}

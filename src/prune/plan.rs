@@ -1,0 +1,319 @@
+//! Deciding what to do: walk every snapshot's trees into the cache's table
+//! of used blobs (each distinct tree once), pick one kept copy per used
+//! blob, then give every pack an action from its usage, its condemnation
+//! and the options.
+
+use std::collections::HashSet;
+
+use crate::error::{Error, Result};
+use crate::format::index::CondemnedPack;
+use crate::format::layout;
+use crate::format::tree::NodeKind;
+use crate::ids::{IndexId, PackId, TreeId};
+use crate::progress::Progress;
+use crate::prune::{PruneOptions, PruneReport};
+use crate::repo::{PackUsage, Repository, SnapshotFilter};
+
+/// What happens to one pack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PackAction {
+    /// Live and staying so.
+    Keep,
+    /// Condemned, and a snapshot needs it again: live from now on.
+    Restore,
+    /// Condemned and within its grace period: stays condemned.
+    Wait,
+    /// Newly condemned: no snapshot uses it (or it was repacked).
+    Condemn,
+    /// Copy its used blobs into new packs, then condemn it (or delete it
+    /// at once with a zero grace period).
+    Repack,
+    /// Delete it now.
+    Delete,
+    /// In the index but not in storage: dropped from the index.
+    Missing,
+}
+
+/// One pack and what to do with it.
+#[derive(Debug, Clone)]
+pub struct PackPlan {
+    pub usage: PackUsage,
+    pub action: PackAction,
+}
+
+/// Everything prune will do, decided before anything is changed.
+#[derive(Debug, Clone)]
+pub struct PrunePlan {
+    pub now: i64,
+    pub grace_secs: i64,
+    pub snapshots: u64,
+    pub used_blobs: u64,
+    /// Every indexed pack with its action.
+    pub packs: Vec<PackPlan>,
+    /// Unindexed stored packs: id, size, action (`Condemn`, `Wait`, `Delete`).
+    pub unindexed: Vec<(PackId, u64, Option<i64>, PackAction)>,
+    /// Live index files the new index supersedes (then deleted).
+    pub index_files: Vec<IndexId>,
+    /// Index files already superseded but still stored (a crashed prune).
+    pub stale_index_files: Vec<IndexId>,
+}
+
+impl PrunePlan {
+    /// Whether the index must be rewritten at all.
+    pub fn changes_index(&self) -> bool {
+        !self.stale_index_files.is_empty()
+            || self
+                .packs
+                .iter()
+                .any(|p| p.action != PackAction::Keep && p.action != PackAction::Wait)
+            || self.unindexed.iter().any(|u| u.3 != PackAction::Wait)
+    }
+
+    /// The condemnation records the new index carries; new ones dated
+    /// `since`, which the caller takes just before writing them: a backup
+    /// can only miss a record that is not yet stored, so the grace period
+    /// must count from (nearly) when it is (format-spec/12-prune.md).
+    pub fn condemned_records(&self, since: i64) -> Vec<CondemnedPack> {
+        let mut out = Vec::new();
+        for p in &self.packs {
+            match p.action {
+                PackAction::Wait => out.push(CondemnedPack {
+                    id: p.usage.id,
+                    since: p.usage.condemned_since.unwrap_or(self.now),
+                }),
+                PackAction::Condemn | PackAction::Repack if self.grace_secs > 0 => {
+                    out.push(CondemnedPack {
+                        id: p.usage.id,
+                        since,
+                    })
+                }
+                _ => {}
+            }
+        }
+        for (id, _, old, action) in &self.unindexed {
+            match action {
+                PackAction::Wait => out.push(CondemnedPack {
+                    id: *id,
+                    since: old.unwrap_or(self.now),
+                }),
+                PackAction::Condemn => out.push(CondemnedPack { id: *id, since }),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// Packs the new index lists (besides the repacked copies): every
+    /// stored pack not deleted now, condemned ones included.
+    pub fn listed_packs(&self) -> impl Iterator<Item = &PackId> {
+        self.packs.iter().filter_map(|p| match p.action {
+            PackAction::Delete | PackAction::Missing => None,
+            PackAction::Repack | PackAction::Condemn if self.grace_secs == 0 => None,
+            _ => Some(&p.usage.id),
+        })
+    }
+
+    /// Packs to delete at the end, with their sizes.
+    pub fn deletions(&self) -> Vec<(PackId, u64)> {
+        let mut out: Vec<(PackId, u64)> = self
+            .packs
+            .iter()
+            .filter(|p| match p.action {
+                PackAction::Delete => true,
+                PackAction::Repack | PackAction::Condemn => self.grace_secs == 0,
+                _ => false,
+            })
+            .map(|p| (p.usage.id, p.usage.size))
+            .collect();
+        out.extend(
+            self.unindexed
+                .iter()
+                .filter(|u| u.3 == PackAction::Delete)
+                .map(|u| (u.0, u.1)),
+        );
+        out
+    }
+
+    pub(crate) fn report(&self, repo: &Repository, opts: &PruneOptions) -> PruneReport {
+        super::execute::estimate(self, repo, opts)
+    }
+}
+
+/// Builds the plan. The index cache must be synced.
+pub fn plan(repo: &Repository, opts: &PruneOptions, progress: &dyn Progress) -> Result<PrunePlan> {
+    let now = opts.now.unwrap_or_else(|| crate::time::now().0.secs);
+    let grace_secs = opts.grace.as_secs().min(i64::MAX as u64) as i64;
+    let present: Vec<(PackId, u64)> = repo
+        .storage()
+        .list(layout::PACKS_PREFIX)?
+        .into_iter()
+        .filter_map(|o| layout::parse_id::<PackId>(&o.key).map(|id| (id, o.size)))
+        .collect();
+    let (index_files, stale_index_files) = index_files(repo)?;
+    repo.cache().prune_begin(&present)?;
+    let snapshots = repo.snapshots(&SnapshotFilter::default())?;
+    progress.start("prune: find used blobs", Some(snapshots.len() as u64), None);
+    for s in &snapshots {
+        mark_used(repo, s.snapshot.tree)?;
+        progress.bytes(0);
+    }
+    progress.finish();
+    let (used_blobs, missing) = repo.cache().prune_choose_keepers()?;
+    if let Some((kind, id)) = missing.first() {
+        return Err(Error::corrupt(
+            "repository",
+            format!(
+                "{} used blobs are in no stored pack (first: {kind:?} {id}); \
+                 prune deletes nothing until `cairn check` is clean",
+                missing.len()
+            ),
+        ));
+    }
+    let usage = repo.cache().prune_pack_usage()?;
+    let mut packs: Vec<PackPlan> = usage
+        .into_iter()
+        .map(|u| {
+            let action = first_action(&u, now, grace_secs, opts.max_unused);
+            PackPlan { usage: u, action }
+        })
+        .collect();
+    limit_repacks(&mut packs, opts.max_repack_bytes);
+    let unindexed = repo
+        .cache()
+        .prune_unindexed()?
+        .into_iter()
+        .map(|u| {
+            let action = match u.condemned_since {
+                _ if grace_secs == 0 => PackAction::Delete,
+                Some(since) if expired(since, now, grace_secs) => PackAction::Delete,
+                Some(_) => PackAction::Wait,
+                None => PackAction::Condemn,
+            };
+            (u.id, u.size, u.condemned_since, action)
+        })
+        .collect();
+    Ok(PrunePlan {
+        now,
+        grace_secs,
+        snapshots: snapshots.len() as u64,
+        used_blobs,
+        packs,
+        unindexed,
+        index_files,
+        stale_index_files,
+    })
+}
+
+fn expired(since: i64, now: i64, grace: i64) -> bool {
+    now.saturating_sub(since) >= grace
+}
+
+/// The action for one indexed pack, before the repack budget.
+fn first_action(u: &PackUsage, now: i64, grace: i64, max_unused: f64) -> PackAction {
+    if !u.present {
+        return PackAction::Missing;
+    }
+    match u.condemned_since {
+        Some(since) if u.used_blobs == 0 => {
+            if expired(since, now, grace) {
+                PackAction::Delete
+            } else {
+                PackAction::Wait
+            }
+        }
+        Some(_) => match live_action(u, max_unused) {
+            PackAction::Keep => PackAction::Restore,
+            other => other,
+        },
+        None => live_action(u, max_unused),
+    }
+}
+
+fn live_action(u: &PackUsage, max_unused: f64) -> PackAction {
+    if u.used_blobs == 0 {
+        return PackAction::Condemn;
+    }
+    // Measured on blob bytes, not the pack size: the header of a small
+    // pack is no waste a repack could recover.
+    let unused = u.blob_bytes.saturating_sub(u.used_bytes) as f64 / u.blob_bytes.max(1) as f64;
+    if unused > max_unused {
+        PackAction::Repack
+    } else {
+        PackAction::Keep
+    }
+}
+
+/// Keeps the most wasteful repacks within the byte budget; the others stay
+/// as they are (a condemned one that a snapshot needs is restored).
+fn limit_repacks(packs: &mut [PackPlan], budget: Option<u64>) {
+    let Some(budget) = budget else { return };
+    let mut order: Vec<usize> = (0..packs.len())
+        .filter(|&i| packs[i].action == PackAction::Repack)
+        .collect();
+    order.sort_by_key(|&i| {
+        let u = &packs[i].usage;
+        std::cmp::Reverse(u.blob_bytes.saturating_sub(u.used_bytes))
+    });
+    let mut spent = 0u64;
+    for i in order {
+        let cost = packs[i].usage.used_bytes;
+        if spent + cost <= budget {
+            spent += cost;
+        } else {
+            packs[i].action = if packs[i].usage.condemned_since.is_some() {
+                PackAction::Restore
+            } else {
+                PackAction::Keep
+            };
+        }
+    }
+}
+
+/// Live index files (those the cache loaded) and superseded ones still
+/// stored.
+fn index_files(repo: &Repository) -> Result<(Vec<IndexId>, Vec<IndexId>)> {
+    let listed: HashSet<IndexId> = repo
+        .storage()
+        .list(layout::INDEX_PREFIX)?
+        .iter()
+        .filter_map(|o| layout::parse_id(&o.key))
+        .collect();
+    let (known, superseded) = {
+        let c = repo.cache();
+        (c.known_index_files()?, c.superseded()?)
+    };
+    let mut live: Vec<IndexId> = known.into_iter().filter(|i| listed.contains(i)).collect();
+    let mut stale: Vec<IndexId> = listed
+        .into_iter()
+        .filter(|i| superseded.contains(i))
+        .collect();
+    live.sort();
+    stale.sort();
+    Ok((live, stale))
+}
+
+/// Marks every tree and chunk reachable from `root` used, skipping trees
+/// already marked (shared subtrees are walked once across all snapshots).
+fn mark_used(repo: &Repository, root: TreeId) -> Result<()> {
+    let mut stack = vec![root];
+    let mut chunks = Vec::new();
+    while let Some(id) = stack.pop() {
+        if !repo.cache().prune_mark_tree(&id)? {
+            continue;
+        }
+        let tree = repo.load_tree(&id)?;
+        for node in tree.nodes {
+            match node.kind {
+                NodeKind::Dir { subtree } => stack.push(subtree),
+                NodeKind::File { content, .. } => chunks.extend(content),
+                _ => {}
+            }
+        }
+        if chunks.len() >= 4096 || stack.is_empty() {
+            repo.cache().prune_mark_chunks(&chunks)?;
+            chunks.clear();
+        }
+    }
+    repo.cache().prune_mark_chunks(&chunks)?;
+    Ok(())
+}
