@@ -22,6 +22,8 @@ pub enum ObjectType {
     Index = 3,
     Snapshot = 4,
     Config = 5,
+    /// The stored retention policy (chapter 11).
+    Policy = 6,
 }
 
 impl ObjectType {
@@ -33,6 +35,7 @@ impl ObjectType {
             ObjectType::Index => "index",
             ObjectType::Snapshot => "snapshot",
             ObjectType::Config => "config",
+            ObjectType::Policy => "policy",
         }
     }
 }
@@ -265,6 +268,7 @@ mod tests {
             ObjectType::Index,
             ObjectType::Snapshot,
             ObjectType::Config,
+            ObjectType::Policy,
         ] {
             assert!(open(&k, ty, Some(&id), &sealed, None).is_err(), "{ty:?}");
         }

@@ -9,6 +9,7 @@ pub mod index;
 pub mod keyfile;
 pub mod layout;
 pub mod pack;
+pub mod policy;
 pub mod snapshot;
 pub mod tree;
 

@@ -4,6 +4,7 @@
 
 mod cache;
 mod reader;
+mod retention;
 mod snapshots;
 #[cfg(test)]
 mod tests;
