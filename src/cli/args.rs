@@ -51,6 +51,10 @@ pub enum Command {
     Cat(CatArgs),
     /// Verify the repository: structure always, pack data with --read-data.
     Check(CheckArgs),
+    /// Remove snapshots by a retention policy (the given rules, or the stored policy).
+    Forget(crate::cli::forget::ForgetArgs),
+    /// Store, show or clear the repository's retention policy.
+    Policy(crate::cli::policy::PolicyArgs),
 }
 
 #[derive(Args, Debug)]

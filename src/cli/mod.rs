@@ -6,9 +6,11 @@ mod backup;
 mod browse;
 mod check;
 pub mod exit;
+pub mod forget;
 mod init;
 mod open;
 mod output;
+pub mod policy;
 mod restore;
 
 use cairn::repo::SnapshotFilter;
@@ -28,6 +30,8 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Dump(a) => browse::dump(g, a),
         Command::Cat(a) => browse::cat(g, a),
         Command::Check(a) => check::run(g, a),
+        Command::Forget(a) => forget::run(g, a),
+        Command::Policy(a) => policy::run(g, a),
     }
 }
 

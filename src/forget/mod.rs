@@ -17,7 +17,9 @@ mod examples;
 #[cfg(test)]
 mod reference;
 
-pub use policy::{combine, parse_retention, resolve, GroupBy, Policy, PolicySource, Span};
+pub use policy::{
+    combine, describe, parse_retention, resolve, GroupBy, Policy, PolicySource, Span,
+};
 pub use select::{select, Bucket, Decision, GroupKey, Reason};
 
 use crate::error::{Error, Result};

@@ -126,6 +126,34 @@ pub fn combine(a: Policy, b: Policy) -> Result<Policy> {
     })
 }
 
+/// The rules a policy sets, one short phrase each (`daily 7`,
+/// `within 2y`, `tag prod`), for `policy show` and forget's report.
+pub fn describe(p: &Policy) -> Vec<String> {
+    let mut out = Vec::new();
+    for (name, n) in [
+        ("last", p.last),
+        ("hourly", p.hourly),
+        ("daily", p.daily),
+        ("weekly", p.weekly),
+        ("monthly", p.monthly),
+        ("yearly", p.yearly),
+    ] {
+        if n > 0 {
+            out.push(format!("{name} {n}"));
+        }
+    }
+    for (name, span) in p.spans() {
+        if let Some(s) = span {
+            out.push(format!("{name} {s}"));
+        }
+    }
+    out.extend(p.tags.iter().map(|t| format!("tag {t}")));
+    if p.min > 0 {
+        out.push(format!("min {}", p.min));
+    }
+    out
+}
+
 /// Where the policy `forget` applies came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -256,6 +284,10 @@ mod tests {
         let c = combine(a.clone(), b).unwrap();
         assert_eq!((c.daily, c.weekly, c.tags.len()), (7, 4, 1));
         assert!(combine(a.clone(), a).is_err());
+        assert_eq!(
+            describe(&combine(c, parse_retention("2y").unwrap()).unwrap()),
+            ["daily 7", "weekly 4", "yearly 2", "tag prod"]
+        );
     }
 
     #[test]

@@ -163,6 +163,8 @@ impl fmt::Display for GroupKey {
 pub struct Decision {
     pub id: SnapshotId,
     pub time: Timestamp,
+    /// As recorded: the zone its calendar buckets were taken in.
+    pub utc_offset_secs: i32,
     pub group: GroupKey,
     pub keep: bool,
     /// Every rule that keeps it; empty exactly when it is removed.
@@ -189,6 +191,7 @@ pub fn select(snapshots: &[SnapshotRef], policy: &Policy, group_by: GroupBy) -> 
         out.extend(members.iter().zip(reasons).map(|(s, reasons)| Decision {
             id: s.id,
             time: s.snapshot.time,
+            utc_offset_secs: s.snapshot.utc_offset_secs,
             group: key.clone(),
             keep: !reasons.is_empty(),
             reasons,

@@ -4,6 +4,7 @@ mod check;
 mod cli;
 mod crash;
 mod damage;
+mod forget;
 mod golden;
 mod hostile;
 mod roundtrip;
