@@ -17,6 +17,7 @@ pub struct PolicyArgs {
 }
 
 #[derive(Subcommand, Debug)]
+#[allow(clippy::large_enum_variant)] // parsed once per run
 pub enum PolicyAction {
     /// Store a policy, replacing the stored one (e.g. --retention 7d,4w,12m).
     Set(RuleArgs),
