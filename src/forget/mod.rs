@@ -16,6 +16,8 @@ pub mod select;
 mod examples;
 #[cfg(test)]
 mod reference;
+#[cfg(test)]
+mod tests;
 
 pub use policy::{
     combine, describe, parse_retention, resolve, GroupBy, Policy, PolicySource, Span,
