@@ -19,16 +19,16 @@ pub struct RuleArgs {
     /// Keep the newest snapshot of each of the N newest hours with snapshots.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub keep_hourly: Option<u32>,
-    /// ... of each of the N newest days.
+    /// Keep the newest snapshot of each of the N newest days with snapshots.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub keep_daily: Option<u32>,
-    /// ... of each of the N newest ISO weeks.
+    /// Keep the newest snapshot of each of the N newest ISO weeks with snapshots.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub keep_weekly: Option<u32>,
-    /// ... of each of the N newest months.
+    /// Keep the newest snapshot of each of the N newest months with snapshots.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub keep_monthly: Option<u32>,
-    /// ... of each of the N newest years.
+    /// Keep the newest snapshot of each of the N newest years with snapshots.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub keep_yearly: Option<u32>,
     /// Keep every snapshot within DURATION (e.g. 2y5m7d3h) of the group's newest.
@@ -37,16 +37,16 @@ pub struct RuleArgs {
     /// Keep the newest snapshot of each hour within DURATION of the group's newest.
     #[arg(long, value_name = "DURATION", value_parser = parse_span)]
     pub keep_within_hourly: Option<Span>,
-    /// ... of each day within DURATION.
+    /// Keep the newest snapshot of each day within DURATION of the group's newest.
     #[arg(long, value_name = "DURATION", value_parser = parse_span)]
     pub keep_within_daily: Option<Span>,
-    /// ... of each ISO week within DURATION.
+    /// Keep the newest snapshot of each ISO week within DURATION of the group's newest.
     #[arg(long, value_name = "DURATION", value_parser = parse_span)]
     pub keep_within_weekly: Option<Span>,
-    /// ... of each month within DURATION.
+    /// Keep the newest snapshot of each month within DURATION of the group's newest.
     #[arg(long, value_name = "DURATION", value_parser = parse_span)]
     pub keep_within_monthly: Option<Span>,
-    /// ... of each year within DURATION.
+    /// Keep the newest snapshot of each year within DURATION of the group's newest.
     #[arg(long, value_name = "DURATION", value_parser = parse_span)]
     pub keep_within_yearly: Option<Span>,
     /// Keep every snapshot with this tag (repeatable).

@@ -262,6 +262,15 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn span_text_round_trips(y in 0..500u32, m in 0..500u32, d in 0..5000u32, h in 0..50_000u32) {
+            let s = span(y, m, d, h);
+            proptest::prop_assume!(!s.is_zero());
+            proptest::prop_assert_eq!(s.to_string().parse::<Span>().unwrap(), s);
+        }
+    }
+
     #[test]
     fn retention_short_form() {
         let p = parse_retention("7d,4w,12m").unwrap();
