@@ -58,6 +58,7 @@ pub mod check;
 pub mod chunker;
 pub mod crypto;
 pub mod error;
+pub mod forget;
 pub mod format;
 pub mod ids;
 pub mod progress;

@@ -60,6 +60,10 @@ pub enum Command {
     Prune(crate::cli::prune::PruneArgs),
     /// Remove the maintenance lock left by a crashed prune.
     Unlock(crate::cli::prune::UnlockArgs),
+    /// Remove snapshots by a retention policy (the given rules, or the stored policy).
+    Forget(crate::cli::forget::ForgetArgs),
+    /// Store, show or clear the repository's retention policy.
+    Policy(crate::cli::policy::PolicyArgs),
 }
 
 #[derive(Args, Debug)]

@@ -6,11 +6,13 @@ mod backup;
 mod browse;
 mod check;
 pub mod exit;
+pub mod forget;
 mod init;
 mod open;
 mod output;
 mod repo;
 mod prune;
+pub mod policy;
 mod restore;
 mod storage;
 
@@ -34,6 +36,8 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Repo(a) => repo::run(g, a),
         Command::Prune(a) => prune::run(g, a),
         Command::Unlock(a) => prune::unlock(g, a),
+        Command::Forget(a) => forget::run(g, a),
+        Command::Policy(a) => policy::run(g, a),
     };
     storage::report(g);
     result

@@ -23,6 +23,8 @@ pub enum ObjectType {
     Snapshot = 4,
     Config = 5,
     Lock = 6,
+    /// The stored retention policy (chapter 13).
+    Policy = 7,
 }
 
 impl ObjectType {
@@ -35,6 +37,7 @@ impl ObjectType {
             ObjectType::Snapshot => "snapshot",
             ObjectType::Config => "config",
             ObjectType::Lock => "lock",
+            ObjectType::Policy => "policy",
         }
     }
 }
@@ -267,6 +270,7 @@ mod tests {
             ObjectType::Index,
             ObjectType::Snapshot,
             ObjectType::Config,
+            ObjectType::Policy,
         ] {
             assert!(open(&k, ty, Some(&id), &sealed, None).is_err(), "{ty:?}");
         }

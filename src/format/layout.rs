@@ -4,6 +4,8 @@
 use crate::ids::{IndexId, KeyId, PackId, SnapshotId};
 
 pub const CONFIG: &str = "config";
+/// The stored retention policy (chapter 13); absent when none is set.
+pub const POLICY: &str = "policy";
 pub const KEYS_PREFIX: &str = "keys/";
 pub const SNAPSHOTS_PREFIX: &str = "snapshots/";
 pub const INDEX_PREFIX: &str = "index/";

@@ -10,6 +10,7 @@ pub mod keyfile;
 pub mod layout;
 pub mod lock;
 pub mod pack;
+pub mod policy;
 pub mod snapshot;
 pub mod tree;
 

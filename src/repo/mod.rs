@@ -7,6 +7,7 @@ pub mod lock;
 mod prune_cache;
 mod reader;
 mod repack;
+mod retention;
 mod snapshots;
 #[cfg(test)]
 mod tests;

@@ -6,6 +6,7 @@ mod cli;
 mod crash;
 mod damage;
 mod faults;
+mod forget;
 mod golden;
 mod hostile;
 mod prune;
