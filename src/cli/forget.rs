@@ -4,10 +4,10 @@
 use clap::Args;
 
 use cairn::forget::{self, Decision, ForgetOptions, ForgetReport, GroupBy, Policy, Span};
-use cairn::repo::Repository;
 use cairn::{Error, Result};
 
 use crate::cli::args::{Filter, Global};
+use crate::cli::prune::{self, PruneOptionArgs};
 use crate::cli::{exit, open, print_json};
 
 /// Retention rules, shared by `forget` and `policy set`.
@@ -106,6 +106,8 @@ pub struct ForgetArgs {
     /// Run prune right after, to free the space of removed snapshots.
     #[arg(long)]
     pub prune: bool,
+    #[command(flatten)]
+    pub prune_options: PruneOptionArgs,
 }
 
 pub fn run(g: &Global, a: ForgetArgs) -> Result<i32> {
@@ -140,18 +142,9 @@ pub fn run(g: &Global, a: ForgetArgs) -> Result<i32> {
         print_report(&report, &opts.policy, source);
     }
     if a.prune {
-        return prune_after_forget(g, &repo, a.dry_run);
+        return prune::run_on(g, &repo, &a.prune_options, a.dry_run);
     }
     Ok(exit::OK)
-}
-
-// MERGE(prune): the one call site of `--prune`. Replace the body with a
-// call to the prune library function (same options as `cairn prune`,
-// passing `dry_run` through) once the prune branch is merged.
-fn prune_after_forget(_g: &Global, _repo: &Repository, _dry_run: bool) -> Result<i32> {
-    Err(Error::Usage(
-        "prune not available in this build: snapshots were forgotten, but no data was freed".into(),
-    ))
 }
 
 fn decision_json(d: &Decision) -> serde_json::Value {

@@ -10,9 +10,9 @@ pub mod forget;
 mod init;
 mod open;
 mod output;
-mod repo;
-mod prune;
 pub mod policy;
+mod prune;
+mod repo;
 mod restore;
 mod storage;
 

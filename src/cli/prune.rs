@@ -6,6 +6,7 @@ use clap::Args;
 
 use cairn::prune::{prune, PruneOptions, PruneReport};
 use cairn::repo::lock::{self, UnlockOutcome};
+use cairn::repo::Repository;
 use cairn::{Error, Result};
 
 use crate::cli::args::Global;
@@ -14,6 +15,16 @@ use crate::cli::{exit, open, print_json};
 
 #[derive(Args, Debug)]
 pub struct PruneArgs {
+    #[command(flatten)]
+    pub options: PruneOptionArgs,
+    /// Report what would be deleted and repacked and what it costs; change nothing.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+}
+
+/// Prune's tuning, shared by `prune` and `forget --prune`.
+#[derive(Args, Debug)]
+pub struct PruneOptionArgs {
     /// Repack a pack once more than this share of it is unused (e.g. 10%).
     #[arg(long, default_value = "10%", value_parser = parse_percent)]
     pub max_unused: f64,
@@ -24,9 +35,6 @@ pub struct PruneArgs {
     /// exceed the longest backup; 0 deletes at once (only when no backup runs).
     #[arg(long, default_value = "24h", value_parser = parse_duration)]
     pub grace: Duration,
-    /// Report what would be deleted and repacked and what it costs; change nothing.
-    #[arg(short = 'n', long)]
-    pub dry_run: bool,
 }
 
 #[derive(Args, Debug)]
@@ -38,15 +46,20 @@ pub struct UnlockArgs {
 
 pub fn run(g: &Global, a: PruneArgs) -> Result<i32> {
     let repo = open::open(g, false)?;
+    run_on(g, &repo, &a.options, a.dry_run)
+}
+
+/// Prunes an open repository (also the second half of `forget --prune`).
+pub fn run_on(g: &Global, repo: &Repository, a: &PruneOptionArgs, dry_run: bool) -> Result<i32> {
     let opts = PruneOptions {
         max_unused: a.max_unused,
         max_repack_bytes: a.max_repack_bytes,
         grace: a.grace,
-        dry_run: a.dry_run,
+        dry_run,
         ..Default::default()
     };
     let out = Output::new(g);
-    let report = prune(&repo, &opts, &out)?;
+    let report = prune(repo, &opts, &out)?;
     out.clear();
     if g.json {
         let mut v = serde_json::to_value(&report).map_err(|e| Error::Internal(e.to_string()))?;

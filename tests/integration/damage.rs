@@ -132,7 +132,7 @@ fn truncated_pack_is_reported_as_damage() {
 /// intact it is replaced, and no moved-aside copy is left behind.
 #[test]
 fn overwrite_keeps_the_local_copy_when_the_new_content_is_damaged() {
-    let env = Env::new();
+    let env = Env::new_local();
     let src = env.path("src");
     write(&src.join("a.txt"), &text_bytes(1, 300_000));
     env.backup(&[&src], &[]);
