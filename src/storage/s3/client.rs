@@ -25,9 +25,9 @@ use super::errors::{map_sdk, status_of, ErrorContext};
 use crate::storage::{ObjectInfo, StorageError, StorageErrorKind, StorageResult};
 
 /// Connecting must be quick; a stalled transfer is caught by the SDK's
-/// stalled-stream protection; this caps one attempt of anything else.
+/// stalled-stream protection; `S3Options::attempt_timeout` caps one attempt
+/// of anything else.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// One bucket and key prefix, reachable with one client.
 pub(super) struct Bucket {
@@ -59,7 +59,7 @@ pub(super) fn build(loc: S3Location, opts: S3Options, secrets: Secrets, env: Env
         .with_max_backoff(Duration::from_secs(20));
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(CONNECT_TIMEOUT)
-        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .operation_attempt_timeout(opts.attempt_timeout)
         .build();
     let mut config = aws_sdk_s3::config::Builder::new()
         .behavior_version(BehaviorVersion::latest())

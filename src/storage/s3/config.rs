@@ -15,6 +15,7 @@
 //! `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN`.
 
 use std::fmt;
+use std::time::Duration;
 
 use zeroize::Zeroizing;
 
@@ -40,6 +41,9 @@ pub struct S3Options {
     pub connections: usize,
     /// Total tries per request, the SDK's own retries included.
     pub attempts: u32,
+    /// Longest one try of a request may take (a 32 MiB part at 1 Mbit/s
+    /// needs about 4.5 minutes).
+    pub attempt_timeout: Duration,
     pub multipart_threshold: usize,
     pub part_size: usize,
 }
@@ -51,6 +55,7 @@ impl Default for S3Options {
             region: None,
             connections: DEFAULT_CONNECTIONS,
             attempts: 5,
+            attempt_timeout: Duration::from_secs(600),
             multipart_threshold: DEFAULT_MULTIPART_THRESHOLD,
             part_size: DEFAULT_PART_SIZE,
         }

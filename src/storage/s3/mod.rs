@@ -15,6 +15,8 @@ mod client;
 pub mod config;
 mod errors;
 #[cfg(test)]
+mod retry_tests;
+#[cfg(test)]
 mod tests;
 mod upload;
 
@@ -75,16 +77,32 @@ impl S3Storage {
             upload_slots: Arc::new(Semaphore::new(connections)),
             runtime,
         };
-        if create && !storage.block_on(storage.bucket.bucket_exists())? {
-            tracing::info!(bucket = %storage.bucket.loc.bucket, "creating the bucket");
-            if let Err(e) = storage.block_on(storage.bucket.create_bucket()) {
-                // Someone else may have created it meanwhile.
-                if !storage.block_on(storage.bucket.bucket_exists())? {
-                    return Err(e.into());
-                }
-            }
+        if create {
+            storage.ensure_bucket()?;
         }
         Ok(storage)
+    }
+
+    /// Creates the bucket if it is missing. Credentials limited to objects
+    /// may not look at the bucket itself: then carry on, and let the first
+    /// object request say whether access works.
+    fn ensure_bucket(&self) -> Result<()> {
+        match self.block_on(self.bucket.bucket_exists()) {
+            Ok(true) => return Ok(()),
+            Ok(false) => {}
+            Err(e) => {
+                tracing::info!(error = %e, "cannot check the bucket; assuming it exists");
+                return Ok(());
+            }
+        }
+        tracing::info!(bucket = %self.bucket.loc.bucket, "creating the bucket");
+        if let Err(e) = self.block_on(self.bucket.create_bucket()) {
+            // Someone else may have created it meanwhile.
+            if !self.block_on(self.bucket.bucket_exists())? {
+                return Err(e.into());
+            }
+        }
+        Ok(())
     }
 
     /// The parsed location.
