@@ -89,28 +89,35 @@ impl Backend {
 
     /// The newest generation, `None` when there is no lock object at all.
     fn status(&self) -> Result<Option<LockStatus>> {
-        let newest = self
-            .storage
-            .list(layout::LOCKS_PREFIX)?
-            .iter()
-            .filter_map(|o| layout::parse_lock(&o.key))
-            .max();
-        let Some(generation) = newest else {
-            return Ok(None);
-        };
-        match self.read(generation) {
-            Ok(Some(record)) => Ok(Some(LockStatus {
-                generation,
-                record: Ok(record),
-            })),
-            // Cleaned up between list and get: someone moved on; look again.
-            Ok(None) => self.status(),
-            Err(e) if e.kind() == crate::ErrorKind::Corrupt => Ok(Some(LockStatus {
-                generation,
-                record: Err(e.to_string()),
-            })),
-            Err(e) => Err(e),
+        for _ in 0..8 {
+            let newest = self
+                .storage
+                .list(layout::LOCKS_PREFIX)?
+                .iter()
+                .filter_map(|o| layout::parse_lock(&o.key))
+                .max();
+            let Some(generation) = newest else {
+                return Ok(None);
+            };
+            match self.read(generation) {
+                Ok(Some(record)) => {
+                    return Ok(Some(LockStatus {
+                        generation,
+                        record: Ok(record),
+                    }))
+                }
+                // Cleaned up between list and get: someone moved on; look again.
+                Ok(None) => continue,
+                Err(e) if e.kind() == crate::ErrorKind::Corrupt => {
+                    return Ok(Some(LockStatus {
+                        generation,
+                        record: Err(e.to_string()),
+                    }))
+                }
+                Err(e) => return Err(e),
+            }
         }
+        Err(Error::Locked("the lock keeps changing; try again".into()))
     }
 
     fn read(&self, generation: u64) -> Result<Option<LockRecord>> {
