@@ -7,7 +7,7 @@ use cairn::forget::{self, Decision, ForgetOptions, ForgetReport, GroupBy, Policy
 use cairn::{Error, Result};
 
 use crate::cli::args::{Filter, Global};
-use crate::cli::prune::{self, PruneOptionArgs};
+use crate::cli::prune::{self, PruneFlags};
 use crate::cli::{exit, open, print_json};
 
 /// Retention rules, shared by `forget` and `policy set`.
@@ -107,7 +107,7 @@ pub struct ForgetArgs {
     #[arg(long)]
     pub prune: bool,
     #[command(flatten)]
-    pub prune_options: PruneOptionArgs,
+    pub prune_flags: PruneFlags,
 }
 
 pub fn run(g: &Global, a: ForgetArgs) -> Result<i32> {
@@ -142,7 +142,7 @@ pub fn run(g: &Global, a: ForgetArgs) -> Result<i32> {
         print_report(&report, &opts.policy, source);
     }
     if a.prune {
-        return prune::run_on(g, &repo, &a.prune_options, a.dry_run);
+        return prune::prune_and_report(g, &repo, &a.prune_flags, a.dry_run);
     }
     Ok(exit::OK)
 }

@@ -13,18 +13,10 @@ use crate::cli::args::Global;
 use crate::cli::output::{bytes, Output};
 use crate::cli::{exit, open, print_json};
 
-#[derive(Args, Debug)]
-pub struct PruneArgs {
-    #[command(flatten)]
-    pub options: PruneOptionArgs,
-    /// Report what would be deleted and repacked and what it costs; change nothing.
-    #[arg(short = 'n', long)]
-    pub dry_run: bool,
-}
-
-/// Prune's tuning, shared by `prune` and `forget --prune`.
-#[derive(Args, Debug)]
-pub struct PruneOptionArgs {
+/// The prune policy flags, shared by `prune` and `forget --prune`
+/// (flatten them into another command's arguments).
+#[derive(Args, Debug, Clone)]
+pub struct PruneFlags {
     /// Repack a pack once more than this share of it is unused (e.g. 10%).
     #[arg(long, default_value = "10%", value_parser = parse_percent)]
     pub max_unused: f64,
@@ -37,6 +29,27 @@ pub struct PruneOptionArgs {
     pub grace: Duration,
 }
 
+impl PruneFlags {
+    pub fn options(&self, dry_run: bool) -> PruneOptions {
+        PruneOptions {
+            max_unused: self.max_unused,
+            max_repack_bytes: self.max_repack_bytes,
+            grace: self.grace,
+            dry_run,
+            ..Default::default()
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct PruneArgs {
+    #[command(flatten)]
+    pub flags: PruneFlags,
+    /// Report what would be deleted and repacked and what it costs; change nothing.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+}
+
 #[derive(Args, Debug)]
 pub struct UnlockArgs {
     /// Also remove a lock that has not expired (its holder stops at its next refresh).
@@ -46,20 +59,18 @@ pub struct UnlockArgs {
 
 pub fn run(g: &Global, a: PruneArgs) -> Result<i32> {
     let repo = open::open(g, false)?;
-    run_on(g, &repo, &a.options, a.dry_run)
+    prune_and_report(g, &repo, &a.flags, a.dry_run)
 }
 
-/// Prunes an open repository (also the second half of `forget --prune`).
-pub fn run_on(g: &Global, repo: &Repository, a: &PruneOptionArgs, dry_run: bool) -> Result<i32> {
-    let opts = PruneOptions {
-        max_unused: a.max_unused,
-        max_repack_bytes: a.max_repack_bytes,
-        grace: a.grace,
-        dry_run,
-        ..Default::default()
-    };
+/// Prunes and prints the report: also what `forget --prune` calls.
+pub fn prune_and_report(
+    g: &Global,
+    repo: &Repository,
+    flags: &PruneFlags,
+    dry_run: bool,
+) -> Result<i32> {
     let out = Output::new(g);
-    let report = prune(repo, &opts, &out)?;
+    let report = prune(repo, &flags.options(dry_run), &out)?;
     out.clear();
     if g.json {
         let mut v = serde_json::to_value(&report).map_err(|e| Error::Internal(e.to_string()))?;

@@ -16,6 +16,8 @@
 
 mod execute;
 mod plan;
+#[cfg(test)]
+mod tests;
 
 use std::time::Duration;
 

@@ -209,7 +209,7 @@ fn expired(since: i64, now: i64, grace: i64) -> bool {
 }
 
 /// The action for one indexed pack, before the repack budget.
-fn first_action(u: &PackUsage, now: i64, grace: i64, max_unused: f64) -> PackAction {
+pub(super) fn first_action(u: &PackUsage, now: i64, grace: i64, max_unused: f64) -> PackAction {
     if !u.present {
         return PackAction::Missing;
     }
@@ -245,7 +245,7 @@ fn live_action(u: &PackUsage, max_unused: f64) -> PackAction {
 
 /// Keeps the most wasteful repacks within the byte budget; the others stay
 /// as they are (a condemned one that a snapshot needs is restored).
-fn limit_repacks(packs: &mut [PackPlan], budget: Option<u64>) {
+pub(super) fn limit_repacks(packs: &mut [PackPlan], budget: Option<u64>) {
     let Some(budget) = budget else { return };
     let mut order: Vec<usize> = (0..packs.len())
         .filter(|&i| packs[i].action == PackAction::Repack)

@@ -383,8 +383,18 @@ fn a_second_prune_is_locked_out_with_exit_code_11() {
     let out = env.run(&["prune"]);
     assert_eq!(out.status.code(), Some(11), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("locked"));
-    // A dry run takes no lock.
-    env.ok(&["prune", "--dry-run"]);
+    // A dry run takes no lock, and reports the cost.
+    let dry = env.json(&["prune", "--dry-run"]);
+    assert_eq!(dry["dry_run"], true);
+    for k in [
+        "packs_deleted",
+        "packs_repacked",
+        "bytes_freed",
+        "bytes_to_download",
+    ] {
+        assert!(dry[k].is_u64(), "{k} in {dry}");
+    }
+    assert!(dry["requests"]["writes_lists"].is_u64() && dry["requests"]["reads"].is_u64());
     let out = env.run(&["unlock"]);
     assert_eq!(out.status.code(), Some(11), "a live lock needs --force");
     let out = env.ok(&["unlock", "--force"]);

@@ -11,12 +11,13 @@
 //! fails to create `n + 1` learns that it lost the lock. The protocol and
 //! its argument are in format-spec/11-lock.md.
 
+mod guard;
 #[cfg(test)]
 mod tests;
 
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+pub use guard::LockGuard;
+
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -88,28 +89,35 @@ impl Backend {
 
     /// The newest generation, `None` when there is no lock object at all.
     fn status(&self) -> Result<Option<LockStatus>> {
-        let newest = self
-            .storage
-            .list(layout::LOCKS_PREFIX)?
-            .iter()
-            .filter_map(|o| layout::parse_lock(&o.key))
-            .max();
-        let Some(generation) = newest else {
-            return Ok(None);
-        };
-        match self.read(generation) {
-            Ok(Some(record)) => Ok(Some(LockStatus {
-                generation,
-                record: Ok(record),
-            })),
-            // Cleaned up between list and get: someone moved on; look again.
-            Ok(None) => self.status(),
-            Err(e) if e.kind() == crate::ErrorKind::Corrupt => Ok(Some(LockStatus {
-                generation,
-                record: Err(e.to_string()),
-            })),
-            Err(e) => Err(e),
+        for _ in 0..8 {
+            let newest = self
+                .storage
+                .list(layout::LOCKS_PREFIX)?
+                .iter()
+                .filter_map(|o| layout::parse_lock(&o.key))
+                .max();
+            let Some(generation) = newest else {
+                return Ok(None);
+            };
+            match self.read(generation) {
+                Ok(Some(record)) => {
+                    return Ok(Some(LockStatus {
+                        generation,
+                        record: Ok(record),
+                    }))
+                }
+                // Cleaned up between list and get: someone moved on; look again.
+                Ok(None) => continue,
+                Err(e) if e.kind() == crate::ErrorKind::Corrupt => {
+                    return Ok(Some(LockStatus {
+                        generation,
+                        record: Err(e.to_string()),
+                    }))
+                }
+                Err(e) => return Err(e),
+            }
         }
+        Err(Error::Locked("the lock keeps changing; try again".into()))
     }
 
     fn read(&self, generation: u64) -> Result<Option<LockRecord>> {
@@ -275,156 +283,4 @@ pub fn unlock(repo: &Repository, force: bool) -> Result<UnlockOutcome> {
         }
     }
     Err(Error::Locked("the lock keeps changing; try again".into()))
-}
-
-struct Shared {
-    generation: u64,
-    /// Until when the holder may trust its lock (local monotonic clock).
-    valid_until: Instant,
-    lost: Option<String>,
-}
-
-/// A held lock. Check [`LockGuard::check`] before every destructive step.
-pub struct LockGuard {
-    backend: Backend,
-    record: LockRecord,
-    shared: Arc<Mutex<Shared>>,
-    stop: Option<mpsc::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl LockGuard {
-    fn start(backend: Backend, record: LockRecord, opts: LockOptions, written: Instant) -> Self {
-        let shared = Arc::new(Mutex::new(Shared {
-            generation: record.generation,
-            valid_until: written + opts.ttl / 2,
-            lost: None,
-        }));
-        let (stop, rx) = mpsc::channel::<()>();
-        let thread = {
-            let (backend, shared, record) = (backend.clone(), shared.clone(), record.clone());
-            std::thread::spawn(move || refresh_loop(backend, record, opts, shared, rx))
-        };
-        LockGuard {
-            backend,
-            record,
-            shared,
-            stop: Some(stop),
-            thread: Some(thread),
-        }
-    }
-
-    /// Fails with [`Error::Locked`] if the lock was taken over or could not
-    /// be refreshed in time; then nothing more may be deleted.
-    pub fn check(&self) -> Result<()> {
-        let s = self.shared.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(why) = &s.lost {
-            return Err(Error::Locked(format!("lost the maintenance lock: {why}")));
-        }
-        if Instant::now() >= s.valid_until {
-            return Err(Error::Locked(
-                "lost the maintenance lock: it could not be refreshed in time".into(),
-            ));
-        }
-        Ok(())
-    }
-
-    /// The generation currently held.
-    pub fn generation(&self) -> u64 {
-        self.shared
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .generation
-    }
-
-    /// Stops refreshing and writes a `Released` generation.
-    pub fn release(mut self) -> Result<()> {
-        self.release_inner()
-    }
-
-    fn release_inner(&mut self) -> Result<()> {
-        let Some(stop) = self.stop.take() else {
-            return Ok(());
-        };
-        drop(stop);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-        let s = self.shared.lock().unwrap_or_else(|p| p.into_inner());
-        if s.lost.is_some() {
-            return Ok(());
-        }
-        let released = LockRecord {
-            generation: s.generation + 1,
-            state: LockState::Released,
-            time: unix_now(),
-            expires: unix_now(),
-            ..self.record.clone()
-        };
-        drop(s);
-        if self.backend.create(&released)? {
-            self.backend.clean_below(released.generation);
-        }
-        Ok(())
-    }
-}
-
-impl Drop for LockGuard {
-    fn drop(&mut self) {
-        let _ = self.release_inner();
-    }
-}
-
-fn refresh_loop(
-    backend: Backend,
-    first: LockRecord,
-    opts: LockOptions,
-    shared: Arc<Mutex<Shared>>,
-    stop: mpsc::Receiver<()>,
-) {
-    let every = (opts.ttl / 6).max(Duration::from_millis(10));
-    loop {
-        match stop.recv_timeout(every) {
-            Err(RecvTimeoutError::Timeout) => {}
-            _ => return,
-        }
-        let (generation, valid_until) = {
-            let s = shared.lock().unwrap_or_else(|p| p.into_inner());
-            (s.generation, s.valid_until)
-        };
-        if Instant::now() >= valid_until {
-            // Too late: others may already have taken over by their clocks.
-            let mut s = shared.lock().unwrap_or_else(|p| p.into_inner());
-            s.lost = Some("the refresh came too late".into());
-            return;
-        }
-        let next = record(
-            generation + 1,
-            LockState::Held,
-            &first.operation,
-            opts.ttl,
-            first.token,
-        );
-        let started = Instant::now();
-        match backend.create(&next) {
-            Ok(true) => {
-                let mut s = shared.lock().unwrap_or_else(|p| p.into_inner());
-                s.generation = next.generation;
-                s.valid_until = started + opts.ttl / 2;
-                drop(s);
-                backend.clean_below(next.generation);
-            }
-            Ok(false) => {
-                let mut s = shared.lock().unwrap_or_else(|p| p.into_inner());
-                s.lost = Some(format!(
-                    "generation {} was written by someone else",
-                    next.generation
-                ));
-                return;
-            }
-            // A failed refresh is retried at the next tick; `valid_until`
-            // bounds how long the holder trusts a lock it cannot refresh.
-            Err(_) => {}
-        }
-    }
 }

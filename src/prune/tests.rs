@@ -1,0 +1,67 @@
+//! The per-pack decision table of format-spec/12-prune.md.
+
+use super::plan::{first_action, limit_repacks, PackAction, PackPlan};
+use crate::format::index::BlobKind;
+use crate::ids::PackId;
+use crate::repo::PackUsage;
+
+const DAY: i64 = 86_400;
+
+fn usage(condemned_since: Option<i64>, used_bytes: u64, used_blobs: u64) -> PackUsage {
+    PackUsage {
+        id: PackId([1; 32]),
+        kind: BlobKind::Data,
+        size: 1100,
+        condemned_since,
+        present: true,
+        blob_bytes: 1000,
+        used_blobs,
+        used_bytes,
+    }
+}
+
+#[test]
+fn decision_table() {
+    let now = 10 * DAY;
+    let act = |u: PackUsage| first_action(&u, now, DAY, 0.1);
+    assert_eq!(act(usage(None, 1000, 5)), PackAction::Keep);
+    assert_eq!(act(usage(None, 950, 4)), PackAction::Keep, "5% unused");
+    assert_eq!(act(usage(None, 500, 2)), PackAction::Repack);
+    assert_eq!(act(usage(None, 0, 0)), PackAction::Condemn);
+    assert_eq!(act(usage(Some(now - DAY), 0, 0)), PackAction::Delete);
+    assert_eq!(act(usage(Some(now - DAY + 1), 0, 0)), PackAction::Wait);
+    assert_eq!(
+        act(usage(Some(now - 5 * DAY), 1000, 5)),
+        PackAction::Restore
+    );
+    assert_eq!(act(usage(Some(now - 5 * DAY), 500, 1)), PackAction::Repack);
+    let missing = PackUsage {
+        present: false,
+        ..usage(None, 1000, 5)
+    };
+    assert_eq!(act(missing), PackAction::Missing);
+    // A zero grace period deletes condemned packs at once.
+    assert_eq!(
+        first_action(&usage(Some(now), 0, 0), now, 0, 0.1),
+        PackAction::Delete
+    );
+}
+
+#[test]
+fn the_repack_budget_keeps_the_most_wasteful_packs() {
+    let plan = |used: u64, since: Option<i64>| PackPlan {
+        usage: usage(since, used, 1),
+        action: PackAction::Repack,
+    };
+    let mut packs = vec![plan(800, None), plan(100, None), plan(600, Some(1))];
+    limit_repacks(&mut packs, Some(750));
+    let actions: Vec<PackAction> = packs.iter().map(|p| p.action).collect();
+    // 100 (900 unused) and 600 (400 unused) fit in 750; 800 does not.
+    assert_eq!(
+        actions,
+        [PackAction::Keep, PackAction::Repack, PackAction::Repack]
+    );
+    let mut packs = vec![plan(600, Some(1))];
+    limit_repacks(&mut packs, Some(10));
+    assert_eq!(packs[0].action, PackAction::Restore);
+}
