@@ -183,13 +183,14 @@ fn print_report(report: &ForgetReport, policy: &Policy, source: forget::PolicySo
             group = Some(&d.group);
         }
         let reasons: Vec<String> = d.reasons.iter().map(|r| r.to_string()).collect();
-        println!(
+        let line = format!(
             "  {:<10} {:<25} {:<6} {}",
             d.id.short(),
             snapshot_time(d),
             if d.keep { "keep" } else { "remove" },
             reasons.join(", ")
         );
+        println!("{}", line.trim_end());
     }
     let n = report.to_remove();
     if report.dry_run {

@@ -8,6 +8,38 @@
 //! policy to any set between "what it keeps" and "everything" keeps exactly
 //! the same snapshots (a property test checks this), so after a crash
 //! halfway through, running `forget` again removes the rest and nothing more.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use cairn::backup::{backup, BackupOptions};
+//! use cairn::forget::{forget, parse_retention, ForgetOptions};
+//! use cairn::progress::NoProgress;
+//! use cairn::repo::{InitOptions, OpenOptions, Repository};
+//! use cairn::source::fs::{FsOptions, FsSource};
+//! use cairn::storage::memory::MemoryStorage;
+//!
+//! # fn main() -> cairn::Result<()> {
+//! let tmp = tempfile::tempdir().unwrap();
+//! let init = InitOptions { kdf: Some(cairn::crypto::KdfParams::insecure_for_tests()), ..Default::default() };
+//! let open = OpenOptions { cache_dir: Some(tmp.path().join("cache")) };
+//! let repo = Repository::init(Arc::new(MemoryStorage::new()), b"secret", init, open)?;
+//!
+//! // Three backups on one day, one the day before.
+//! for time in ["2026-11-21T22:00:00Z", "2026-11-22T08:00:00Z", "2026-11-22T12:00:00Z", "2026-11-22T18:00:00Z"] {
+//!     let opts = BackupOptions { time: Some(cairn::time::parse_time(time)?), ..Default::default() };
+//!     let mut source = FsSource::new(FsOptions { paths: vec![tmp.path().join("cache")], ..Default::default() })?;
+//!     backup(&repo, &mut source, &opts, &NoProgress)?;
+//! }
+//!
+//! // Keep the newest snapshot of each of the last 7 days.
+//! let opts = ForgetOptions { policy: parse_retention("7d")?, ..Default::default() };
+//! let report = forget(&repo, &opts)?;
+//! assert_eq!((report.kept(), report.removed.len()), (2, 2));
+//! let reasons: Vec<String> = report.decisions[0].reasons.iter().map(|r| r.to_string()).collect();
+//! assert_eq!(reasons, ["daily #1"]);
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod policy;
 pub mod select;

@@ -206,6 +206,19 @@ fn snapshot_decode_survives_hostile_input() {
 }
 
 #[test]
+fn policy_decode_survives_hostile_input() {
+    use crate::format::policy::Policy;
+    let seeds = [crate::format::policy::tests::sample().encode()];
+    assert!(Policy::decode(&seeds[0]).is_ok());
+    hammer("policy", &seeds, Policy::decode);
+    // Mutated bodies under a valid seal reach the decoder behind the AEAD.
+    let k = keys();
+    hammer("sealed policy", &seeds, |b| {
+        Policy::open(&k, &envelope::seal(&k, ObjectType::Policy, None, b, None))
+    });
+}
+
+#[test]
 fn index_decode_survives_hostile_input() {
     let mut ix = crate::format::index::tests::sample();
     ix.packs.push(ix.packs[0].clone());
