@@ -61,6 +61,7 @@ pub mod error;
 pub mod format;
 pub mod ids;
 pub mod progress;
+pub mod repair;
 pub mod repo;
 pub mod restore;
 pub mod source;

@@ -9,10 +9,14 @@
 //! to list every problem in one run. Only failures that stop the check from
 //! running (storage unreachable, local cache broken) are errors.
 
+mod affected;
 mod data;
+mod lost;
 mod structure;
 mod subset;
 
+pub use affected::{AffectedKind, AffectedPath, DamageReport, SnapshotDamage, SnapshotStatus};
+pub use lost::LostBlobs;
 pub use subset::Subset;
 
 use serde::Serialize;
@@ -83,6 +87,9 @@ pub struct CheckReport {
     pub blobs_checked: u64,
     pub bytes_read: u64,
     pub problems: Vec<Problem>,
+    /// With damage: which snapshots and paths it affects, which are intact.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub damage: Option<DamageReport>,
 }
 
 impl CheckReport {
@@ -101,15 +108,48 @@ pub fn check(
     opts: &CheckOptions,
     progress: &dyn Progress,
 ) -> Result<CheckReport> {
+    Ok(check_and_find_lost(repo, opts, progress)?.0)
+}
+
+/// [`check`], also returning the lost blobs (for `repair snapshots`).
+pub fn check_and_find_lost(
+    repo: &Repository,
+    opts: &CheckOptions,
+    progress: &dyn Progress,
+) -> Result<(CheckReport, LostBlobs)> {
     let mut report = CheckReport::default();
-    let plan = structure::check_structure(repo, &mut report, progress)?;
+    let mut plan = structure::check_structure(repo, &mut report, progress)?;
     if opts.read_data {
         let candidates = plan.readable_packs();
         let selected = match &opts.subset {
             Some(s) => s.select(&candidates),
             None => candidates,
         };
-        data::check_packs(repo, &plan, &selected, &mut report, progress)?;
+        let mut lost = std::mem::take(&mut plan.lost);
+        data::check_packs(repo, &plan, &selected, &mut report, &mut lost, progress)?;
+        plan.lost = lost;
     }
-    Ok(report)
+    attach_damage_report(repo, &mut report, &plan.lost, progress)?;
+    Ok((report, plan.lost))
+}
+
+/// Walks every snapshot to name what the damage affects, when there is any
+/// damage that could affect a snapshot.
+fn attach_damage_report(
+    repo: &Repository,
+    report: &mut CheckReport,
+    lost: &LostBlobs,
+    progress: &dyn Progress,
+) -> Result<()> {
+    let unreadable_snapshot = report
+        .problems
+        .iter()
+        .any(|p| p.severity == Severity::Damage && p.object.starts_with("snapshot "));
+    if lost.is_empty() && !unreadable_snapshot {
+        return Ok(());
+    }
+    progress.start("find affected snapshots", None, None);
+    report.damage = Some(affected::damage_report(repo, lost)?);
+    progress.finish();
+    Ok(())
 }

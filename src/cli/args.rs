@@ -51,6 +51,8 @@ pub enum Command {
     Cat(CatArgs),
     /// Verify the repository: structure always, pack data with --read-data.
     Check(CheckArgs),
+    /// Repair the index or damaged snapshots (never deletes a pack).
+    Repair(crate::cli::repair::RepairArgs),
 }
 
 #[derive(Args, Debug)]

@@ -30,6 +30,9 @@ pub fn run(g: &Global, a: CheckArgs) -> Result<i32> {
             };
             println!("{label}: {}: {}", p.object, p.message);
         }
+        if let Some(d) = &report.damage {
+            crate::cli::check_report::print_damage(d);
+        }
         if !g.quiet {
             let damage = report
                 .problems

@@ -5,10 +5,12 @@ pub mod args;
 mod backup;
 mod browse;
 mod check;
+mod check_report;
 pub mod exit;
 mod init;
 mod open;
 mod output;
+mod repair;
 mod restore;
 
 use cairn::repo::SnapshotFilter;
@@ -28,6 +30,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Dump(a) => browse::dump(g, a),
         Command::Cat(a) => browse::cat(g, a),
         Command::Check(a) => check::run(g, a),
+        Command::Repair(a) => repair::run(g, a),
     }
 }
 
