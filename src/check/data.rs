@@ -25,7 +25,6 @@ struct PackOutcome {
 
 /// The verdict on one pack read, for the audit log.
 #[derive(Debug, Clone, Copy)]
-#[allow(dead_code)] // read by the audit log (next commit)
 pub(crate) struct PackVerdict {
     pub id: PackId,
     pub ok: bool,

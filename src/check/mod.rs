@@ -10,12 +10,15 @@
 //! running (storage unreachable, local cache broken) are errors.
 
 mod affected;
+mod audit;
+mod auditlog;
 mod data;
 mod lost;
 mod structure;
 mod subset;
 
 pub use affected::{AffectedKind, AffectedPath, DamageReport, SnapshotDamage, SnapshotStatus};
+pub use audit::{AuditOptions, AuditReport, Budget, COMPACT_AFTER};
 pub use lost::LostBlobs;
 pub use subset::Subset;
 
@@ -32,6 +35,9 @@ pub struct CheckOptions {
     pub read_data: bool,
     /// With `read_data`: read only these packs (`None` reads all).
     pub subset: Option<Subset>,
+    /// A rolling audit instead: read the packs verified longest ago, within
+    /// a budget, and record the results in the repository's audit log.
+    pub audit: Option<AuditOptions>,
 }
 
 /// How bad a finding is.
@@ -90,6 +96,9 @@ pub struct CheckReport {
     /// With damage: which snapshots and paths it affects, which are intact.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub damage: Option<DamageReport>,
+    /// With `--audit`: what this run verified and what the log proves.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audit: Option<AuditReport>,
 }
 
 impl CheckReport {
@@ -119,7 +128,16 @@ pub fn check_and_find_lost(
 ) -> Result<(CheckReport, LostBlobs)> {
     let mut report = CheckReport::default();
     let mut plan = structure::check_structure(repo, &mut report, progress)?;
-    if opts.read_data {
+    if let Some(a) = &opts.audit {
+        let state = auditlog::load(repo, &mut report)?;
+        let ordered = audit::order(plan.readable_packs(), &state);
+        let selected = &ordered[..a.budget.take(&ordered)];
+        let mut lost = std::mem::take(&mut plan.lost);
+        let verdicts = data::check_packs(repo, &plan, selected, &mut report, &mut lost, progress)?;
+        plan.lost = lost;
+        let done = audit::finish(repo, state, &ordered, &verdicts, &plan.present, a)?;
+        report.audit = Some(done);
+    } else if opts.read_data {
         let candidates = plan.readable_packs();
         let selected = match &opts.subset {
             Some(s) => s.select(&candidates),

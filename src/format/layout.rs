@@ -8,6 +8,8 @@ pub const KEYS_PREFIX: &str = "keys/";
 pub const SNAPSHOTS_PREFIX: &str = "snapshots/";
 pub const INDEX_PREFIX: &str = "index/";
 pub const PACKS_PREFIX: &str = "packs/";
+/// The rolling audit's log (format-spec/12-audit.md).
+pub const AUDIT_PREFIX: &str = "audit/";
 
 pub fn key(id: &KeyId) -> String {
     format!("{KEYS_PREFIX}{id}")
@@ -19,6 +21,10 @@ pub fn snapshot(id: &SnapshotId) -> String {
 
 pub fn index(id: &IndexId) -> String {
     format!("{INDEX_PREFIX}{id}")
+}
+
+pub fn audit(id: &crate::format::audit::AuditId) -> String {
+    format!("{AUDIT_PREFIX}{id}")
 }
 
 /// Packs are fanned out by their first byte so no directory or listing page

@@ -3,6 +3,7 @@
 //! returns an error on hostile input and never panics or allocates without
 //! bound.
 
+pub mod audit;
 pub mod config;
 pub mod envelope;
 pub mod index;

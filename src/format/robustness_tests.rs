@@ -324,3 +324,9 @@ fn huge_declared_lengths_fail_fast_and_small() {
         "the allocation probe must catch a large allocation"
     );
 }
+
+#[test]
+fn audit_log_decode_survives_hostile_input() {
+    let seeds = [crate::format::audit::tests::sample().encode()];
+    hammer("audit log", &seeds, crate::format::audit::AuditLog::decode);
+}
