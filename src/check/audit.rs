@@ -180,3 +180,58 @@ pub(crate) fn finish(
         written: appended.id.map(|id| id.to_string()),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn packs(n: u8) -> Vec<(PackId, u64)> {
+        (0..n).map(|i| (PackId([i; 32]), 100)).collect()
+    }
+
+    #[test]
+    fn budgets_parse_and_round_up() {
+        assert_eq!(
+            "1/30".parse::<Budget>().unwrap(),
+            Budget::Fraction { n: 1, m: 30 }
+        );
+        assert_eq!("5%".parse::<Budget>().unwrap(), Budget::Percent(5.0));
+        assert_eq!("2GiB".parse::<Budget>().unwrap(), Budget::Bytes(2 << 30));
+        for bad in ["0/30", "31/30", "x/2", "0%", "lots"] {
+            assert!(bad.parse::<Budget>().is_err(), "{bad}");
+        }
+        let p = packs(31);
+        assert_eq!(Budget::Fraction { n: 1, m: 30 }.take(&p), 2);
+        assert_eq!(Budget::Fraction { n: 1, m: 30 }.take(&p[..30]), 1);
+        assert_eq!(Budget::Fraction { n: 1, m: 30 }.take(&[]), 0);
+        assert_eq!(Budget::Percent(10.0).take(&p), 4);
+        assert_eq!(Budget::Bytes(1).take(&p), 1);
+        assert_eq!(Budget::Bytes(201).take(&p), 3);
+        assert_eq!(Budget::All.take(&p), 31);
+    }
+
+    #[test]
+    fn order_puts_unverified_and_failed_first_then_oldest() {
+        let t = |secs| Timestamp { secs, nanos: 0 };
+        let mut state = auditlog::LogState::default();
+        let rec = |p: u8, secs, result| AuditRecord {
+            pack: PackId([p; 32]),
+            time: t(secs),
+            result,
+        };
+        state
+            .latest
+            .insert(PackId([0; 32]), rec(0, 50, AuditResult::Ok));
+        state
+            .latest
+            .insert(PackId([1; 32]), rec(1, 10, AuditResult::Ok));
+        state
+            .latest
+            .insert(PackId([2; 32]), rec(2, 99, AuditResult::Damaged));
+        let ids: Vec<u8> = order(packs(4), &state)
+            .iter()
+            .map(|(id, _)| id.0[0])
+            .collect();
+        assert_eq!(ids, [2, 3, 1, 0]);
+    }
+}

@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod config;
 pub mod envelope;
+pub mod fuzz;
 pub mod index;
 pub mod keyfile;
 pub mod layout;
