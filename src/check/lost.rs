@@ -44,6 +44,11 @@ impl LostBlobs {
         Ok(self.set.contains(&(BlobKind::Data, id)) || repo.locate(BlobKind::Data, &id)?.is_none())
     }
 
+    /// Whether the chunk is already in the set (so it is reported once).
+    pub(crate) fn chunk_known_lost(&self, c: &ChunkId) -> bool {
+        self.set.contains(&(BlobKind::Data, BlobId::from(*c)))
+    }
+
     /// Whether a tree is known lost (a tree that fails to load is lost too;
     /// callers find that out by loading it).
     pub fn tree_lost(&self, t: &TreeId) -> bool {

@@ -167,7 +167,6 @@ fn check_snapshots(
     let mut walk = Walk {
         repo,
         seen_trees: HashSet::new(),
-        seen_chunks: HashSet::new(),
         problems: Vec::new(),
         lost,
     };
@@ -188,7 +187,6 @@ fn check_snapshots(
 struct Walk<'a> {
     repo: &'a Repository,
     seen_trees: HashSet<TreeId>,
-    seen_chunks: HashSet<ChunkId>,
     problems: Vec<Problem>,
     lost: &'a mut LostBlobs,
 }
@@ -234,12 +232,15 @@ impl Walk<'_> {
     }
 
     fn chunks(&mut self, content: &[ChunkId]) -> Result<()> {
+        // No set of chunks already seen: memory must not grow with the
+        // number of blobs. Each distinct tree is read once, so a chunk is
+        // looked up again only when several trees share it.
         for c in content {
-            if self.seen_chunks.insert(*c)
-                && self
-                    .repo
-                    .locate(BlobKind::Data, &BlobId::from(*c))?
-                    .is_none()
+            if self
+                .repo
+                .locate(BlobKind::Data, &BlobId::from(*c))?
+                .is_none()
+                && !self.lost.chunk_known_lost(c)
             {
                 self.problems
                     .push(Problem::damage(format!("chunk {c}"), "not in any index"));
