@@ -63,6 +63,7 @@ pub mod format;
 pub mod ids;
 pub mod progress;
 pub mod prune;
+pub mod repair;
 pub mod repo;
 pub mod restore;
 pub mod source;

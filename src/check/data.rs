@@ -7,9 +7,9 @@ use rayon::prelude::*;
 use crate::check::structure::Plan;
 use crate::check::{CheckReport, Problem};
 use crate::error::{Error, Result};
-use crate::format::index::{BlobEntry, PackEntry};
+use crate::format::index::{BlobEntry, BlobKind, PackEntry};
 use crate::format::{layout, pack};
-use crate::ids::{content_hash, PackId};
+use crate::ids::{content_hash, BlobId, PackId};
 use crate::progress::Progress;
 use crate::repo::Repository;
 
@@ -19,16 +19,28 @@ struct PackOutcome {
     blobs: u64,
     bytes: u64,
     problems: Vec<Problem>,
+    /// Blobs that would not open (all of them if the pack is gone).
+    lost: Vec<(BlobKind, BlobId)>,
 }
 
-/// Reads and verifies every pack in `selected`, recording findings.
+/// The verdict on one pack read, for the audit log.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PackVerdict {
+    pub id: PackId,
+    pub ok: bool,
+    pub bytes: u64,
+}
+
+/// Reads and verifies every pack in `selected`, recording findings in
+/// `report` and lost blobs in `lost`; returns one verdict per pack.
 pub(crate) fn check_packs(
     repo: &Repository,
     plan: &Plan,
     selected: &[(PackId, u64)],
     report: &mut CheckReport,
+    lost: &mut crate::check::lost::LostBlobs,
     progress: &dyn Progress,
-) -> Result<()> {
+) -> Result<Vec<PackVerdict>> {
     let total: u64 = selected.iter().map(|(_, s)| s).sum();
     progress.start("read data", Some(selected.len() as u64), Some(total));
     let outcomes: Vec<PackOutcome> = selected
@@ -45,12 +57,21 @@ pub(crate) fn check_packs(
         .collect::<Result<_>>()?;
     progress.finish();
     report.packs_read += selected.len() as u64;
-    for o in outcomes {
+    let mut verdicts = Vec::with_capacity(outcomes.len());
+    for ((id, _), o) in selected.iter().zip(outcomes) {
+        verdicts.push(PackVerdict {
+            id: *id,
+            ok: o.problems.is_empty(),
+            bytes: o.bytes,
+        });
         report.blobs_checked += o.blobs;
         report.bytes_read += o.bytes;
         report.problems.extend(o.problems);
+        for (kind, blob) in o.lost {
+            lost.add(kind, blob);
+        }
     }
-    Ok(())
+    Ok(verdicts)
 }
 
 /// Checks one pack against its index entry. Damage goes into the outcome;
@@ -63,6 +84,7 @@ fn check_pack(repo: &Repository, entry: &PackEntry) -> Result<PackOutcome> {
         Err(e) if e.is_not_found() => {
             // Vanished since the listing: the structure check saw it.
             out.problems.push(Problem::damage(object, "missing"));
+            out.lost = entry.blobs.iter().map(|b| (entry.kind, b.id)).collect();
             return Ok(out);
         }
         Err(e) => return Err(e.into()),
@@ -77,7 +99,11 @@ fn check_pack(repo: &Repository, entry: &PackEntry) -> Result<PackOutcome> {
     let header = match pack::parse(repo.keys(), &bytes) {
         Ok(h) => h,
         Err(e) => {
-            out.problems.push(Problem::damage(object, e.to_string()));
+            // The header is gone, but the index still says where each blob
+            // is: those that open are intact.
+            out.problems
+                .push(Problem::damage(object.clone(), e.to_string()));
+            open_blobs(repo, entry.kind, &entry.blobs, &bytes, &object, &mut out);
             return Ok(out);
         }
     };
@@ -96,22 +122,38 @@ fn check_pack(repo: &Repository, entry: &PackEntry) -> Result<PackOutcome> {
             "header and index disagree on the blobs it holds",
         ));
     }
-    // The header's entries are bounds-checked against the pack by `parse`.
-    for b in &header.blobs {
+    open_blobs(repo, header.kind, &header.blobs, &bytes, &object, &mut out);
+    // Blobs the index promises but the header does not hold are lost too.
+    let key = |b: &BlobEntry| (b.id, b.offset, b.length, b.raw_length);
+    let held: std::collections::HashSet<_> = header.blobs.iter().map(key).collect();
+    for b in entry.blobs.iter().filter(|b| !held.contains(&key(b))) {
+        out.lost.push((entry.kind, b.id));
+    }
+    Ok(out)
+}
+
+/// Opens and verifies each blob; failures become problems and lost blobs.
+fn open_blobs(
+    repo: &Repository,
+    kind: BlobKind,
+    blobs: &[BlobEntry],
+    bytes: &[u8],
+    object: &str,
+    out: &mut PackOutcome,
+) {
+    for b in blobs {
         let start = b.offset as usize;
-        let opened = match bytes.get(start..start + b.length as usize) {
-            Some(sealed) => repo.open_blob(header.kind, b, sealed).map(|_| ()),
+        let opened = match bytes.get(start..start.saturating_add(b.length as usize)) {
+            Some(sealed) => repo.open_blob(kind, b, sealed).map(|_| ()),
             None => Err(Error::corrupt("pack", "blob outside the pack")),
         };
         out.blobs += 1;
         if let Err(e) = opened {
-            out.problems.push(Problem::damage(
-                object.clone(),
-                format!("blob {}: {e}", b.id),
-            ));
+            out.problems
+                .push(Problem::damage(object, format!("blob {}: {e}", b.id)));
+            out.lost.push((kind, b.id));
         }
     }
-    Ok(out)
 }
 
 fn sorted(blobs: &[BlobEntry]) -> Vec<BlobEntry> {

@@ -9,10 +9,17 @@
 //! to list every problem in one run. Only failures that stop the check from
 //! running (storage unreachable, local cache broken) are errors.
 
+mod affected;
+mod audit;
+mod auditlog;
 mod data;
+mod lost;
 mod structure;
 mod subset;
 
+pub use affected::{AffectedKind, AffectedPath, DamageReport, SnapshotDamage, SnapshotStatus};
+pub use audit::{AuditOptions, AuditReport, Budget, COMPACT_AFTER};
+pub use lost::LostBlobs;
 pub use subset::Subset;
 
 use serde::Serialize;
@@ -28,6 +35,9 @@ pub struct CheckOptions {
     pub read_data: bool,
     /// With `read_data`: read only these packs (`None` reads all).
     pub subset: Option<Subset>,
+    /// A rolling audit instead: read the packs verified longest ago, within
+    /// a budget, and record the results in the repository's audit log.
+    pub audit: Option<AuditOptions>,
 }
 
 /// How bad a finding is.
@@ -83,6 +93,12 @@ pub struct CheckReport {
     pub blobs_checked: u64,
     pub bytes_read: u64,
     pub problems: Vec<Problem>,
+    /// With damage: which snapshots and paths it affects, which are intact.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub damage: Option<DamageReport>,
+    /// With `--audit`: what this run verified and what the log proves.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audit: Option<AuditReport>,
 }
 
 impl CheckReport {
@@ -101,15 +117,57 @@ pub fn check(
     opts: &CheckOptions,
     progress: &dyn Progress,
 ) -> Result<CheckReport> {
+    Ok(check_and_find_lost(repo, opts, progress)?.0)
+}
+
+/// [`check`], also returning the lost blobs (for `repair snapshots`).
+pub fn check_and_find_lost(
+    repo: &Repository,
+    opts: &CheckOptions,
+    progress: &dyn Progress,
+) -> Result<(CheckReport, LostBlobs)> {
     let mut report = CheckReport::default();
-    let plan = structure::check_structure(repo, &mut report, progress)?;
-    if opts.read_data {
+    let mut plan = structure::check_structure(repo, &mut report, progress)?;
+    if let Some(a) = &opts.audit {
+        let state = auditlog::load(repo, &mut report)?;
+        let ordered = audit::order(plan.readable_packs(), &state);
+        let selected = &ordered[..a.budget.take(&ordered)];
+        let mut lost = std::mem::take(&mut plan.lost);
+        let verdicts = data::check_packs(repo, &plan, selected, &mut report, &mut lost, progress)?;
+        plan.lost = lost;
+        let done = audit::finish(repo, state, &ordered, &verdicts, &plan.present, a)?;
+        report.audit = Some(done);
+    } else if opts.read_data {
         let candidates = plan.readable_packs();
         let selected = match &opts.subset {
             Some(s) => s.select(&candidates),
             None => candidates,
         };
-        data::check_packs(repo, &plan, &selected, &mut report, progress)?;
+        let mut lost = std::mem::take(&mut plan.lost);
+        data::check_packs(repo, &plan, &selected, &mut report, &mut lost, progress)?;
+        plan.lost = lost;
     }
-    Ok(report)
+    attach_damage_report(repo, &mut report, &plan.lost, progress)?;
+    Ok((report, plan.lost))
+}
+
+/// Walks every snapshot to name what the damage affects, when there is any
+/// damage that could affect a snapshot.
+fn attach_damage_report(
+    repo: &Repository,
+    report: &mut CheckReport,
+    lost: &LostBlobs,
+    progress: &dyn Progress,
+) -> Result<()> {
+    let unreadable_snapshot = report
+        .problems
+        .iter()
+        .any(|p| p.severity == Severity::Damage && p.object.starts_with("snapshot "));
+    if lost.is_empty() && !unreadable_snapshot {
+        return Ok(());
+    }
+    progress.start("find affected snapshots", None, None);
+    report.damage = Some(affected::damage_report(repo, lost)?);
+    progress.finish();
+    Ok(())
 }

@@ -4,6 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::check::lost::LostBlobs;
 use crate::check::{CheckReport, Problem};
 use crate::error::Result;
 use crate::format::index::{BlobKind, PackEntry};
@@ -19,6 +20,9 @@ pub(crate) struct Plan {
     pub indexed: HashMap<PackId, PackEntry>,
     /// Every pack in storage and its size.
     pub present: HashMap<PackId, u64>,
+    /// Blobs already known lost: in missing packs, past the end of short
+    /// packs, referenced but in no index, or trees that would not load.
+    pub lost: LostBlobs,
 }
 
 impl Plan {
@@ -45,10 +49,15 @@ pub(crate) fn check_structure(
     let present = list_packs(repo)?;
     report.packs = present.len() as u64;
     let indexed = load_indexes(repo, report)?;
-    compare_packs(&indexed, &present, report);
-    check_snapshots(repo, report)?;
+    let mut lost = LostBlobs::default();
+    compare_packs(&indexed, &present, report, &mut lost);
+    check_snapshots(repo, report, &mut lost)?;
     progress.finish();
-    Ok(Plan { indexed, present })
+    Ok(Plan {
+        indexed,
+        present,
+        lost,
+    })
 }
 
 fn list_packs(repo: &Repository) -> Result<HashMap<PackId, u64>> {
@@ -72,14 +81,11 @@ fn load_indexes(repo: &Repository, report: &mut CheckReport) -> Result<HashMap<P
     ids.sort();
     report.index_files = ids.len() as u64;
     let mut files = Vec::with_capacity(ids.len());
+    let mut corrupt = Vec::new();
     for id in ids {
         match repo.load_index_file(&id) {
             Ok(f) => files.push((id, f)),
-            Err(e) if e.kind() == crate::ErrorKind::Corrupt => {
-                report
-                    .problems
-                    .push(Problem::damage(format!("index {id}"), e.to_string()));
-            }
+            Err(e) if e.kind() == crate::ErrorKind::Corrupt => corrupt.push((id, e)),
             Err(e) => return Err(e),
         }
     }
@@ -88,6 +94,18 @@ fn load_indexes(repo: &Repository, report: &mut CheckReport) -> Result<HashMap<P
         .iter()
         .flat_map(|(_, f)| f.supersedes.iter().copied())
         .collect();
+    // A corrupt file another one supersedes (a repair crashed before
+    // deleting it) has lost nothing: its replacement holds what it held.
+    for (id, e) in corrupt {
+        report.problems.push(if superseded.contains(&id) {
+            Problem::warning(format!("index {id}"), format!("{e} (superseded)"))
+        } else {
+            Problem::damage(
+                format!("index {id}"),
+                format!("{e}; `cairn repair index` rebuilds what it held"),
+            )
+        });
+    }
     let mut indexed = HashMap::new();
     for (id, file) in files {
         if superseded.contains(&id) {
@@ -104,18 +122,26 @@ fn compare_packs(
     indexed: &HashMap<PackId, PackEntry>,
     present: &HashMap<PackId, u64>,
     report: &mut CheckReport,
+    lost: &mut LostBlobs,
 ) {
     let mut found = Vec::new();
     for (id, entry) in indexed {
         match present.get(id) {
-            None => found.push(Problem::damage(
-                format!("pack {id}"),
-                format!("missing: the index lists {} blobs in it", entry.blobs.len()),
-            )),
-            Some(&size) if size != entry.size => found.push(Problem::damage(
-                format!("pack {id}"),
-                format!("is {size} bytes, the index says {}", entry.size),
-            )),
+            None => {
+                found.push(Problem::damage(
+                    format!("pack {id}"),
+                    format!("missing: the index lists {} blobs in it", entry.blobs.len()),
+                ));
+                lost.add_pack(entry, 0);
+            }
+            Some(&size) if size != entry.size => {
+                found.push(Problem::damage(
+                    format!("pack {id}"),
+                    format!("is {size} bytes, the index says {}", entry.size),
+                ));
+                // What lies inside the bytes that are left is still readable.
+                lost.add_pack(entry, size);
+            }
             Some(_) => {}
         }
     }
@@ -131,14 +157,18 @@ fn compare_packs(
 
 /// Loads every snapshot and walks its trees, each distinct tree once,
 /// checking every referenced blob is indexed.
-fn check_snapshots(repo: &Repository, report: &mut CheckReport) -> Result<()> {
+fn check_snapshots(
+    repo: &Repository,
+    report: &mut CheckReport,
+    lost: &mut LostBlobs,
+) -> Result<()> {
     let ids: Vec<SnapshotId> = repo.snapshot_ids()?;
     report.snapshots = ids.len() as u64;
     let mut walk = Walk {
         repo,
         seen_trees: HashSet::new(),
-        seen_chunks: HashSet::new(),
         problems: Vec::new(),
+        lost,
     };
     for id in ids {
         match repo.load_snapshot(&id) {
@@ -157,8 +187,8 @@ fn check_snapshots(repo: &Repository, report: &mut CheckReport) -> Result<()> {
 struct Walk<'a> {
     repo: &'a Repository,
     seen_trees: HashSet<TreeId>,
-    seen_chunks: HashSet<ChunkId>,
     problems: Vec<Problem>,
+    lost: &'a mut LostBlobs,
 }
 
 impl Walk<'_> {
@@ -177,6 +207,7 @@ impl Walk<'_> {
             {
                 self.problems
                     .push(Problem::damage(format!("tree {id}"), "not in any index"));
+                self.lost.add(BlobKind::Tree, BlobId::from(id));
                 continue;
             }
             let tree = match self.repo.load_tree(&id) {
@@ -184,6 +215,7 @@ impl Walk<'_> {
                 Err(e) if e.kind() == crate::ErrorKind::Corrupt => {
                     self.problems
                         .push(Problem::damage(format!("tree {id}"), e.to_string()));
+                    self.lost.add(BlobKind::Tree, BlobId::from(id));
                     continue;
                 }
                 Err(e) => return Err(e),
@@ -200,15 +232,19 @@ impl Walk<'_> {
     }
 
     fn chunks(&mut self, content: &[ChunkId]) -> Result<()> {
+        // No set of chunks already seen: memory must not grow with the
+        // number of blobs. Each distinct tree is read once, so a chunk is
+        // looked up again only when several trees share it.
         for c in content {
-            if self.seen_chunks.insert(*c)
-                && self
-                    .repo
-                    .locate(BlobKind::Data, &BlobId::from(*c))?
-                    .is_none()
+            if self
+                .repo
+                .locate(BlobKind::Data, &BlobId::from(*c))?
+                .is_none()
+                && !self.lost.chunk_known_lost(c)
             {
                 self.problems
                     .push(Problem::damage(format!("chunk {c}"), "not in any index"));
+                self.lost.add(BlobKind::Data, BlobId::from(*c));
             }
         }
         Ok(())

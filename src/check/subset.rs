@@ -94,7 +94,7 @@ impl FromStr for Subset {
     }
 }
 
-fn parse_size(s: &str) -> Result<u64> {
+pub(crate) fn parse_size(s: &str) -> Result<u64> {
     let bad = || {
         Error::Usage(format!(
             "bad subset {s:?}: expected N/M, a percentage (5%) or a size (500MiB, 2GiB)"

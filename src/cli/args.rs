@@ -64,6 +64,8 @@ pub enum Command {
     Forget(crate::cli::forget::ForgetArgs),
     /// Store, show or clear the repository's retention policy.
     Policy(crate::cli::policy::PolicyArgs),
+    /// Repair the index or damaged snapshots (never deletes a pack).
+    Repair(crate::cli::repair::RepairArgs),
 }
 
 #[derive(Args, Debug)]
@@ -228,4 +230,12 @@ pub struct CheckArgs {
     /// slices, a percentage (5%) or a size (500MiB, 2GiB).
     #[arg(long, value_name = "SPEC")]
     pub read_data_subset: Option<cairn::check::Subset>,
+    /// Rolling audit: verify the packs verified longest ago (never-verified
+    /// first), record it in the repository's audit log, report coverage.
+    #[arg(long, conflicts_with_all = ["read_data", "read_data_subset"])]
+    pub audit: bool,
+    /// With --audit: how much to read per run: N/M of the packs (1/30 daily
+    /// covers everything monthly), a percentage (5%) or a size (2GiB).
+    #[arg(long, value_name = "SPEC", requires = "audit")]
+    pub budget: Option<cairn::check::Budget>,
 }

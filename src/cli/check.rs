@@ -1,6 +1,6 @@
 //! `cairn check`.
 
-use cairn::check::{check, CheckOptions, Severity};
+use cairn::check::{check, AuditOptions, CheckOptions, Severity};
 use cairn::Result;
 
 use crate::cli::args::{CheckArgs, Global};
@@ -12,6 +12,10 @@ pub fn run(g: &Global, a: CheckArgs) -> Result<i32> {
     let opts = CheckOptions {
         read_data: a.read_data || a.read_data_subset.is_some(),
         subset: a.read_data_subset,
+        audit: a.audit.then(|| AuditOptions {
+            budget: a.budget.unwrap_or_default(),
+            ..Default::default()
+        }),
     };
     let out = Output::new(g);
     let report = check(&repo, &opts, &out)?;
@@ -29,6 +33,12 @@ pub fn run(g: &Global, a: CheckArgs) -> Result<i32> {
                 Severity::Warning => "warning",
             };
             println!("{label}: {}: {}", p.object, p.message);
+        }
+        if let Some(d) = &report.damage {
+            crate::cli::check_report::print_damage(d);
+        }
+        if let Some(a) = &report.audit {
+            crate::cli::check_report::print_audit(a);
         }
         if !g.quiet {
             let damage = report

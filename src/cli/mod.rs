@@ -5,6 +5,7 @@ pub mod args;
 mod backup;
 mod browse;
 mod check;
+mod check_report;
 pub mod exit;
 pub mod forget;
 mod init;
@@ -12,6 +13,7 @@ mod open;
 mod output;
 pub mod policy;
 mod prune;
+mod repair;
 mod repo;
 mod restore;
 mod storage;
@@ -38,6 +40,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Unlock(a) => prune::unlock(g, a),
         Command::Forget(a) => forget::run(g, a),
         Command::Policy(a) => policy::run(g, a),
+        Command::Repair(a) => repair::run(g, a),
     };
     storage::report(g);
     result

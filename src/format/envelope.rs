@@ -25,6 +25,8 @@ pub enum ObjectType {
     Lock = 6,
     /// The stored retention policy (chapter 13).
     Policy = 7,
+    /// The rolling audit's log (format-spec/14-audit.md).
+    Audit = 8,
 }
 
 impl ObjectType {
@@ -38,6 +40,7 @@ impl ObjectType {
             ObjectType::Config => "config",
             ObjectType::Lock => "lock",
             ObjectType::Policy => "policy",
+            ObjectType::Audit => "audit log",
         }
     }
 }

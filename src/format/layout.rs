@@ -15,6 +15,8 @@ pub const LOCKS_PREFIX: &str = "locks/";
 /// Digits of a lock generation in its key: fixed width, so keys sort in
 /// generation order (format-spec/11-lock.md).
 const LOCK_DIGITS: usize = 20;
+/// The rolling audit's log (format-spec/14-audit.md).
+pub const AUDIT_PREFIX: &str = "audit/";
 
 pub fn key(id: &KeyId) -> String {
     format!("{KEYS_PREFIX}{id}")
@@ -26,6 +28,10 @@ pub fn snapshot(id: &SnapshotId) -> String {
 
 pub fn index(id: &IndexId) -> String {
     format!("{INDEX_PREFIX}{id}")
+}
+
+pub fn audit(id: &crate::format::audit::AuditId) -> String {
+    format!("{AUDIT_PREFIX}{id}")
 }
 
 /// Packs are fanned out by their first byte so no directory or listing page

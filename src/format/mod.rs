@@ -3,8 +3,10 @@
 //! returns an error on hostile input and never panics or allocates without
 //! bound.
 
+pub mod audit;
 pub mod config;
 pub mod envelope;
+pub mod fuzz;
 pub mod index;
 pub mod keyfile;
 pub mod layout;

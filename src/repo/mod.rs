@@ -271,26 +271,64 @@ impl Repository {
             return Ok(());
         }
         let mut loaded = Vec::with_capacity(new.len());
+        let mut skipped = HashSet::new();
         for id in &new {
-            loaded.push((*id, self.load_index_file(id)?));
+            match self.load_index_file_or_skip(id)? {
+                Some(f) => loaded.push((*id, f)),
+                None => {
+                    skipped.insert(*id);
+                }
+            }
         }
         if !vanished && loaded.iter().all(|(_, f)| f.supersedes.is_empty()) {
             return self.cache().add_index_files(&loaded);
         }
         // Reload everything, skipping superseded files.
         let mut all = Vec::with_capacity(listed.len());
-        for id in &listed {
+        // Files the new ones supersede are not even read: `repair index`
+        // supersedes corrupt files, which would only warn again.
+        let retired: HashSet<IndexId> = loaded
+            .iter()
+            .flat_map(|(_, f)| f.supersedes.iter().copied())
+            .chain(superseded.iter().copied())
+            .collect();
+        for id in listed
+            .iter()
+            .filter(|id| !skipped.contains(id) && !retired.contains(id))
+        {
             match loaded.iter().position(|(l, _)| l == id) {
                 Some(p) => all.push(loaded.swap_remove(p)),
-                None => all.push((*id, self.load_index_file(id)?)),
+                None => {
+                    if let Some(f) = self.load_index_file_or_skip(id)? {
+                        all.push((*id, f));
+                    }
+                }
             }
         }
         let superseded: HashSet<IndexId> = all
             .iter()
             .flat_map(|(_, f)| f.supersedes.iter().copied())
+            .chain(retired)
             .collect();
         all.retain(|(id, _)| !superseded.contains(id));
         self.cache().replace_all(&all, &superseded)
+    }
+
+    /// Loads an index file, or warns and returns `None` when it is corrupt:
+    /// one damaged index file must not stop every command. It is never
+    /// recorded as known, so every sync warns again until `repair index`
+    /// supersedes it; `check` reports it as damage.
+    fn load_index_file_or_skip(&self, id: &IndexId) -> Result<Option<IndexFile>> {
+        match self.load_index_file(id) {
+            Ok(f) => Ok(Some(f)),
+            Err(e) if e.kind() == crate::ErrorKind::Corrupt => {
+                tracing::warn!(
+                    "skipping index file {id}: {e} (run `cairn check`, then `cairn repair index`)"
+                );
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Reads, checks and decodes one index file.

@@ -174,10 +174,17 @@ fn flipped_byte_in_an_index_file_is_damage() {
             .any(|(sev, obj, _)| sev == "damage" && *obj == format!("index {}", name(&index))),
         "{found:?}"
     );
-    // Without a cache, opening the repository already refuses it.
+    // Without a cache, opening skips it with a warning; check still
+    // reports it as damage, with the snapshots it leaves unreadable.
     std::fs::remove_dir_all(&env.cache).unwrap();
     let out = env.run(&["check"]);
     assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("skipping index file"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("damage report: 1 of 1 snapshots affected"),
+        "{text}"
+    );
 }
 
 #[test]

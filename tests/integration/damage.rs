@@ -71,11 +71,9 @@ fn flipped_byte_in_a_data_pack_is_refused() {
 
 #[test]
 fn flipped_byte_in_metadata_objects_is_refused() {
-    for (what, dir) in [
-        ("index", "index"),
-        ("snapshot", "snapshots"),
-        ("key", "keys"),
-    ] {
+    // A corrupt index file is skipped with a warning instead (see
+    // repair.rs: check reports it, repair index replaces it).
+    for (what, dir) in [("snapshot", "snapshots"), ("key", "keys")] {
         let (env, _src) = setup();
         let file = files_under(&env.repo.join(dir)).pop().unwrap();
         flip(&file, 40);

@@ -1,5 +1,6 @@
 //! End-to-end tests of the `cairn` binary and library on real directories.
 
+mod audit;
 mod backend;
 mod check;
 mod cli;
@@ -11,6 +12,7 @@ mod golden;
 mod hostile;
 mod prune;
 mod prune_concurrent;
+mod repair;
 mod roundtrip;
 mod selection;
 mod util;

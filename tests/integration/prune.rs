@@ -110,7 +110,7 @@ pub fn assert_restores(repo: &Repository, id: &SnapshotId, src: &Path, scratch: 
 pub fn assert_checks(repo: &Repository) -> Vec<String> {
     let opts = CheckOptions {
         read_data: true,
-        subset: None,
+        ..Default::default()
     };
     let report = check(repo, &opts, &NoProgress).unwrap();
     let damage: Vec<_> = report
