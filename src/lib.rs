@@ -60,6 +60,7 @@ pub mod crypto;
 pub mod error;
 pub mod format;
 pub mod ids;
+pub mod mount;
 pub mod progress;
 pub mod repo;
 pub mod restore;

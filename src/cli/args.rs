@@ -51,6 +51,8 @@ pub enum Command {
     Cat(CatArgs),
     /// Verify the repository: structure always, pack data with --read-data.
     Check(CheckArgs),
+    /// Browse the repository as a read-only filesystem (FUSE) until Ctrl-C.
+    Mount(crate::cli::mount::MountArgs),
 }
 
 #[derive(Args, Debug)]

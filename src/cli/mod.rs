@@ -7,6 +7,7 @@ mod browse;
 mod check;
 pub mod exit;
 mod init;
+mod mount;
 mod open;
 mod output;
 mod restore;
@@ -28,6 +29,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Dump(a) => browse::dump(g, a),
         Command::Cat(a) => browse::cat(g, a),
         Command::Check(a) => check::run(g, a),
+        Command::Mount(a) => mount::run(g, a),
     }
 }
 

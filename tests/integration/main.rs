@@ -6,6 +6,7 @@ mod crash;
 mod damage;
 mod golden;
 mod hostile;
+mod mount;
 mod roundtrip;
 mod selection;
 mod util;
