@@ -29,6 +29,10 @@ pub struct Shared {
 /// run of neighbouring blobs with one request.
 const PREFETCH_BATCH: u64 = 2 * 1024 * 1024;
 
+/// A read starting this close to where the previous one ended counts as
+/// sequential.
+const NEAR: u64 = 1024 * 1024;
+
 /// One open regular file.
 pub struct FileReader {
     chunks: Vec<ChunkId>,
@@ -85,8 +89,14 @@ impl FileReader {
         }
         let end = size.min(offset + len as u64);
         let first = self.chunk_at(offset);
-        let sequential = self.next_offset.swap(end, Ordering::Relaxed) == offset;
-        if sequential && shared.pool.is_some() && shared.readahead > 0 {
+        // The kernel sends a sequential reader's requests in parallel, so
+        // they arrive a little out of order: near the last one is enough.
+        let last = self.next_offset.swap(end, Ordering::Relaxed);
+        let sequential = offset.abs_diff(last) <= NEAR;
+        if !sequential {
+            // A seek: read-ahead starts over from the new place.
+            self.prefetched.store(first + 1, Ordering::Relaxed);
+        } else if shared.pool.is_some() && shared.readahead > 0 {
             self.read_ahead(shared, first, end);
         }
         let mut out = Vec::with_capacity((end - offset) as usize);
@@ -118,12 +128,13 @@ impl FileReader {
         } else {
             self.chunk_at(window_end - 1) + 1
         };
-        let from = self.prefetched.load(Ordering::Relaxed).max(current + 1);
+        let seen = self.prefetched.load(Ordering::Relaxed);
+        let from = seen.max(current + 1);
         if from >= last {
             return;
         }
-        // Only one reader of a handle moves the mark; a lost race just skips.
-        let seen = self.prefetched.load(Ordering::Relaxed);
+        // Of two readers of one handle racing here, one moves the mark and
+        // schedules; the other skips (claims would deduplicate anyway).
         if self
             .prefetched
             .compare_exchange(seen, last, Ordering::Relaxed, Ordering::Relaxed)

@@ -294,3 +294,84 @@ impl Layout {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::tree::Timestamp;
+
+    fn snap(id: u8, secs: i64, host: &str, tags: &[&str]) -> (SnapshotId, Arc<Snapshot>) {
+        let mut s = crate::format::snapshot::tests::sample();
+        s.time = Timestamp { secs, nanos: 0 };
+        s.utc_offset_secs = 3600;
+        s.host = host.into();
+        s.tags = tags.iter().map(|t| t.to_string()).collect();
+        (SnapshotId([id; 32]), Arc::new(s))
+    }
+
+    fn names(v: &View, dir: &VirtualDir) -> Vec<String> {
+        v.list(dir).unwrap().into_iter().map(|(n, _)| n).collect()
+    }
+
+    #[test]
+    fn listings_names_and_latest() {
+        // 1_700_000_000 is 2023-11-14 22:13:20 UTC; shown at UTC+1.
+        let v = View::build(vec![
+            snap(0xbb, 1_700_000_060, "h/1", &["t"]),
+            snap(0xaa, 1_700_000_000, "h/1", &["t", "t"]),
+            snap(0xcc, 1_700_000_000, "", &[]),
+        ]);
+        assert_eq!(
+            names(&v, &VirtualDir::Snapshots),
+            [
+                "2023-11-14T23-13-20_aaaaaaaa",
+                "2023-11-14T23-13-20_cccccccc",
+                "2023-11-14T23-14-20_bbbbbbbb",
+                "latest"
+            ]
+        );
+        assert_eq!(names(&v, &VirtualDir::Hosts), ["_", "h_1"]);
+        assert_eq!(
+            names(&v, &VirtualDir::Host("h_1".into())),
+            ["2023-11-14T23-13-20", "2023-11-14T23-14-20", "latest"]
+        );
+        assert_eq!(names(&v, &VirtualDir::Tags), ["t"]);
+        assert_eq!(names(&v, &VirtualDir::Tag("t".into())).len(), 3);
+        assert_eq!(
+            names(&v, &VirtualDir::Ids),
+            ["aaaaaaaa", "bbbbbbbb", "cccccccc", "latest"]
+        );
+        match v.find(&VirtualDir::Ids, LATEST) {
+            Some(Item::Latest(t)) => assert_eq!(t, "bbbbbbbb"),
+            other => panic!("{other:?}"),
+        }
+        match v.find(&VirtualDir::Ids, &"cc".repeat(32)) {
+            Some(Item::Snapshot(n)) => assert_eq!(n.meta.mtime.secs, 1_700_000_000),
+            other => panic!("{other:?}"),
+        }
+        assert!(v.find(&VirtualDir::Host("nope".into()), LATEST).is_none());
+        assert!(v.list(&VirtualDir::Tag("nope".into())).is_none());
+        assert!(matches!(
+            v.find(&VirtualDir::Root, "tags"),
+            Some(Item::Dir(VirtualDir::Tags))
+        ));
+    }
+
+    #[test]
+    fn same_second_snapshots_of_a_host_get_distinct_names() {
+        let v = View::build(vec![
+            snap(0x01, 1_700_000_000, "h", &[]),
+            snap(0x02, 1_700_000_000, "h", &[]),
+        ]);
+        assert_eq!(
+            names(&v, &VirtualDir::Host("h".into())),
+            [
+                "2023-11-14T23-13-20",
+                "2023-11-14T23-13-20_02020202",
+                "latest"
+            ]
+        );
+        let empty = View::build(vec![]);
+        assert_eq!(names(&empty, &VirtualDir::Snapshots), Vec::<String>::new());
+    }
+}
