@@ -10,9 +10,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use fuser::{
-    Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, LockOwner,
-    OpenAccMode, OpenFlags, ReplyAttr, ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry,
-    ReplyOpen, ReplyStatfs, ReplyXattr, Request,
+    AccessFlags, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation,
+    INodeNo, LockOwner, OpenAccMode, OpenFlags, ReplyAttr, ReplyData, ReplyDirectory, ReplyEmpty,
+    ReplyEntry, ReplyLseek, ReplyOpen, ReplyStatfs, ReplyXattr, Request,
 };
 
 use crate::error::Error;
@@ -21,8 +21,8 @@ use crate::ids::TreeId;
 use crate::mount::attr;
 use crate::mount::cache::Lru;
 use crate::mount::file::{FileReader, Shared};
-use crate::mount::inode::{child_ino, Entry, Inodes, Kind};
-use crate::mount::layout::{virtual_meta, Item, Layout, View, LATEST};
+use crate::mount::inode::{Entry, Inodes, Kind};
+use crate::mount::layout::{virtual_meta, Layout, View, LATEST};
 
 /// How long the kernel may cache names and attributes of backed-up entries:
 /// they never change.
@@ -34,22 +34,22 @@ const TREE_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// The filesystem behind a mount.
 pub struct CairnFs {
-    shared: Arc<Shared>,
-    layout: Layout,
-    inodes: Mutex<Inodes>,
-    trees: Mutex<Lru<TreeId, Arc<Tree>>>,
-    files: Mutex<HashMap<u64, Arc<FileReader>>>,
-    next_fh: AtomicU64,
+    pub(super) shared: Arc<Shared>,
+    pub(super) layout: Layout,
+    pub(super) inodes: Mutex<Inodes>,
+    pub(super) trees: Mutex<Lru<TreeId, Arc<Tree>>>,
+    pub(super) files: Mutex<HashMap<u64, Arc<FileReader>>>,
+    pub(super) next_fh: AtomicU64,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // Every critical section here leaves its map consistent.
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The errno a failed repository read turns into, logged once here because
 /// the kernel only passes the number on.
-fn errno(what: &str, e: &Error) -> Errno {
+pub(super) fn errno(what: &str, e: &Error) -> Errno {
     tracing::warn!("mount: {what}: {e}");
     Errno::EIO
 }
@@ -70,22 +70,7 @@ impl CairnFs {
         lock(&self.inodes).get(ino.0).cloned().ok_or(Errno::ENOENT)
     }
 
-    fn tree(&self, id: &TreeId) -> Result<Arc<Tree>, Errno> {
-        if let Some(t) = lock(&self.trees).get(id) {
-            return Ok(t);
-        }
-        let tree = Arc::new(
-            self.shared
-                .repo
-                .load_tree(id)
-                .map_err(|e| errno("reading a directory", &e))?,
-        );
-        let weight = 64 + tree.nodes.iter().map(|n| 160 + n.name.len()).sum::<usize>();
-        lock(&self.trees).insert(*id, tree.clone(), weight as u64);
-        Ok(tree)
-    }
-
-    fn view(&self) -> Arc<View> {
+    pub(super) fn view(&self) -> Arc<View> {
         self.layout.view()
     }
 
@@ -103,75 +88,11 @@ impl CairnFs {
         }
     }
 
-    /// What `name` in the directory `parent` is, if anything.
-    fn child(&self, parent: &Entry, name: &[u8]) -> Result<Option<Kind>, Errno> {
-        match &parent.kind {
-            Kind::Virtual(dir) => {
-                let Ok(name) = std::str::from_utf8(name) else {
-                    return Ok(None);
-                };
-                Ok(self.view().find(dir, name).map(item_kind))
-            }
-            Kind::Node(n) => match &n.kind {
-                NodeKind::Dir { subtree } => {
-                    let tree = self.tree(subtree)?;
-                    Ok(tree
-                        .nodes
-                        .binary_search_by(|c| c.name.as_slice().cmp(name))
-                        .ok()
-                        .map(|i| Kind::Node(Arc::new(tree.nodes[i].clone()))))
-                }
-                _ => Err(Errno::ENOTDIR),
-            },
-            Kind::Latest(_) => Err(Errno::ENOTDIR),
-        }
-    }
-
-    /// Every entry of a directory as (inode, type, name), `.` and `..` first.
-    fn listing(&self, ino: u64, e: &Entry) -> Result<Vec<(u64, FileType, Vec<u8>)>, Errno> {
-        let mut out = vec![
-            (ino, FileType::Directory, b".".to_vec()),
-            (e.parent, FileType::Directory, b"..".to_vec()),
-        ];
-        match &e.kind {
-            Kind::Virtual(dir) => {
-                let items = self.view().list(dir).ok_or(Errno::ENOENT)?;
-                for (name, item) in items {
-                    let kind = match item {
-                        Item::Latest(_) => FileType::Symlink,
-                        _ => FileType::Directory,
-                    };
-                    out.push((child_ino(ino, name.as_bytes()), kind, name.into_bytes()));
-                }
-            }
-            Kind::Node(n) => {
-                let NodeKind::Dir { subtree } = &n.kind else {
-                    return Err(Errno::ENOTDIR);
-                };
-                let tree = self.tree(subtree)?;
-                for c in &tree.nodes {
-                    let kind = attr::file_type(&c.kind);
-                    out.push((child_ino(ino, &c.name), kind, c.name.clone()));
-                }
-            }
-            Kind::Latest(_) => return Err(Errno::ENOTDIR),
-        }
-        Ok(out)
-    }
-
     fn node(&self, ino: INodeNo) -> Result<Arc<Node>, Errno> {
         match self.entry(ino)?.kind {
             Kind::Node(n) => Ok(n),
             _ => Err(Errno::NO_XATTR),
         }
-    }
-}
-
-fn item_kind(item: Item) -> Kind {
-    match item {
-        Item::Dir(d) => Kind::Virtual(d),
-        Item::Snapshot(n) => Kind::Node(n),
-        Item::Latest(t) => Kind::Latest(t.into_bytes()),
     }
 }
 
@@ -339,6 +260,40 @@ impl Filesystem for CairnFs {
             }
         }
         reply.ok();
+    }
+
+    fn access(&self, _req: &Request, ino: INodeNo, mask: AccessFlags, reply: ReplyEmpty) {
+        match self.entry(ino) {
+            Err(e) => reply.error(e),
+            Ok(_) if mask.contains(AccessFlags::W_OK) => reply.error(Errno::EROFS),
+            // Permission bits are shown as backed up, not enforced: the
+            // mount is private to whoever mounted it unless --allow-other.
+            Ok(_) => reply.ok(),
+        }
+    }
+
+    /// SEEK_DATA and SEEK_HOLE: the whole file is data (holes were not
+    /// recorded), the one hole is at the end.
+    fn lseek(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: i64,
+        whence: i32,
+        reply: ReplyLseek,
+    ) {
+        let Some(reader) = lock(&self.files).get(&fh.0).cloned() else {
+            return reply.error(Errno::EBADF);
+        };
+        let size = reader.size() as i64;
+        match whence {
+            _ if offset < 0 => reply.error(Errno::EINVAL),
+            _ if offset >= size => reply.error(Errno::ENXIO),
+            libc::SEEK_DATA => reply.offset(offset),
+            libc::SEEK_HOLE => reply.offset(size),
+            _ => reply.error(Errno::EINVAL),
+        }
     }
 
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {

@@ -11,6 +11,7 @@
 
 mod attr;
 pub mod cache;
+mod dir;
 pub mod file;
 mod fs;
 pub mod inode;
