@@ -8,6 +8,21 @@
 //! chunks bounded by bytes ([`cache`]), and sequential readers get the next
 //! chunks fetched ahead of them in the background. Everything goes through
 //! the repository's reader, so a mount works on any storage backend.
+//!
+//! ```no_run
+//! # fn main() -> cairn::Result<()> {
+//! use std::sync::Arc;
+//! use cairn::mount::{mount, MountOptions};
+//! use cairn::repo::{OpenOptions, Repository};
+//!
+//! let storage = cairn::storage::open_location("/backup", false)?;
+//! let repo = Arc::new(Repository::open(storage, b"secret", OpenOptions::default())?);
+//! let mounted = mount(repo, "/mnt/backup".as_ref(), &MountOptions::default())?;
+//! // ... browse /mnt/backup/snapshots/latest ...
+//! mounted.unmount()?;
+//! # Ok(())
+//! # }
+//! ```
 
 mod attr;
 pub mod cache;
