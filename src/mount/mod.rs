@@ -98,16 +98,51 @@ impl Mounted {
     }
 
     fn unmount_inner(&mut self) -> Result<()> {
-        let Some(s) = self.session.take() else {
+        let Some(session) = self.session.take() else {
             return Ok(());
         };
-        if s.guard.is_finished() {
-            // Already unmounted from outside: only collect the thread.
-            return s.join().map_err(|e| Error::io(&self.mountpoint, e));
+        // Dropping the rest of the session unmounts (umount(2) as root,
+        // `fusermount3 -u` otherwise); the request threads then see the end.
+        let guard = {
+            let session = session;
+            let BackgroundSession { guard, .. } = session;
+            guard
+        };
+        if !wait_finished(&guard) {
+            // Busy: a file or directory in the mount is still open. Detach
+            // it lazily so the mount point is free; open files keep working
+            // until closed or until this process exits.
+            let lazy = std::process::Command::new("fusermount3")
+                .args(["-u", "-z"])
+                .arg(&self.mountpoint)
+                .status();
+            if !matches!(lazy, Ok(s) if s.success()) {
+                return Err(Error::io(
+                    &self.mountpoint,
+                    std::io::Error::other("cannot unmount: the mount is busy"),
+                ));
+            }
+            tracing::warn!("{} was busy: detached lazily", self.mountpoint.display());
+            if !wait_finished(&guard) {
+                return Ok(());
+            }
         }
-        s.umount_and_join()
-            .map_err(|e| Error::io(&self.mountpoint, e))
+        match guard.join() {
+            Ok(r) => r.map_err(|e| Error::io(&self.mountpoint, e)),
+            Err(_) => Err(Error::Internal(
+                "the mount's request thread panicked".into(),
+            )),
+        }
     }
+}
+
+/// Gives the request threads a moment to notice an unmount.
+fn wait_finished<T>(guard: &std::thread::JoinHandle<T>) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while !guard.is_finished() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    guard.is_finished()
 }
 
 impl Drop for Mounted {
