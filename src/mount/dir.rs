@@ -1,9 +1,11 @@
 //! Directories of the mount: the virtual listings from the layout and the
 //! snapshots' trees, decoded once and kept in a bounded cache.
 
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
 use std::sync::Arc;
 
-use fuser::{Errno, FileType};
+use fuser::{Errno, FileType, INodeNo, ReplyDirectory};
 
 use crate::format::tree::{NodeKind, Tree};
 use crate::ids::TreeId;
@@ -52,25 +54,44 @@ impl CairnFs {
         }
     }
 
-    /// Every entry of a directory as (inode, type, name), `.` and `..` first.
-    pub(super) fn listing(
+    /// Adds the entries of a directory from position `offset` on until the
+    /// reply is full: `.` and `..`, then the listing. Only the entries sent
+    /// are visited, so reading a huge directory in pieces stays linear.
+    pub(super) fn fill_dir(
         &self,
         ino: u64,
         e: &Entry,
-    ) -> Result<Vec<(u64, FileType, Vec<u8>)>, Errno> {
-        let mut out = vec![
-            (ino, FileType::Directory, b".".to_vec()),
-            (e.parent, FileType::Directory, b"..".to_vec()),
-        ];
+        offset: u64,
+        reply: &mut ReplyDirectory,
+    ) -> Result<(), Errno> {
+        let mut add = |pos: usize, child: u64, kind: FileType, name: &[u8]| {
+            reply.add(
+                INodeNo(child),
+                pos as u64 + 1,
+                kind,
+                OsStr::from_bytes(name),
+            )
+        };
+        let dots: [(u64, &[u8]); 2] = [(ino, b"."), (e.parent, b"..")];
+        let start = offset as usize;
+        for (pos, (child, name)) in dots.iter().enumerate().skip(start) {
+            if add(pos, *child, FileType::Directory, name) {
+                return Ok(());
+            }
+        }
+        let skip = start.saturating_sub(2);
         match &e.kind {
             Kind::Virtual(dir) => {
                 let items = self.view().list(dir).ok_or(Errno::ENOENT)?;
-                for (name, item) in items {
+                for (pos, (name, item)) in items.iter().enumerate().skip(skip) {
                     let kind = match item {
                         Item::Latest(_) => FileType::Symlink,
                         _ => FileType::Directory,
                     };
-                    out.push((child_ino(ino, name.as_bytes()), kind, name.into_bytes()));
+                    let name = name.as_bytes();
+                    if add(pos + 2, child_ino(ino, name), kind, name) {
+                        break;
+                    }
                 }
             }
             Kind::Node(n) => {
@@ -78,14 +99,16 @@ impl CairnFs {
                     return Err(Errno::ENOTDIR);
                 };
                 let tree = self.tree(subtree)?;
-                for c in &tree.nodes {
+                for (pos, c) in tree.nodes.iter().enumerate().skip(skip) {
                     let kind = attr::file_type(&c.kind);
-                    out.push((child_ino(ino, &c.name), kind, c.name.clone()));
+                    if add(pos + 2, child_ino(ino, &c.name), kind, &c.name) {
+                        break;
+                    }
                 }
             }
             Kind::Latest(_) => return Err(Errno::ENOTDIR),
         }
-        Ok(out)
+        Ok(())
     }
 }
 

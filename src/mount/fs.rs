@@ -244,22 +244,13 @@ impl Filesystem for CairnFs {
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
-        let listing = self.entry(ino).and_then(|e| self.listing(ino.0, &e));
-        let entries = match listing {
-            Ok(l) => l,
-            Err(e) => return reply.error(e),
-        };
-        for (i, (child, kind, name)) in entries.iter().enumerate().skip(offset as usize) {
-            if reply.add(
-                INodeNo(*child),
-                i as u64 + 1,
-                *kind,
-                OsStr::from_bytes(name),
-            ) {
-                break;
-            }
+        match self
+            .entry(ino)
+            .and_then(|e| self.fill_dir(ino.0, &e, offset, &mut reply))
+        {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
         }
-        reply.ok();
     }
 
     fn access(&self, _req: &Request, ino: INodeNo, mask: AccessFlags, reply: ReplyEmpty) {

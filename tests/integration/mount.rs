@@ -176,6 +176,13 @@ fn mount_shows_snapshots_and_follows_new_backups() {
     let env = Env::new();
     let src = env.path("src");
     make_rich_tree(&src);
+    // More names than one readdir reply holds: listed in several pieces.
+    for i in 0..1500 {
+        write(
+            &src.join(format!("many/a-longish-file-name-{i:05}")),
+            &[i as u8],
+        );
+    }
     let first = env.backup(&[&src], &["--host", "testhost", "--tag", "t1"]);
     let short = first["snapshot_id"].as_str().expect("id")[..8].to_string();
 
