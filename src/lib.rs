@@ -61,6 +61,7 @@ pub mod error;
 pub mod forget;
 pub mod format;
 pub mod ids;
+pub mod mount;
 pub mod progress;
 pub mod prune;
 pub mod repair;

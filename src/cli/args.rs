@@ -66,6 +66,8 @@ pub enum Command {
     Policy(crate::cli::policy::PolicyArgs),
     /// Repair the index or damaged snapshots (never deletes a pack).
     Repair(crate::cli::repair::RepairArgs),
+    /// Browse the repository as a read-only filesystem (FUSE) until Ctrl-C.
+    Mount(crate::cli::mount::MountArgs),
 }
 
 #[derive(Args, Debug)]

@@ -9,6 +9,7 @@ mod check_report;
 pub mod exit;
 pub mod forget;
 mod init;
+mod mount;
 mod open;
 mod output;
 pub mod policy;
@@ -41,6 +42,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Forget(a) => forget::run(g, a),
         Command::Policy(a) => policy::run(g, a),
         Command::Repair(a) => repair::run(g, a),
+        Command::Mount(a) => mount::run(g, a),
     };
     storage::report(g);
     result

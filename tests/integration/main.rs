@@ -13,6 +13,7 @@ mod hostile;
 mod prune;
 mod prune_concurrent;
 mod repair;
+mod mount;
 mod roundtrip;
 mod selection;
 mod util;
