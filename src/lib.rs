@@ -58,6 +58,8 @@ pub mod check;
 pub mod chunker;
 pub mod crypto;
 pub mod error;
+pub mod explore;
+pub mod export;
 pub mod format;
 pub mod ids;
 pub mod progress;

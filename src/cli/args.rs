@@ -51,6 +51,10 @@ pub enum Command {
     Cat(CatArgs),
     /// Verify the repository: structure always, pack data with --read-data.
     Check(CheckArgs),
+    /// Find files by name or path pattern across snapshots.
+    Find(crate::cli::find::FindArgs),
+    /// Show what changed between two snapshots.
+    Diff(crate::cli::diff::DiffArgs),
 }
 
 #[derive(Args, Debug)]

@@ -54,37 +54,14 @@ pub fn snapshots(g: &Global, a: SnapshotsArgs) -> Result<i32> {
 }
 
 /// Resolves `SNAPSHOT[:path]` to a node (a synthetic directory for the root).
-fn resolve(
+pub(crate) fn resolve(
     repo: &Repository,
     spec: &str,
     g: &cairn::repo::SnapshotFilter,
 ) -> Result<(PathBuf, Node)> {
     let (snap, sub) = split_spec(spec);
     let s = repo.find_snapshot(snap, g)?;
-    let mut node = Node {
-        name: b"/".to_vec(),
-        kind: NodeKind::Dir {
-            subtree: s.snapshot.tree,
-        },
-        meta: Default::default(),
-    };
-    let mut path = PathBuf::from("/");
-    for part in sub.unwrap_or("").split('/').filter(|p| !p.is_empty()) {
-        let NodeKind::Dir { subtree } = &node.kind else {
-            return Err(Error::Usage(format!(
-                "{} is not a directory",
-                path.display()
-            )));
-        };
-        let tree = repo.load_tree(subtree)?;
-        node = tree
-            .nodes
-            .into_iter()
-            .find(|n| n.name == part.as_bytes())
-            .ok_or_else(|| Error::Usage(format!("{part:?} not found in {}", path.display())))?;
-        path.push(part);
-    }
-    Ok((path, node))
+    cairn::explore::resolve(repo, s.snapshot.tree, sub.unwrap_or(""))
 }
 
 pub fn ls(g: &Global, a: LsArgs) -> Result<i32> {
@@ -146,24 +123,7 @@ fn walk(
     Ok(())
 }
 
-fn kind_name(k: &NodeKind) -> &'static str {
-    match k {
-        NodeKind::File { .. } => "file",
-        NodeKind::Dir { .. } => "dir",
-        NodeKind::Symlink { .. } => "symlink",
-        NodeKind::BlockDevice { .. } => "blockdev",
-        NodeKind::CharDevice { .. } => "chardev",
-        NodeKind::Fifo => "fifo",
-        NodeKind::Socket => "socket",
-    }
-}
-
-fn size(n: &Node) -> u64 {
-    match &n.kind {
-        NodeKind::File { size, .. } => *size,
-        _ => 0,
-    }
-}
+use cairn::explore::{kind_name, node_size as size};
 
 pub fn dump(g: &Global, a: DumpArgs) -> Result<i32> {
     let repo = open::open(g, false)?;

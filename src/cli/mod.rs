@@ -5,7 +5,9 @@ pub mod args;
 mod backup;
 mod browse;
 mod check;
+mod diff;
 pub mod exit;
+mod find;
 mod init;
 mod open;
 mod output;
@@ -28,6 +30,8 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Dump(a) => browse::dump(g, a),
         Command::Cat(a) => browse::cat(g, a),
         Command::Check(a) => check::run(g, a),
+        Command::Find(a) => find::run(g, a),
+        Command::Diff(a) => diff::run(g, a),
     }
 }
 

@@ -4,6 +4,8 @@ mod check;
 mod cli;
 mod crash;
 mod damage;
+mod diff;
+mod find;
 mod golden;
 mod hostile;
 mod roundtrip;
