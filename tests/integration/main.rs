@@ -1,5 +1,6 @@
 //! End-to-end tests of the `cairn` binary and library on real directories.
 
+mod archive;
 mod check;
 mod cli;
 mod crash;
