@@ -55,6 +55,10 @@ pub enum Command {
     Find(crate::cli::find::FindArgs),
     /// Show what changed between two snapshots.
     Diff(crate::cli::diff::DiffArgs),
+    /// Write snapshots, with their trees and data, to an encrypted bundle file.
+    Export(crate::cli::export::ExportArgs),
+    /// Add the snapshots of a bundle file to this repository.
+    Import(crate::cli::export::ImportArgs),
 }
 
 #[derive(Args, Debug)]

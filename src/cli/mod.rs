@@ -7,6 +7,7 @@ mod browse;
 mod check;
 mod diff;
 pub mod exit;
+mod export;
 mod find;
 mod init;
 mod open;
@@ -32,6 +33,8 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Check(a) => check::run(g, a),
         Command::Find(a) => find::run(g, a),
         Command::Diff(a) => diff::run(g, a),
+        Command::Export(a) => export::export(g, a),
+        Command::Import(a) => export::import(g, a),
     }
 }
 

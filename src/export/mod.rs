@@ -4,3 +4,4 @@
 //! another repository can import without re-chunking.
 
 pub mod archive;
+pub mod bundle;

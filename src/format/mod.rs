@@ -3,6 +3,7 @@
 //! returns an error on hostile input and never panics or allocates without
 //! bound.
 
+pub mod bundle;
 pub mod config;
 pub mod envelope;
 pub mod index;

@@ -1,6 +1,7 @@
 //! End-to-end tests of the `cairn` binary and library on real directories.
 
 mod archive;
+mod bundle;
 mod check;
 mod cli;
 mod crash;
