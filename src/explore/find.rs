@@ -10,8 +10,8 @@
 //! patterns, on where it sits), so they are remembered per id, relative to
 //! that tree, and re-prefixed when the same subtree turns up again. Trees
 //! without a match are remembered too, as an empty list, which is what makes
-//! unchanged subtrees free. The memo is bounded by the number of entries it
-//! holds and simply starts over when full.
+//! unchanged subtrees free. The memo is bounded by the (approximate) bytes
+//! it holds, 64 MiB by default, and simply starts over when full.
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
@@ -39,7 +39,7 @@ pub struct FindOptions {
     pub newest: Option<Timestamp>,
     /// Search only below this `/`-separated path of each snapshot.
     pub under: Option<String>,
-    /// Most remembered matches plus trees before the memo starts over.
+    /// Approximate bytes the memo may hold before it starts over.
     pub memo_limit: usize,
 }
 
@@ -51,7 +51,7 @@ impl FindOptions {
             oldest: None,
             newest: None,
             under: None,
-            memo_limit: 1 << 21,
+            memo_limit: 64 << 20,
         }
     }
 }
@@ -214,10 +214,12 @@ impl<'r> Finder<'r> {
             }
         }
         let hits = Arc::new(hits);
-        self.memo_size += hits.len() + 1;
+        // What an entry costs: the key, and each hit's struct and path.
+        let cost = 96 + hits.iter().map(|h| 64 + h.rel.len()).sum::<usize>();
+        self.memo_size += cost;
         if self.memo_size > self.opts.memo_limit {
             self.memo.clear();
-            self.memo_size = hits.len() + 1;
+            self.memo_size = cost;
         }
         self.memo.insert(key, hits.clone());
         Ok(hits)

@@ -130,3 +130,48 @@ fn path_patterns_times_and_under() {
         Some(2)
     );
 }
+
+/// Through the library: a memo too small to keep anything gives the same
+/// matches, only with more trees read.
+#[test]
+fn a_tiny_memo_changes_cost_not_results() {
+    use cairn::explore::find::{FindOptions, Finder};
+    let env = Env::new();
+    let src = source(&env);
+    env.backup(&[&src], &[]);
+    write(&src.join("d0/sub/f0.txt"), b"changed");
+    env.backup(&[&src], &[]);
+    let repo = cairn::repo::Repository::open(
+        std::sync::Arc::new(cairn::storage::local::LocalStorage::new(env.repo.clone())),
+        PASSWORD.as_bytes(),
+        cairn::repo::OpenOptions {
+            cache_dir: Some(env.cache.clone()),
+        },
+    )
+    .unwrap();
+    let snaps = repo.snapshots(&Default::default()).unwrap();
+    let run = |limit: usize| {
+        let mut opts = FindOptions::new("*.rs");
+        opts.memo_limit = limit;
+        let mut f = Finder::new(&repo, opts).unwrap();
+        let mut found = Vec::new();
+        for s in &snaps {
+            f.search(s, &mut |m| {
+                found.push(m.path.clone());
+                Ok(())
+            })
+            .unwrap();
+        }
+        (found, f.stats().clone())
+    };
+    let (big, big_stats) = run(64 << 20);
+    let (tiny, tiny_stats) = run(0);
+    assert_eq!(big, tiny);
+    assert_eq!(big.len(), 60);
+    assert!(
+        tiny_stats.trees_read > big_stats.trees_read,
+        "{tiny_stats:?} {big_stats:?}"
+    );
+    // d1..d5 of the second snapshot are unchanged.
+    assert_eq!(big_stats.trees_reused, 5);
+}
