@@ -12,6 +12,7 @@
 //! written once, then as link entries naming the first path. Sockets cannot
 //! be archived and are counted as skipped.
 
+use std::collections::HashMap;
 use std::io::Write;
 
 use tar::{Builder, EntryType, Header};
@@ -34,9 +35,8 @@ pub(super) fn write<W: Write>(
 ) -> Result<(W, ArchiveStats)> {
     let mut b = Builder::new(out);
     let mut stats = ArchiveStats::default();
-    // (device, inode) → first archived name and its content.
-    let mut links: std::collections::HashMap<(u64, u64), (Vec<u8>, &'static str, Node)> =
-        Default::default();
+    // (device, inode) → the first archived name and its content.
+    let mut links: HashMap<(u64, u64), (Vec<u8>, NodeKind)> = HashMap::new();
     walk(repo, node, path, &mut |name, n| {
         let mut pax: Vec<(String, Vec<u8>)> = Vec::new();
         let mut h = Header::new_ustar();
@@ -44,20 +44,20 @@ pub(super) fn write<W: Write>(
         if matches!(n.kind, NodeKind::Dir { .. }) {
             entry_name.push(b'/');
         }
-        set_name(&mut h, &entry_name, &mut pax, "path")?;
-        set_common(&mut h, n, &mut pax)?;
+        set_name(&mut h, &entry_name, &mut pax, "path");
+        set_common(&mut h, n, &mut pax);
         let key = (n.meta.device, n.meta.inode);
         let link_of = match &n.kind {
             NodeKind::File { .. } if n.meta.links > 1 => links
                 .get(&key)
-                .filter(|(_, _, first)| first.kind == n.kind)
-                .map(|(first, _, _)| first.clone()),
+                .filter(|(_, kind)| *kind == n.kind)
+                .map(|(first, _)| first.clone()),
             _ => None,
         };
         if let Some(first) = link_of {
             h.set_entry_type(EntryType::Link);
             h.set_size(0);
-            set_name(&mut h, &first, &mut pax, "linkpath")?;
+            set_name(&mut h, &first, &mut pax, "linkpath");
             stats.hardlinks += 1;
             return append(&mut b, &mut h, &pax, &entry_name, &mut std::io::empty());
         }
@@ -69,7 +69,7 @@ pub(super) fn write<W: Write>(
                     pax.push(("size".into(), size.to_string().into_bytes()));
                 }
                 if n.meta.links > 1 {
-                    links.insert(key, (name.to_vec(), "file", n.clone()));
+                    links.insert(key, (name.to_vec(), n.kind.clone()));
                 }
                 let mut r = ContentReader::new(repo, content);
                 let copied = append_io(&mut b, &mut h, &pax, &entry_name, &mut r);
@@ -84,7 +84,7 @@ pub(super) fn write<W: Write>(
             }
             NodeKind::Symlink { target } => {
                 h.set_entry_type(EntryType::Symlink);
-                set_name(&mut h, target, &mut pax, "linkpath")?;
+                set_name(&mut h, target, &mut pax, "linkpath");
                 stats.symlinks += 1;
                 append(&mut b, &mut h, &pax, &entry_name, &mut std::io::empty())
             }
@@ -119,12 +119,7 @@ pub(super) fn write<W: Write>(
 
 /// Puts `value` into the ustar name (`path`) or link name (`linkpath`)
 /// field, adding a pax record when it does not fit or is not UTF-8.
-fn set_name(
-    h: &mut Header,
-    value: &[u8],
-    pax: &mut Vec<(String, Vec<u8>)>,
-    key: &str,
-) -> Result<()> {
+fn set_name(h: &mut Header, value: &[u8], pax: &mut Vec<(String, Vec<u8>)>, key: &str) {
     let field: &mut [u8; 100] = match key {
         "path" => &mut h.as_old_mut().name,
         _ => &mut h.as_old_mut().linkname,
@@ -139,11 +134,10 @@ fn set_name(
         }
         pax.push((key.into(), value.to_vec()));
     }
-    Ok(())
 }
 
 /// Mode, owner, mtime and xattrs, with pax records where ustar cannot say it.
-fn set_common(h: &mut Header, n: &Node, pax: &mut Vec<(String, Vec<u8>)>) -> Result<()> {
+fn set_common(h: &mut Header, n: &Node, pax: &mut Vec<(String, Vec<u8>)>) {
     let m = &n.meta;
     h.set_mode(m.mode & 0o7777);
     for (id, key, set) in [
@@ -178,7 +172,6 @@ fn set_common(h: &mut Header, n: &Node, pax: &mut Vec<(String, Vec<u8>)>) -> Res
             pax.push((format!("SCHILY.xattr.{name}"), x.value.clone()));
         }
     }
-    Ok(())
 }
 
 /// Encodes pax records: `"<len> <key>=<value>\n"`, where `len` counts the
