@@ -59,6 +59,8 @@ pub mod chunker;
 pub mod crypto;
 pub mod error;
 pub mod forget;
+pub mod explore;
+pub mod export;
 pub mod format;
 pub mod ids;
 pub mod mount;

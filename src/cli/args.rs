@@ -48,7 +48,7 @@ pub enum Command {
     Restore(RestoreArgs),
     /// List the files in a snapshot.
     Ls(LsArgs),
-    /// Write one file of a snapshot to standard output.
+    /// Write one file of a snapshot, or a directory as tar or zip, to standard output.
     Dump(DumpArgs),
     /// Print a repository object, decoded, as JSON.
     Cat(CatArgs),
@@ -68,6 +68,14 @@ pub enum Command {
     Repair(crate::cli::repair::RepairArgs),
     /// Browse the repository as a read-only filesystem (FUSE) until Ctrl-C.
     Mount(crate::cli::mount::MountArgs),
+    /// Find files by name or path pattern across snapshots.
+    Find(crate::cli::find::FindArgs),
+    /// Show what changed between two snapshots.
+    Diff(crate::cli::diff::DiffArgs),
+    /// Write snapshots, with their trees and data, to an encrypted bundle file.
+    Export(crate::cli::export::ExportArgs),
+    /// Add the snapshots of a bundle file to this repository.
+    Import(crate::cli::export::ImportArgs),
 }
 
 #[derive(Args, Debug)]
@@ -198,8 +206,14 @@ pub struct LsArgs {
 
 #[derive(Args, Debug)]
 pub struct DumpArgs {
-    /// SNAPSHOT:path of a file.
+    /// SNAPSHOT:path of a file (with --archive also of a directory, or the whole snapshot).
     pub target: String,
+    /// Write it as an archive (tar keeps everything; zip loses devices, fifos and hard links).
+    #[arg(long, value_enum)]
+    pub archive: Option<crate::cli::browse::ArchiveArg>,
+    /// Write to this file instead of standard output.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
     #[command(flatten)]
     pub filter: Filter,
 }

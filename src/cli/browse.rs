@@ -5,6 +5,7 @@ use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use cairn::explore::{kind_name, node_size as size};
 use cairn::format::index::BlobKind;
 use cairn::format::layout;
 use cairn::format::tree::{Node, NodeKind, Tree};
@@ -54,37 +55,14 @@ pub fn snapshots(g: &Global, a: SnapshotsArgs) -> Result<i32> {
 }
 
 /// Resolves `SNAPSHOT[:path]` to a node (a synthetic directory for the root).
-fn resolve(
+pub(crate) fn resolve(
     repo: &Repository,
     spec: &str,
     g: &cairn::repo::SnapshotFilter,
 ) -> Result<(PathBuf, Node)> {
     let (snap, sub) = split_spec(spec);
     let s = repo.find_snapshot(snap, g)?;
-    let mut node = Node {
-        name: b"/".to_vec(),
-        kind: NodeKind::Dir {
-            subtree: s.snapshot.tree,
-        },
-        meta: Default::default(),
-    };
-    let mut path = PathBuf::from("/");
-    for part in sub.unwrap_or("").split('/').filter(|p| !p.is_empty()) {
-        let NodeKind::Dir { subtree } = &node.kind else {
-            return Err(Error::Usage(format!(
-                "{} is not a directory",
-                path.display()
-            )));
-        };
-        let tree = repo.load_tree(subtree)?;
-        node = tree
-            .nodes
-            .into_iter()
-            .find(|n| n.name == part.as_bytes())
-            .ok_or_else(|| Error::Usage(format!("{part:?} not found in {}", path.display())))?;
-        path.push(part);
-    }
-    Ok((path, node))
+    cairn::explore::resolve(repo, s.snapshot.tree, sub.unwrap_or(""))
 }
 
 pub fn ls(g: &Global, a: LsArgs) -> Result<i32> {
@@ -146,41 +124,75 @@ fn walk(
     Ok(())
 }
 
-fn kind_name(k: &NodeKind) -> &'static str {
-    match k {
-        NodeKind::File { .. } => "file",
-        NodeKind::Dir { .. } => "dir",
-        NodeKind::Symlink { .. } => "symlink",
-        NodeKind::BlockDevice { .. } => "blockdev",
-        NodeKind::CharDevice { .. } => "chardev",
-        NodeKind::Fifo => "fifo",
-        NodeKind::Socket => "socket",
-    }
-}
-
-fn size(n: &Node) -> u64 {
-    match &n.kind {
-        NodeKind::File { size, .. } => *size,
-        _ => 0,
-    }
+/// `dump --archive`'s formats.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArchiveArg {
+    Tar,
+    Zip,
 }
 
 pub fn dump(g: &Global, a: DumpArgs) -> Result<i32> {
     let repo = open::open(g, false)?;
     let (path, node) = resolve(&repo, &a.target, &a.filter.to_filter())?;
+    let out: Box<dyn Write> = match &a.output {
+        Some(p) => Box::new(std::fs::File::create(p).map_err(|e| Error::io(p, e))?),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, out);
+    let written = match a.archive {
+        Some(kind) => dump_archive(g, &repo, &path, &node, kind, &mut out),
+        None => dump_file(&repo, &path, &node, &mut out),
+    };
+    let flushed = written.and_then(|()| out.flush().map_err(|e| Error::io("<output>", e)));
+    if let (Err(_), Some(p)) = (&flushed, &a.output) {
+        let _ = std::fs::remove_file(p);
+    }
+    flushed?;
+    Ok(exit::OK)
+}
+
+fn dump_file(repo: &Repository, path: &Path, node: &Node, out: &mut dyn Write) -> Result<()> {
     let NodeKind::File { content, .. } = &node.kind else {
         return Err(Error::Usage(format!(
-            "{} is not a regular file",
+            "{} is not a regular file (use --archive for directories)",
             path.display()
         )));
     };
-    let mut out = std::io::stdout().lock();
     for c in content {
         let data = repo.read_blob(BlobKind::Data, &BlobId::from(*c))?;
-        out.write_all(&data).map_err(|e| Error::io("<stdout>", e))?;
+        out.write_all(&data).map_err(|e| Error::io("<output>", e))?;
     }
-    out.flush().map_err(|e| Error::io("<stdout>", e))?;
-    Ok(exit::OK)
+    Ok(())
+}
+
+fn dump_archive(
+    g: &Global,
+    repo: &Repository,
+    path: &Path,
+    node: &Node,
+    kind: ArchiveArg,
+    out: &mut dyn Write,
+) -> Result<()> {
+    use cairn::export::archive::{write_archive, ArchiveFormat};
+    let format = match kind {
+        ArchiveArg::Tar => ArchiveFormat::Tar,
+        ArchiveArg::Zip => ArchiveFormat::Zip,
+    };
+    let (_, stats) = write_archive(repo, node, path.as_os_str().as_bytes(), format, out)?;
+    if !g.quiet {
+        eprintln!(
+            "{} files ({}), {} directories, {} symlinks, {} hard links, {} special; {} left out, {} names written lossily",
+            stats.files,
+            bytes(stats.bytes),
+            stats.dirs,
+            stats.symlinks,
+            stats.hardlinks,
+            stats.specials,
+            stats.skipped,
+            stats.lossy_names
+        );
+    }
+    Ok(())
 }
 
 fn need_id(a: &CatArgs) -> Result<&str> {

@@ -6,7 +6,10 @@ mod backup;
 mod browse;
 mod check;
 mod check_report;
+mod diff;
 pub mod exit;
+mod export;
+mod find;
 pub mod forget;
 mod init;
 mod mount;
@@ -43,6 +46,10 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Policy(a) => policy::run(g, a),
         Command::Repair(a) => repair::run(g, a),
         Command::Mount(a) => mount::run(g, a),
+        Command::Find(a) => find::run(g, a),
+        Command::Diff(a) => diff::run(g, a),
+        Command::Export(a) => export::export(g, a),
+        Command::Import(a) => export::import(g, a),
     };
     storage::report(g);
     result

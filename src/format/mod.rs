@@ -4,6 +4,7 @@
 //! bound.
 
 pub mod audit;
+pub mod bundle;
 pub mod config;
 pub mod envelope;
 pub mod fuzz;

@@ -2,12 +2,16 @@
 
 mod audit;
 mod backend;
+mod archive;
+mod bundle;
 mod check;
 mod cli;
 mod crash;
 mod damage;
 mod faults;
 mod forget;
+mod diff;
+mod find;
 mod golden;
 mod hostile;
 mod prune;
