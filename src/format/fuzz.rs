@@ -14,6 +14,7 @@ use std::sync::OnceLock;
 
 use crate::crypto::{Keys, MasterKey};
 use crate::format::audit::AuditLog;
+use crate::format::bundle::{self, BundleHeader, Manifest, Trailer};
 use crate::format::config::{Config, MAGIC as CONFIG_MAGIC};
 use crate::format::envelope::{self, ObjectType};
 use crate::format::index::IndexFile;
@@ -26,7 +27,8 @@ use crate::format::tree::Tree;
 
 /// Every fuzz target, named as its file in `fuzz/fuzz_targets/`.
 pub const TARGETS: &[&str] = &[
-    "envelope", "pack", "index", "tree", "snapshot", "keyfile", "config", "audit", "lock", "policy",
+    "envelope", "pack", "index", "tree", "snapshot", "keyfile", "config", "audit", "lock",
+    "policy", "bundle",
 ];
 
 /// The fixed key the targets seal and open with (master key `[42; 32]`).
@@ -127,6 +129,22 @@ pub fn run(target: &str, data: &[u8]) -> bool {
             }
             _ => {
                 let _ = Policy::open(k, &sealed(ObjectType::Policy));
+            }
+        },
+        "bundle" => match mode {
+            0 => {
+                let _ = BundleHeader::total_len(rest);
+                let _ = BundleHeader::decode(rest);
+            }
+            1 => {
+                if rest.len() >= bundle::TRAILER_LEN {
+                    let t = &rest[rest.len() - bundle::TRAILER_LEN..];
+                    let _ = Trailer::decode(t, 0, rest.len() as u64);
+                }
+            }
+            _ => {
+                // Blobs claimed to fill the first `len` bytes of a file.
+                let _ = Manifest::decode(rest, 0, rest.len() as u64);
             }
         },
         _ => return false,
@@ -317,6 +335,38 @@ fn seeds_more(target: &str) -> Vec<Vec<u8>> {
                 ..Policy::default()
             };
             vec![with(0, policy.encode()), with(1, policy.encode())]
+        }
+        "bundle" => {
+            let header = BundleHeader {
+                version: bundle::BUNDLE_VERSION,
+                kdf: crate::crypto::KdfParams::insecure_for_tests(),
+                salt: vec![7; bundle::SALT_LEN],
+            };
+            let trailer = Trailer {
+                manifest_offset: 40,
+                manifest_length: 8,
+            };
+            let manifest = Manifest {
+                header_hash: [1; 32],
+                created: Default::default(),
+                source_repo_id: vec![2; 16],
+                id_key_check: [3; 32],
+                snapshots: Vec::new(),
+                blobs: vec![bundle::BundleBlob {
+                    kind: BlobKind::Data,
+                    id: BlobId([4; 32]),
+                    offset: 0,
+                    length: 100,
+                    raw_length: 80,
+                    checksum: [5; 32],
+                }],
+            };
+            let trailer_file = [vec![0; 48], trailer.encode().to_vec()].concat();
+            vec![
+                with(0, header.encode()),
+                with(1, trailer_file),
+                with(2, manifest.encode()),
+            ]
         }
         _ => Vec::new(),
     }

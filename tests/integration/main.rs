@@ -1,23 +1,23 @@
 //! End-to-end tests of the `cairn` binary and library on real directories.
 
+mod archive;
 mod audit;
 mod backend;
-mod archive;
 mod bundle;
 mod check;
 mod cli;
 mod crash;
 mod damage;
-mod faults;
-mod forget;
 mod diff;
+mod faults;
 mod find;
+mod forget;
 mod golden;
 mod hostile;
+mod mount;
 mod prune;
 mod prune_concurrent;
 mod repair;
-mod mount;
 mod roundtrip;
 mod selection;
 mod util;
