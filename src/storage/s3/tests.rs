@@ -201,7 +201,11 @@ fn live_conformance_with_multipart_uploads() {
     let data = conformance::test_data(9, 13 << 20);
     let mut st = s.stage().unwrap();
     st.write(&data).unwrap();
+    let before = s.wire().snapshot();
     st.commit_background("packs/big").unwrap().wait().unwrap();
+    // Create, three 5 MiB parts, complete: five class A requests.
+    let after = s.wire().snapshot();
+    assert_eq!(after.class_a - before.class_a, 5, "{before:?} {after:?}");
     assert!(s.get("packs/big").unwrap() == data.as_ref());
 }
 
