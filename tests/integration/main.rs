@@ -11,3 +11,4 @@ mod hostile;
 mod roundtrip;
 mod selection;
 mod util;
+mod util_backend;
