@@ -169,9 +169,11 @@ fn unique(name: &str) -> String {
     format!("cairn-{name}-{:016x}", rand::random::<u64>())
 }
 
-fn open_live(endpoint: &str, bucket: &str, opts: &S3Options) -> S3Storage {
-    S3Storage::open(&format!("s3:{endpoint}/{bucket}/repo"), opts, true)
-        .unwrap_or_else(|e| panic!("open {endpoint}/{bucket}: {e}"))
+/// A fresh prefix in one shared bucket (SeaweedFS gives every bucket its
+/// own volumes, so tests do not make a bucket each).
+fn open_live(endpoint: &str, prefix: &str, opts: &S3Options) -> S3Storage {
+    S3Storage::open(&format!("s3:{endpoint}/cairn-unit/{prefix}"), opts, true)
+        .unwrap_or_else(|e| panic!("open {endpoint}/cairn-unit/{prefix}: {e}"))
 }
 
 #[test]
