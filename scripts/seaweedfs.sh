@@ -79,7 +79,7 @@ EOF
     -filer -filer.port=$filer -filer.port.grpc=$((filer+10000)) \
     -s3 -s3.port=$s3 -s3.port.grpc=$((s3+10000)) -s3.port.iceberg=0 -s3.port.lance=0 \
     -s3.config="$SEAWEEDFS_DIR/s3.json" -iam=false -metricsPort=0 \
-    -master.telemetry=false -master.volumeSizeLimitMB=256 -volume.max=0 \
+    -master.telemetry=false -master.volumeSizeLimitMB=64 -volume.max=300 \
     >"$SEAWEEDFS_DIR/server.log" 2>&1 &
   SEAWEEDFS_PID=$!
   # Ready when the master hands out a writable volume and S3 answers.

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use clap::Args;
 
 use cairn::storage::s3::S3Options;
-use cairn::storage::stats::{StatsHandle, StorageStats};
+use cairn::storage::stats::{StatsHandle, StorageStats, WireStats};
 use cairn::storage::{open_location_with, Storage, StorageOptions};
 use cairn::Result;
 
@@ -74,6 +74,15 @@ fn totals() -> Option<StorageStats> {
         t.bytes_up += s.bytes_up;
         t.bytes_down += s.bytes_down;
         t.errors += s.errors;
+        t.wire = match (t.wire, s.wire) {
+            (Some(a), Some(b)) => Some(WireStats {
+                requests: a.requests + b.requests,
+                class_a: a.class_a + b.class_a,
+                class_b: a.class_b + b.class_b,
+                free: a.free + b.free,
+            }),
+            (a, b) => a.or(b),
+        };
     }
     Some(t)
 }
@@ -102,6 +111,12 @@ pub fn report(g: &Global) {
             human(t.bytes_down),
             t.errors
         );
+        if let Some(w) = t.wire {
+            eprintln!(
+                "storage: {} HTTP requests sent (retries and upload parts included): {} class A, {} class B, {} deletes",
+                w.requests, w.class_a, w.class_b, w.free
+            );
+        }
     }
 }
 

@@ -43,6 +43,7 @@ pub fn open_location_with(
     }
     if is_s3_location(location) {
         let stats = StatsStorage::new(S3Storage::open(location, &opts.s3, create)?);
+        stats.handle().attach_wire(stats.inner().wire());
         return Ok(OpenedStorage {
             stats: stats.handle(),
             storage: Arc::new(stats),

@@ -8,7 +8,7 @@
 //! upload each count once.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -34,6 +34,55 @@ pub struct StorageStats {
     pub bytes_down: u64,
     /// Requests that returned an error of any kind, NotFound included.
     pub errors: u64,
+    /// What went over the network, for backends that count it (S3).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wire: Option<WireStats>,
+}
+
+/// HTTP requests a backend really sent, by billing class: SDK retries and
+/// every part of a multipart upload count, unlike the operations above.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct WireStats {
+    pub requests: u64,
+    /// Writes and lists (PUT, POST, list GETs).
+    pub class_a: u64,
+    /// Reads (GET, HEAD).
+    pub class_b: u64,
+    /// Deletes (not billed by R2).
+    pub free: u64,
+}
+
+/// The billing class of one HTTP request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestClass {
+    A,
+    B,
+    Free,
+}
+
+/// Counts HTTP requests; the backend holds one and records every attempt.
+#[derive(Debug, Clone, Default)]
+pub struct WireCounter(Arc<[AtomicU64; 3]>);
+
+impl WireCounter {
+    pub fn record(&self, class: RequestClass) {
+        let i = match class {
+            RequestClass::A => 0,
+            RequestClass::B => 1,
+            RequestClass::Free => 2,
+        };
+        self.0[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self) -> WireStats {
+        let [a, b, free] = [0, 1, 2].map(|i| self.0[i].load(Ordering::Relaxed));
+        WireStats {
+            requests: a + b + free,
+            class_a: a,
+            class_b: b,
+            free,
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -45,6 +94,7 @@ struct Counters {
     bytes_up: AtomicU64,
     bytes_down: AtomicU64,
     errors: AtomicU64,
+    wire: OnceLock<WireCounter>,
 }
 
 /// A cheap, cloneable handle to read the counters after the storage itself
@@ -67,7 +117,13 @@ impl StatsHandle {
             bytes_up: get(&c.bytes_up),
             bytes_down: get(&c.bytes_down),
             errors: get(&c.errors),
+            wire: c.wire.get().map(WireCounter::snapshot),
         }
+    }
+
+    /// Adds the backend's own count of HTTP requests to the snapshots.
+    pub fn attach_wire(&self, wire: WireCounter) {
+        let _ = self.0.wire.set(wire);
     }
 }
 
@@ -244,6 +300,7 @@ mod tests {
             bytes_up: 110,
             bytes_down: 120,
             errors: 1,
+            wire: None,
         };
         assert_eq!(handle.snapshot(), expected);
         let json = serde_json::to_value(handle.snapshot()).unwrap();

@@ -65,6 +65,15 @@ fn stats_count_requests_by_class_and_bytes() {
         s["write_list_requests"].as_u64().unwrap(),
         s["puts"].as_u64().unwrap() + s["lists"].as_u64().unwrap()
     );
+    if env.is_s3() {
+        // On S3 the HTTP requests really sent are counted too.
+        let wire = &s["wire"];
+        let at_least = |k: &str, n: &str| wire[k].as_u64().unwrap() >= s[n].as_u64().unwrap();
+        assert!(at_least("class_a", "write_list_requests"), "{s}");
+        assert!(at_least("class_b", "read_requests"), "{s}");
+    } else {
+        assert!(s.get("wire").is_none(), "{s}");
+    }
     let out = env.ok(&["--stats", "snapshots"]);
     let text = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -21,3 +21,4 @@ mod repair;
 mod roundtrip;
 mod selection;
 mod util;
+mod util_backend;

@@ -20,6 +20,8 @@ use std::process::{Command, Output};
 
 use tempfile::TempDir;
 
+use crate::util_backend::{s3_endpoint, S3_TEST_BUCKET};
+
 pub const PASSWORD: &str = "correct horse battery staple";
 
 /// A temporary directory holding a cache and scratch space, and a
@@ -33,21 +35,6 @@ pub struct Env {
     /// What `--repo` gets: `repo` as a path, or an `s3:` location.
     pub location: String,
 }
-
-/// The S3 endpoint when the suite runs against S3 (`CAIRN_TEST_BACKEND=s3`).
-pub fn s3_endpoint() -> Option<String> {
-    match std::env::var("CAIRN_TEST_BACKEND").as_deref() {
-        Ok("s3") => Some(
-            std::env::var("CAIRN_TEST_S3")
-                .expect("CAIRN_TEST_BACKEND=s3 needs CAIRN_TEST_S3 (scripts/test sets both)"),
-        ),
-        Ok("local") | Ok("") | Err(_) => None,
-        Ok(other) => panic!("unknown CAIRN_TEST_BACKEND {other:?}"),
-    }
-}
-
-/// The bucket the S3 runs share; each test has its own prefix in it.
-pub const S3_TEST_BUCKET: &str = "cairn-integration";
 
 impl Env {
     /// A fresh, initialised repository with cheap KDF parameters.
@@ -100,48 +87,6 @@ impl Env {
             cache,
             location,
         }
-    }
-
-    pub fn is_s3(&self) -> bool {
-        self.location.starts_with("s3:")
-    }
-
-    /// The repository's storage, as the library opens it.
-    pub fn storage(&self) -> std::sync::Arc<dyn cairn::storage::Storage> {
-        cairn::storage::open_location(&self.location, self.is_s3())
-            .unwrap_or_else(|e| panic!("open {}: {e}", self.location))
-    }
-
-    /// Keys (and sizes) of the objects under `prefix`, on any backend.
-    pub fn objects(&self, prefix: &str) -> Vec<(String, u64)> {
-        let mut v: Vec<_> = self
-            .storage()
-            .list(prefix)
-            .expect("list")
-            .into_iter()
-            .map(|o| (o.key, o.size))
-            .collect();
-        v.sort();
-        v
-    }
-
-    /// A library handle on a new repository at this location (cheap KDF).
-    pub fn library_repo(&self) -> cairn::repo::Repository {
-        let init = cairn::repo::InitOptions {
-            kdf: Some(cairn::crypto::KdfParams::insecure_for_tests()),
-            ..Default::default()
-        };
-        let open = cairn::repo::OpenOptions {
-            cache_dir: Some(self.cache.clone()),
-        };
-        let storage = if self.is_s3() {
-            self.storage()
-        } else {
-            std::sync::Arc::new(
-                cairn::storage::local::LocalStorage::create(self.repo.clone()).expect("create"),
-            )
-        };
-        cairn::repo::Repository::init(storage, PASSWORD.as_bytes(), init, open).expect("init")
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {

@@ -22,6 +22,8 @@ use tokio::sync::Semaphore;
 
 use super::config::{Env, S3Location, S3Options, Secrets};
 use super::errors::{map_sdk, status_of, ErrorContext};
+use super::wire::CountRequests;
+use crate::storage::stats::WireCounter;
 use crate::storage::{ObjectInfo, StorageError, StorageErrorKind, StorageResult};
 
 /// Connecting must be quick; a stalled transfer is caught by the SDK's
@@ -41,7 +43,13 @@ pub(super) struct Bucket {
 /// Builds the SDK client: static credentials, no newer-than-needed checksum
 /// headers (R2, MinIO and SeaweedFS reject or mishandle them), rustls with
 /// ring, bounded connection reuse.
-pub(super) fn build(loc: S3Location, opts: S3Options, secrets: Secrets, env: Env) -> Bucket {
+pub(super) fn build(
+    loc: S3Location,
+    opts: S3Options,
+    secrets: Secrets,
+    env: Env,
+    wire: WireCounter,
+) -> Bucket {
     let http = aws_smithy_http_client::Builder::new()
         .pool_max_idle_per_host(opts.connections.max(1))
         .tls_provider(Provider::Rustls(CryptoMode::Ring))
@@ -70,7 +78,8 @@ pub(super) fn build(loc: S3Location, opts: S3Options, secrets: Secrets, env: Env
         .retry_config(retry)
         .timeout_config(timeouts)
         .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
-        .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
+        .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+        .interceptor(CountRequests(wire));
     if let Some(endpoint) = loc.endpoint() {
         config = config.endpoint_url(endpoint);
     }

@@ -4,7 +4,7 @@
 //! hands back is classified once more here, by HTTP status and S3 code.
 
 use aws_sdk_s3::config::http::HttpResponse as Response;
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 
 use super::config::Secrets;
 use crate::storage::{StorageError, StorageErrorKind};
@@ -74,40 +74,36 @@ where
             };
             service_text(&failure, cx)
         }
-        SdkError::TimeoutError(_) => (
-            StorageErrorKind::Transient,
-            format!("timed out: {}", DisplayErrorContext(&err)),
-        ),
+        SdkError::TimeoutError(_) => (StorageErrorKind::Transient, chain(&err)),
         SdkError::DispatchFailure(d) => {
             let kind = if d.is_user() {
                 StorageErrorKind::Permanent
             } else {
                 StorageErrorKind::Transient
             };
-            let what = if d.is_timeout() {
-                "connection timed out"
-            } else if d.is_io() {
-                "connection failed"
-            } else {
-                "request failed"
-            };
-            (kind, format!("{what}: {}", DisplayErrorContext(&err)))
+            (kind, chain(&err))
         }
         // A response that could not be read whole: the connection dropped.
-        SdkError::ResponseError(_) => (
-            StorageErrorKind::Transient,
-            format!("bad response: {}", DisplayErrorContext(&err)),
-        ),
-        SdkError::ConstructionFailure(_) => (
-            StorageErrorKind::Permanent,
-            format!("could not build the request: {}", DisplayErrorContext(&err)),
-        ),
-        _ => (
-            StorageErrorKind::Permanent,
-            DisplayErrorContext(&err).to_string(),
-        ),
+        SdkError::ResponseError(_) => (StorageErrorKind::Transient, chain(&err)),
+        SdkError::ConstructionFailure(_) => (StorageErrorKind::Permanent, chain(&err)),
+        _ => (StorageErrorKind::Permanent, chain(&err)),
     };
     StorageError::new(kind, op, key, cx.secrets.scrub(&text))
+}
+
+/// An error and its causes, `outer: inner: root`, without debug dumps.
+fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(e) = source {
+        let s = e.to_string();
+        if !text.ends_with(&s) {
+            text.push_str(": ");
+            text.push_str(&s);
+        }
+        source = e.source();
+    }
+    text
 }
 
 /// Kind and message for a service error response.

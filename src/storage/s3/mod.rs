@@ -19,6 +19,7 @@ mod retry_tests;
 #[cfg(test)]
 mod tests;
 mod upload;
+mod wire;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -30,6 +31,7 @@ use tokio::sync::Semaphore;
 pub use config::{is_s3_location, S3Location, S3Options};
 
 use crate::error::{Error, Result};
+use crate::storage::stats::WireCounter;
 use crate::storage::{ObjectInfo, Staged, Storage, StorageResult};
 use client::SharedBucket;
 use config::{process_env, Env, Secrets};
@@ -39,6 +41,8 @@ pub struct S3Storage {
     bucket: SharedBucket,
     /// Permits for pack uploads running in the background.
     upload_slots: Arc<Semaphore>,
+    /// Every HTTP request sent, by billing class.
+    wire: WireCounter,
     runtime: Runtime,
 }
 
@@ -72,9 +76,11 @@ impl S3Storage {
             .build()
             .map_err(|e| Error::Internal(format!("starting the S3 runtime: {e}")))?;
         let connections = opts.connections.max(1);
+        let wire = WireCounter::default();
         let storage = S3Storage {
-            bucket: Arc::new(client::build(loc, opts.clone(), secrets, env)),
+            bucket: Arc::new(client::build(loc, opts.clone(), secrets, env, wire.clone())),
             upload_slots: Arc::new(Semaphore::new(connections)),
+            wire,
             runtime,
         };
         if create {
@@ -103,6 +109,11 @@ impl S3Storage {
             }
         }
         Ok(())
+    }
+
+    /// The counter of HTTP requests this storage sends.
+    pub fn wire(&self) -> WireCounter {
+        self.wire.clone()
     }
 
     /// The parsed location.

@@ -101,10 +101,12 @@ fn throttling_and_server_errors_are_retried_until_success() {
         Answer::Error(500, "InternalError"),
         Answer::Ok(""),
     ]);
-    storage(&endpoint)
-        .put("k", Bytes::from_static(b"data"))
-        .unwrap();
+    let s = storage(&endpoint);
+    s.put("k", Bytes::from_static(b"data")).unwrap();
     assert_eq!(count.load(Ordering::SeqCst), 3);
+    // Every try is on the wire, and billed.
+    let wire = s.wire().snapshot();
+    assert_eq!((wire.requests, wire.class_a), (3, 3), "{wire:?}");
 }
 
 #[test]
