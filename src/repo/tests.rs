@@ -88,3 +88,34 @@ fn a_losing_concurrent_init_leaves_no_key_and_the_winner_opens() {
     assert_eq!(storage.list(layout::KEYS_PREFIX).unwrap().len(), 1);
     open(storage, dir.path());
 }
+
+#[test]
+fn condemned_packs_are_readable_but_not_offered_for_dedup() {
+    use crate::format::index::CondemnedPack;
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Arc::new(MemoryStorage::new());
+    let repo = init(storage.clone(), dir.path());
+    let data = b"a blob in a pack prune condemns";
+    let id = BlobId(repo.keys().blob_id(data));
+    let w = BlobWriter::new(&repo);
+    w.add_if_new(BlobKind::Data, id, data).unwrap();
+    w.finish().unwrap();
+    let pack = repo.locate(BlobKind::Data, &id).unwrap().unwrap().pack;
+    repo.save_index_file(IndexFile {
+        condemned: vec![CondemnedPack { id: pack, since: 1 }],
+        ..Default::default()
+    })
+    .unwrap();
+    assert!(!repo.cache().contains(BlobKind::Data, &id).unwrap());
+    assert_eq!(repo.read_blob(BlobKind::Data, &id).unwrap(), data);
+    // The writer stores it again, and reads now prefer the live copy.
+    let w = BlobWriter::new(&repo);
+    assert!(w.add_if_new(BlobKind::Data, id, data).unwrap());
+    w.finish().unwrap();
+    let again = repo.locate(BlobKind::Data, &id).unwrap().unwrap().pack;
+    assert_ne!(again, pack);
+    assert!(repo.cache().contains(BlobKind::Data, &id).unwrap());
+    // Reopening with a fresh cache sees the same condemnation.
+    let fresh = open(storage, &dir.path().join("fresh"));
+    assert_eq!(fresh.condemned_packs().unwrap().len(), 1);
+}

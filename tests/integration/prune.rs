@@ -256,6 +256,10 @@ fn a_backup_that_opened_before_the_prune_is_protected_by_the_grace_period() {
     write(&again_src.join("a.bin"), &random_bytes(1, 1_500_000));
     let again = backup_dir(&backup_repo, &again_src);
     drop(backup_repo);
+    // Condemned packs stay readable: the new snapshot restores before the
+    // second prune too (in a new process, which sees the backup's index).
+    let reader = f.open("reader-cache");
+    assert_restores(&reader, &again, &again_src, &f.dir.path().join("t0"));
     let later = PruneOptions {
         now: now_plus(cairn::prune::DEFAULT_GRACE + Duration::from_secs(60)),
         ..Default::default()
