@@ -213,12 +213,30 @@ fn flipped_byte_in_a_data_pack_is_found_by_read_data_and_repaired() {
     assert_eq!(r["snapshots"].as_array().unwrap().len(), 0, "{r}");
     let r = env.json(&["repair", "snapshots", "--read-data"]);
     assert_eq!(r["snapshots"].as_array().unwrap().len(), 1, "{r}");
-    let (code, t) = restore_repaired(env, "t");
-    assert_eq!(code, Some(0));
+    // `latest` is the repaired copy now, not the damaged original.
+    let t = env.path("t");
+    env.ok(&["restore", "latest", "--target", t.to_str().unwrap()]);
     let back = restored(&t, &s.src2);
     assert_eq!(std::fs::read(back.join("small.txt")).unwrap(), b"tiny");
     let got = std::fs::read(back.join("c.bin")).unwrap();
     assert!(std::fs::read(&victim).unwrap().starts_with(&got));
+    // The truncated file carries the marker, with what was lost.
+    let tree = env.json(&["cat", "tree", &format!("latest:{}", s.src2.display())]);
+    let node = tree["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == "c.bin")
+        .unwrap()
+        .clone();
+    let marker = format!("{}", node["meta"]["xattrs"]);
+    let name: Vec<serde_json::Value> = b"user.cairn.damaged".iter().map(|b| (*b).into()).collect();
+    assert!(
+        marker.contains(&serde_json::Value::from(name).to_string())
+            || marker.contains("user.cairn.damaged"),
+        "{node}"
+    );
+    assert_eq!(node["kind"]["File"]["size"], got.len(), "{node}");
     // Running it again does not pile up copies.
     let r = env.json(&["repair", "snapshots", "--read-data"]);
     assert_eq!(r["snapshots"][0]["already_repaired"], true, "{r}");
