@@ -428,3 +428,16 @@ fn corrupted_key_file_and_unknown_version_stop_check_with_distinct_codes() {
         .unwrap();
     assert_eq!(out.status.code(), Some(5), "the version is refused first");
 }
+
+#[test]
+fn junk_pack_is_left_alone_by_repair_index() {
+    let s = setup();
+    let env = &s.env;
+    let junk = "cd".repeat(32);
+    let path = env.repo.join("packs").join(&junk[..2]).join(&junk);
+    write(&path, b"not a pack at all");
+    let r = env.json(&["repair", "index"]);
+    assert_eq!(r["unreadable"], serde_json::json!([junk]), "{r}");
+    assert_eq!(r["written"], Value::Null, "nothing else to repair: {r}");
+    assert_eq!(std::fs::read(&path).unwrap(), b"not a pack at all");
+}
