@@ -5,9 +5,15 @@
 //! `read_data` every selected pack is downloaded whole, its name checked
 //! against its hash, its header against the index, and every blob opened.
 //!
+//! With `audit` (the rolling audit, `audit.rs`) the packs verified longest
+//! ago are read within a budget and the results logged in the repository.
+//!
 //! Damage is collected, not returned as an error: the point of a check is
 //! to list every problem in one run. Only failures that stop the check from
-//! running (storage unreachable, local cache broken) are errors.
+//! running (storage unreachable, local cache broken) are errors. When data
+//! is lost, the damage report (`affected.rs`) names every snapshot and path
+//! it affects, and which snapshots are intact; `repair` acts on the same
+//! findings.
 
 mod affected;
 mod audit;

@@ -7,9 +7,11 @@
 //!   extended attribute `user.cairn.damaged` saying what was lost;
 //! * a directory whose listing (tree) is lost becomes an empty directory
 //!   with the same marker;
-//! * the new snapshot has the original's time, host and paths, the tag
-//!   `repaired`, and `original` naming the damaged snapshot, which is kept
-//!   until `forget` removes it. Nothing is deleted.
+//! * the new snapshot has the original's host and paths, its time plus one
+//!   nanosecond (so `latest` and the next backup's parent pick the repaired
+//!   copy, and retention sees the same moment), the tag `repaired`, and
+//!   `original` naming the damaged snapshot, which is kept until `forget`
+//!   removes it. Nothing is deleted.
 //!
 //! Unchanged subtrees keep their ids (the tree encoding is canonical), so
 //! only the trees on the way to a damaged path are written anew.
@@ -23,7 +25,7 @@ use crate::check::{
 };
 use crate::error::Result;
 use crate::format::index::BlobKind;
-use crate::format::tree::{Node, NodeKind, Tree, Xattr};
+use crate::format::tree::{Node, NodeKind, Timestamp, Tree, Xattr};
 use crate::ids::{BlobId, ChunkId, SnapshotId, TreeId};
 use crate::progress::Progress;
 use crate::repo::{BlobWriter, Repository};
@@ -93,6 +95,7 @@ pub fn repair_snapshots(
             let mut snap = repo.load_snapshot(&s.id)?;
             snap.tree = rewriter.rewrite(snap.tree)?;
             snap.original = Some(s.id);
+            snap.time = just_after(snap.time);
             snap.tags.push(REPAIRED_TAG.to_string());
             snap.tags.sort();
             snap.tags.dedup();
@@ -249,6 +252,21 @@ fn frame(old: TreeId, node: Option<Node>, tree: Tree) -> Frame {
         node,
         rest: tree.nodes.into_iter(),
         out: Vec::new(),
+    }
+}
+
+/// One nanosecond later.
+fn just_after(t: Timestamp) -> Timestamp {
+    if t.nanos >= 999_999_999 {
+        Timestamp {
+            secs: t.secs.saturating_add(1),
+            nanos: 0,
+        }
+    } else {
+        Timestamp {
+            nanos: t.nanos + 1,
+            ..t
+        }
     }
 }
 

@@ -181,3 +181,21 @@ fn cli_audit_reports_coverage_and_refuses_bad_budgets() {
         Some(2)
     );
 }
+
+#[test]
+fn a_corrupt_audit_object_is_a_warning_and_the_rotation_goes_on() {
+    let env = setup(1);
+    env.ok(&["check", "--audit"]);
+    let obj = files_under(&env.repo.join("audit")).remove(0);
+    let mut b = std::fs::read(&obj).unwrap();
+    b[30] ^= 1;
+    std::fs::write(&obj, b).unwrap();
+    let out = env.run(&["--json", "check", "--audit", "--budget", "1/2"]);
+    assert_eq!(out.status.code(), Some(0), "the log holds no backup data");
+    let r = last_json(&out);
+    let problems = r["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{r}");
+    assert_eq!(problems[0]["severity"], "warning");
+    // Its records are forgotten: half the packs are unverified again.
+    assert_eq!(r["audit"]["never_verified"], 1, "{r}");
+}

@@ -213,12 +213,30 @@ fn flipped_byte_in_a_data_pack_is_found_by_read_data_and_repaired() {
     assert_eq!(r["snapshots"].as_array().unwrap().len(), 0, "{r}");
     let r = env.json(&["repair", "snapshots", "--read-data"]);
     assert_eq!(r["snapshots"].as_array().unwrap().len(), 1, "{r}");
-    let (code, t) = restore_repaired(env, "t");
-    assert_eq!(code, Some(0));
+    // `latest` is the repaired copy now, not the damaged original.
+    let t = env.path("t");
+    env.ok(&["restore", "latest", "--target", t.to_str().unwrap()]);
     let back = restored(&t, &s.src2);
     assert_eq!(std::fs::read(back.join("small.txt")).unwrap(), b"tiny");
     let got = std::fs::read(back.join("c.bin")).unwrap();
     assert!(std::fs::read(&victim).unwrap().starts_with(&got));
+    // The truncated file carries the marker, with what was lost.
+    let tree = env.json(&["cat", "tree", &format!("latest:{}", s.src2.display())]);
+    let node = tree["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == "c.bin")
+        .unwrap()
+        .clone();
+    let marker = format!("{}", node["meta"]["xattrs"]);
+    let name: Vec<serde_json::Value> = b"user.cairn.damaged".iter().map(|b| (*b).into()).collect();
+    assert!(
+        marker.contains(&serde_json::Value::from(name).to_string())
+            || marker.contains("user.cairn.damaged"),
+        "{node}"
+    );
+    assert_eq!(node["kind"]["File"]["size"], got.len(), "{node}");
     // Running it again does not pile up copies.
     let r = env.json(&["repair", "snapshots", "--read-data"]);
     assert_eq!(r["snapshots"][0]["already_repaired"], true, "{r}");
@@ -259,9 +277,21 @@ fn truncated_pack_keeps_what_lies_before_the_cut() {
     let s = setup();
     let env = &s.env;
     let pack = data_pack_of(&s, &s.src2.join("c.bin"));
-    let len = std::fs::metadata(&pack).unwrap().len();
+    // Cut in the middle of the pack's last blob: every blob before it
+    // survives (chunk boundaries are keyed, so sizes vary between runs).
+    let id = pack.file_name().unwrap().to_str().unwrap();
+    let header = env.json(&["cat", "pack", id]);
+    let last = header["blobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .max_by_key(|b| b["offset"].as_u64().unwrap())
+        .unwrap()
+        .clone();
+    assert!(header["blobs"].as_array().unwrap().len() >= 2, "{header}");
+    let cut = last["offset"].as_u64().unwrap() + last["length"].as_u64().unwrap() / 2;
     let f = std::fs::OpenOptions::new().write(true).open(&pack).unwrap();
-    f.set_len(len / 2).unwrap();
+    f.set_len(cut).unwrap();
     drop(f);
     let (code, r) = check(env, &[]);
     assert_eq!(code, Some(4), "{r}");
@@ -397,4 +427,17 @@ fn corrupted_key_file_and_unknown_version_stop_check_with_distinct_codes() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(5), "the version is refused first");
+}
+
+#[test]
+fn junk_pack_is_left_alone_by_repair_index() {
+    let s = setup();
+    let env = &s.env;
+    let junk = "cd".repeat(32);
+    let path = env.repo.join("packs").join(&junk[..2]).join(&junk);
+    write(&path, b"not a pack at all");
+    let r = env.json(&["repair", "index"]);
+    assert_eq!(r["unreadable"], serde_json::json!([junk]), "{r}");
+    assert_eq!(r["written"], Value::Null, "nothing else to repair: {r}");
+    assert_eq!(std::fs::read(&path).unwrap(), b"not a pack at all");
 }
