@@ -156,7 +156,13 @@ impl Drop for Mounted {
 /// Mounts `repo` read-only at `mountpoint` and serves it from background
 /// threads until the returned handle is unmounted or dropped.
 pub fn mount(repo: Arc<Repository>, mountpoint: &Path, opts: &MountOptions) -> Result<Mounted> {
-    let meta = std::fs::metadata(mountpoint).map_err(|e| Error::io(mountpoint, e))?;
+    let meta = std::fs::metadata(mountpoint).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::Usage(format!(
+            "mount point {} does not exist",
+            mountpoint.display()
+        )),
+        _ => Error::io(mountpoint, e),
+    })?;
     if !meta.is_dir() {
         return Err(Error::Usage(format!(
             "{} is not a directory",
