@@ -76,6 +76,8 @@ pub fn export(g: &Global, a: ExportArgs) -> Result<i32> {
         .iter()
         .map(|s| repo.find_snapshot(s, &filter))
         .collect::<Result<Vec<_>>>()?;
+    let mut seen = std::collections::HashSet::new();
+    let snaps: Vec<_> = snaps.into_iter().filter(|s| seen.insert(s.id)).collect();
     // Written beside the target and renamed at the end: a failed export
     // leaves no half bundle behind.
     let mut tmp_name = a.to.as_os_str().to_owned();

@@ -154,16 +154,21 @@ pub fn import_bundle<R: Read + Seek>(
     progress.finish();
 
     // Snapshots last, so each names only stored, indexed blobs.
-    let existing = repo.snapshots(&SnapshotFilter::default())?;
-    let existing_ids: HashSet<_> = existing.iter().map(|s| s.id).collect();
+    let mut existing: Vec<_> = repo
+        .snapshots(&SnapshotFilter::default())?
+        .into_iter()
+        .map(|s| s.snapshot)
+        .collect();
+    let existing_ids: HashSet<_> = repo.snapshot_ids()?.into_iter().collect();
     for s in &manifest.snapshots {
         let mut snap = s.snapshot.clone();
         snap.tree = t.trees[&s.snapshot.tree];
         snap.parent = snap.parent.filter(|p| existing_ids.contains(p));
-        if existing.iter().any(|e| e.snapshot == snap) {
+        if existing.contains(&snap) {
             stats.snapshots_present += 1;
         } else {
             repo.save_snapshot(&snap)?;
+            existing.push(snap);
             stats.snapshots_added += 1;
         }
     }
