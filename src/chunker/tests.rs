@@ -96,7 +96,7 @@ struct ShortReader<'a> {
 impl Read for ShortReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.calls += 1;
-        if self.calls % 3 == 0 {
+        if self.calls.is_multiple_of(3) {
             return Err(io::ErrorKind::Interrupted.into());
         }
         let want = self.lens[self.calls % self.lens.len()].max(1);

@@ -108,7 +108,7 @@ impl Progress for Output {
     fn item(&self, _path: &Path) {
         let n = self.items.fetch_add(1, Ordering::Relaxed) + 1;
         if let Mode::Bar(b) = &self.mode {
-            if n % 64 == 0 {
+            if n.is_multiple_of(64) {
                 b.set_message(format!("{n} files"));
             }
         }

@@ -56,7 +56,7 @@ impl ChunkerParams {
         let ok = (MINIMUM_MIN..=MINIMUM_MAX).contains(&self.min_size)
             && (AVERAGE_MIN..=AVERAGE_MAX).contains(&self.avg_size)
             && (MAXIMUM_MIN..=MAXIMUM_MAX).contains(&self.max_size)
-            && self.min_size % 2 == 0
+            && self.min_size.is_multiple_of(2)
             && self.min_size < self.avg_size
             && self.avg_size < self.max_size;
         if ok {
