@@ -250,6 +250,17 @@ impl IndexCache {
             .optional()?)
     }
 
+    /// The size of a pack as its index says.
+    pub fn pack_size(&self, pack: &PackId) -> Result<Option<u64>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT size FROM packs WHERE id = ?1")?;
+        Ok(stmt
+            .query_row(params![&pack.0[..]], |r| r.get::<_, i64>(0))
+            .optional()?
+            .map(|s| s as u64))
+    }
+
     /// Number of distinct blobs and packs indexed.
     pub fn counts(&self) -> Result<(u64, u64)> {
         let blobs = self

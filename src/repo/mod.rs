@@ -11,6 +11,7 @@ mod retention;
 mod snapshots;
 #[cfg(test)]
 mod tests;
+mod tree_blocks;
 mod writer;
 
 pub use cache::{BlobLocation, IndexCache};
@@ -73,6 +74,7 @@ pub struct Repository {
     config: Config,
     key_id: KeyId,
     cache: Mutex<IndexCache>,
+    tree_blocks: tree_blocks::TreeBlocks,
 }
 
 /// The default place for per-repository caches.
@@ -214,6 +216,7 @@ impl Repository {
             config,
             key_id,
             cache: Mutex::new(cache),
+            tree_blocks: Default::default(),
         };
         repo.sync_index()?;
         Ok(repo)

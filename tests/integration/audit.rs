@@ -2,13 +2,10 @@
 //! the log stored in the repository (so another machine continues the
 //! rotation), coverage, damage recorded and retried, and compaction.
 
-use std::sync::Arc;
-
 use cairn::check::{check, AuditOptions, AuditReport, Budget, CheckOptions};
 use cairn::format::tree::Timestamp;
 use cairn::progress::NoProgress;
 use cairn::repo::{OpenOptions, Repository};
-use cairn::storage::local::LocalStorage;
 
 use crate::util::*;
 
@@ -17,7 +14,8 @@ const T0: i64 = 1_700_000_000;
 
 /// `n` backups of fresh data: 2n packs (one data, one tree each).
 fn setup(n: u64) -> Env {
-    let env = Env::new();
+    // LOCAL-ONLY: these tests damage and count the repository's files.
+    let env = Env::new_local();
     for i in 0..n {
         let src = env.path(&format!("src{i}"));
         write(&src.join("f.bin"), &random_bytes(100 + i, 50_000));
@@ -29,7 +27,7 @@ fn setup(n: u64) -> Env {
 /// Opens the repository through the library, with its own cache directory
 /// (another "machine" when `cache` differs).
 fn open(env: &Env, cache: &str) -> Repository {
-    let storage = Arc::new(LocalStorage::new(env.repo.clone()));
+    let storage = env.storage();
     let open = OpenOptions {
         cache_dir: Some(env.path(cache)),
     };

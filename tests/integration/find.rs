@@ -146,7 +146,7 @@ fn a_tiny_memo_changes_cost_not_results() {
     write(&src.join("d0/sub/f0.txt"), b"changed");
     env.backup(&[&src], &[]);
     let repo = cairn::repo::Repository::open(
-        std::sync::Arc::new(cairn::storage::local::LocalStorage::new(env.repo.clone())),
+        env.storage(),
         PASSWORD.as_bytes(),
         cairn::repo::OpenOptions {
             cache_dir: Some(env.cache.clone()),

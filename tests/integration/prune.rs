@@ -386,7 +386,7 @@ fn a_second_prune_is_locked_out_with_exit_code_11() {
     let src = env.path("src");
     write(&src.join("f"), &random_bytes(9, 100_000));
     env.backup(&[&src], &[]);
-    let storage: Arc<dyn Storage> = Arc::new(LocalStorage::new(env.repo.clone()));
+    let storage: Arc<dyn Storage> = env.storage();
     let repo = Repository::open(storage, PASSWORD.as_bytes(), opts(&env.cache)).unwrap();
     let guard = lock::acquire(&repo, "prune", Default::default()).unwrap();
     let out = env.run(&["prune"]);

@@ -17,7 +17,8 @@ struct Setup {
 }
 
 fn setup() -> Setup {
-    let env = Env::new();
+    // LOCAL-ONLY: damages the repository's files.
+    let env = Env::new_local();
     let src1 = env.path("one");
     write(&src1.join("a.txt"), &text_bytes(1, 300_000));
     write(&src1.join("sub/b.bin"), &random_bytes(2, 200_000));
@@ -244,7 +245,8 @@ fn flipped_byte_in_a_data_pack_is_found_by_read_data_and_repaired() {
 
 #[test]
 fn flipped_byte_in_the_tree_pack_loses_directories_not_snapshots() {
-    let env = Env::new();
+    // LOCAL-ONLY: damages the repository's files.
+    let env = Env::new_local();
     let src = env.path("src");
     write(&src.join("top.txt"), b"top level");
     write(&src.join("d1/x.txt"), &text_bytes(5, 5000));
@@ -418,7 +420,7 @@ fn corrupted_key_file_and_unknown_version_stop_check_with_distinct_codes() {
     std::fs::write(&cfg, b).unwrap();
     assert_eq!(env.run(&["check"]).status.code(), Some(5));
     // Could not run at all: no repository, wrong password.
-    let none = Env::uninit();
+    let none = Env::uninit_local();
     assert_eq!(none.run(&["check"]).status.code(), Some(10));
     let out = s
         .env
