@@ -76,10 +76,13 @@ impl S3Storage {
             .build()
             .map_err(|e| Error::Internal(format!("starting the S3 runtime: {e}")))?;
         let connections = opts.connections.max(1);
+        // Each pack upload in flight holds a whole pack in memory, so
+        // uploads get half the connections (at least two); reads (restore,
+        // check) still get every connection.
         let wire = WireCounter::default();
         let storage = S3Storage {
             bucket: Arc::new(client::build(loc, opts.clone(), secrets, env, wire.clone())),
-            upload_slots: Arc::new(Semaphore::new(connections)),
+            upload_slots: Arc::new(Semaphore::new(upload_slots(connections))),
             wire,
             runtime,
         };
@@ -167,4 +170,9 @@ impl Storage for S3Storage {
     fn as_dyn(&self) -> &dyn Storage {
         self
     }
+}
+
+/// Pack uploads allowed in flight for `connections` request slots.
+fn upload_slots(connections: usize) -> usize {
+    (connections / 2).max(2).min(connections)
 }

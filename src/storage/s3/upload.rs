@@ -132,8 +132,16 @@ impl<'s> S3Staged<'s> {
     }
 }
 
+/// Growth step of a staged buffer. Doubling would leave a 16 MiB pack in
+/// a 32 MiB allocation, and every upload in flight holds one; fixed steps
+/// keep the slack under a step (large reallocations move pages, not bytes).
+const GROW_STEP: usize = 4 * 1024 * 1024;
+
 impl Staged for S3Staged<'_> {
     fn write(&mut self, data: &[u8]) -> StorageResult<()> {
+        if self.buf.capacity() - self.buf.len() < data.len() {
+            self.buf.reserve_exact(data.len().max(GROW_STEP));
+        }
         self.buf.extend_from_slice(data);
         Ok(())
     }
@@ -146,8 +154,8 @@ impl Staged for S3Staged<'_> {
         self.commit_background(key)?.wait()
     }
 
-    /// Waits for an upload slot (at most `connections` uploads hold pack
-    /// bytes at once), then uploads on the runtime.
+    /// Waits for an upload slot (half of `connections`, at least two, hold
+    /// pack bytes at once), then uploads on the runtime.
     fn commit_background(self: Box<Self>, key: &str) -> StorageResult<Pending> {
         let S3Staged { storage, buf } = *self;
         let bucket: SharedBucket = storage.bucket.clone();
