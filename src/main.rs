@@ -5,6 +5,13 @@ mod cli;
 use clap::Parser;
 
 fn main() {
+    // Output piped into `head` or `less` that stops reading ends the process
+    // quietly, as every Unix tool does, instead of panicking in `println!`.
+    // SAFETY: called first, before any thread exists; restores the default
+    // disposition, which Rust's runtime had set to "ignore".
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = cli::args::Cli::parse();
     let level = match (cli.global.quiet, cli.global.verbose) {
         (true, _) => "error",

@@ -172,3 +172,36 @@ fn first_backup_creates_the_default_repository() {
     let out = run(&["--json", "snapshots"]);
     assert_eq!(last_json(&out).as_array().unwrap().len(), 2);
 }
+
+/// Output cut short by its reader (`| head`) ends the command quietly, by
+/// SIGPIPE as for any Unix tool, never with a panic on stderr.
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+    let env = Env::new();
+    let src = env.path("src");
+    for i in 0..2000 {
+        write(&src.join(format!("f{i:04}")), b"x");
+    }
+    env.backup(&[&src], &[]);
+    let mut child = env
+        .cmd(&["ls", "-l", "latest"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    // The pipe's reading end is closed here.
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(status.signal(), Some(libc::SIGPIPE), "{status:?}");
+}
