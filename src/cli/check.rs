@@ -5,7 +5,7 @@ use cairn::Result;
 
 use crate::cli::args::{CheckArgs, Global};
 use crate::cli::output::{bytes, Output};
-use crate::cli::{exit, open, print_json};
+use crate::cli::{exit, open, print_json, summary_json};
 
 pub fn run(g: &Global, a: CheckArgs) -> Result<i32> {
     let repo = open::open(g, false)?;
@@ -21,9 +21,7 @@ pub fn run(g: &Global, a: CheckArgs) -> Result<i32> {
     let report = check(&repo, &opts, &out)?;
     out.clear();
     if g.json {
-        let mut v =
-            serde_json::to_value(&report).map_err(|e| cairn::Error::Internal(e.to_string()))?;
-        v["message_type"] = "summary".into();
+        let mut v = summary_json(&report)?;
         v["damaged"] = report.is_damaged().into();
         print_json(&v)?;
     } else {

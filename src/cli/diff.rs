@@ -13,7 +13,7 @@ use cairn::{Error, Result};
 
 use crate::cli::args::{Filter, Global};
 use crate::cli::output::bytes;
-use crate::cli::{exit, open, print_json, split_spec};
+use crate::cli::{exit, open, print_json, split_spec, summary_json};
 
 #[derive(Args, Debug)]
 pub struct DiffArgs {
@@ -58,8 +58,7 @@ pub fn run(g: &Global, a: DiffArgs) -> Result<i32> {
     })?;
     drop(out);
     if g.json {
-        let mut v = serde_json::to_value(&stats).map_err(|e| Error::Internal(e.to_string()))?;
-        v["message_type"] = "summary".into();
+        let mut v = summary_json(&stats)?;
         v["old_snapshot"] = old.id.to_hex().into();
         v["new_snapshot"] = new.id.to_hex().into();
         print_json(&v)?;

@@ -11,7 +11,7 @@ use cairn::{Error, Result};
 
 use crate::cli::args::{Filter, Global};
 use crate::cli::output::{bytes, Output};
-use crate::cli::{exit, open, print_json};
+use crate::cli::{exit, open, print_json, summary_json};
 
 #[derive(Args, Debug)]
 pub struct ExportArgs {
@@ -118,8 +118,7 @@ pub fn export(g: &Global, a: ExportArgs) -> Result<i32> {
         }
     };
     if g.json {
-        let mut v = serde_json::to_value(&stats).map_err(|e| Error::Internal(e.to_string()))?;
-        v["message_type"] = "summary".into();
+        let v = summary_json(&stats)?;
         print_json(&v)?;
     } else if !g.quiet {
         println!(
@@ -143,8 +142,7 @@ pub fn import(g: &Global, a: ImportArgs) -> Result<i32> {
     let stats = import_bundle(&repo, pw.as_bytes(), file, &progress)?;
     progress.clear();
     if g.json {
-        let mut v = serde_json::to_value(&stats).map_err(|e| Error::Internal(e.to_string()))?;
-        v["message_type"] = "summary".into();
+        let v = summary_json(&stats)?;
         print_json(&v)?;
     } else if !g.quiet {
         println!(

@@ -11,7 +11,7 @@ use cairn::explore::find::{FindOptions, Finder};
 use cairn::{Error, Result};
 
 use crate::cli::args::{Filter, Global};
-use crate::cli::{exit, open, print_json};
+use crate::cli::{exit, open, print_json, summary_json};
 
 #[derive(Args, Debug)]
 pub struct FindArgs {
@@ -81,8 +81,7 @@ pub fn run(g: &Global, a: FindArgs) -> Result<i32> {
     drop(out);
     let s = finder.stats();
     if g.json {
-        let mut v = serde_json::to_value(s).map_err(|e| Error::Internal(e.to_string()))?;
-        v["message_type"] = "summary".into();
+        let v = summary_json(s)?;
         print_json(&v)?;
     } else if !g.quiet {
         eprintln!(

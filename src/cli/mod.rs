@@ -74,6 +74,15 @@ pub fn split_spec(spec: &str) -> (&str, Option<&str>) {
     }
 }
 
+/// A command's report as its final JSON line: the report's fields plus
+/// `"message_type": "summary"`.
+pub fn summary_json(report: &impl serde::Serialize) -> Result<serde_json::Value> {
+    let mut v =
+        serde_json::to_value(report).map_err(|e| cairn::Error::Internal(format!("json: {e}")))?;
+    v["message_type"] = "summary".into();
+    Ok(v)
+}
+
 /// Prints a value as one line of JSON.
 pub fn print_json(v: &impl serde::Serialize) -> Result<()> {
     let s = serde_json::to_string(v).map_err(|e| cairn::Error::Internal(format!("json: {e}")))?;

@@ -7,11 +7,11 @@ use clap::Args;
 use cairn::prune::{prune, PruneOptions, PruneReport};
 use cairn::repo::lock::{self, UnlockOutcome};
 use cairn::repo::Repository;
-use cairn::{Error, Result};
+use cairn::Result;
 
 use crate::cli::args::Global;
 use crate::cli::output::{bytes, Output};
-use crate::cli::{exit, open, print_json};
+use crate::cli::{exit, open, print_json, summary_json};
 
 /// The prune policy flags, shared by `prune` and `forget --prune`
 /// (flatten them into another command's arguments).
@@ -73,8 +73,7 @@ pub fn prune_and_report(
     let report = prune(repo, &flags.options(dry_run), &out)?;
     out.clear();
     if g.json {
-        let mut v = serde_json::to_value(&report).map_err(|e| Error::Internal(e.to_string()))?;
-        v["message_type"] = "summary".into();
+        let v = summary_json(&report)?;
         print_json(&v)?;
     } else if !g.quiet {
         print_report(&report);

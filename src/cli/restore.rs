@@ -5,7 +5,7 @@ use cairn::Result;
 
 use crate::cli::args::{Global, OverwriteArg, RestoreArgs};
 use crate::cli::output::{bytes, Output};
-use crate::cli::{exit, open, print_json, split_spec};
+use crate::cli::{exit, open, print_json, split_spec, summary_json};
 
 pub fn run(g: &Global, a: RestoreArgs) -> Result<i32> {
     let repo = open::open(g, false)?;
@@ -35,9 +35,7 @@ pub fn run(g: &Global, a: RestoreArgs) -> Result<i32> {
     let report = restore(&repo, snap.snapshot.tree, &opts, &out)?;
     out.clear();
     if g.json {
-        let mut v =
-            serde_json::to_value(&report).map_err(|e| cairn::Error::Internal(e.to_string()))?;
-        v["message_type"] = "summary".into();
+        let mut v = summary_json(&report)?;
         v["snapshot_id"] = snap.id.to_hex().into();
         print_json(&v)?;
     } else {
