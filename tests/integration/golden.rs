@@ -125,15 +125,3 @@ fn golden_repository_restores_byte_exact() {
     assert_eq!(list[0]["host"], "golden");
     assert_eq!(list[0]["time"]["secs"], 1_795_305_600);
 }
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            copy_dir(&p, &to.join(e.file_name()));
-        } else {
-            std::fs::copy(&p, to.join(e.file_name())).unwrap();
-        }
-    }
-}

@@ -137,18 +137,6 @@ pub fn run(repo: &Repository, o: &PruneOptions) -> PruneReport {
     prune(repo, o, &NoProgress).unwrap()
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            copy_dir(&p, &to.join(e.file_name()));
-        } else {
-            std::fs::copy(&p, to.join(e.file_name())).unwrap();
-        }
-    }
-}
-
 #[test]
 fn forget_and_prune_frees_the_forgotten_data_and_keeps_the_rest() {
     let f = Fixture::new();
