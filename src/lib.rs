@@ -72,5 +72,6 @@ pub mod restore;
 pub mod source;
 pub mod storage;
 pub mod time;
+pub mod units;
 
 pub use error::{Error, ErrorKind, Result};

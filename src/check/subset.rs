@@ -94,30 +94,15 @@ impl FromStr for Subset {
     }
 }
 
-pub(crate) fn parse_size(s: &str) -> Result<u64> {
-    let bad = || {
-        Error::Usage(format!(
-            "bad subset {s:?}: expected N/M, a percentage (5%) or a size (500MiB, 2GiB)"
-        ))
-    };
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let num: f64 = num.parse().map_err(|_| bad())?;
-    let shift = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 0,
-        "k" | "kb" | "kib" => 10,
-        "m" | "mb" | "mib" => 20,
-        "g" | "gb" | "gib" => 30,
-        "t" | "tb" | "tib" => 40,
-        _ => return Err(bad()),
-    };
-    let bytes = num * (1u64 << shift) as f64;
-    if !(bytes >= 1.0 && bytes < u64::MAX as f64) {
-        return Err(bad());
-    }
-    Ok(bytes as u64)
+fn parse_size(s: &str) -> Result<u64> {
+    crate::units::parse_size(s)
+        .ok()
+        .filter(|&b| b >= 1)
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "bad subset {s:?}: expected N/M, a percentage (5%) or a size (500MiB, 2GiB)"
+            ))
+        })
 }
 
 #[cfg(test)]

@@ -173,19 +173,7 @@ fn parse_percent(s: &str) -> Result<f64, String> {
 
 /// `500MiB`, `2G`, `1048576` (binary units).
 fn parse_size(s: &str) -> Result<u64, String> {
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let num: u64 = num.parse().map_err(|_| format!("{s:?} is not a size"))?;
-    let shift = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 0,
-        "k" | "kb" | "kib" => 10,
-        "m" | "mb" | "mib" => 20,
-        "g" | "gb" | "gib" => 30,
-        "t" | "tb" | "tib" => 40,
-        _ => return Err(format!("{s:?}: unknown unit (use K, M, G or T)")),
-    };
-    num.checked_mul(1 << shift)
-        .ok_or_else(|| format!("{s:?} is too large"))
+    cairn::units::parse_size(s).map_err(|e| e.to_string())
 }
 
 /// `0`, `90s`, `30m`, `24h`, `7d`.

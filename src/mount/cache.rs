@@ -8,7 +8,7 @@ use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::format::index::BlobKind;
 use crate::ids::{BlobId, ChunkId};
 use crate::repo::{PackRead, Repository};
@@ -221,27 +221,6 @@ impl Drop for Claim<'_> {
     }
 }
 
-/// A size in bytes from text such as `256MiB`, `1G`, `512k` or `1048576`.
-pub fn parse_size(s: &str) -> Result<u64> {
-    let t = s.trim();
-    let split = t
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| Error::Usage(format!("invalid size {s:?}")))?;
-    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        "t" | "tb" | "tib" => 1 << 40,
-        _ => return Err(Error::Usage(format!("invalid size unit in {s:?}"))),
-    };
-    Ok((n * mult as f64) as u64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -262,15 +241,5 @@ mod tests {
         l.insert(1, 11, 2);
         l.insert(1, 12, 3);
         assert_eq!((l.get(&1), l.used()), (Some(12), 3));
-    }
-
-    #[test]
-    fn sizes_parse() {
-        assert_eq!(parse_size("256MiB").unwrap(), 256 << 20);
-        assert_eq!(parse_size("1g").unwrap(), 1 << 30);
-        assert_eq!(parse_size("4096").unwrap(), 4096);
-        assert_eq!(parse_size("1.5k").unwrap(), 1536);
-        assert!(parse_size("12 parsecs").is_err());
-        assert!(parse_size("MiB").is_err());
     }
 }

@@ -41,7 +41,7 @@ use fuser::{BackgroundSession, MountOption, SessionACL};
 use crate::error::{Error, Result};
 use crate::repo::Repository;
 
-pub use cache::parse_size;
+pub use crate::units::parse_size;
 
 /// How a repository is mounted.
 #[derive(Debug, Clone)]
