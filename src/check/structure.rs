@@ -72,13 +72,7 @@ fn list_packs(repo: &Repository) -> Result<HashMap<PackId, u64>> {
 /// Loads every index file itself rather than trusting the cache: the cache
 /// was filled when the file was first seen and would hide later damage.
 fn load_indexes(repo: &Repository, report: &mut CheckReport) -> Result<HashMap<PackId, PackEntry>> {
-    let mut ids: Vec<IndexId> = repo
-        .storage()
-        .list(layout::INDEX_PREFIX)?
-        .iter()
-        .filter_map(|o| layout::parse_id(&o.key))
-        .collect();
-    ids.sort();
+    let ids = repo.index_ids()?;
     report.index_files = ids.len() as u64;
     let mut files = Vec::with_capacity(ids.len());
     let mut corrupt = Vec::new();

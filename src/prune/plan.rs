@@ -272,12 +272,7 @@ pub(super) fn limit_repacks(packs: &mut [PackPlan], budget: Option<u64>) {
 /// Live index files (those the cache loaded) and superseded ones still
 /// stored.
 fn index_files(repo: &Repository) -> Result<(Vec<IndexId>, Vec<IndexId>)> {
-    let listed: HashSet<IndexId> = repo
-        .storage()
-        .list(layout::INDEX_PREFIX)?
-        .iter()
-        .filter_map(|o| layout::parse_id(&o.key))
-        .collect();
+    let listed: HashSet<IndexId> = repo.index_ids()?.into_iter().collect();
     let (known, superseded) = {
         let c = repo.cache();
         (c.known_index_files()?, c.superseded()?)

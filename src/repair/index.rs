@@ -90,13 +90,7 @@ pub fn plan_index_repair(repo: &Repository) -> Result<IndexRepairPlan> {
         .into_iter()
         .filter_map(|o| layout::parse_id::<PackId>(&o.key).map(|id| (id, o.size)))
         .collect();
-    let mut ids: Vec<IndexId> = repo
-        .storage()
-        .list(layout::INDEX_PREFIX)?
-        .iter()
-        .filter_map(|o| layout::parse_id(&o.key))
-        .collect();
-    ids.sort();
+    let ids = repo.index_ids()?;
     let mut known: HashMap<PackId, PackEntry> = HashMap::new();
     for id in &ids {
         match repo.load_index_file(id) {

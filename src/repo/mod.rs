@@ -249,12 +249,7 @@ impl Repository {
     /// loads new ones, and rebuilds from scratch when one disappeared or a new
     /// one supersedes another.
     pub fn sync_index(&self) -> Result<()> {
-        let listed: HashSet<IndexId> = self
-            .storage
-            .list(layout::INDEX_PREFIX)?
-            .iter()
-            .filter_map(|o| layout::parse_id(&o.key))
-            .collect();
+        let listed: HashSet<IndexId> = self.index_ids()?.into_iter().collect();
         let (known, superseded) = {
             let cache = self.cache();
             (cache.known_index_files()?, cache.superseded()?)
@@ -332,6 +327,18 @@ impl Repository {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// The ids of every index file stored, sorted.
+    pub fn index_ids(&self) -> Result<Vec<IndexId>> {
+        let mut ids: Vec<IndexId> = self
+            .storage
+            .list(layout::INDEX_PREFIX)?
+            .iter()
+            .filter_map(|o| layout::parse_id(&o.key))
+            .collect();
+        ids.sort();
+        Ok(ids)
     }
 
     /// Reads, checks and decodes one index file.
