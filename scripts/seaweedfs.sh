@@ -4,6 +4,7 @@
 # explicitly, waits until it can store data, and exports
 #   CAIRN_TEST_S3=http://127.0.0.1:PORT  AWS_ACCESS_KEY_ID  AWS_SECRET_ACCESS_KEY
 # with a random key that the server requires (so signing is really tested).
+# SEAWEEDFS_EXTRA_ARGS adds options (e.g. -cpuprofile=FILE for profiling).
 # An EXIT trap stops the server and deletes its data. Fails loudly otherwise.
 
 seaweedfs_find() {
@@ -80,6 +81,7 @@ EOF
     -s3 -s3.port=$s3 -s3.port.grpc=$((s3+10000)) -s3.port.iceberg=0 -s3.port.lance=0 \
     -s3.config="$SEAWEEDFS_DIR/s3.json" -iam=false -metricsPort=0 \
     -master.telemetry=false -master.volumeSizeLimitMB=64 -volume.max=300 \
+    ${SEAWEEDFS_EXTRA_ARGS:-} \
     >"$SEAWEEDFS_DIR/server.log" 2>&1 &
   SEAWEEDFS_PID=$!
   # Ready when the master hands out a writable volume and S3 answers.

@@ -38,7 +38,22 @@ pub(super) struct Bucket {
     pub secrets: Secrets,
     pub opts: S3Options,
     requests: Semaphore,
+    /// See [`S3Options::sign_payload`].
+    pub sign_payload: bool,
 }
+
+/// Sends an upload request (PUT or part), its body hash signed or not as
+/// the bucket says. A macro because the two ways to send are different types.
+macro_rules! send_upload {
+    ($bucket:expr, $req:expr) => {
+        if $bucket.sign_payload {
+            $req.send().await
+        } else {
+            $req.customize().disable_payload_signing().send().await
+        }
+    };
+}
+pub(super) use send_upload;
 
 /// Builds the SDK client: static credentials, no newer-than-needed checksum
 /// headers (R2, MinIO and SeaweedFS reject or mishandle them), rustls with
@@ -86,6 +101,7 @@ pub(super) fn build(
     Bucket {
         client: Client::from_conf(config.build()),
         requests: Semaphore::new(opts.connections.max(1)),
+        sign_payload: loc.sign_payload(&opts),
         loc,
         secrets,
         opts,
@@ -115,29 +131,27 @@ impl Bucket {
 
     pub async fn put(&self, key: &str, data: Bytes) -> StorageResult<()> {
         let _p = self.permit().await;
-        self.client
+        let req = self
+            .client
             .put_object()
             .bucket(&self.loc.bucket)
             .key(self.key(key))
-            .body(ByteStream::from(data))
-            .send()
-            .await
-            .map_err(|e| map_sdk(e, "put", key, &self.cx()))?;
+            .body(ByteStream::from(data));
+        send_upload!(self, req).map_err(|e| map_sdk(e, "put", key, &self.cx()))?;
         Ok(())
     }
 
     /// A conditional put (`If-None-Match: *`); `false` when the object exists.
     pub async fn put_if_absent(&self, key: &str, data: Bytes) -> StorageResult<bool> {
         let _p = self.permit().await;
-        let result = self
+        let req = self
             .client
             .put_object()
             .bucket(&self.loc.bucket)
             .key(self.key(key))
             .if_none_match("*")
-            .body(ByteStream::from(data))
-            .send()
-            .await;
+            .body(ByteStream::from(data));
+        let result = send_upload!(self, req);
         match result {
             Ok(_) => Ok(true),
             Err(e) if status_of(&e) == Some(412) => Ok(false),

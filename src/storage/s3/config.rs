@@ -46,6 +46,10 @@ pub struct S3Options {
     pub attempt_timeout: Duration,
     pub multipart_threshold: usize,
     pub part_size: usize,
+    /// Include the body's SHA-256 in each upload's signature. `None`: only
+    /// over plain HTTP; TLS already protects the body in transit, and the
+    /// hash costs a pass over every uploaded byte.
+    pub sign_payload: Option<bool>,
 }
 
 impl Default for S3Options {
@@ -58,6 +62,7 @@ impl Default for S3Options {
             attempt_timeout: Duration::from_secs(600),
             multipart_threshold: DEFAULT_MULTIPART_THRESHOLD,
             part_size: DEFAULT_PART_SIZE,
+            sign_payload: None,
         }
     }
 }
@@ -191,6 +196,17 @@ impl S3Location {
 
     /// Path-style addressing: as asked, else on for endpoints whose host is
     /// an IP address or `localhost` (virtual hosts cannot work there).
+    /// Whether uploads carry a signed body hash (see [`S3Options::sign_payload`]).
+    pub fn sign_payload(&self, opts: &S3Options) -> bool {
+        if let Some(sign) = opts.sign_payload {
+            return sign;
+        }
+        match &self.service {
+            Service::Aws | Service::R2 { .. } => false,
+            Service::Endpoint(url) => !url.to_ascii_lowercase().starts_with("https://"),
+        }
+    }
+
     pub fn path_style(&self, opts: &S3Options) -> bool {
         if let Some(p) = opts.path_style {
             return p;

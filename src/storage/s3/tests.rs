@@ -186,7 +186,24 @@ fn live_conformance() {
 }
 
 #[test]
-fn live_conformance_with_multipart_uploads() {
+fn payload_signing_defaults_to_plain_http_only() {
+    let d = S3Options::default();
+    assert!(parse("s3:http://127.0.0.1:8333/b")
+        .unwrap()
+        .sign_payload(&d));
+    assert!(!parse("s3:https://minio.lan/b").unwrap().sign_payload(&d));
+    assert!(!parse("s3:my-bucket").unwrap().sign_payload(&d));
+    assert!(!parse("r2:0123abcd/bkt").unwrap().sign_payload(&d));
+    let forced = S3Options {
+        sign_payload: Some(true),
+        ..S3Options::default()
+    };
+    assert!(parse("r2:0123abcd/bkt").unwrap().sign_payload(&forced));
+}
+
+/// Unsigned bodies (the default over TLS), PUTs and parts, on the live server.
+#[test]
+fn live_conformance_with_multipart_uploads_and_unsigned_bodies() {
     let Some(endpoint) = live_endpoint("live_conformance_with_multipart_uploads") else {
         return;
     };
@@ -194,6 +211,7 @@ fn live_conformance_with_multipart_uploads() {
         multipart_threshold: 6 << 20,
         part_size: 5 << 20,
         connections: 3,
+        sign_payload: Some(false),
         ..S3Options::default()
     };
     let s = open_live(&endpoint, &unique("multi"), &opts);
