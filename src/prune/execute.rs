@@ -131,8 +131,11 @@ pub(super) fn execute(
 }
 
 /// Copies the kept blobs of every repacked pack into new packs, all stored
-/// when this returns. Each blob is opened and verified on the way: a
-/// damaged blob stops the prune rather than being copied.
+/// when this returns. Each blob is opened and verified on the way (AEAD tag,
+/// length, and its id against its content): a damaged blob stops the prune
+/// rather than being copied. The verified sealed bytes are copied as they
+/// are: sealing binds only kind and id, not the pack, so compressing and
+/// encrypting again would cost most of a repack's CPU for nothing.
 fn repack(
     repo: &Repository,
     plan: &PrunePlan,
@@ -161,15 +164,15 @@ fn repack(
                 raw_length: e.raw_length,
             })
             .collect();
-        repo.read_pack_blobs(&p.usage.id, kind, &mut reads, |b, plain| {
-            let plain = plain.map_err(|e| {
+        repo.read_pack_blobs_sealed(&p.usage.id, kind, &mut reads, |b, opened| {
+            let (sealed, plain) = opened.map_err(|e| {
                 Error::corrupt(
                     "pack",
                     format!("{}: cannot repack blob {}: {e}", p.usage.id, b.id),
                 )
             })?;
             progress.bytes(b.length as u64);
-            repacker.add(kind, b.id, &plain)
+            repacker.add_sealed(kind, b.id, sealed, plain.len() as u32)
         })?;
     }
     progress.finish();

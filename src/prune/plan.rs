@@ -153,10 +153,14 @@ pub fn plan(repo: &Repository, opts: &PruneOptions, progress: &dyn Progress) -> 
     repo.cache().prune_begin(&present)?;
     let snapshots = repo.snapshots(&SnapshotFilter::default())?;
     progress.start("prune: find used blobs", Some(snapshots.len() as u64), None);
-    for s in &snapshots {
+    repo.cache().prune_mark_begin()?;
+    let marked: Result<()> = snapshots.iter().try_for_each(|s| {
         mark_used(repo, s.snapshot.tree)?;
         progress.bytes(0);
-    }
+        Ok(())
+    });
+    repo.cache().prune_mark_end(marked.is_ok())?;
+    marked?;
     progress.finish();
     let (used_blobs, missing) = repo.cache().prune_choose_keepers()?;
     if let Some((kind, id)) = missing.first() {

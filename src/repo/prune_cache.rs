@@ -97,6 +97,22 @@ impl IndexCache {
         Ok(())
     }
 
+    /// Opens the transaction that the marking of used blobs runs in. One
+    /// transaction for the whole walk, not one per tree: autocommitted
+    /// inserts cost a journal write and lock round trip each, which was most
+    /// of a prune's time. [`IndexCache::prune_mark_end`] closes it.
+    pub fn prune_mark_begin(&mut self) -> Result<()> {
+        self.conn.execute_batch("BEGIN")?;
+        Ok(())
+    }
+
+    /// Commits the marks, or rolls them back after a failed walk.
+    pub fn prune_mark_end(&mut self, commit: bool) -> Result<()> {
+        self.conn
+            .execute_batch(if commit { "COMMIT" } else { "ROLLBACK" })?;
+        Ok(())
+    }
+
     /// Marks a tree used; `false` if it already was (its subtrees too).
     pub fn prune_mark_tree(&mut self, id: &TreeId) -> Result<bool> {
         let mut stmt = self
@@ -105,9 +121,10 @@ impl IndexCache {
         Ok(stmt.execute(params![&id.0[..]])? == 1)
     }
 
-    /// Marks file content chunks used, in one transaction.
+    /// Marks file content chunks used, in one transaction (a savepoint
+    /// inside the marking transaction).
     pub fn prune_mark_chunks(&mut self, ids: &[ChunkId]) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         {
             let mut ins =
                 tx.prepare_cached("INSERT OR IGNORE INTO prune_used (kind, id) VALUES (0, ?1)")?;

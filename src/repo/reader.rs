@@ -82,6 +82,21 @@ impl Repository {
         blobs: &mut [PackRead],
         mut f: impl FnMut(&PackRead, Result<Vec<u8>>) -> Result<()>,
     ) -> Result<()> {
+        self.read_pack_blobs_sealed(pack, kind, blobs, |b, opened| {
+            f(b, opened.map(|(_, plain)| plain))
+        })
+    }
+
+    /// Like [`Repository::read_pack_blobs`], but each verified blob comes
+    /// with its sealed bytes as stored, for callers that copy blobs between
+    /// packs without sealing them again.
+    pub fn read_pack_blobs_sealed(
+        &self,
+        pack: &PackId,
+        kind: BlobKind,
+        blobs: &mut [PackRead],
+        mut f: impl FnMut(&PackRead, Result<(&[u8], Vec<u8>)>) -> Result<()>,
+    ) -> Result<()> {
         blobs.sort_by_key(|b| b.offset);
         let key = layout::pack(pack);
         let mut i = 0;
@@ -109,6 +124,7 @@ impl Repository {
                                 raw_length: b.raw_length,
                             };
                             self.open_blob(kind, &e, sealed)
+                                .map(|plain| (sealed, plain))
                         }
                         None => Err(Error::corrupt(
                             "pack",

@@ -1,30 +1,77 @@
-//! Writing packs of blobs copied out of other packs (prune's repack). Unlike
+//! Writing packs of sealed blobs copied out of other packs (prune's repack). Unlike
 //! [`crate::repo::BlobWriter`] it never asks the index whether a blob is
 //! known (the copies are there precisely because their old packs are going
 //! away), and it writes no index files: prune names the new packs in the
 //! index that replaces the old one.
 
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::thread::JoinHandle;
+
 use bytes::Bytes;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::format::index::{BlobKind, PackEntry};
 use crate::format::layout;
-use crate::format::pack::{self, PackBuilder};
+use crate::format::pack::{PackBuilder, PackSink};
 use crate::ids::BlobId;
 use crate::repo::Repository;
+use crate::storage::PackBuf;
 
 /// Tree packs close at this size, as in the backup writer.
 const TREE_PACK_SIZE: usize = 4 * 1024 * 1024;
 
-/// Gathers copied blobs into new packs and stores each full pack at once.
+/// Gathers copied blobs into new packs and stores each full pack in the
+/// background.
 pub struct Repacker<'r> {
     repo: &'r Repository,
-    data: Option<PackBuilder>,
-    tree: Option<PackBuilder>,
+    data: Option<PackBuilder<PackBuf>>,
+    tree: Option<PackBuilder<PackBuf>>,
     written: Vec<PackEntry>,
-    sealed: Vec<u8>,
     /// Bytes of packs stored so far.
     pub bytes_written: u64,
+    store: Option<Storer>,
+}
+
+/// Packs are built in [`PackBuf`]s: built here, freed on the store thread.
+impl PackSink for PackBuf {
+    fn write(&mut self, data: &[u8]) -> Result<()> {
+        self.extend(data)
+            .map_err(|e| Error::Internal(format!("cannot map memory for a pack: {e}")))
+    }
+}
+
+/// Stores finished packs on a thread of its own, one at a time, so the
+/// next pack is read and verified while the last one is written (and, on
+/// local disk, synced). At most one pack waits in the queue.
+struct Storer {
+    queue: SyncSender<(String, Bytes)>,
+    thread: JoinHandle<crate::storage::StorageResult<()>>,
+}
+
+impl Storer {
+    fn start(repo: &Repository) -> Result<Storer> {
+        let storage = repo.storage().clone();
+        let (queue, packs) = sync_channel::<(String, Bytes)>(1);
+        let thread = std::thread::Builder::new()
+            .name("cairn-repack-store".into())
+            .spawn(move || {
+                for (key, bytes) in packs {
+                    storage.put(&key, bytes)?;
+                }
+                Ok(())
+            })
+            .map_err(|e| Error::Internal(format!("cannot start the repack store thread: {e}")))?;
+        Ok(Storer { queue, thread })
+    }
+
+    /// Waits for every queued pack; the first failure, if any.
+    fn join(self) -> Result<()> {
+        drop(self.queue);
+        match self.thread.join() {
+            Ok(result) => Ok(result?),
+            Err(_) => Err(Error::Internal("the repack store thread panicked".into())),
+        }
+    }
 }
 
 impl<'r> Repacker<'r> {
@@ -34,16 +81,20 @@ impl<'r> Repacker<'r> {
             data: None,
             tree: None,
             written: Vec::new(),
-            sealed: Vec::new(),
             bytes_written: 0,
+            store: None,
         }
     }
 
-    /// Seals `plain` (already verified against `id` by the reader) into the
-    /// current pack of its kind; stores the pack when it is full.
-    pub fn add(&mut self, kind: BlobKind, id: BlobId, plain: &[u8]) -> Result<()> {
-        let level = self.repo.config().compression;
-        pack::seal_blob_into(self.repo.keys(), kind, &id, plain, level, &mut self.sealed);
+    /// Adds a blob already sealed for `kind` and `id` (copied from another
+    /// pack after the reader verified it).
+    pub fn add_sealed(
+        &mut self,
+        kind: BlobKind,
+        id: BlobId,
+        sealed: &[u8],
+        raw_length: u32,
+    ) -> Result<()> {
         let limit = match kind {
             BlobKind::Data => self.repo.config().pack_size as usize,
             BlobKind::Tree => TREE_PACK_SIZE,
@@ -52,8 +103,8 @@ impl<'r> Repacker<'r> {
             BlobKind::Data => &mut self.data,
             BlobKind::Tree => &mut self.tree,
         };
-        let builder = slot.get_or_insert_with(|| PackBuilder::new(kind, limit + limit / 8));
-        builder.add(id, &self.sealed, plain.len() as u32)?;
+        let builder = slot.get_or_insert_with(|| PackBuilder::with_sink(kind, PackBuf::default()));
+        builder.add(id, sealed, raw_length)?;
         if builder.len() >= limit {
             if let Some(full) = slot.take() {
                 self.store(full)?;
@@ -62,15 +113,24 @@ impl<'r> Repacker<'r> {
         Ok(())
     }
 
-    fn store(&mut self, builder: PackBuilder) -> Result<()> {
+    fn store(&mut self, builder: PackBuilder<PackBuf>) -> Result<()> {
         if builder.is_empty() {
             return Ok(());
         }
         let (bytes, entry) = builder.finish(self.repo.keys())?;
         self.bytes_written += bytes.len() as u64;
-        self.repo
-            .storage()
-            .put(&layout::pack(&entry.id), Bytes::from(bytes))?;
+        let store = match self.store.take() {
+            Some(s) => s,
+            None => Storer::start(self.repo)?,
+        };
+        let key = layout::pack(&entry.id);
+        if store.queue.send((key, bytes.freeze())).is_err() {
+            // The thread stopped at a failed store: that is the error.
+            store.join()?;
+            return Err(Error::Internal("the repack store thread stopped".into()));
+        }
+        self.store = Some(store);
+        // Listed now, but returned by `finish` only once stored.
         self.written.push(entry);
         Ok(())
     }
@@ -85,6 +145,9 @@ impl<'r> Repacker<'r> {
             if let Some(b) = slot {
                 self.store(b)?;
             }
+        }
+        if let Some(store) = self.store.take() {
+            store.join()?;
         }
         Ok((self.written, self.bytes_written))
     }

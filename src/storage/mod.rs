@@ -11,6 +11,7 @@ pub mod faulty;
 pub mod local;
 mod location;
 pub mod memory;
+mod pack_buf;
 pub mod probe;
 pub mod retry;
 pub mod s3;
@@ -20,6 +21,7 @@ pub mod stats;
 use bytes::Bytes;
 
 pub use location::{open_location, open_location_with, OpenedStorage, StorageOptions};
+pub use pack_buf::PackBuf;
 pub use staged::{BufferedStaged, Pending, PendingSender, Staged};
 
 /// How a storage operation failed, which decides whether to retry.

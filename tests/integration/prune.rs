@@ -193,6 +193,64 @@ fn forget_and_prune_frees_the_forgotten_data_and_keeps_the_rest() {
     );
 }
 
+/// Repack copies blobs as stored, so it must verify each one first: a
+/// damaged kept blob stops the prune before anything is deleted or any
+/// index written. LOCAL-ONLY: it edits pack files.
+#[test]
+fn a_damaged_blob_stops_the_repack_and_nothing_is_deleted() {
+    // 40 small files share two packs; the second snapshot keeps half of
+    // them, so with the first forgotten both packs are half unused.
+    let f = Fixture::new();
+    let repo = f.open("c1");
+    let src = f.src("many");
+    for i in 0..40 {
+        write(
+            &src.join(format!("f{i:02}")),
+            &random_bytes(100 + i, 30_000),
+        );
+    }
+    let first = backup_dir(&repo, &src);
+    for i in (0..40).step_by(2) {
+        std::fs::remove_file(src.join(format!("f{i:02}"))).unwrap();
+    }
+    backup_dir(&repo, &src);
+    for id in [f.old, f.new, first] {
+        f.forget(&id);
+    }
+    // Damage every data blob: a byte in every 16 KiB of every pack larger
+    // than that (tree packs are smaller, so snapshots still load).
+    for pack in files_under(&f.repo_dir().join("packs")) {
+        let mut bytes = std::fs::read(&pack).unwrap();
+        for at in (16 * 1024..bytes.len() * 9 / 10).step_by(16 * 1024) {
+            bytes[at] ^= 0x20;
+        }
+        std::fs::write(&pack, bytes).unwrap();
+    }
+    let packs_before = files_under(&f.repo_dir().join("packs"));
+    let index_before = files_under(&f.repo_dir().join("index"));
+    let o = PruneOptions {
+        grace: Duration::ZERO,
+        max_unused: 0.0,
+        ..Default::default()
+    };
+    let dry = run(
+        &repo,
+        &PruneOptions {
+            dry_run: true,
+            ..o.clone()
+        },
+    );
+    assert!(dry.packs_repacked > 0, "{dry:?}");
+    let err = prune(&repo, &o, &NoProgress).unwrap_err();
+    assert_eq!(err.kind(), cairn::ErrorKind::Corrupt, "{err}");
+    assert!(err.to_string().contains("cannot repack blob"), "{err}");
+    let packs_after = files_under(&f.repo_dir().join("packs"));
+    for p in &packs_before {
+        assert!(packs_after.contains(p), "{} was deleted", p.display());
+    }
+    assert_eq!(files_under(&f.repo_dir().join("index")), index_before);
+}
+
 #[test]
 fn condemned_packs_wait_for_the_grace_period_and_are_not_deduplicated() {
     let f = Fixture::new();
