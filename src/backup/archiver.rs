@@ -150,7 +150,8 @@ impl Archiver<'_, '_> {
                 break;
             }
             match event {
-                Event::Enter(e) => {
+                Event::Enter(mut e) => {
+                    self.complete_xattrs(&mut e);
                     self.parent.enter(&e.name);
                     self.stack.push(Frame {
                         entry: Some(e),
@@ -158,8 +159,14 @@ impl Archiver<'_, '_> {
                     });
                 }
                 Event::Leave => self.leave()?,
-                Event::Leaf(e) => self.leaf(e)?,
-                Event::Stream(e, reader) => self.stream(e, reader)?,
+                Event::Leaf(mut e) => {
+                    self.complete_xattrs(&mut e);
+                    self.leaf(e)?
+                }
+                Event::Stream(mut e, reader) => {
+                    self.complete_xattrs(&mut e);
+                    self.stream(e, reader)?
+                }
                 Event::Skipped { path, error } => self.skip(path, error),
             }
         }
@@ -176,6 +183,18 @@ impl Archiver<'_, '_> {
         }
         let root = self.stack.pop().map(|f| f.nodes).unwrap_or_default();
         self.store_tree(root)
+    }
+
+    /// Fills in xattrs the source deferred: from the parent snapshot when
+    /// the entry is provably the same inode unchanged, else read now.
+    fn complete_xattrs(&self, e: &mut Entry) {
+        if !e.xattrs_deferred {
+            return;
+        }
+        match self.parent.same_xattrs(&e.name, &e.meta) {
+            Some(earlier) => e.reuse_xattrs(earlier),
+            None => e.load_xattrs(),
+        }
     }
 
     fn worker_failed(&self) -> bool {

@@ -2,7 +2,7 @@
 //! file whose size, mtime, ctime and inode are unchanged is not read again.
 
 use crate::error::Result;
-use crate::format::tree::{Meta, Node, NodeKind, Tree};
+use crate::format::tree::{Meta, Node, NodeKind, Tree, Xattr};
 use crate::ids::{ChunkId, TreeId};
 use crate::repo::Repository;
 
@@ -43,6 +43,16 @@ impl<'r> ParentCursor<'r> {
 
     pub fn leave(&mut self) {
         self.stack.pop();
+    }
+
+    /// The parent's xattrs for `name` when it is the same inode with the same
+    /// ctime (and mtime): an xattr change would have changed the ctime.
+    pub fn same_xattrs(&self, name: &[u8], meta: &Meta) -> Option<&[Xattr]> {
+        let node = self.find(name)?;
+        (node.meta.inode == meta.inode
+            && node.meta.ctime == meta.ctime
+            && node.meta.mtime == meta.mtime)
+            .then_some(node.meta.xattrs.as_slice())
     }
 
     /// Did the parent have an entry of this name (so the file is changed, not new)?

@@ -61,6 +61,7 @@ impl StdinSource {
                 links: 1,
                 xattrs: Vec::new(),
             },
+            xattrs_deferred: false,
         }
     }
 }

@@ -149,3 +149,47 @@ fn library_backup_detects_a_file_changing_while_read() {
     .unwrap();
     assert_eq!(report.changed_while_read.len(), 1, "{report:?}");
 }
+
+/// Unchanged entries take their xattrs from the parent snapshot instead of
+/// listing them again; an xattr change moves the ctime, so the next backup
+/// reads it. Each snapshot restores the xattrs it was taken with.
+#[test]
+fn xattrs_follow_changes_across_rebackups() {
+    let env = Env::new();
+    let src = env.path("src");
+    let (file, dir) = (src.join("d/f"), src.join("d"));
+    write(&file, b"content");
+    if xattr::set(&file, "user.v", b"1").is_err() {
+        eprintln!("SKIPPED: no user xattrs on {}", src.display());
+        return;
+    }
+    xattr::set(&dir, "user.d", b"dir").unwrap();
+    let id = |v: serde_json::Value| v["snapshot_id"].as_str().unwrap().to_string();
+    let first = id(env.backup(&[&src], &[]));
+    let unchanged = env.backup(&[&src], &[]);
+    assert_eq!(unchanged["files_unchanged"], 1, "{unchanged}");
+    let second = id(unchanged);
+    xattr::set(&file, "user.v", b"2").unwrap();
+    xattr::remove(&dir, "user.d").unwrap();
+    let third = id(env.backup(&[&src], &[]));
+    let ids = [first.as_str(), second.as_str(), third.as_str()];
+    for (id, want_file, want_dir) in [
+        (ids[0], Some(b"1".to_vec()), Some(b"dir".to_vec())),
+        (ids[1], Some(b"1".to_vec()), Some(b"dir".to_vec())),
+        (ids[2], Some(b"2".to_vec()), None),
+    ] {
+        let target = env.path(&format!("t-{id}"));
+        env.ok(&["restore", id, "--target", target.to_str().unwrap()]);
+        let back = restored(&target, &src);
+        assert_eq!(
+            xattr::get(back.join("d/f"), "user.v").unwrap(),
+            want_file,
+            "{id}"
+        );
+        assert_eq!(
+            xattr::get(back.join("d"), "user.d").unwrap(),
+            want_dir,
+            "{id}"
+        );
+    }
+}

@@ -80,10 +80,10 @@ impl Excludes {
     }
 
     /// Does a directory with this listing (sorted by bytes) hold a marker?
-    pub(super) fn has_marker(&self, sorted_names: &[OsString]) -> bool {
+    pub(super) fn has_marker(&self, sorted: &[std::fs::DirEntry]) -> bool {
         self.markers.iter().any(|m| {
-            sorted_names
-                .binary_search_by(|n| n.as_encoded_bytes().cmp(m.as_encoded_bytes()))
+            sorted
+                .binary_search_by(|e| e.file_name().as_encoded_bytes().cmp(m.as_encoded_bytes()))
                 .is_ok()
         })
     }

@@ -62,7 +62,7 @@ fn timestamp(secs: i64, nanos: i64) -> Timestamp {
 /// Extended attributes of `path` itself (not a symlink's target), sorted by
 /// name. A filesystem without xattr support, or one that refuses to list
 /// them, yields an empty list: xattrs are best effort and never fail an entry.
-fn xattrs(path: &Path) -> Vec<Xattr> {
+pub(crate) fn xattrs(path: &Path) -> Vec<Xattr> {
     let Ok(names) = xattr::list(path) else {
         return Vec::new();
     };
@@ -79,8 +79,9 @@ fn xattrs(path: &Path) -> Vec<Xattr> {
     out
 }
 
-/// The tree-node metadata for an entry already `lstat`ed as `md`.
-pub(crate) fn read_meta(path: &Path, md: &Metadata, owners: &mut Owners) -> Meta {
+/// The tree-node metadata for an entry already `lstat`ed as `md`, xattrs
+/// not yet read (see [`crate::source::Entry::xattrs_deferred`]).
+pub(crate) fn read_meta(md: &Metadata, owners: &mut Owners) -> Meta {
     Meta {
         mode: md.mode(),
         uid: md.uid(),
@@ -92,7 +93,7 @@ pub(crate) fn read_meta(path: &Path, md: &Metadata, owners: &mut Owners) -> Meta
         inode: md.ino(),
         device: md.dev(),
         links: md.nlink(),
-        xattrs: xattrs(path),
+        xattrs: Vec::new(),
     }
 }
 
@@ -119,7 +120,7 @@ pub(crate) fn entry_kind(path: &Path, md: &Metadata) -> io::Result<EntryKind> {
     })
 }
 
-/// A complete entry for `path`, named `name` in its parent.
+/// An entry for `path`, named `name` in its parent, its xattrs deferred.
 pub(crate) fn read_entry(
     path: PathBuf,
     name: Vec<u8>,
@@ -127,11 +128,12 @@ pub(crate) fn read_entry(
     owners: &mut Owners,
 ) -> io::Result<Entry> {
     let kind = entry_kind(&path, md)?;
-    let meta = read_meta(&path, md, owners);
+    let meta = read_meta(md, owners);
     Ok(Entry {
         name,
         path,
         kind,
         meta,
+        xattrs_deferred: true,
     })
 }

@@ -13,6 +13,8 @@ pub(crate) mod meta;
 mod targets;
 mod walk;
 
+pub(crate) use meta::xattrs as read_xattrs;
+
 #[cfg(test)]
 mod tests;
 

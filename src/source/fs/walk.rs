@@ -2,11 +2,12 @@
 //! directory on the current path: either the remaining given-path components
 //! (ancestors of what the user asked for) or the remaining sorted names of a
 //! real directory. Memory is therefore bounded by the deepest path's
-//! listings, never the whole tree. Each entry costs one `lstat` (plus the
-//! xattr listing), each directory one `readdir`.
+//! listings, never the whole tree. Each entry costs one `lstat` relative to
+//! its open directory, each directory one `readdir`; xattrs are left to the
+//! consumer (see `Entry::xattrs_deferred`).
 
-use std::ffi::{OsStr, OsString};
-use std::fs::Metadata;
+use std::ffi::OsStr;
+use std::fs::{DirEntry, Metadata};
 use std::io;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::MetadataExt;
@@ -25,10 +26,10 @@ enum Frame {
         dir: PathBuf,
         children: btree_map::IntoIter<Vec<u8>, TargetNode>,
     },
-    /// A directory inside a given path, with its not yet visited names.
+    /// A directory inside a given path, with its not yet visited entries.
     Dir {
         dir: PathBuf,
-        names: vec::IntoIter<OsString>,
+        entries: vec::IntoIter<DirEntry>,
         /// The device of the given path this directory belongs to.
         dev: u64,
     },
@@ -37,7 +38,7 @@ enum Frame {
 /// The next child of the innermost frame, detached from the stack borrow.
 enum Child {
     Target(PathBuf, Vec<u8>, TargetNode),
-    Real(PathBuf, Vec<u8>, u64),
+    Real(PathBuf, DirEntry, u64),
 }
 
 /// Iterator state of a filesystem walk.
@@ -57,14 +58,14 @@ fn skipped(path: PathBuf, err: &io::Error) -> Event {
     }
 }
 
-/// One `readdir`, sorted by byte-exact name as trees require.
-fn list_dir(path: &Path) -> io::Result<Vec<OsString>> {
-    let mut names = Vec::new();
-    for entry in std::fs::read_dir(path)? {
-        names.push(entry?.file_name());
-    }
-    names.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-    Ok(names)
+/// One `readdir`, sorted by byte-exact name as trees require. The entries
+/// keep the directory open, so each child is `lstat`ed relative to it
+/// (`DirEntry::metadata` is an `fstatat` on Linux) rather than by walking
+/// its whole path again: one open directory per level of the current path.
+fn list_dir(path: &Path) -> io::Result<Vec<DirEntry>> {
+    let mut entries = std::fs::read_dir(path)?.collect::<io::Result<Vec<_>>>()?;
+    entries.sort_unstable_by(|a, b| a.file_name().as_bytes().cmp(b.file_name().as_bytes()));
+    Ok(entries)
 }
 
 impl Walker {
@@ -89,9 +90,9 @@ impl Walker {
         }
         let listed = std::fs::symlink_metadata(&root).and_then(|md| Ok((md, list_dir(&root)?)));
         match listed {
-            Ok((md, names)) => walker.stack.push(Frame::Dir {
+            Ok((md, entries)) => walker.stack.push(Frame::Dir {
                 dir: root,
-                names: names.into_iter(),
+                entries: entries.into_iter(),
                 dev: md.dev(),
             }),
             Err(e) => walker.pending = Some(skipped(root, &e)),
@@ -156,8 +157,8 @@ impl Walker {
             Some(Vec::new())
         } else {
             match list_dir(&path) {
-                Ok(names) if self.excludes.has_marker(&names) => return None,
-                Ok(names) => Some(names),
+                Ok(entries) if self.excludes.has_marker(&entries) => return None,
+                Ok(entries) => Some(entries),
                 Err(e) => return Some(skipped(path, &e)),
             }
         };
@@ -167,10 +168,10 @@ impl Walker {
         };
         match names {
             None => Some(Event::Leaf(entry)),
-            Some(names) => {
+            Some(entries) => {
                 self.stack.push(Frame::Dir {
                     dir: path,
-                    names: names.into_iter(),
+                    entries: entries.into_iter(),
                     dev,
                 });
                 Some(Event::Enter(entry))
@@ -191,9 +192,9 @@ impl Iterator for Walker {
                 Frame::Targets { dir, children } => children.next().map(|(name, node)| {
                     Child::Target(dir.join(OsStr::from_bytes(&name)), name, node)
                 }),
-                Frame::Dir { dir, names, dev } => names
+                Frame::Dir { dir, entries, dev } => entries
                     .next()
-                    .map(|name| Child::Real(dir.join(&name), name.into_vec(), *dev)),
+                    .map(|entry| Child::Real(dir.join(entry.file_name()), entry, *dev)),
             };
             let event = match child {
                 None => {
@@ -206,8 +207,8 @@ impl Iterator for Walker {
                     };
                 }
                 Some(Child::Target(path, name, node)) => self.visit_target(path, name, node),
-                Some(Child::Real(path, name, dev)) => match std::fs::symlink_metadata(&path) {
-                    Ok(md) => self.visit(path, name, &md, dev, false),
+                Some(Child::Real(path, entry, dev)) => match entry.metadata() {
+                    Ok(md) => self.visit(path, entry.file_name().into_vec(), &md, dev, false),
                     Err(e) => Some(skipped(path, &e)),
                 },
             };

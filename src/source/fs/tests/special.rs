@@ -112,7 +112,11 @@ fn xattrs_are_captured_sorted() {
     }
     xattr::set(&file, "user.alpha", b"\x00\x01").unwrap();
     let events = walk(opts(&[&base]));
-    let attrs: Vec<(Vec<u8>, Vec<u8>)> = find(&events, "f")
+    let mut entry = find(&events, "f").clone();
+    assert!(entry.xattrs_deferred && entry.meta.xattrs.is_empty());
+    entry.load_xattrs();
+    assert!(!entry.xattrs_deferred);
+    let attrs: Vec<(Vec<u8>, Vec<u8>)> = entry
         .meta
         .xattrs
         .iter()
