@@ -52,7 +52,8 @@ const FLAG_ZSTD: u8 = 1;
 pub const MAX_PLAINTEXT: usize = 1 << 30;
 
 thread_local! {
-    static COMPRESSOR: RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> =
+    /// The context, its level, and whether the chunk-sized tables are set.
+    static COMPRESSOR: RefCell<Option<(i32, bool, zstd::bulk::Compressor<'static>)>> =
         const { RefCell::new(None) };
 }
 
@@ -115,15 +116,22 @@ fn compress_into(buf: &mut Vec<u8>, plaintext: &[u8], level: i32) -> bool {
     // than compressing a small file.
     COMPRESSOR.with(|cell| {
         let mut cell = cell.borrow_mut();
-        if cell.as_ref().is_none_or(|(l, _)| *l != level) {
-            match new_compressor(level) {
-                Ok(z) => *cell = Some((level, z)),
+        if cell.as_ref().is_none_or(|(l, _, _)| *l != level) {
+            match zstd::bulk::Compressor::new(level) {
+                Ok(z) => *cell = Some((level, false, z)),
                 Err(_) => return false,
             }
         }
-        let Some((_, z)) = cell.as_mut() else {
+        let Some((_, capped, z)) = cell.as_mut() else {
             return false;
         };
+        let cap = FAST_LEVELS.contains(&level) && plaintext.len() > CAP_ABOVE;
+        if cap != *capped {
+            if set_tables(z, cap).is_err() {
+                return false;
+            }
+            *capped = cap;
+        }
         let start = buf.len();
         buf.push(FLAG_ZSTD);
         let mut cursor = std::io::Cursor::new(std::mem::take(buf));
@@ -134,25 +142,55 @@ fn compress_into(buf: &mut Vec<u8>, plaintext: &[u8], level: i32) -> bool {
     })
 }
 
-/// Hash and chain table sizes (log2 entries) for the fast levels. zstd's
-/// defaults for levels 2 to 4 size these tables for multi-megabyte streams
-/// (1–2 MiB at level 3), but a blob is one chunk of at most a few MiB, and
-/// tables that fit the core's L2 cache compress a 512 KiB chunk about 1.5x
-/// faster for under 0.2% larger output (measured on the benchmark corpus:
-/// database pages 1.411 → 1.409, system files 1.792 → 1.780). zstd still
-/// shrinks them further for small inputs. Decoding does not depend on them.
+/// Hash and chain table sizes (log2 entries) for chunks at the fast levels.
+/// zstd's defaults for levels 2 to 4 size these tables for multi-megabyte
+/// streams (1–2 MiB of tables at level 3), but a blob is one chunk of at most
+/// a few MiB, and tables that fit the core's L2 cache compress a 512 KiB
+/// chunk of database pages about 1.5x faster for 0.15% more output (1.411 →
+/// 1.409 on the benchmark corpus). Smaller inputs keep zstd's defaults, which
+/// it already sizes to the input. Decoding does not depend on them.
 const FAST_LEVELS: std::ops::RangeInclusive<i32> = 2..=4;
-const FAST_HASH_LOG: u32 = 15;
-const FAST_CHAIN_LOG: u32 = 14;
+const CAP_ABOVE: usize = 256 * 1024;
+const CAPPED_HASH_LOG: u32 = 15;
+const CAPPED_CHAIN_LOG: u32 = 14;
 
-fn new_compressor(level: i32) -> std::io::Result<zstd::bulk::Compressor<'static>> {
+/// Switches between the capped tables and zstd's defaults (0 = default).
+fn set_tables(z: &mut zstd::bulk::Compressor<'static>, cap: bool) -> std::io::Result<()> {
     use zstd::stream::raw::CParameter;
-    let mut z = zstd::bulk::Compressor::new(level)?;
-    if FAST_LEVELS.contains(&level) {
-        z.set_parameter(CParameter::HashLog(FAST_HASH_LOG))?;
-        z.set_parameter(CParameter::ChainLog(FAST_CHAIN_LOG))?;
-    }
-    Ok(z)
+    let (hash, chain) = if cap {
+        (CAPPED_HASH_LOG, CAPPED_CHAIN_LOG)
+    } else {
+        (0, 0)
+    };
+    z.set_parameter(CParameter::HashLog(hash))?;
+    z.set_parameter(CParameter::ChainLog(chain))
+}
+
+thread_local! {
+    static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        const { RefCell::new(None) };
+}
+
+/// Decompresses a frame of known size into a buffer of exactly that size
+/// (a larger frame fails), with one decompression context per thread:
+/// restore and every tree load open many small blobs, and a new context
+/// per blob cost more than the decompression.
+fn decompress_exact(payload: &[u8], len: usize) -> std::io::Result<Vec<u8>> {
+    DECOMPRESSOR.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        let d = match cell.as_mut() {
+            Some(d) => d,
+            None => cell.insert(zstd::bulk::Decompressor::new()?),
+        };
+        if let Ok(Some(n)) = zstd::zstd_safe::get_frame_content_size(payload) {
+            if n > len as u64 {
+                return Err(std::io::Error::other("decompresses past its limit"));
+            }
+        }
+        let mut out = Vec::with_capacity(len);
+        d.decompress_to_buffer(payload, &mut out)?;
+        Ok(out)
+    })
 }
 
 /// Opens and decompresses; `expected_len`, when known (blobs), must match.
@@ -170,6 +208,10 @@ pub fn open(
     let limit = expected_len.unwrap_or(MAX_PLAINTEXT).min(MAX_PLAINTEXT);
     let plain = match *flag {
         FLAG_STORED => payload.to_vec(),
+        FLAG_ZSTD if expected_len.is_some_and(|n| n <= limit) => {
+            decompress_exact(payload, limit)
+                .map_err(|e| Error::corrupt(ty.name(), format!("zstd: {e}")))?
+        }
         FLAG_ZSTD => {
             let mut out = Vec::with_capacity(expected_len.unwrap_or(payload.len() * 2).min(limit));
             let dec = zstd::stream::read::Decoder::new(payload)
