@@ -6,12 +6,11 @@
 //! string (see `format-spec/02-crypto.md`), so one 32-byte master key is all a
 //! key file has to protect.
 
+mod aead;
 mod kdf;
 
 pub use kdf::{KdfParams, KEK_LEN};
 
-use chacha20poly1305::aead::{Aead, AeadInPlace, KeyInit, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use rand::RngCore;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
@@ -128,10 +127,7 @@ fn seal_in_place_with(key: &[u8; KEY_LEN], buf: &mut Vec<u8>, ad: &[u8]) {
     let mut nonce = [0u8; NONCE_LEN];
     rand::rng().fill_bytes(&mut nonce);
     buf[..NONCE_LEN].copy_from_slice(&nonce);
-    let tag = XChaCha20Poly1305::new(key.into())
-        .encrypt_in_place_detached(XNonce::from_slice(&nonce), ad, &mut buf[NONCE_LEN..])
-        // Encryption only fails for plaintexts over ~256 GiB, which no caller makes.
-        .expect("XChaCha20-Poly1305 encryption of a bounded buffer");
+    let tag = aead::seal(key, &nonce, ad, &mut buf[NONCE_LEN..]);
     buf.extend_from_slice(&tag);
 }
 
@@ -141,9 +137,10 @@ pub fn open_with(key: &[u8; KEY_LEN], sealed: &[u8], ad: &[u8], what: &str) -> R
         return Err(Error::corrupt(what, "shorter than nonce and tag"));
     }
     let (nonce, ct) = sealed.split_at(NONCE_LEN);
-    XChaCha20Poly1305::new(key.into())
-        .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad: ad })
-        .map_err(|_| Error::corrupt(what, "authentication failed (wrong key or damaged bytes)"))
+    let mut n = [0u8; NONCE_LEN];
+    n.copy_from_slice(nonce);
+    aead::open(key, &n, ad, ct)
+        .ok_or_else(|| Error::corrupt(what, "authentication failed (wrong key or damaged bytes)"))
 }
 
 #[cfg(test)]
