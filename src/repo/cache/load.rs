@@ -109,21 +109,27 @@ fn insert_rows(tx: &Transaction<'_>, id: &IndexId, file: &IndexFile) -> Result<(
         "INSERT OR IGNORE INTO blobs (id, pack, file, offset, length, raw_length)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
+    let mut rows = Vec::with_capacity(file.packs.iter().map(|p| p.blobs.len()).sum());
     for pack in &file.packs {
         let (kind, size) = (kind_code(pack.kind), pack.size as i64);
         let pack_row: i64 =
             ins_pack.query_row(params![&pack.id.0[..], kind, size], |r| r.get(0))?;
         ins_pack_file.execute(params![file_row, pack_row, kind, size])?;
-        for b in &pack.blobs {
-            ins_blob.execute(params![
-                &b.id.0[..],
-                pack_row,
-                file_row,
-                b.offset,
-                b.length,
-                b.raw_length
-            ])?;
-        }
+        rows.extend(pack.blobs.iter().map(|b| (pack_row, b)));
+    }
+    // In key order, each page of `blobs` is read and written once per file
+    // instead of once per entry: random ids would miss SQLite's small page
+    // cache on nearly every insert once the table outgrows it.
+    rows.sort_unstable_by_key(|a| a.1.id.0);
+    for (pack_row, b) in rows {
+        ins_blob.execute(params![
+            &b.id.0[..],
+            pack_row,
+            file_row,
+            b.offset,
+            b.length,
+            b.raw_length
+        ])?;
     }
     Ok(())
 }
