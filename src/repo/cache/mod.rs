@@ -1,12 +1,12 @@
 //! The local chunk index: a SQLite cache of every index file in the
 //! repository, so dedup and restore look up a blob without reading index
 //! files. It is only a cache: it is rebuilt from the repository's index files
-//! whenever it is missing, damaged or out of date, and deleting it loses
-//! nothing.
+//! whenever it is missing, damaged or of an older schema, and deleting it
+//! loses nothing.
 //!
 //! Every row remembers which index file it came from (`file`, a small rowid
 //! into `index_files`), so the cache follows the repository one file at a
-//! time: a new file is added in one transaction ([`load`]), and a superseded
+//! time: a new file is added in one transaction (`load.rs`), and a superseded
 //! or deleted file's rows are removed without reloading the others. Memory
 //! stays bounded by one index file however large the repository grows.
 
