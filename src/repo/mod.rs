@@ -9,6 +9,9 @@ mod reader;
 mod repack;
 mod retention;
 mod snapshots;
+mod sync;
+#[cfg(test)]
+mod sync_tests;
 #[cfg(test)]
 mod tests;
 mod tree_blocks;
@@ -21,7 +24,6 @@ pub use repack::Repacker;
 pub use snapshots::{SnapshotFilter, SnapshotRef};
 pub use writer::{BlobWriter, WriteStats};
 
-use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -245,90 +247,6 @@ impl Repository {
         self.cache.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Brings the index cache up to date with the repository's index files:
-    /// loads new ones, and rebuilds from scratch when one disappeared or a new
-    /// one supersedes another.
-    pub fn sync_index(&self) -> Result<()> {
-        let listed: HashSet<IndexId> = self.index_ids()?.into_iter().collect();
-        let (known, superseded) = {
-            let cache = self.cache();
-            (cache.known_index_files()?, cache.superseded()?)
-        };
-        // A superseded file still listed (its replacer crashed before deleting
-        // it) must never come back: its packs may be gone.
-        let new: Vec<IndexId> = listed
-            .iter()
-            .filter(|id| !known.contains(id) && !superseded.contains(id))
-            .copied()
-            .collect();
-        // Vanished, or superseded while still loaded: rebuild either way.
-        let vanished = known
-            .iter()
-            .any(|k| !listed.contains(k) || superseded.contains(k));
-        if new.is_empty() && !vanished {
-            return Ok(());
-        }
-        let mut loaded = Vec::with_capacity(new.len());
-        let mut skipped = HashSet::new();
-        for id in &new {
-            match self.load_index_file_or_skip(id)? {
-                Some(f) => loaded.push((*id, f)),
-                None => {
-                    skipped.insert(*id);
-                }
-            }
-        }
-        if !vanished && loaded.iter().all(|(_, f)| f.supersedes.is_empty()) {
-            return self.cache().add_index_files(&loaded);
-        }
-        // Reload everything, skipping superseded files.
-        let mut all = Vec::with_capacity(listed.len());
-        // Files the new ones supersede are not even read: `repair index`
-        // supersedes corrupt files, which would only warn again.
-        let retired: HashSet<IndexId> = loaded
-            .iter()
-            .flat_map(|(_, f)| f.supersedes.iter().copied())
-            .chain(superseded.iter().copied())
-            .collect();
-        for id in listed
-            .iter()
-            .filter(|id| !skipped.contains(id) && !retired.contains(id))
-        {
-            match loaded.iter().position(|(l, _)| l == id) {
-                Some(p) => all.push(loaded.swap_remove(p)),
-                None => {
-                    if let Some(f) = self.load_index_file_or_skip(id)? {
-                        all.push((*id, f));
-                    }
-                }
-            }
-        }
-        let superseded: HashSet<IndexId> = all
-            .iter()
-            .flat_map(|(_, f)| f.supersedes.iter().copied())
-            .chain(retired)
-            .collect();
-        all.retain(|(id, _)| !superseded.contains(id));
-        self.cache().replace_all(&all, &superseded)
-    }
-
-    /// Loads an index file, or warns and returns `None` when it is corrupt:
-    /// one damaged index file must not stop every command. It is never
-    /// recorded as known, so every sync warns again until `repair index`
-    /// supersedes it; `check` reports it as damage.
-    fn load_index_file_or_skip(&self, id: &IndexId) -> Result<Option<IndexFile>> {
-        match self.load_index_file(id) {
-            Ok(f) => Ok(Some(f)),
-            Err(e) if e.kind() == crate::ErrorKind::Corrupt => {
-                tracing::warn!(
-                    "skipping index file {id}: {e} (run `cairn check`, then `cairn repair index`)"
-                );
-                Ok(None)
-            }
-            Err(e) => Err(e),
-        }
-    }
-
     /// The ids of every index file stored, sorted.
     pub fn index_ids(&self) -> Result<Vec<IndexId>> {
         let mut ids: Vec<IndexId> = self
@@ -361,11 +279,8 @@ impl Repository {
         let sealed = envelope::seal(&self.keys, ObjectType::Index, None, &file.encode(), Some(1));
         let id = IndexId(content_hash(&sealed));
         self.storage.put(&layout::index(&id), Bytes::from(sealed))?;
-        if file.supersedes.is_empty() {
-            self.cache().add_index_files(&[(id, file)])?;
-        } else {
-            self.sync_index()?;
-        }
+        // Also drops the rows of the files it supersedes, at once.
+        self.cache().add_index_file(&id, &file)?;
         Ok(id)
     }
 

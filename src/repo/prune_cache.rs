@@ -76,7 +76,7 @@ impl IndexCache {
                  WITHOUT ROWID;
              CREATE TEMP TABLE prune_condemned (pack BLOB PRIMARY KEY, since INTEGER NOT NULL)
                  WITHOUT ROWID;
-             INSERT INTO prune_condemned SELECT pack, since FROM condemned;
+             INSERT INTO prune_condemned SELECT pack, max(since) FROM condemned GROUP BY pack;
              CREATE TEMP TABLE prune_packs (pack BLOB PRIMARY KEY, kind INTEGER NOT NULL,
                  size INTEGER NOT NULL) WITHOUT ROWID;
              INSERT INTO prune_packs SELECT id, kind, size FROM packs;
@@ -250,11 +250,13 @@ impl IndexCache {
         }))
     }
 
-    /// Condemnation records currently in force, for tests and reports.
+    /// Condemnation records currently in force, for tests and reports. Several
+    /// live records for one pack: the latest time wins, the conservative
+    /// choice (the pack waits longer before deletion).
     pub fn condemned(&self) -> Result<Vec<CondemnedPack>> {
         let mut stmt = self
             .conn
-            .prepare("SELECT pack, since FROM condemned ORDER BY pack")?;
+            .prepare("SELECT pack, max(since) FROM condemned GROUP BY pack ORDER BY pack")?;
         let rows = stmt.query_map([], |r| {
             Ok(CondemnedPack {
                 id: PackId(id32(r.get(0)?)?),

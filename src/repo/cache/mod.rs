@@ -1,8 +1,18 @@
 //! The local chunk index: a SQLite cache of every index file in the
 //! repository, so dedup and restore look up a blob without reading index
 //! files. It is only a cache: it is rebuilt from the repository's index files
-//! whenever it is missing, damaged or out of date, and deleting it loses
-//! nothing.
+//! whenever it is missing, damaged or of an older schema, and deleting it
+//! loses nothing.
+//!
+//! Every row remembers which index file it came from (`file`, a small rowid
+//! into `index_files`), so the cache follows the repository one file at a
+//! time: a new file is added in one transaction (`load.rs`), and a superseded
+//! or deleted file's rows are removed without reloading the others. Memory
+//! stays bounded by one index file however large the repository grows.
+
+mod load;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -10,7 +20,7 @@ use std::path::Path;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::error::Result;
-use crate::format::index::{BlobKind, IndexFile};
+use crate::format::index::BlobKind;
 use crate::ids::{BlobId, IndexId, PackId};
 
 /// Where a blob lives.
@@ -23,7 +33,7 @@ pub struct BlobLocation {
     pub raw_length: u32,
 }
 
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 /// A connection to the cache database.
 pub struct IndexCache {
@@ -84,8 +94,8 @@ impl IndexCache {
         if version != SCHEMA_VERSION {
             conn.execute_batch(
                 "DROP TABLE IF EXISTS blobs; DROP TABLE IF EXISTS packs;
-                 DROP TABLE IF EXISTS index_files; DROP TABLE IF EXISTS superseded;
-                 DROP TABLE IF EXISTS condemned;",
+                 DROP TABLE IF EXISTS pack_files; DROP TABLE IF EXISTS index_files;
+                 DROP TABLE IF EXISTS superseded; DROP TABLE IF EXISTS condemned;",
             )?;
         }
         Self::init_schema(&conn)?;
@@ -96,19 +106,30 @@ impl IndexCache {
         Ok(IndexCache { conn })
     }
 
+    /// The tables. `file` columns name the `index_files` row the record came
+    /// from; a pack listed by several files has one `packs` row (what lookups
+    /// join) and one `pack_files` row per file (what removal consults).
+    /// `superseded` only grows: a superseded file must never be loaded, even
+    /// after its replacer is itself replaced.
     fn init_schema(conn: &Connection) -> Result<()> {
         conn.execute_batch(&format!(
-            "CREATE TABLE IF NOT EXISTS index_files (id BLOB PRIMARY KEY) WITHOUT ROWID;
+            "CREATE TABLE IF NOT EXISTS index_files (
+                 rowid INTEGER PRIMARY KEY, id BLOB NOT NULL UNIQUE);
              CREATE TABLE IF NOT EXISTS superseded (id BLOB PRIMARY KEY) WITHOUT ROWID;
              CREATE TABLE IF NOT EXISTS packs (
                  rowid INTEGER PRIMARY KEY, id BLOB NOT NULL UNIQUE, kind INTEGER NOT NULL,
                  size INTEGER NOT NULL);
+             CREATE TABLE IF NOT EXISTS pack_files (
+                 file INTEGER NOT NULL, pack INTEGER NOT NULL, kind INTEGER NOT NULL,
+                 size INTEGER NOT NULL, PRIMARY KEY (file, pack)) WITHOUT ROWID;
+             CREATE INDEX IF NOT EXISTS pack_files_pack ON pack_files (pack);
              CREATE TABLE IF NOT EXISTS blobs (
-                 id BLOB NOT NULL, pack INTEGER NOT NULL, offset INTEGER NOT NULL,
-                 length INTEGER NOT NULL, raw_length INTEGER NOT NULL,
-                 PRIMARY KEY (id, pack)) WITHOUT ROWID;
+                 id BLOB NOT NULL, pack INTEGER NOT NULL, file INTEGER NOT NULL,
+                 offset INTEGER NOT NULL, length INTEGER NOT NULL, raw_length INTEGER NOT NULL,
+                 PRIMARY KEY (id, pack, file)) WITHOUT ROWID;
              CREATE TABLE IF NOT EXISTS condemned (
-                 pack BLOB PRIMARY KEY, since INTEGER NOT NULL) WITHOUT ROWID;
+                 pack BLOB NOT NULL, file INTEGER NOT NULL, since INTEGER NOT NULL,
+                 PRIMARY KEY (pack, file)) WITHOUT ROWID;
              PRAGMA user_version = {SCHEMA_VERSION};"
         ))?;
         Ok(())
@@ -126,91 +147,6 @@ impl IndexCache {
         let mut stmt = self.conn.prepare("SELECT id FROM superseded")?;
         let rows = stmt.query_map([], |r| Ok(IndexId(id_bytes(r.get(0)?)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
-    }
-
-    /// Replaces everything with these index files, in one transaction, so
-    /// another process sharing the cache never sees it empty.
-    pub fn replace_all(
-        &mut self,
-        files: &[(IndexId, IndexFile)],
-        superseded: &HashSet<IndexId>,
-    ) -> Result<()> {
-        let tx = self.conn.transaction()?;
-        tx.execute_batch(
-            "DELETE FROM blobs; DELETE FROM packs; DELETE FROM index_files; DELETE FROM superseded;
-             DELETE FROM condemned;",
-        )?;
-        {
-            let mut ins = tx.prepare_cached("INSERT OR IGNORE INTO superseded (id) VALUES (?1)")?;
-            for id in superseded {
-                ins.execute(params![&id.0[..]])?;
-            }
-        }
-        Self::insert(&tx, files)?;
-        tx.commit()?;
-        Ok(())
-    }
-
-    /// Records the content of several index files in one transaction.
-    pub fn add_index_files(&mut self, files: &[(IndexId, IndexFile)]) -> Result<()> {
-        let tx = self.conn.transaction()?;
-        Self::insert(&tx, files)?;
-        tx.commit()?;
-        Ok(())
-    }
-
-    fn insert(tx: &rusqlite::Transaction<'_>, files: &[(IndexId, IndexFile)]) -> Result<()> {
-        {
-            let mut ins_superseded =
-                tx.prepare_cached("INSERT OR IGNORE INTO superseded (id) VALUES (?1)")?;
-            for (_, file) in files {
-                for old in &file.supersedes {
-                    ins_superseded.execute(params![&old.0[..]])?;
-                }
-            }
-        }
-        {
-            // Several live records for one pack: the latest time wins, the
-            // conservative choice (the pack waits longer before deletion).
-            let mut ins_condemned = tx.prepare_cached(
-                "INSERT INTO condemned (pack, since) VALUES (?1, ?2)
-                 ON CONFLICT(pack) DO UPDATE SET since = max(since, excluded.since)",
-            )?;
-            for (_, file) in files {
-                for c in &file.condemned {
-                    ins_condemned.execute(params![&c.id.0[..], c.since])?;
-                }
-            }
-            let mut ins_file =
-                tx.prepare_cached("INSERT OR IGNORE INTO index_files (id) VALUES (?1)")?;
-            let mut ins_pack = tx.prepare_cached(
-                "INSERT INTO packs (id, kind, size) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(id) DO UPDATE SET kind = excluded.kind RETURNING rowid",
-            )?;
-            let mut ins_blob = tx.prepare_cached(
-                "INSERT OR IGNORE INTO blobs (id, pack, offset, length, raw_length)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?;
-            for (id, file) in files {
-                ins_file.execute(params![&id.0[..]])?;
-                for pack in &file.packs {
-                    let rowid: i64 = ins_pack.query_row(
-                        params![&pack.id.0[..], kind_code(pack.kind), pack.size as i64],
-                        |r| r.get(0),
-                    )?;
-                    for b in &pack.blobs {
-                        ins_blob.execute(params![
-                            &b.id.0[..],
-                            rowid,
-                            b.offset,
-                            b.length,
-                            b.raw_length
-                        ])?;
-                    }
-                }
-            }
-        }
-        Ok(())
     }
 
     /// Is the blob in an indexed pack of its kind that is not condemned?

@@ -1,0 +1,71 @@
+//! Keeping the index cache in step with the repository's index files.
+//!
+//! The sync is incremental in every case: new files are read and added one
+//! at a time (so memory holds one index file, not the index), and the rows
+//! of files that were deleted or superseded are dropped without touching the
+//! others. A crash or an error between files leaves a consistent cache with
+//! fewer files known; the next sync carries on from there.
+
+use std::collections::HashSet;
+
+use crate::error::{Error, Result};
+use crate::ids::IndexId;
+use crate::repo::Repository;
+
+impl Repository {
+    /// Brings the index cache up to date with the repository's index files.
+    pub fn sync_index(&self) -> Result<()> {
+        self.sync_index_skipping().map(|_| ())
+    }
+
+    /// [`Repository::sync_index`], returning the corrupt index files it
+    /// skipped. A corrupt file is warned about and skipped, not fatal: one
+    /// damaged index file must not stop every command. It is never recorded
+    /// as known, so every sync warns again until `repair index` supersedes
+    /// it; `check` reports it as damage.
+    pub(crate) fn sync_index_skipping(&self) -> Result<Vec<IndexId>> {
+        // Read before listing: only a file known before the listing can be
+        // judged deleted by its absence from it (another process may add a
+        // file it wrote after our listing).
+        let known_before = self.cache().known_index_files()?;
+        let listed = self.index_ids()?;
+        let mut superseded = self.cache().superseded()?;
+        let mut corrupt: Vec<(IndexId, Error)> = Vec::new();
+        for id in &listed {
+            // A superseded file still listed (its replacer crashed before
+            // deleting it) must never come back: its packs may be gone.
+            if known_before.contains(id) || superseded.contains(id) {
+                continue;
+            }
+            match self.load_index_file(id) {
+                Ok(file) => {
+                    superseded.extend(file.supersedes.iter().copied());
+                    self.cache().add_index_file(id, &file)?;
+                }
+                Err(e) if e.kind() == crate::ErrorKind::Corrupt => corrupt.push((*id, e)),
+                Err(e) => return Err(e),
+            }
+        }
+        let listed: HashSet<IndexId> = listed.into_iter().collect();
+        let (known, superseded) = {
+            let cache = self.cache();
+            (cache.known_index_files()?, cache.superseded()?)
+        };
+        let dead: Vec<IndexId> = known
+            .into_iter()
+            .filter(|k| superseded.contains(k) || (known_before.contains(k) && !listed.contains(k)))
+            .collect();
+        if !dead.is_empty() {
+            self.cache().forget_index_files(&dead)?;
+        }
+        // A corrupt file superseded by one read after it is no damage: the
+        // replacer (`repair index`) is what the warning asks for.
+        corrupt.retain(|(id, _)| !superseded.contains(id));
+        for (id, e) in &corrupt {
+            tracing::warn!(
+                "skipping index file {id}: {e} (run `cairn check`, then `cairn repair index`)"
+            );
+        }
+        Ok(corrupt.into_iter().map(|(id, _)| id).collect())
+    }
+}
