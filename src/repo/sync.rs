@@ -24,6 +24,10 @@ impl Repository {
     /// as known, so every sync warns again until `repair index` supersedes
     /// it; `check` reports it as damage.
     pub(crate) fn sync_index_skipping(&self) -> Result<Vec<IndexId>> {
+        // Lookups after a sync see the cache as it is now, including rows
+        // another process sharing the cache loaded (a mount following
+        // new backups), not an older read snapshot.
+        self.cache().refresh_reads();
         // Read before listing: only a file known before the listing can be
         // judged deleted by its absence from it (another process may add a
         // file it wrote after our listing).

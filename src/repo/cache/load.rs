@@ -50,6 +50,7 @@ impl IndexCache {
         remove_files(&tx, &dead)?;
         insert_rows(&tx, id, file)?;
         tx.commit()?;
+        self.refresh_reads();
         Ok(true)
     }
 
@@ -79,6 +80,7 @@ impl IndexCache {
         }
         remove_files(&tx, &rows)?;
         tx.commit()?;
+        self.refresh_reads();
         Ok(())
     }
 }

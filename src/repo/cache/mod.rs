@@ -11,6 +11,7 @@
 //! stays bounded by one index file however large the repository grows.
 
 mod load;
+mod read;
 #[cfg(test)]
 mod tests;
 
@@ -38,7 +39,17 @@ const SCHEMA_VERSION: i64 = 4;
 /// A connection to the cache database.
 pub struct IndexCache {
     pub(super) conn: Connection,
+    /// Where `contains`, `lookup` and `pack_size` run (`None` in memory,
+    /// where a second connection would be another database).
+    reader: Option<read::Reader>,
+    /// Bumped by every commit that adds or removes index rows.
+    generation: std::cell::Cell<u64>,
 }
+
+/// SQLite's page cache for the cache database (KiB, as `cache_size` takes
+/// it negative). The default 2 MiB made a sync of millions of entries
+/// mostly page reads and writes; this bounds it at 16 MiB.
+const PAGE_CACHE_KIB: i64 = 16 * 1024;
 
 fn kind_code(k: BlobKind) -> i64 {
     match k {
@@ -82,7 +93,11 @@ impl IndexCache {
     pub fn in_memory() -> Result<Self> {
         let conn = Connection::open_in_memory()?;
         Self::init_schema(&conn)?;
-        Ok(IndexCache { conn })
+        Ok(IndexCache {
+            conn,
+            reader: None,
+            generation: Default::default(),
+        })
     }
 
     fn try_open(path: &Path) -> Result<Self> {
@@ -90,6 +105,7 @@ impl IndexCache {
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "cache_size", -PAGE_CACHE_KIB)?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         if version != SCHEMA_VERSION {
             conn.execute_batch(
@@ -103,7 +119,11 @@ impl IndexCache {
         conn.query_row("SELECT count(*) FROM index_files", [], |r| {
             r.get::<_, i64>(0)
         })?;
-        Ok(IndexCache { conn })
+        Ok(IndexCache {
+            conn,
+            reader: Some(read::Reader::open(path)?),
+            generation: Default::default(),
+        })
     }
 
     /// The tables. `file` columns name the `index_files` row the record came
@@ -155,46 +175,64 @@ impl IndexCache {
     /// A blob's identity is (kind, id): a file chunk whose bytes equal an
     /// encoded tree is a different blob from that tree.
     pub fn contains(&self, kind: BlobKind, id: &BlobId) -> Result<bool> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT 1 FROM blobs b JOIN packs p ON p.rowid = b.pack
-             WHERE b.id = ?1 AND p.kind = ?2
-               AND NOT EXISTS (SELECT 1 FROM condemned c WHERE c.pack = p.id) LIMIT 1",
-        )?;
-        Ok(stmt.exists(params![&id.0[..], kind_code(kind)])?)
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT 1 FROM blobs b JOIN packs p ON p.rowid = b.pack
+                 WHERE b.id = ?1 AND p.kind = ?2
+                   AND NOT EXISTS (SELECT 1 FROM condemned c WHERE c.pack = p.id) LIMIT 1",
+            )?;
+            Ok(stmt.exists(params![&id.0[..], kind_code(kind)])?)
+        })
     }
 
     /// Where to read the blob from: a copy in a live pack if there is one,
     /// else one in a condemned pack (a snapshot written before the
     /// condemnation may need it, and it is still stored).
     pub fn lookup(&self, kind: BlobKind, id: &BlobId) -> Result<Option<BlobLocation>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT p.id, p.kind, b.offset, b.length, b.raw_length
-             FROM blobs b JOIN packs p ON p.rowid = b.pack
-             WHERE b.id = ?1 AND p.kind = ?2
-             ORDER BY EXISTS (SELECT 1 FROM condemned c WHERE c.pack = p.id) LIMIT 1",
-        )?;
-        Ok(stmt
-            .query_row(params![&id.0[..], kind_code(kind)], |r| {
-                Ok(BlobLocation {
-                    pack: PackId(id_bytes(r.get(0)?)?),
-                    kind: code_kind(r.get(1)?),
-                    offset: r.get(2)?,
-                    length: r.get(3)?,
-                    raw_length: r.get(4)?,
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT p.id, p.kind, b.offset, b.length, b.raw_length
+                 FROM blobs b JOIN packs p ON p.rowid = b.pack
+                 WHERE b.id = ?1 AND p.kind = ?2
+                 ORDER BY EXISTS (SELECT 1 FROM condemned c WHERE c.pack = p.id) LIMIT 1",
+            )?;
+            Ok(stmt
+                .query_row(params![&id.0[..], kind_code(kind)], |r| {
+                    Ok(BlobLocation {
+                        pack: PackId(id_bytes(r.get(0)?)?),
+                        kind: code_kind(r.get(1)?),
+                        offset: r.get(2)?,
+                        length: r.get(3)?,
+                        raw_length: r.get(4)?,
+                    })
                 })
-            })
-            .optional()?)
+                .optional()?)
+        })
     }
 
     /// The size of a pack as its index says.
     pub fn pack_size(&self, pack: &PackId) -> Result<Option<u64>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT size FROM packs WHERE id = ?1")?;
-        Ok(stmt
-            .query_row(params![&pack.0[..]], |r| r.get::<_, i64>(0))
-            .optional()?
-            .map(|s| s as u64))
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached("SELECT size FROM packs WHERE id = ?1")?;
+            Ok(stmt
+                .query_row(params![&pack.0[..]], |r| r.get::<_, i64>(0))
+                .optional()?
+                .map(|s| s as u64))
+        })
+    }
+
+    /// Runs a lookup on the read connection, or on the main one in memory.
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        match &self.reader {
+            Some(r) => r.with(self.generation.get(), f),
+            None => f(&self.conn),
+        }
+    }
+
+    /// Called after every commit that changes index rows, and by every
+    /// sync: the next lookup starts a new read snapshot.
+    pub(crate) fn refresh_reads(&self) {
+        self.generation.set(self.generation.get().wrapping_add(1));
     }
 
     /// Number of distinct blobs and packs indexed.

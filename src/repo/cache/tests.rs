@@ -159,3 +159,36 @@ fn condemnations_go_with_their_file_and_the_latest_wins() {
     assert!(since(&c).is_empty());
     assert!(c.contains(BlobKind::Data, &blob(1)).unwrap());
 }
+
+/// Lookups run in a held read snapshot on a second connection: this
+/// process's own commits show at once, another process's after a refresh
+/// (which every sync does), and a snapshot is renewed after enough lookups.
+#[test]
+fn lookups_see_own_writes_at_once_and_others_after_a_refresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("index.sqlite");
+    let mut a = IndexCache::open(&path).unwrap();
+    let mut b = IndexCache::open(&path).unwrap();
+    assert!(!has(&a, 1) && !has(&b, 1), "both hold a snapshot now");
+    a.add_index_file(&file_id(1), &file(vec![pack(1, &[1])]))
+        .unwrap();
+    assert!(has(&a, 1), "own commit visible at once");
+    b.refresh_reads();
+    assert!(has(&b, 1), "another's commit visible after a refresh");
+    b.add_index_file(&file_id(2), &file(vec![pack(2, &[2])]))
+        .unwrap();
+    assert!(has(&b, 2));
+    // No refresh for `a`: its snapshot ends after enough lookups.
+    let mut seen = false;
+    for _ in 0..10_000 {
+        if has(&a, 2) {
+            seen = true;
+            break;
+        }
+    }
+    assert!(
+        seen,
+        "a read snapshot is renewed after a bounded number of lookups"
+    );
+    assert_eq!(a.pack_size(&pack_id(2)).unwrap(), Some(150));
+}
