@@ -265,7 +265,8 @@ tool_cmd() {
         restore) CMD=("${c[@]}" restore latest --target "$arg") ;;
         check) ((cairn_check)) || return 1; CMD=("${c[@]}" check) ;;
         read-data) ((cairn_read_data)) || return 1; CMD=("${c[@]}" check --read-data) ;;
-        prune) ((cairn_prune)) || return 1; CMD=("${c[@]}" forget --keep-last 1 --prune) ;;
+        # --grace 0: delete at once, like restic and rustic --instant-delete (the default condemns)
+        prune) ((cairn_prune)) || return 1; CMD=("${c[@]}" forget --keep-last 1 --prune --grace 0) ;;
       esac ;;
     restic)
       local c=(env "RESTIC_PASSWORD=$password" "RESTIC_REPOSITORY=$repo" "RESTIC_CACHE_DIR=$cache" restic --cache-dir "$cache")

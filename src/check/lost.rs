@@ -30,6 +30,11 @@ impl LostBlobs {
         }
     }
 
+    /// Adds every blob `other` holds.
+    pub fn merge(&mut self, other: LostBlobs) {
+        self.set.extend(other.set);
+    }
+
     pub fn is_empty(&self) -> bool {
         self.set.is_empty()
     }

@@ -133,28 +133,63 @@ pub fn check_and_find_lost(
     progress: &dyn Progress,
 ) -> Result<(CheckReport, LostBlobs)> {
     let mut report = CheckReport::default();
-    let mut plan = structure::check_structure(repo, &mut report, progress)?;
+    let mut plan = structure::check_packs_and_index(repo, &mut report, progress)?;
+    // The tree walk and the data reads need only the plan: run them side
+    // by side, so the walk's single thread overlaps the parallel reads.
+    let (mut walk, mut walk_lost) = (CheckReport::default(), LostBlobs::default());
+    let (mut data, mut data_lost) = (CheckReport::default(), LostBlobs::default());
+    let (walked, read) = rayon::join(
+        || structure::check_snapshots(repo, &mut walk, &mut walk_lost),
+        || read_data(repo, opts, &plan, &mut data, &mut data_lost, progress),
+    );
+    walked?;
+    report.audit = read?;
+    report.snapshots = walk.snapshots;
+    report.trees = walk.trees;
+    report.problems.extend(walk.problems);
+    report.packs_read = data.packs_read;
+    report.blobs_checked = data.blobs_checked;
+    report.bytes_read = data.bytes_read;
+    report.problems.extend(data.problems);
+    plan.lost.merge(walk_lost);
+    plan.lost.merge(data_lost);
+    attach_damage_report(repo, &mut report, &plan.lost, progress)?;
+    Ok((report, plan.lost))
+}
+
+/// The data half of a check: nothing, every pack (or a subset), or the
+/// audit's share. Findings go into `report` and `lost`.
+fn read_data(
+    repo: &Repository,
+    opts: &CheckOptions,
+    plan: &structure::Plan,
+    report: &mut CheckReport,
+    lost: &mut LostBlobs,
+    progress: &dyn Progress,
+) -> Result<Option<AuditReport>> {
     if let Some(a) = &opts.audit {
-        let state = auditlog::load(repo, &mut report)?;
+        let state = auditlog::load(repo, report)?;
         let ordered = audit::order(plan.readable_packs(), &state);
         let selected = &ordered[..a.budget.take(&ordered)];
-        let mut lost = std::mem::take(&mut plan.lost);
-        let verdicts = data::check_packs(repo, &plan, selected, &mut report, &mut lost, progress)?;
-        plan.lost = lost;
-        let done = audit::finish(repo, state, &ordered, &verdicts, &plan.present, a)?;
-        report.audit = Some(done);
-    } else if opts.read_data {
+        let verdicts = data::check_packs(repo, plan, selected, report, lost, progress)?;
+        return Ok(Some(audit::finish(
+            repo,
+            state,
+            &ordered,
+            &verdicts,
+            &plan.present,
+            a,
+        )?));
+    }
+    if opts.read_data {
         let candidates = plan.readable_packs();
         let selected = match &opts.subset {
             Some(s) => s.select(&candidates),
             None => candidates,
         };
-        let mut lost = std::mem::take(&mut plan.lost);
-        data::check_packs(repo, &plan, &selected, &mut report, &mut lost, progress)?;
-        plan.lost = lost;
+        data::check_packs(repo, plan, &selected, report, lost, progress)?;
     }
-    attach_damage_report(repo, &mut report, &plan.lost, progress)?;
-    Ok((report, plan.lost))
+    Ok(None)
 }
 
 /// Walks every snapshot to name what the damage affects, when there is any

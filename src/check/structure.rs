@@ -40,7 +40,7 @@ impl Plan {
 }
 
 /// Runs every metadata-only check, recording findings in `report`.
-pub(crate) fn check_structure(
+pub(crate) fn check_packs_and_index(
     repo: &Repository,
     report: &mut CheckReport,
     progress: &dyn Progress,
@@ -51,7 +51,6 @@ pub(crate) fn check_structure(
     let indexed = load_indexes(repo, report)?;
     let mut lost = LostBlobs::default();
     compare_packs(&indexed, &present, report, &mut lost);
-    check_snapshots(repo, report, &mut lost)?;
     progress.finish();
     Ok(Plan {
         indexed,
@@ -151,7 +150,9 @@ fn compare_packs(
 
 /// Loads every snapshot and walks its trees, each distinct tree once,
 /// checking every referenced blob is indexed.
-fn check_snapshots(
+/// Walks every snapshot's trees: the second half of the structure check,
+/// which needs nothing from the first, so it runs beside the data check.
+pub(crate) fn check_snapshots(
     repo: &Repository,
     report: &mut CheckReport,
     lost: &mut LostBlobs,
