@@ -12,6 +12,7 @@ use rusqlite::params;
 use crate::error::Result;
 use crate::format::index::{BlobEntry, BlobKind, CondemnedPack, PackEntry};
 use crate::ids::{BlobId, ChunkId, PackId, TreeId};
+use crate::repo::cache::{code_kind, id_bytes};
 use crate::repo::{IndexCache, Repository};
 
 impl Repository {
@@ -45,20 +46,6 @@ pub struct UnindexedPack {
     pub id: PackId,
     pub size: u64,
     pub condemned_since: Option<i64>,
-}
-
-fn code_kind(c: i64) -> BlobKind {
-    if c == 1 {
-        BlobKind::Tree
-    } else {
-        BlobKind::Data
-    }
-}
-
-fn id32(v: Vec<u8>) -> rusqlite::Result<[u8; 32]> {
-    v.try_into().map_err(|_| {
-        rusqlite::Error::InvalidColumnType(0, "id".into(), rusqlite::types::Type::Blob)
-    })
 }
 
 impl IndexCache {
@@ -159,7 +146,9 @@ impl IndexCache {
             .conn
             .prepare("SELECT kind, id FROM prune_keep WHERE pack IS NULL LIMIT 10")?;
         let missing = stmt
-            .query_map([], |r| Ok((code_kind(r.get(0)?), BlobId(id32(r.get(1)?)?))))?
+            .query_map([], |r| {
+                Ok((code_kind(r.get(0)?), BlobId(id_bytes(r.get(1)?)?)))
+            })?
             .collect::<rusqlite::Result<_>>()?;
         Ok((used as u64, missing))
     }
@@ -178,7 +167,7 @@ impl IndexCache {
         )?;
         let rows = stmt.query_map([], |r| {
             Ok(PackUsage {
-                id: PackId(id32(r.get(0)?)?),
+                id: PackId(id_bytes(r.get(0)?)?),
                 kind: code_kind(r.get(1)?),
                 size: r.get::<_, i64>(2)? as u64,
                 condemned_since: r.get(3)?,
@@ -201,7 +190,7 @@ impl IndexCache {
         )?;
         let rows = stmt.query_map([], |r| {
             Ok(UnindexedPack {
-                id: PackId(id32(r.get(0)?)?),
+                id: PackId(id_bytes(r.get(0)?)?),
                 size: r.get::<_, i64>(1)? as u64,
                 condemned_since: r.get(2)?,
             })
@@ -259,7 +248,7 @@ impl IndexCache {
             .prepare("SELECT pack, max(since) FROM condemned GROUP BY pack ORDER BY pack")?;
         let rows = stmt.query_map([], |r| {
             Ok(CondemnedPack {
-                id: PackId(id32(r.get(0)?)?),
+                id: PackId(id_bytes(r.get(0)?)?),
                 since: r.get(1)?,
             })
         })?;
@@ -279,7 +268,7 @@ impl IndexCache {
 
 fn blob_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<BlobEntry> {
     Ok(BlobEntry {
-        id: BlobId(id32(r.get(0)?)?),
+        id: BlobId(id_bytes(r.get(0)?)?),
         offset: r.get(1)?,
         length: r.get(2)?,
         raw_length: r.get(3)?,

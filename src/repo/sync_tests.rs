@@ -6,13 +6,15 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::crypto::KdfParams;
-use crate::format::index::{BlobEntry, BlobKind, CondemnedPack, IndexFile, PackEntry};
+use crate::format::index::{BlobKind, CondemnedPack, IndexFile, PackEntry};
 use crate::format::layout;
-use crate::ids::{content_hash, BlobId, IndexId, PackId};
+use crate::ids::{content_hash, IndexId, PackId};
 use crate::repo::{BlobLocation, InitOptions, OpenOptions, Repository};
 use crate::storage::faulty::{FaultConfig, FaultyStorage};
 use crate::storage::memory::MemoryStorage;
 use crate::storage::Storage;
+
+use super::cache::tests::{blob, pack};
 
 fn options(cache: &Path) -> OpenOptions {
     OpenOptions {
@@ -30,29 +32,6 @@ fn init(storage: Arc<MemoryStorage>, cache: &Path) -> Repository {
 
 fn open(storage: Arc<dyn Storage>, cache: &Path) -> crate::error::Result<Repository> {
     Repository::open(storage, b"pw", options(cache))
-}
-
-fn blob(n: u8) -> BlobId {
-    BlobId([n; 32])
-}
-
-/// Index entries for a pack that need not exist: sync reads index files only.
-fn pack(n: u8, blobs: &[u8]) -> PackEntry {
-    PackEntry {
-        id: PackId([n; 32]),
-        kind: BlobKind::Data,
-        size: 100 * blobs.len() as u64 + 50,
-        blobs: blobs
-            .iter()
-            .enumerate()
-            .map(|(i, b)| BlobEntry {
-                id: blob(*b),
-                offset: 100 * i as u32,
-                length: 100,
-                raw_length: 100,
-            })
-            .collect(),
-    }
 }
 
 fn save(repo: &Repository, packs: Vec<PackEntry>, supersedes: Vec<IndexId>) -> IndexId {

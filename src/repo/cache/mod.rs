@@ -13,7 +13,7 @@
 mod load;
 mod read;
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -58,7 +58,7 @@ fn kind_code(k: BlobKind) -> i64 {
     }
 }
 
-fn code_kind(c: i64) -> BlobKind {
+pub(super) fn code_kind(c: i64) -> BlobKind {
     if c == 1 {
         BlobKind::Tree
     } else {
@@ -66,7 +66,7 @@ fn code_kind(c: i64) -> BlobKind {
     }
 }
 
-fn id_bytes(v: Vec<u8>) -> rusqlite::Result<[u8; 32]> {
+pub(super) fn id_bytes(v: Vec<u8>) -> rusqlite::Result<[u8; 32]> {
     v.try_into().map_err(|_| {
         rusqlite::Error::InvalidColumnType(0, "id".into(), rusqlite::types::Type::Blob)
     })

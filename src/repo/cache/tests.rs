@@ -4,7 +4,7 @@ use crate::format::index::{BlobEntry, BlobKind, CondemnedPack, IndexFile, PackEn
 use crate::ids::{BlobId, IndexId, PackId};
 use crate::repo::IndexCache;
 
-fn blob(n: u8) -> BlobId {
+pub(in crate::repo) fn blob(n: u8) -> BlobId {
     BlobId([n; 32])
 }
 
@@ -16,8 +16,9 @@ fn file_id(n: u8) -> IndexId {
     IndexId([n; 32])
 }
 
-/// A data pack holding blobs `blobs`, each 100 bytes, in that order.
-fn pack(n: u8, blobs: &[u8]) -> PackEntry {
+/// A data pack holding blobs `blobs`, each 100 bytes, in that order (its
+/// index entries only: the pack itself need not exist).
+pub(in crate::repo) fn pack(n: u8, blobs: &[u8]) -> PackEntry {
     PackEntry {
         id: pack_id(n),
         kind: BlobKind::Data,
