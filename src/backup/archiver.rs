@@ -6,7 +6,7 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use crossbeam_channel::{bounded, Sender};
+use crossbeam_channel::{bounded, Receiver, Sender};
 
 use crate::backup::budget::Budget;
 use crate::backup::open::{open_regular, SeenLink, Stamp};
@@ -36,6 +36,12 @@ pub struct Outcome {
 const IN_FLIGHT_BYTES: usize = 12 * 1024 * 1024;
 /// Small files make many small chunks: cap their count too.
 const IN_FLIGHT_CHUNKS: usize = 256;
+/// Source events walked ahead of the archiver. The walk (directory reads
+/// and one lstat per entry) runs on its own thread, beside the parent-tree
+/// loads and index lookups: an unchanged re-backup is otherwise one thread
+/// waiting on syscalls and SQLite in turn. A few thousand entries are a
+/// few hundred KiB.
+const WALK_AHEAD: usize = 4096;
 
 /// Runs the walk on this thread with `threads` sealing workers.
 pub fn run<'r>(
@@ -75,6 +81,15 @@ pub fn run<'r>(
             }
         }
         drop(rx);
+        let (etx, events) = bounded::<Event>(WALK_AHEAD);
+        s.spawn(move || {
+            for event in source {
+                // The archiver dropped its end: it stopped on an error.
+                if etx.send(event).is_err() {
+                    break;
+                }
+            }
+        });
         let mut a = Archiver {
             repo,
             writer,
@@ -97,7 +112,7 @@ pub fn run<'r>(
             changed: Vec::new(),
             progress,
         };
-        let root = a.walk(source);
+        let root = a.walk(events);
         // Closing the queue lets the workers drain and exit.
         a.tx = None;
         let root = root?;
@@ -144,8 +159,10 @@ struct Archiver<'a, 'r> {
 }
 
 impl Archiver<'_, '_> {
-    fn walk(&mut self, source: &mut dyn Source) -> Result<TreeId> {
-        for event in source {
+    /// Builds the trees from the walk's events; dropping `events` on an
+    /// early return stops the walking thread.
+    fn walk(&mut self, events: Receiver<Event>) -> Result<TreeId> {
+        for event in events {
             if self.worker_failed() {
                 break;
             }
