@@ -145,7 +145,8 @@ cairn_bin="$CARGO_TARGET_DIR/release/cairn"
 has_tool() { [[ " ${tools[*]} " == *" $1 "* ]]; }
 if has_tool cairn && ((build)); then
   say "building cairn (cargo build --release, CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
-  (cd "$root" && cargo build --release --quiet) || die "cargo build --release failed"
+  (cd "$root" && cargo build --release --quiet --bin cairn --example pipeline_limits) ||
+    die "cargo build --release failed"
 fi
 if has_tool cairn; then [[ -x $cairn_bin ]] || die "no cairn binary at $cairn_bin"; fi
 
@@ -436,6 +437,14 @@ measure_limits() {
     done
     rec limit "read_$k" "$(awk -v b="$corpus_bytes" -v ns="$best" 'BEGIN {printf "%.0f", b / (ns / 1e9)}')"
   done
+  say "limits: stage costs on this corpus (examples/pipeline_limits)"
+  local pl="$CARGO_TARGET_DIR/release/examples/pipeline_limits"
+  if [[ -x $pl ]] && reread "$corpus" && "$pl" "$corpus" 3 >"$logs/pipeline_limits.tsv" 2>>"$logs/pipeline_limits.log"; then
+    awk -F'\t' '{printf "limit\tcorpus_%s_bytes\t%s\nlimit\tcorpus_%s_s\t%s\n", $1, $2, $1, $3}' \
+      "$logs/pipeline_limits.tsv" >>"$tsv"
+  else
+    note "examples/pipeline_limits missing or failed (see $logs): no corpus-measured bound"
+  fi
   say "limits: criterion micro-benchmarks (cargo bench --bench micro)"
   if (cd "$root" && cargo bench --bench micro -- --warm-up-time 0.3 --measurement-time 1 \
     "$(python3 "$helper" criterion-filter)") >"$logs/micro.log" 2>&1; then
