@@ -547,6 +547,8 @@ def report(tsv, md_path, json_path):
         lim_out = {"cores": cores, "cairn_first_backup_bytes_s": actual}
         corpus_limits(w, limits, corpus_bytes, cores, actual, lim_out)
         synthetic_limits(w, limits, corpus_bytes, meta, cores, cfirst, actual, lim_out)
+        w("Where cairn's time goes, by profile: [`PROFILE.md`](PROFILE.md).")
+        w("")
 
     with open(md_path, "w") as f:
         f.write("\n".join(L).rstrip() + "\n")
