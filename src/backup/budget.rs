@@ -6,15 +6,25 @@ use std::sync::{Condvar, Mutex};
 
 pub struct Budget {
     limit: usize,
-    used: Mutex<usize>,
+    state: Mutex<State>,
     freed: Condvar,
+}
+
+struct State {
+    used: usize,
+    /// Threads waiting in `acquire`: releases wake nobody when there are
+    /// none (every wake is a syscall, and there is one release per chunk).
+    waiting: usize,
 }
 
 impl Budget {
     pub fn new(limit: usize) -> Self {
         Budget {
             limit,
-            used: Mutex::new(0),
+            state: Mutex::new(State {
+                used: 0,
+                waiting: 0,
+            }),
             freed: Condvar::new(),
         }
     }
@@ -22,11 +32,13 @@ impl Budget {
     /// Waits until `n` bytes fit. A single item larger than the whole budget
     /// is let through once nothing else is in flight, so progress is certain.
     pub fn acquire(&self, n: usize) {
-        let mut used = self.used.lock().unwrap_or_else(|p| p.into_inner());
-        while *used > 0 && *used + n > self.limit {
-            used = self.freed.wait(used).unwrap_or_else(|p| p.into_inner());
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        while st.used > 0 && st.used + n > self.limit {
+            st.waiting += 1;
+            st = self.freed.wait(st).unwrap_or_else(|p| p.into_inner());
+            st.waiting -= 1;
         }
-        *used += n;
+        st.used += n;
     }
 
     /// A guard that releases `n` bytes when dropped, panics included.
@@ -34,10 +46,16 @@ impl Budget {
         Held { budget: self, n }
     }
 
+    /// Waiters are woken once a quarter of the budget is free (or all of
+    /// it), not at every release: the reader then refills the queue in one
+    /// go instead of waking once per chunk the workers finish. Progress is
+    /// certain: whatever is in flight is released in the end, down to zero.
     pub fn release(&self, n: usize) {
-        let mut used = self.used.lock().unwrap_or_else(|p| p.into_inner());
-        *used = used.saturating_sub(n);
-        self.freed.notify_all();
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.used = st.used.saturating_sub(n);
+        if st.waiting > 0 && (st.used == 0 || st.used <= self.limit - self.limit / 4) {
+            self.freed.notify_all();
+        }
     }
 }
 
