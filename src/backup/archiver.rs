@@ -6,11 +6,12 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use crossbeam_channel::{bounded, Receiver, Sender};
+use crossbeam_channel::{bounded, Sender};
 
 use crate::backup::budget::Budget;
 use crate::backup::open::{open_regular, SeenLink, Stamp};
 use crate::backup::parent::ParentCursor;
+use crate::backup::walk_ahead::WalkAhead;
 use crate::chunker::Chunker;
 use crate::error::{Error, Result};
 use crate::format::index::BlobKind;
@@ -36,17 +37,8 @@ pub struct Outcome {
 const IN_FLIGHT_BYTES: usize = 12 * 1024 * 1024;
 /// Small files make many small chunks: cap their count too.
 const IN_FLIGHT_CHUNKS: usize = 256;
-/// Source events walked ahead of the archiver, in batches. The walk
-/// (directory reads and one lstat per entry) runs on its own thread, beside
-/// the parent-tree loads and index lookups: an unchanged re-backup is
-/// otherwise one thread waiting on syscalls and SQLite in turn. Batches,
-/// because a walk that is ahead waits on a full queue, and one event per
-/// wake-up would cost two context switches per file. A few thousand entries
-/// are a few hundred KiB.
-const WALK_BATCH: usize = 128;
-const WALK_AHEAD_BATCHES: usize = 32;
-
-/// Runs the walk on this thread with `threads` sealing workers.
+/// Builds the snapshot's trees on this thread from a walk running on
+/// another ([`WalkAhead`]), with `threads` sealing workers.
 pub fn run<'r>(
     repo: &'r Repository,
     writer: &BlobWriter<'r>,
@@ -84,21 +76,7 @@ pub fn run<'r>(
             }
         }
         drop(rx);
-        let (etx, events) = bounded::<Vec<Event>>(WALK_AHEAD_BATCHES);
-        s.spawn(move || {
-            let mut batch = Vec::with_capacity(WALK_BATCH);
-            for event in source {
-                batch.push(event);
-                if batch.len() == WALK_BATCH {
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(WALK_BATCH));
-                    // The archiver dropped its end: it stopped on an error.
-                    if etx.send(full).is_err() {
-                        return;
-                    }
-                }
-            }
-            let _ = etx.send(batch);
-        });
+        let events = WalkAhead::spawn(s, source);
         let mut a = Archiver {
             repo,
             writer,
@@ -170,8 +148,8 @@ struct Archiver<'a, 'r> {
 impl Archiver<'_, '_> {
     /// Builds the trees from the walk's events; dropping `events` on an
     /// early return stops the walking thread.
-    fn walk(&mut self, events: Receiver<Vec<Event>>) -> Result<TreeId> {
-        for event in events.iter().flatten() {
+    fn walk(&mut self, mut events: WalkAhead) -> Result<TreeId> {
+        while let Some(event) = events.next_event()? {
             if self.worker_failed() {
                 break;
             }

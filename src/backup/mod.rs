@@ -16,6 +16,7 @@ mod archiver;
 mod budget;
 mod open;
 mod parent;
+mod walk_ahead;
 
 use std::path::PathBuf;
 
