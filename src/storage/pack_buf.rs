@@ -15,15 +15,40 @@ const RESERVE: usize = 64 * 1024 * 1024;
 /// resident. Two cover the steady state of one pack filling while another
 /// is stored, and bound what stays resident after the last pack (two packs'
 /// worth) for an application that keeps running.
-const POOL: usize = 2;
-static FREE: Mutex<Vec<memmap2::MmapMut>> = Mutex::new(Vec::new());
+static FREE: Pool = Pool::new(2);
 
-/// A mapping of the standard reservation: a pooled one if there is one.
-fn reserved() -> std::io::Result<memmap2::MmapMut> {
-    let pooled = FREE.lock().unwrap_or_else(|p| p.into_inner()).pop();
-    match pooled {
-        Some(m) => Ok(m),
-        None => memmap2::MmapMut::map_anon(RESERVE),
+/// Spare mappings of exactly [`RESERVE`] bytes, at most `max` of them.
+struct Pool {
+    max: usize,
+    maps: Mutex<Vec<memmap2::MmapMut>>,
+}
+
+impl Pool {
+    const fn new(max: usize) -> Self {
+        Pool {
+            max,
+            maps: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// A mapping of the standard reservation: a spare one if there is one.
+    fn take(&self) -> std::io::Result<memmap2::MmapMut> {
+        let spare = self.maps.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        match spare {
+            Some(m) => Ok(m),
+            None => memmap2::MmapMut::map_anon(RESERVE),
+        }
+    }
+
+    /// Keeps `map` if it is the standard size and there is room; else it
+    /// is unmapped.
+    fn give(&self, map: memmap2::MmapMut) {
+        if map.len() == RESERVE {
+            let mut maps = self.maps.lock().unwrap_or_else(|p| p.into_inner());
+            if maps.len() < self.max {
+                maps.push(map);
+            }
+        }
     }
 }
 
@@ -65,7 +90,7 @@ impl PackBuf {
         if need > cap {
             let size = need.max(self.reserve).max(2 * cap);
             let mut bigger = if size == RESERVE {
-                reserved()?
+                FREE.take()?
             } else {
                 memmap2::MmapMut::map_anon(size)?
             };
@@ -109,18 +134,15 @@ impl AsRef<[u8]> for Written {
 impl Drop for Written {
     /// Back to the pool if it is the standard size and the pool has room.
     fn drop(&mut self) {
-        if let Some(map) = self.map.take().filter(|m| m.len() == RESERVE) {
-            let mut free = FREE.lock().unwrap_or_else(|p| p.into_inner());
-            if free.len() < POOL {
-                free.push(map);
-            }
+        if let Some(map) = self.map.take() {
+            FREE.give(map);
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::PackBuf;
+    use super::{PackBuf, Pool, RESERVE};
 
     #[test]
     fn pack_buffers_keep_every_byte_across_growth() {
@@ -142,19 +164,36 @@ mod tests {
     }
 
     #[test]
-    fn reused_mappings_hold_only_the_new_pack() {
-        // Fill and free a few standard buffers so the pool is used, then
-        // check a shorter pack in a reused mapping shows none of the old.
+    fn the_pool_keeps_only_standard_mappings_up_to_its_size() {
+        let pool = Pool::new(2);
+        let a = pool.take().unwrap();
+        let addr = a.as_ptr();
+        pool.give(a);
+        let again = pool.take().unwrap();
+        assert_eq!(again.as_ptr(), addr, "a spare mapping is reused");
+        assert_eq!(again.len(), RESERVE);
+        pool.give(memmap2::MmapMut::map_anon(RESERVE * 2).unwrap());
+        assert!(
+            pool.maps.lock().unwrap().is_empty(),
+            "odd sizes are unmapped"
+        );
+        for _ in 0..3 {
+            pool.give(memmap2::MmapMut::map_anon(RESERVE).unwrap());
+        }
+        assert_eq!(pool.maps.lock().unwrap().len(), 2);
+        drop(again);
+    }
+
+    #[test]
+    fn a_reused_mapping_shows_only_the_new_pack() {
+        // Shorter data after longer, through the shared pool: what a frozen
+        // pack shows is its own bytes, never the rest of a used mapping.
         for round in 0..4u8 {
             let mut buf = PackBuf::default();
-            let data = vec![round; 1000 - usize::from(round) * 100];
+            let data = vec![round + 1; 1000 - usize::from(round) * 100];
             buf.extend(&data).unwrap();
             let bytes = buf.freeze();
             assert_eq!(&bytes[..], &data[..]);
-            let copy = bytes.clone();
-            drop(bytes);
-            assert_eq!(&copy[..], &data[..], "a shared copy outlives the first");
         }
-        assert!(super::FREE.lock().unwrap().len() <= super::POOL);
     }
 }
