@@ -213,7 +213,6 @@ THROUGHPUT_STEPS = {"backup", "unchanged", "change", "restore"}
 PEER_ORDER = ["restic", "rustic", "borg"]
 
 
-
 CORPUS_STAGES = [
     ("read", "read each file from the page cache"),
     ("chunk", "FastCDC cut points"),
@@ -228,7 +227,7 @@ def corpus_limits(w, limits, corpus_bytes, cores, actual, out):
     """The bound from stage costs measured on this corpus (examples/pipeline_limits.rs)."""
     w("### Measured on this corpus")
     w("")
-    if not all(limits.get(f"corpus_{k}_s") for k, _ in CORPUS_STAGES):
+    if not (corpus_bytes and all(limits.get(f"corpus_{k}_s") for k, _ in CORPUS_STAGES)):
         w("Not measured (`examples/pipeline_limits` missing or failed).")
         w("")
         return
@@ -542,7 +541,8 @@ def report(tsv, md_path, json_path):
         w("")
     else:
         cb = agg.get(("cairn", "backup"))
-        actual = corpus_bytes / cb["wall_s"] if cb and cb["n"] and cb["wall_s"] else None
+        actual = (corpus_bytes / cb["wall_s"]
+                  if corpus_bytes and cb and cb["n"] and cb["wall_s"] else None)
         cores = int(meta.get("nproc", 2) or 2)
         lim_out = {"cores": cores, "cairn_first_backup_bytes_s": actual}
         corpus_limits(w, limits, corpus_bytes, cores, actual, lim_out)
