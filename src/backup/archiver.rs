@@ -37,6 +37,7 @@ pub struct Outcome {
 const IN_FLIGHT_BYTES: usize = 12 * 1024 * 1024;
 /// Small files make many small chunks: cap their count too.
 const IN_FLIGHT_CHUNKS: usize = 256;
+
 /// Builds the snapshot's trees on this thread from a walk running on
 /// another ([`WalkAhead`]), with `threads` sealing workers.
 pub fn run<'r>(
