@@ -13,6 +13,7 @@ mod faults;
 mod find;
 mod forget;
 mod golden;
+mod golden_spec;
 mod hostile;
 mod mount;
 mod prune;
