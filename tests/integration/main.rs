@@ -18,6 +18,7 @@ mod hostile;
 mod mount;
 mod prune;
 mod prune_concurrent;
+mod readme_facts;
 mod repair;
 mod roundtrip;
 mod selection;
