@@ -20,5 +20,6 @@ mod prune_concurrent;
 mod repair;
 mod roundtrip;
 mod selection;
+mod truth;
 mod util;
 mod util_backend;
