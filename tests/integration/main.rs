@@ -23,3 +23,4 @@ mod selection;
 mod truth;
 mod util;
 mod util_backend;
+mod validation;
