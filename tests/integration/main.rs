@@ -11,6 +11,7 @@ mod damage;
 mod diff;
 mod faults;
 mod find;
+mod floods;
 mod forget;
 mod golden;
 mod hostile;
