@@ -98,13 +98,14 @@ pub struct InitArgs {
 #[derive(Args, Debug, Clone, Default)]
 pub struct Filter {
     /// Only snapshots of this host (repeatable).
-    #[arg(long = "host")]
+    #[arg(long = "host", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub hosts: Vec<String>,
     /// Only snapshots with this tag (repeatable; all must match).
-    #[arg(long = "tag")]
+    #[arg(long = "tag", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub tags: Vec<String>,
-    /// Only snapshots that include this path (repeatable).
-    #[arg(long = "path")]
+    /// Only snapshots that include this path (repeatable; relative paths and
+    /// trailing slashes are normalised as backup does).
+    #[arg(long = "path", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub paths: Vec<String>,
 }
 
@@ -126,10 +127,10 @@ pub struct BackupArgs {
     #[arg(short = 'x', long)]
     pub one_file_system: bool,
     /// Tag the snapshot (repeatable).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub tag: Vec<String>,
     /// Host name to record (default: this machine's).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub host: Option<String>,
     /// Snapshot time, e.g. "2026-11-01 12:00" (default: now).
     #[arg(long)]
@@ -149,6 +150,10 @@ pub struct BackupArgs {
     /// Read every file, even if unchanged since the parent snapshot.
     #[arg(long)]
     pub force: bool,
+    /// Save a snapshot even when the excludes left nothing to back up
+    /// (without it such a backup saves nothing and exits 3).
+    #[arg(long)]
+    pub allow_empty: bool,
 }
 
 #[derive(Args, Debug)]

@@ -13,6 +13,8 @@ use crate::cli::args::{BackupArgs, Global};
 use crate::cli::output::{bytes, Output};
 use crate::cli::{exit, open, print_json};
 
+mod empty;
+
 pub fn run(g: &Global, a: BackupArgs) -> Result<i32> {
     let repo = open::open(g, true)?;
     let time = a.time.as_deref().map(cairn::time::parse_time).transpose()?;
@@ -41,7 +43,11 @@ pub fn run(g: &Global, a: BackupArgs) -> Result<i32> {
         if out.shows_totals() {
             spawn_scanner(fs_opts.clone(), out.clone());
         }
-        Box::new(FsSource::new(fs_opts)?)
+        let (peeked, empty) = empty::peek(Box::new(FsSource::new(fs_opts)?));
+        if empty && !save_empty_anyway(g, &a) {
+            return Ok(exit::INCOMPLETE);
+        }
+        Box::new(peeked)
     };
     let report = backup(&repo, &mut *source, &opts, &*out)?;
     out.clear();
@@ -95,6 +101,33 @@ pub fn run(g: &Global, a: BackupArgs) -> Result<i32> {
         return Ok(exit::INCOMPLETE);
     }
     Ok(exit::OK)
+}
+
+/// Warns that the excludes left nothing to back up; returns whether to go
+/// on and save an empty snapshot anyway (`--allow-empty`).
+fn save_empty_anyway(g: &Global, a: &BackupArgs) -> bool {
+    if a.allow_empty {
+        eprintln!("warning: the excludes leave nothing to back up; saving an empty snapshot (--allow-empty)");
+        return true;
+    }
+    eprintln!(
+        "error: the excludes leave nothing to back up in {}; nothing saved \
+         (use --allow-empty to save an empty snapshot)",
+        a.paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    if g.json {
+        let _ = print_json(&serde_json::json!({
+            "message_type": "summary",
+            "snapshot_id": null,
+            "dry_run": a.dry_run,
+            "empty": true,
+        }));
+    }
+    false
 }
 
 fn fs_options(a: &BackupArgs) -> FsOptions {

@@ -20,20 +20,18 @@ pub fn run(g: &Global, a: CheckArgs) -> Result<i32> {
     let out = Output::new(g);
     let report = check(&repo, &opts, &out)?;
     out.clear();
+    if opts.read_data {
+        crate::cli::last_check::record(g, &repo, &report, opts.subset.is_some());
+    }
     if g.json {
         let mut v = summary_json(&report)?;
         v["damaged"] = report.is_damaged().into();
         print_json(&v)?;
     } else {
-        for p in &report.problems {
-            let label = match p.severity {
-                Severity::Damage => "damage",
-                Severity::Warning => "warning",
-            };
-            println!("{label}: {}: {}", p.object, p.message);
-        }
+        let verbose = g.verbose > 0;
+        crate::cli::check_report::print_problems(&report.problems, verbose);
         if let Some(d) = &report.damage {
-            crate::cli::check_report::print_damage(d);
+            crate::cli::check_report::print_damage(d, verbose);
         }
         if let Some(a) = &report.audit {
             crate::cli::check_report::print_audit(a);

@@ -80,6 +80,16 @@ pub fn run(g: &Global, a: FindArgs) -> Result<i32> {
     }
     drop(out);
     let s = finder.stats();
+    if let Some(under) = &a.under {
+        // In none of them: most likely a typo, not an empty result.
+        if s.snapshots > 0 && s.snapshots_without_under == s.snapshots {
+            eprintln!(
+                "error: --under {under}: in none of the {} snapshots searched",
+                s.snapshots
+            );
+            return Ok(exit::USAGE);
+        }
+    }
     if g.json {
         let v = summary_json(s)?;
         print_json(&v)?;
@@ -88,6 +98,13 @@ pub fn run(g: &Global, a: FindArgs) -> Result<i32> {
             "{} matches in {} snapshots; trees read: {}, reused: {}",
             s.matches, s.snapshots, s.trees_read, s.trees_reused
         );
+        if s.snapshots_without_under > 0 {
+            eprintln!(
+                "{} of the snapshots have no {} and were skipped",
+                s.snapshots_without_under,
+                a.under.as_deref().unwrap_or_default()
+            );
+        }
     }
     Ok(exit::OK)
 }

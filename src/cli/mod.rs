@@ -12,6 +12,7 @@ mod export;
 mod find;
 pub mod forget;
 mod init;
+mod last_check;
 mod mount;
 mod open;
 mod output;

@@ -119,10 +119,54 @@ fn print_report(r: &PruneReport) {
         bytes(r.bytes_to_download),
         bytes(r.bytes_to_upload)
     );
+    print_waiting(r);
+    // Deletes are of packs, of the index files the new index supersedes
+    // (a prune that only condemns still rewrites the index), and of the
+    // maintenance lock's own objects.
+    let index_deletes = r
+        .requests
+        .deletes
+        .saturating_sub(r.packs_deleted + LOCK_DELETES);
     println!(
-        "requests: {} writes and lists, {} reads, {} deletes",
-        r.requests.writes_lists, r.requests.reads, r.requests.deletes
+        "{}: {} writes and lists, {} reads, {} deletes ({} packs, {} superseded index files, {} of the maintenance lock)",
+        verb("requests", "requests a real run would make"),
+        r.requests.writes_lists,
+        r.requests.reads,
+        r.requests.deletes,
+        r.packs_deleted,
+        index_deletes,
+        r.requests
+            .deletes
+            .saturating_sub(r.packs_deleted + index_deletes),
     );
+}
+
+/// Deletes a run makes for taking and releasing the maintenance lock
+/// (`prune::execute` counts them so).
+const LOCK_DELETES: u64 = 2;
+
+/// Why space was not freed yet, and when it will be.
+fn print_waiting(r: &PruneReport) {
+    let Some(at) = r.next_free_after else { return };
+    let packs = r.packs_condemned + r.packs_waiting;
+    let when = cairn::time::format_local(cairn::format::tree::Timestamp { secs: at, nanos: 0 });
+    println!(
+        "not freed yet: {} packs ({}) condemned; freed by a prune after {} (grace {}: a backup running now may still need them)",
+        packs,
+        bytes(r.bytes_condemned + r.bytes_waiting),
+        when,
+        human_duration(r.grace_secs),
+    );
+}
+
+/// `24h`, `90m`, `3d`, `45s`: as `--grace` takes it, days from two on.
+fn human_duration(secs: u64) -> String {
+    for (unit, n, from) in [("d", 86_400, 172_800), ("h", 3600, 3600), ("m", 60, 60)] {
+        if secs >= from && secs.is_multiple_of(n) {
+            return format!("{}{unit}", secs / n);
+        }
+    }
+    format!("{secs}s")
 }
 
 pub fn unlock(g: &Global, a: UnlockArgs) -> Result<i32> {
@@ -207,5 +251,9 @@ mod tests {
         assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
         assert_eq!(parse_duration("2d").unwrap(), Duration::from_secs(172_800));
         assert!(parse_duration("5").is_err());
+        assert_eq!(human_duration(86_400), "24h");
+        assert_eq!(human_duration(172_800), "2d");
+        assert_eq!(human_duration(5400), "90m");
+        assert_eq!(human_duration(7), "7s");
     }
 }

@@ -7,7 +7,7 @@ use cairn::Result;
 
 use crate::cli::args::Global;
 use crate::cli::output::Output;
-use crate::cli::{exit, open, print_json};
+use crate::cli::{exit, last_check, open, print_json};
 
 #[derive(Args, Debug)]
 pub struct RepairArgs {
@@ -96,12 +96,25 @@ fn snapshots(
     out.clear();
     // Damage the snapshot rewrite cannot fix (an unreadable snapshot).
     let unfixable = repaired.iter().any(|r| r.unreadable);
+    // What a check that read the data found and this run, not reading
+    // it, cannot see.
+    let unseen: Vec<String> = match (opts.read_data, last_check::load(g, repo)) {
+        (false, Some(last)) => last
+            .damaged_snapshots
+            .iter()
+            .filter(|id| !repaired.iter().any(|r| &r.original.to_hex() == *id))
+            .cloned()
+            .collect(),
+        _ => Vec::new(),
+    };
     if g.json {
         let v = serde_json::json!({
             "message_type": "summary",
             "dry_run": opts.dry_run,
+            "read_data": opts.read_data,
             "snapshots": repaired,
             "problems": report.problems,
+            "damaged_by_last_check": unseen,
         });
         print_json(&v)?;
     } else {
@@ -123,8 +136,31 @@ fn snapshots(
                 println!("    {:?} {}", a.kind, a.path);
             }
         }
-        if repaired.is_empty() && !g.quiet {
-            println!("no snapshot is damaged: nothing to repair");
+        if !unseen.is_empty() {
+            let short: Vec<&str> = unseen.iter().map(|id| &id[..8.min(id.len())]).collect();
+            println!(
+                "the last `check --read-data` found damage inside packs in {} snapshot{} ({}) \
+                 that this run, not reading pack data, cannot see: \
+                 run `repair snapshots --read-data` to repair {}",
+                unseen.len(),
+                if unseen.len() == 1 { "" } else { "s" },
+                short.join(", "),
+                if unseen.len() == 1 { "it" } else { "them" },
+            );
+        } else if repaired.is_empty() && !g.quiet {
+            if opts.read_data {
+                println!("no snapshot is damaged: nothing to repair");
+            } else {
+                // Without the data read only lost index entries, packs
+                // and trees are found, not damage inside a pack: saying
+                // "no snapshot is damaged" here contradicted `check
+                // --read-data` (issue 13).
+                println!(
+                    "no damage found in the repository's structure; pack data was not read, \
+                     so damage inside packs (what `check --read-data` finds) is not seen: \
+                     run `repair snapshots --read-data` to read it"
+                );
+            }
         }
     }
     Ok(if unfixable { exit::DAMAGED } else { exit::OK })

@@ -1,6 +1,7 @@
 //! `cairn restore`.
 
-use cairn::restore::{restore, Overwrite, RestoreOptions, Selection};
+use cairn::ids::SnapshotId;
+use cairn::restore::{restore, Overwrite, RestoreOptions, RestoreReport, Selection};
 use cairn::Result;
 
 use crate::cli::args::{Global, OverwriteArg, RestoreArgs};
@@ -37,31 +38,13 @@ pub fn run(g: &Global, a: RestoreArgs) -> Result<i32> {
     if g.json {
         let mut v = summary_json(&report)?;
         v["snapshot_id"] = snap.id.to_hex().into();
+        v["files_kept"] = report.not_overwritten.len().into();
+        v["files_not_restored"] = report.errors.len().into();
         print_json(&v)?;
     } else {
-        for p in &report.not_overwritten {
-            eprintln!(
-                "not overwritten (differs; use --overwrite): {}",
-                p.display()
-            );
-        }
-        for (p, e) in report.errors.iter().chain(&report.verify_failures) {
-            eprintln!("error: {}: {e}", p.display());
-        }
-        for w in &report.warnings {
-            eprintln!("warning: {w}");
-        }
+        print_problems(g, &a, &report);
         if !g.quiet {
-            println!(
-                "restored snapshot {}: {} files ({}), {} unchanged, {} directories, {} other{}",
-                snap.id.short(),
-                report.files_restored,
-                bytes(report.bytes_written),
-                report.files_unchanged,
-                report.dirs,
-                report.others,
-                if report.verified { "; verified" } else { "" },
-            );
+            print_summary(&snap.id, &report);
         }
     }
     if report.damaged > 0 {
@@ -76,4 +59,63 @@ pub fn run(g: &Global, a: RestoreArgs) -> Result<i32> {
         return Ok(exit::INCOMPLETE);
     }
     Ok(exit::OK)
+}
+
+/// Problems on stderr. A full disk is one message and a count, not a line
+/// per file that could not be written after it (the list with `-v`).
+fn print_problems(g: &Global, a: &RestoreArgs, report: &RestoreReport) {
+    let verb = if report.dry_run {
+        "would be kept"
+    } else {
+        "not overwritten"
+    };
+    for p in &report.not_overwritten {
+        eprintln!("{verb} (differs; use --overwrite): {}", p.display());
+    }
+    let each = report.disk_full.is_none() || g.verbose > 0;
+    for (p, e) in report.errors.iter().chain(&report.verify_failures) {
+        if each {
+            eprintln!("error: {}: {e}", p.display());
+        }
+    }
+    if let Some(full) = &report.disk_full {
+        eprintln!(
+            "error: restore into {} stopped: {} (writing {}); {} files not restored{}",
+            a.target.display(),
+            full.message,
+            a.target.join(&full.path).display(),
+            report.errors.len(),
+            if each { "" } else { " (list them with -v)" },
+        );
+    }
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
+}
+
+fn print_summary(id: &SnapshotId, r: &RestoreReport) {
+    if r.dry_run {
+        println!(
+            "would restore {} files, {}, {} to overwrite, {} kept; {} unchanged, {} directories, {} other",
+            r.files_restored,
+            bytes(r.bytes_written),
+            r.files_overwritten,
+            r.not_overwritten.len(),
+            r.files_unchanged,
+            r.dirs,
+            r.others,
+        );
+        return;
+    }
+    println!(
+        "restored snapshot {}: {} files ({}), {} overwritten, {} unchanged, {} directories, {} other{}",
+        id.short(),
+        r.files_restored,
+        bytes(r.bytes_written),
+        r.files_overwritten,
+        r.files_unchanged,
+        r.dirs,
+        r.others,
+        if r.verified { "; verified" } else { "" },
+    );
 }

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use globset::{GlobBuilder, GlobMatcher};
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::explore::{kind_name, node_size, resolve};
 use crate::format::tree::{Node, NodeKind, Timestamp};
 use crate::ids::{SnapshotId, TreeId};
@@ -74,6 +74,8 @@ pub struct FindMatch {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct FindStats {
     pub snapshots: u64,
+    /// Snapshots skipped because `--under` is not in them.
+    pub snapshots_without_under: u64,
     pub matches: u64,
     /// Tree blobs loaded from the repository.
     pub trees_read: u64,
@@ -132,6 +134,9 @@ impl<'r> Finder<'r> {
     }
 
     /// Searches one snapshot, calling `f` with each match in tree order.
+    /// A snapshot that does not hold `under` has nothing below it to match:
+    /// it is skipped and counted, not an error, since the directory may
+    /// simply be newer or older than that snapshot.
     pub fn search(
         &mut self,
         snap: &SnapshotRef,
@@ -139,7 +144,15 @@ impl<'r> Finder<'r> {
     ) -> Result<()> {
         self.stats.snapshots += 1;
         let (start, node) = match &self.opts.under {
-            Some(sub) => resolve(self.repo, snap.snapshot.tree, sub)?,
+            Some(sub) => match resolve(self.repo, snap.snapshot.tree, sub) {
+                Ok(found) => found,
+                // Not there, or a file stands where a directory would.
+                Err(e) if e.kind() == ErrorKind::Usage => {
+                    self.stats.snapshots_without_under += 1;
+                    return Ok(());
+                }
+                Err(e) => return Err(e),
+            },
             None => (
                 std::path::PathBuf::from("/"),
                 super::root_node(snap.snapshot.tree),

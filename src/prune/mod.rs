@@ -112,6 +112,52 @@ pub struct PruneReport {
     pub index_files_deleted: u64,
     /// Requests of the execution phase (the plan's own reads are extra).
     pub requests: RequestCounts,
+    /// The grace period condemned packs wait, in seconds.
+    pub grace_secs: u64,
+    /// Bytes of the condemned packs still within their grace period.
+    pub bytes_waiting: u64,
+    /// Unix seconds from which a prune deletes the first of the packs
+    /// condemned now or still waiting (none when nothing waits).
+    pub next_free_after: Option<i64>,
+}
+
+impl PruneReport {
+    /// Fills in what waits for the grace period and when a prune frees it:
+    /// without this, a prune that only condemned looks like one that freed
+    /// nothing (and wrote an index) for no reason.
+    fn note_waiting(&mut self, plan: &PrunePlan) {
+        let grace = plan.grace_secs;
+        self.grace_secs = grace.max(0) as u64;
+        if grace == 0 {
+            return;
+        }
+        let mut first: Option<i64> = None;
+        let mut note = |since: i64| {
+            let at = since.saturating_add(grace);
+            first = Some(first.map_or(at, |f| f.min(at)));
+        };
+        for p in &plan.packs {
+            match p.action {
+                PackAction::Wait => {
+                    self.bytes_waiting += p.usage.size;
+                    note(p.usage.condemned_since.unwrap_or(plan.now));
+                }
+                PackAction::Condemn | PackAction::Repack => note(plan.now),
+                _ => {}
+            }
+        }
+        for (_, size, since, action) in &plan.unindexed {
+            match action {
+                PackAction::Wait => {
+                    self.bytes_waiting += size;
+                    note(since.unwrap_or(plan.now));
+                }
+                PackAction::Condemn => note(plan.now),
+                _ => {}
+            }
+        }
+        self.next_free_after = first;
+    }
 }
 
 /// Prunes the repository; see the module docs.
@@ -135,6 +181,7 @@ pub fn prune(
     repo.sync_index()?;
     let result = plan::plan(repo, opts, progress).and_then(|plan| {
         let mut report = plan.report(repo, opts);
+        report.note_waiting(&plan);
         if let Some(guard) = &guard {
             execute::execute(repo, &plan, guard, &mut report, progress)?;
         }

@@ -39,9 +39,40 @@ impl SnapshotFilter {
     pub fn matches(&self, s: &Snapshot) -> bool {
         (self.hosts.is_empty() || self.hosts.contains(&s.host))
             && self.tags.iter().all(|t| s.tags.contains(t))
-            && self.paths.iter().all(|p| s.paths.contains(p))
+            && self
+                .paths
+                .iter()
+                .all(|p| s.paths.contains(&normalize_path(p)))
             && self.as_of.is_none_or(|t| s.time <= t)
     }
+}
+
+/// A `--path` filter as backup records paths: absolute, without `.`, `..`
+/// or a trailing slash, with the parent directory's symlinks resolved when
+/// it still exists (backup canonicalises it); otherwise lexically, since a
+/// snapshot may well be of a directory that is gone.
+pub fn normalize_path(p: &str) -> String {
+    use std::path::{Component, PathBuf};
+    let abs = match std::env::current_dir() {
+        Ok(cwd) => cwd.join(p),
+        Err(_) => PathBuf::from(p),
+    };
+    let mut out = PathBuf::from("/");
+    for c in abs.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    if let (Some(parent), Some(name)) = (out.parent(), out.file_name()) {
+        if let Ok(real) = std::fs::canonicalize(parent) {
+            return real.join(name).to_string_lossy().into_owned();
+        }
+    }
+    out.to_string_lossy().into_owned()
 }
 
 impl Repository {

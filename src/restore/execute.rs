@@ -39,6 +39,10 @@ pub struct RestoreReport {
     pub dirs: u64,
     pub others: u64,
     pub bytes_written: u64,
+    /// Of `files_restored`, existing files replaced with the snapshot's content.
+    pub files_overwritten: u64,
+    /// A dry run: the figures say what a restore would do.
+    pub dry_run: bool,
     /// Existing files that differ and were left alone (`--overwrite never`).
     pub not_overwritten: Vec<PathBuf>,
     /// Files that could not be restored (damaged or missing data, I/O).
@@ -46,11 +50,22 @@ pub struct RestoreReport {
     /// How many of `errors` are damaged or missing repository data.
     pub damaged: u64,
     pub warnings: Vec<String>,
+    /// The first write that found the disk full: the restore stopped there,
+    /// and every file not yet written is in `errors`.
+    pub disk_full: Option<DiskFull>,
     pub verified: bool,
     pub verify_failures: Vec<(PathBuf, String)>,
     /// Indexes into the plan's files that were not (re)written.
     #[serde(skip)]
     pub not_written: HashSet<usize>,
+}
+
+/// Where a restore ran out of space.
+#[derive(Debug, Clone, Serialize)]
+pub struct DiskFull {
+    /// The file being written when the disk filled up.
+    pub path: PathBuf,
+    pub message: String,
 }
 
 /// Runs the plan.
@@ -67,9 +82,7 @@ pub fn execute(
         Some(plan.total_bytes),
     );
     if opts.dry_run {
-        report.files_restored = plan.files.len() as u64;
-        report.dirs = plan.dirs.len() as u64;
-        report.others = plan.others.len() as u64;
+        crate::restore::dry::dry_run(repo, plan, opts, &mut report)?;
         return Ok(report);
     }
     // Reading packs waits on storage and writing files on the disk, so more
@@ -103,6 +116,7 @@ fn run(
     let errors = Mutex::new(Vec::new());
     let meta_done = write_content(repo, plan, target, &prepared.write, progress, &errors)?;
     report.warnings.extend(meta_done.warnings);
+    report.disk_full = report.disk_full.take().or(meta_done.disk_full);
     let mut skip_meta = vec![false; plan.files.len()];
     for i in meta_done.files {
         skip_meta[i] = true;
@@ -169,6 +183,19 @@ fn run(
 }
 
 impl RestoreReport {
+    /// Remembers the first error that says the disk is full.
+    pub(super) fn note_disk_full(&mut self, e: &Error) {
+        if self.disk_full.is_none() && crate::restore::write::is_disk_full(e) {
+            self.disk_full = Some(DiskFull {
+                path: match e {
+                    Error::Io { path, .. } => path.clone(),
+                    _ => PathBuf::new(),
+                },
+                message: e.to_string(),
+            });
+        }
+    }
+
     /// Records a file that could not be restored.
     pub(super) fn fail(&mut self, file: usize, path: &Path, message: &str, damaged: bool) {
         if self.not_written.insert(file) {

@@ -12,6 +12,7 @@
 //! below the target, and files are opened with `O_NOFOLLOW` and directories
 //! checked not to be symlinks, so nothing is written outside the target.
 
+mod dry;
 mod execute;
 mod fsmeta;
 mod plan;
@@ -19,7 +20,7 @@ mod prepare;
 mod verify;
 mod write;
 
-pub use execute::{execute, Overwrite, RestoreReport};
+pub use execute::{execute, DiskFull, Overwrite, RestoreReport};
 pub use plan::{plan, Plan, PlannedFile, Selection};
 
 use std::path::PathBuf;

@@ -97,7 +97,10 @@ fn record(
             report.not_written.insert(i);
         }
         Ok(Prepared::InTheWay) => report.fail(i, path, "a directory is in the way", false),
-        Err(e) => report.fail(i, path, &e.to_string(), false),
+        Err(e) => {
+            report.note_disk_full(&e);
+            report.fail(i, path, &e.to_string(), false)
+        }
     }
 }
 
@@ -172,6 +175,7 @@ pub(super) fn settle_replaced(
             let _ = std::fs::remove_file(&dest);
             std::fs::rename(&aside, &dest)
         } else {
+            report.files_overwritten += 1;
             std::fs::remove_file(&aside)
         };
         if let Err(e) = outcome {

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use rayon::prelude::*;
@@ -16,7 +17,7 @@ use crate::ids::{BlobId, PackId};
 use crate::progress::Progress;
 use crate::repo::{PackRead, Repository};
 use crate::restore::fsmeta;
-use crate::restore::{Plan, PlannedFile};
+use crate::restore::{DiskFull, Plan, PlannedFile};
 
 /// One chunk's destinations inside a pack.
 pub(super) struct Target {
@@ -24,8 +25,13 @@ pub(super) struct Target {
     offset: u64,
 }
 
+type Group = (BlobKind, HashMap<BlobId, (PackRead, Vec<Target>)>);
+
 /// Groups every chunk of the files to write by pack and writes them, one
-/// pack per task.
+/// pack per task. The first write that finds the disk full stops the
+/// restore: no further pack is read (every later write would fail the same
+/// way, one error each), and every file not completely written by then is
+/// reported as not restored.
 pub(super) fn write_content(
     repo: &Repository,
     plan: &Plan,
@@ -34,16 +40,91 @@ pub(super) fn write_content(
     progress: &dyn Progress,
     errors: &Mutex<Vec<FileError>>,
 ) -> Result<MetaDone> {
-    type Group = (BlobKind, HashMap<BlobId, (PackRead, Vec<Target>)>);
-    let mut packs: HashMap<PackId, Group> = HashMap::new();
-    let damaged = |file: usize, message: String| {
+    let push = |file: usize, damaged: bool, message: String| {
         let mut errs = errors.lock().unwrap_or_else(|p| p.into_inner());
         errs.push(FileError {
             file,
-            damaged: true,
+            damaged,
             message,
         });
     };
+    let (packs, pending) = group_by_pack(repo, plan, write, &|i, m| push(i, true, m))?;
+    let full: Mutex<Option<DiskFull>> = Mutex::new(None);
+    let stopped = AtomicBool::new(false);
+    let fail = |file: usize, e: &Error| {
+        if is_disk_full(e) && !stopped.swap(true, Ordering::SeqCst) {
+            *full.lock().unwrap_or_else(|p| p.into_inner()) = Some(DiskFull {
+                path: plan.files[file].path.clone(),
+                message: e.to_string(),
+            });
+        }
+        push(file, e.kind() == ErrorKind::Corrupt, e.to_string());
+    };
+    let work: Vec<(PackId, Group)> = packs.into_iter().collect();
+    let done: Vec<OpenFiles> = work
+        .into_par_iter()
+        .map(|(pack, (kind, blobs))| {
+            let mut open = OpenFiles::default();
+            if stopped.load(Ordering::SeqCst) {
+                return open;
+            }
+            let mut reads: Vec<PackRead> = blobs.values().map(|(r, _)| *r).collect();
+            let _ = repo.read_pack_blobs(&pack, kind, &mut reads, |r, data| {
+                if stopped.load(Ordering::SeqCst) {
+                    return Err(Error::Internal("restore stopped: disk full".into()));
+                }
+                let Some((_, targets)) = blobs.get(&r.id) else {
+                    return Ok(());
+                };
+                let data = match data {
+                    Ok(d) => d,
+                    Err(e) => {
+                        targets.iter().for_each(|t| fail(t.file, &e));
+                        return Ok(());
+                    }
+                };
+                for t in targets {
+                    progress.bytes(data.len() as u64);
+                    let f = &plan.files[t.file];
+                    match open.write(&target.join(&f.path), t, f, &data) {
+                        Ok(()) => {
+                            pending[t.file].fetch_sub(1, Ordering::SeqCst);
+                        }
+                        Err(e) => fail(t.file, &e),
+                    }
+                }
+                Ok(())
+            });
+            open
+        })
+        .collect();
+    let mut meta = MetaDone::default();
+    for o in done {
+        meta.files.extend(o.meta_done);
+        meta.warnings.extend(o.warnings);
+    }
+    meta.disk_full = full.into_inner().unwrap_or_else(|p| p.into_inner());
+    if meta.disk_full.is_some() {
+        for &i in write {
+            if pending[i].load(Ordering::SeqCst) > 0 {
+                push(i, false, "not restored: the disk is full".into());
+            }
+        }
+    }
+    Ok(meta)
+}
+
+/// Every chunk of the files to write, grouped by the pack holding it, and
+/// per file how many chunk writes it needs. A chunk in no index fails its
+/// file through `damaged`.
+fn group_by_pack(
+    repo: &Repository,
+    plan: &Plan,
+    write: &[usize],
+    damaged: &dyn Fn(usize, String),
+) -> Result<(HashMap<PackId, Group>, Vec<AtomicUsize>)> {
+    let mut packs: HashMap<PackId, Group> = HashMap::new();
+    let pending: Vec<AtomicUsize> = plan.files.iter().map(|_| AtomicUsize::new(0)).collect();
     for &i in write {
         let f = &plan.files[i];
         let mut offset = 0u64;
@@ -68,55 +149,26 @@ pub(super) fn write_content(
                 .or_insert_with(|| (read, Vec::new()))
                 .1
                 .push(Target { file: i, offset });
+            pending[i].fetch_add(1, Ordering::SeqCst);
             offset += loc.raw_length as u64;
         }
         if offset != f.size && !f.content.is_empty() {
             damaged(i, "chunk sizes do not add up to the file size".into());
         }
     }
-    let work: Vec<(PackId, Group)> = packs.into_iter().collect();
-    let done: Vec<OpenFiles> = work
-        .into_par_iter()
-        .map(|(pack, (kind, blobs))| {
-            let mut reads: Vec<PackRead> = blobs.values().map(|(r, _)| *r).collect();
-            let mut open = OpenFiles::default();
-            let fail = |file: usize, e: &Error| {
-                let mut errs = errors.lock().unwrap_or_else(|p| p.into_inner());
-                errs.push(FileError {
-                    file,
-                    damaged: e.kind() == ErrorKind::Corrupt,
-                    message: e.to_string(),
-                });
-            };
-            let _ = repo.read_pack_blobs(&pack, kind, &mut reads, |r, data| {
-                let Some((_, targets)) = blobs.get(&r.id) else {
-                    return Ok(());
-                };
-                let data = match data {
-                    Ok(d) => d,
-                    Err(e) => {
-                        targets.iter().for_each(|t| fail(t.file, &e));
-                        return Ok(());
-                    }
-                };
-                for t in targets {
-                    progress.bytes(data.len() as u64);
-                    let f = &plan.files[t.file];
-                    if let Err(e) = open.write(&target.join(&f.path), t, f, &data) {
-                        fail(t.file, &e);
-                    }
-                }
-                Ok(())
-            });
-            open
-        })
-        .collect();
-    let mut meta = MetaDone::default();
-    for o in done {
-        meta.files.extend(o.meta_done);
-        meta.warnings.extend(o.warnings);
+    Ok((packs, pending))
+}
+
+/// Is this the target running out of space (or of quota)? Then every
+/// further write fails the same way.
+pub(super) fn is_disk_full(e: &Error) -> bool {
+    match e {
+        Error::Io { source, .. } => matches!(
+            source.raw_os_error(),
+            Some(libc::ENOSPC) | Some(libc::EDQUOT)
+        ),
+        _ => false,
     }
-    Ok(meta)
 }
 
 /// Files whose metadata the write phase already applied, and its warnings.
@@ -124,6 +176,8 @@ pub(super) fn write_content(
 pub(super) struct MetaDone {
     pub(super) files: Vec<usize>,
     pub(super) warnings: Vec<String>,
+    /// Where the disk filled up, if it did.
+    pub(super) disk_full: Option<DiskFull>,
 }
 
 /// A file that could not be restored, and whether repository damage is why.
