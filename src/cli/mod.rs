@@ -12,6 +12,7 @@ mod export;
 mod find;
 pub mod forget;
 mod init;
+mod listing;
 mod mount;
 mod open;
 mod output;
@@ -21,6 +22,7 @@ mod repair;
 mod repo;
 mod restore;
 mod storage;
+mod table;
 
 use cairn::repo::SnapshotFilter;
 use cairn::Result;

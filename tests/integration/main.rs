@@ -14,6 +14,7 @@ mod find;
 mod forget;
 mod golden;
 mod hostile;
+mod listing;
 mod mount;
 mod prune;
 mod prune_concurrent;
