@@ -14,6 +14,7 @@ mod find;
 mod forget;
 mod golden;
 mod hostile;
+mod json_doc;
 mod listing;
 mod mount;
 mod prune;
