@@ -114,17 +114,21 @@ fn like_one_of<'a>(
 }
 
 fn parse(text: &str, what: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("{what}: not JSON ({e}): {text}"))
+    try_parse(text).unwrap_or_else(|e| panic!("{what}: {e}"))
+}
+
+fn try_parse(text: &str) -> Result<Value, String> {
+    serde_json::from_str(text).map_err(|e| format!("not JSON ({e}): {text}"))
 }
 
 /// Checks one example's real stdout against the documented output.
 fn check(ex: &Example, stdout: &str) -> Result<(), String> {
     if !ex.lines {
         let doc = parse(&ex.output, &ex.command);
-        return same_shape(&doc, &parse(stdout.trim(), &ex.command), "$");
+        return same_shape(&doc, &try_parse(stdout.trim())?, "$");
     }
     let doc: Vec<Value> = ex.output.lines().map(|l| parse(l, &ex.command)).collect();
-    let real: Vec<Value> = stdout.lines().map(|l| parse(l, &ex.command)).collect();
+    let real: Vec<Value> = stdout.lines().map(try_parse).collect::<Result<_, _>>()?;
     let type_of = |v: &Value| v["message_type"].as_str().unwrap_or("<none>").to_string();
     if real.last().map(type_of).as_deref() != Some("summary") {
         return Err(format!("the last line is not a summary: {stdout}"));
