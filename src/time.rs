@@ -26,6 +26,39 @@ pub fn format_local(t: Timestamp) -> String {
     }
 }
 
+/// A timestamp as wall-clock text in a fixed UTC offset (`2026-11-22
+/// 04:36:02`): how listings show times in the offset the snapshot was
+/// taken in, so the same snapshot reads the same on every machine.
+pub fn format_in_offset(t: Timestamp, offset_secs: i32) -> String {
+    in_offset(t, offset_secs)
+        .map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_else(|| format!("@{}", t.secs))
+}
+
+/// A timestamp as RFC 3339 text with the given UTC offset
+/// (`2026-11-22T04:36:02.5+01:00`): the one time format of `--json` output.
+pub fn rfc3339(t: Timestamp, offset_secs: i32) -> String {
+    in_offset(t, offset_secs)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false))
+        .unwrap_or_else(|| format!("@{}", t.secs))
+}
+
+/// A timestamp as RFC 3339 text in this machine's local offset at that time.
+pub fn rfc3339_local(t: Timestamp) -> String {
+    use chrono::TimeZone;
+    match chrono::Local.timestamp_opt(t.secs, t.nanos) {
+        chrono::LocalResult::Single(d) | chrono::LocalResult::Ambiguous(d, _) => {
+            d.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
+        }
+        chrono::LocalResult::None => format!("@{}", t.secs),
+    }
+}
+
+fn in_offset(t: Timestamp, offset_secs: i32) -> Option<chrono::DateTime<chrono::FixedOffset>> {
+    let zone = chrono::FixedOffset::east_opt(offset_secs)?;
+    chrono::DateTime::from_timestamp(t.secs, t.nanos).map(|d| d.with_timezone(&zone))
+}
+
 /// Parses a user-given time: RFC 3339, or local `YYYY-MM-DD[ HH:MM[:SS]]`.
 pub fn parse_time(s: &str) -> crate::Result<(Timestamp, i32)> {
     use chrono::{DateTime, Local, NaiveDate, NaiveDateTime, TimeZone};
@@ -99,5 +132,22 @@ mod tests {
         assert_eq!(off, 0);
         assert_eq!(c.secs, 1_793_534_400);
         assert!(parse_time("yesterday-ish").is_err());
+    }
+
+    #[test]
+    fn formats_in_the_given_offset() {
+        let t = Timestamp {
+            secs: 1_793_534_400,
+            nanos: 0,
+        };
+        assert_eq!(rfc3339(t, 3600), "2026-11-01T13:00:00+01:00");
+        assert_eq!(rfc3339(t, 0), "2026-11-01T12:00:00+00:00");
+        assert_eq!(format_in_offset(t, -5 * 3600), "2026-11-01 07:00:00");
+        let half = Timestamp {
+            nanos: 500_000_000,
+            ..t
+        };
+        assert_eq!(rfc3339(half, 0), "2026-11-01T12:00:00.500+00:00");
+        assert!(chrono::DateTime::parse_from_rfc3339(&rfc3339_local(t)).is_ok());
     }
 }

@@ -18,7 +18,7 @@ use crate::format::index::BlobKind;
 use crate::format::snapshot::Summary;
 use crate::format::tree::{Meta, Node, NodeKind, Tree};
 use crate::ids::{BlobId, ChunkId, TreeId};
-use crate::progress::Progress;
+use crate::progress::{FileOutcome, Progress};
 use crate::repo::{BlobWriter, Repository, WriteStats};
 use crate::source::{Entry, EntryKind, Event, Source};
 
@@ -316,13 +316,13 @@ impl Archiver<'_, '_> {
             if self.all_known(&content)? {
                 self.summary.files_unchanged += 1;
                 self.summary.total_bytes += s;
+                self.progress.file(&e.path, FileOutcome::Unmodified, s);
                 self.push_file(e.name, e.meta, s, content);
                 return Ok(());
             }
         }
-        // Another name of an inode read in this backup: reuse its chunks,
-        // but only if it still looks the same (it may have changed between
-        // the two names, or the inode been reused).
+        // Another name of an inode read in this backup: reuse its chunks, but only if it still
+        // looks the same (it may have changed between the two names, or the inode been reused).
         let link_key = (e.meta.device, e.meta.inode);
         if e.meta.links > 1 {
             if let Some(seen) = self.links.get(&link_key) {
@@ -363,11 +363,9 @@ impl Archiver<'_, '_> {
                 .warn(&format!("{} changed while it was read", e.path.display()));
             self.changed.push(e.path.clone());
         }
-        if is_new {
-            self.summary.files_new += 1;
-        } else {
-            self.summary.files_changed += 1;
-        }
+        self.summary.files_new += u64::from(is_new);
+        self.summary.files_changed += u64::from(!is_new);
+        self.progress.file(&e.path, FileOutcome::read(is_new), read);
         self.summary.total_bytes += read;
         if e.meta.links > 1 {
             self.links.insert(
@@ -460,6 +458,7 @@ impl Archiver<'_, '_> {
         };
         self.summary.files_new += 1;
         self.summary.total_bytes += read;
+        self.progress.file(&e.path, FileOutcome::New, read);
         self.push_file(e.name, e.meta, read, content);
         Ok(())
     }

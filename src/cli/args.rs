@@ -20,7 +20,8 @@ pub struct Global {
     /// r2:ACCOUNT_ID/BUCKET[/PREFIX]. Default: a repository in your data directory.
     #[arg(short = 'r', long = "repo", env = "CAIRN_REPOSITORY", global = true)]
     pub repo: Option<String>,
-    /// Machine-readable output: JSON lines for progress and a JSON summary.
+    /// Machine-readable output on stdout (docs/json.md); progress and warnings
+    /// go to stderr as JSON lines.
     #[arg(long, global = true)]
     pub json: bool,
     /// Only errors.

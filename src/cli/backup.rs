@@ -32,7 +32,7 @@ pub fn run(g: &Global, a: BackupArgs) -> Result<i32> {
         dry_run: a.dry_run,
         threads: None,
     };
-    let out = Arc::new(Output::new(g));
+    let out = Arc::new(Output::new(g).list_files(g, a.dry_run));
     let mut source: Box<dyn Source> = if a.stdin {
         Box::new(StdinSource::new(
             a.stdin_filename.clone(),

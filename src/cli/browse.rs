@@ -5,7 +5,6 @@ use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use cairn::explore::{kind_name, node_size as size};
 use cairn::format::index::BlobKind;
 use cairn::format::layout;
 use cairn::format::tree::{Node, NodeKind, Tree};
@@ -14,7 +13,9 @@ use cairn::repo::Repository;
 use cairn::{Error, Result};
 
 use crate::cli::args::{CatArgs, CatKind, DumpArgs, Global, LsArgs, SnapshotsArgs};
+use crate::cli::listing;
 use crate::cli::output::bytes;
+use crate::cli::table::{Align, Table};
 use crate::cli::{exit, open, print_json, split_spec};
 
 pub fn snapshots(g: &Global, a: SnapshotsArgs) -> Result<i32> {
@@ -24,34 +25,53 @@ pub fn snapshots(g: &Global, a: SnapshotsArgs) -> Result<i32> {
         let v: Vec<_> = list
             .iter()
             .map(|s| {
-                let mut v = serde_json::to_value(&s.snapshot).unwrap_or_default();
+                let sn = &s.snapshot;
+                let mut v = serde_json::to_value(sn).unwrap_or_default();
                 v["id"] = s.id.to_hex().into();
                 v["short_id"] = s.id.short().into();
-                v["time_local"] = cairn::time::format_local(s.snapshot.time).into();
+                v["time_unix"] = v["time"].take();
+                v["time"] = cairn::time::rfc3339(sn.time, sn.utc_offset_secs).into();
                 v
             })
             .collect();
         print_json(&v)?;
         return Ok(exit::OK);
     }
-    println!(
-        "{:<10} {:<19} {:<16} {:<16} {:>10}  paths",
-        "id", "time", "host", "tags", "size"
-    );
+    let mut table = Table::new(std::io::stdout().lock(), &SNAPSHOT_COLUMNS);
+    let io_err = |e| Error::io("<stdout>", e);
+    let header = ["id", "time", "host", "tags", "size", "paths"];
+    table
+        .row(header.iter().map(|h| h.to_string()).collect())
+        .map_err(io_err)?;
     for s in &list {
-        let sn = &s.snapshot;
-        println!(
-            "{:<10} {:<19} {:<16} {:<16} {:>10}  {}",
-            s.id.short(),
-            cairn::time::format_local(sn.time),
-            sn.host,
-            sn.tags.join(","),
-            bytes(sn.summary.total_bytes),
-            sn.paths.join(" ")
-        );
+        table.row(snapshot_row(s)).map_err(io_err)?;
     }
+    drop(table.finish().map_err(io_err)?);
     println!("{} snapshots", list.len());
     Ok(exit::OK)
+}
+
+/// Columns of `snapshots`: id, time, host, tags, size, paths.
+const SNAPSHOT_COLUMNS: [Align; 6] = [
+    Align::Left,
+    Align::Left,
+    Align::Left,
+    Align::Left,
+    Align::Right,
+    Align::Left,
+];
+
+/// One `snapshots` row; the columns take the width of their longest cell.
+fn snapshot_row(s: &cairn::repo::SnapshotRef) -> Vec<String> {
+    let sn = &s.snapshot;
+    vec![
+        s.id.short(),
+        cairn::time::format_local(sn.time),
+        sn.host.clone(),
+        sn.tags.join(","),
+        bytes(sn.summary.total_bytes),
+        sn.paths.join(" "),
+    ]
 }
 
 /// Resolves `SNAPSHOT[:path]` to a node (a synthetic directory for the root).
@@ -67,43 +87,39 @@ pub(crate) fn resolve(
 
 pub fn ls(g: &Global, a: LsArgs) -> Result<i32> {
     let repo = open::open(g, false)?;
-    let (path, node) = resolve(&repo, &a.snapshot, &a.filter.to_filter())?;
-    let mut out = std::io::stdout().lock();
-    let mut print = |p: &Path, n: &Node| -> Result<()> {
-        let line = if g.json {
-            serde_json::json!({
-                "path": p.to_string_lossy(),
-                "type": kind_name(&n.kind),
-                "size": size(n),
-                "mode": n.meta.mode,
-                "uid": n.meta.uid, "gid": n.meta.gid,
-                "mtime": cairn::time::format_local(n.meta.mtime),
-            })
-            .to_string()
-        } else if a.long {
-            format!(
-                "{:o} {:>8} {:>8} {:>12} {} {}",
-                n.meta.mode,
-                if n.meta.user.is_empty() {
-                    n.meta.uid.to_string()
-                } else {
-                    n.meta.user.clone()
-                },
-                if n.meta.group.is_empty() {
-                    n.meta.gid.to_string()
-                } else {
-                    n.meta.group.clone()
-                },
-                size(n),
-                cairn::time::format_local(n.meta.mtime),
-                p.display()
-            )
+    let (snap, sub) = split_spec(&a.snapshot);
+    let s = repo.find_snapshot(snap, &a.filter.to_filter())?;
+    let (path, node) = cairn::explore::resolve(&repo, s.snapshot.tree, sub.unwrap_or(""))?;
+    let offset = s.snapshot.utc_offset_secs;
+    let stdout = std::io::stdout().lock();
+    let io_err = |e| Error::io("<stdout>", e);
+    let mut nodes = 0u64;
+    if a.long && !g.json {
+        let mut table = Table::new(stdout, &listing::LONG_COLUMNS);
+        walk(&repo, &path, &node, &mut |p, n| {
+            table.row(listing::long_row(p, n, offset)).map_err(io_err)
+        })?;
+        drop(table.finish().map_err(io_err)?);
+        return Ok(exit::OK);
+    }
+    let mut out = stdout;
+    walk(&repo, &path, &node, &mut |p, n| {
+        nodes += 1;
+        if g.json {
+            writeln!(out, "{}", listing::node_json(p, n, offset)).map_err(io_err)
         } else {
-            p.display().to_string()
-        };
-        writeln!(out, "{line}").map_err(|e| Error::io("<stdout>", e))
-    };
-    walk(&repo, &path, &node, &mut print)?;
+            writeln!(out, "{}", p.display()).map_err(io_err)
+        }
+    })?;
+    drop(out);
+    if g.json {
+        print_json(&serde_json::json!({
+            "message_type": "summary",
+            "snapshot_id": s.id.to_hex(),
+            "short_id": s.id.short(),
+            "nodes": nodes,
+        }))?;
+    }
     Ok(exit::OK)
 }
 

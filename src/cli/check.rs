@@ -26,6 +26,9 @@ pub fn run(g: &Global, a: CheckArgs) -> Result<i32> {
     if g.json {
         let mut v = summary_json(&report)?;
         v["damaged"] = report.is_damaged().into();
+        if let Some(t) = report.audit.as_ref().and_then(|a| a.oldest_verification) {
+            v["audit"]["oldest_verification"] = cairn::time::rfc3339_local(t).into();
+        }
         print_json(&v)?;
     } else {
         let verbose = g.verbose > 0;

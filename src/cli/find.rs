@@ -7,10 +7,13 @@ use std::path::Path;
 
 use clap::Args;
 
-use cairn::explore::find::{FindOptions, Finder};
+use cairn::explore::find::{FindMatch, FindOptions, Finder};
 use cairn::{Error, Result};
 
 use crate::cli::args::{Filter, Global};
+use crate::cli::listing;
+use crate::cli::output::bytes;
+use crate::cli::table::{Align, Table};
 use crate::cli::{exit, open, print_json, summary_json};
 
 #[derive(Args, Debug)]
@@ -55,30 +58,19 @@ pub fn run(g: &Global, a: FindArgs) -> Result<i32> {
     opts.newest = a.newest.as_deref().map(parse).transpose()?;
     opts.oldest = a.oldest.as_deref().map(parse).transpose()?;
     let mut finder = Finder::new(&repo, opts)?;
-    let mut out = std::io::stdout().lock();
+    let mut out = Table::new(std::io::stdout().lock(), &MATCH_COLUMNS);
+    let io_err = |e| Error::io("<stdout>", e);
     for snap in &snaps {
+        let offset = snap.snapshot.utc_offset_secs;
         finder.search(snap, &mut |m| {
-            let path = Path::new(OsStr::from_bytes(&m.path));
-            let line = if g.json {
-                let mut v = serde_json::to_value(m).map_err(|e| Error::Internal(e.to_string()))?;
-                v["message_type"] = "match".into();
-                v["path"] = path.to_string_lossy().into();
-                v["mtime_local"] = cairn::time::format_local(m.mtime).into();
-                v.to_string()
+            if g.json {
+                writeln!(out.writer(), "{}", match_json(m, offset)).map_err(io_err)
             } else {
-                format!(
-                    "{}  {:>7o} {:>12} {}  {}",
-                    m.snapshot.short(),
-                    m.mode,
-                    m.size,
-                    cairn::time::format_local(m.mtime),
-                    path.display()
-                )
-            };
-            writeln!(out, "{line}").map_err(|e| Error::io("<stdout>", e))
+                out.row(match_row(m, offset)).map_err(io_err)
+            }
         })?;
     }
-    drop(out);
+    drop(out.finish().map_err(io_err)?);
     let s = finder.stats();
     if let Some(under) = &a.under {
         // In none of them: most likely a typo, not an empty result.
@@ -107,6 +99,49 @@ pub fn run(g: &Global, a: FindArgs) -> Result<i32> {
         }
     }
     Ok(exit::OK)
+}
+
+/// Columns of a match: snapshot, mode, size, time, path.
+const MATCH_COLUMNS: [Align; 5] = [
+    Align::Left,
+    Align::Left,
+    Align::Right,
+    Align::Left,
+    Align::Left,
+];
+
+fn match_path(m: &FindMatch) -> &Path {
+    Path::new(OsStr::from_bytes(&m.path))
+}
+
+/// A match as text: `ls -l` style mode, human size, the time in the
+/// snapshot's offset.
+fn match_row(m: &FindMatch, utc_offset_secs: i32) -> Vec<String> {
+    vec![
+        m.snapshot.short(),
+        listing::permissions(m.kind, m.mode),
+        if m.kind == "file" {
+            bytes(m.size)
+        } else {
+            String::new()
+        },
+        listing::time_cell(m.mtime, utc_offset_secs),
+        match_path(m).display().to_string(),
+    ]
+}
+
+/// One `find --json` line (see docs/json.md).
+fn match_json(m: &FindMatch, utc_offset_secs: i32) -> serde_json::Value {
+    serde_json::json!({
+        "message_type": "match",
+        "snapshot": m.snapshot.to_hex(),
+        "path": match_path(m).to_string_lossy(),
+        "type": m.kind,
+        "size": m.size,
+        "mode": m.mode,
+        "permissions": listing::permissions(m.kind, m.mode),
+        "mtime": cairn::time::rfc3339(m.mtime, utc_offset_secs),
+    })
 }
 
 fn parse(t: &str) -> Result<cairn::format::tree::Timestamp> {

@@ -128,6 +128,11 @@ pub fn run(g: &Global, a: ForgetArgs) -> Result<i32> {
     };
     let report = forget::forget(&repo, &opts)?;
     if g.json {
+        // One document: with --prune, prune's summary is nested in it.
+        let prune = match a.prune {
+            true => Some(prune_json(g, &repo, &a)?),
+            false => None,
+        };
         print_json(&serde_json::json!({
             "message_type": "summary",
             "dry_run": report.dry_run,
@@ -137,7 +142,9 @@ pub fn run(g: &Global, a: ForgetArgs) -> Result<i32> {
             "removed": report.removed.len(),
             "to_remove": report.to_remove(),
             "snapshots": report.decisions.iter().map(decision_json).collect::<Vec<_>>(),
+            "prune": prune,
         }))?;
+        return Ok(exit::OK);
     } else if !g.quiet {
         print_report(&report, &opts.policy, source);
     }
@@ -147,11 +154,23 @@ pub fn run(g: &Global, a: ForgetArgs) -> Result<i32> {
     Ok(exit::OK)
 }
 
+/// `forget --prune --json`: prune's report, to nest in forget's.
+fn prune_json(
+    g: &Global,
+    repo: &cairn::repo::Repository,
+    a: &ForgetArgs,
+) -> Result<serde_json::Value> {
+    let out = crate::cli::output::Output::new(g);
+    let report = cairn::prune::prune(repo, &a.prune_flags.options(a.dry_run), &out)?;
+    out.clear();
+    serde_json::to_value(&report).map_err(|e| Error::Internal(format!("json: {e}")))
+}
+
 fn decision_json(d: &Decision) -> serde_json::Value {
     serde_json::json!({
         "id": d.id,
         "short_id": d.id.short(),
-        "time": snapshot_time(d),
+        "time": cairn::time::rfc3339(d.time, d.utc_offset_secs),
         "group": d.group,
         "keep": d.keep,
         "reasons": d.reasons,

@@ -13,6 +13,7 @@ mod find;
 pub mod forget;
 mod init;
 mod last_check;
+mod listing;
 mod mount;
 mod open;
 mod output;
@@ -22,6 +23,7 @@ mod repair;
 mod repo;
 mod restore;
 mod storage;
+mod table;
 
 use cairn::repo::SnapshotFilter;
 use cairn::Result;

@@ -1,5 +1,7 @@
 //! Rendering progress: a bar on a terminal, JSON lines with `--json`,
-//! nothing with `--quiet`. Warnings always reach stderr (or JSON).
+//! nothing with `--quiet`. Progress and warnings go to stderr (as JSON
+//! lines with `--json`), so stdout holds only a command's result (see
+//! docs/json.md); `backup -v` file lines are results and go to stdout.
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -10,7 +12,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
-use cairn::progress::Progress;
+use cairn::progress::{FileOutcome, Progress};
 
 use crate::cli::args::Global;
 
@@ -30,6 +32,15 @@ pub struct Output {
     total_items: AtomicU64,
     total_bytes: AtomicU64,
     last_json: Mutex<Instant>,
+    /// `backup -v`: list files read (with `-vv` also those reused).
+    files: Option<FileList>,
+}
+
+/// What `backup -v` lists.
+#[derive(Debug, Clone, Copy)]
+struct FileList {
+    unmodified_too: bool,
+    dry_run: bool,
 }
 
 impl Output {
@@ -58,7 +69,20 @@ impl Output {
             total_items: AtomicU64::new(0),
             total_bytes: AtomicU64::new(0),
             last_json: Mutex::new(Instant::now()),
+            files: None,
         }
+    }
+
+    /// With `-v`, list the files a backup reads (`-vv`: every file) on
+    /// stdout; a dry run says which it would read.
+    pub fn list_files(mut self, g: &Global, dry_run: bool) -> Self {
+        if g.verbose > 0 && !g.quiet {
+            self.files = Some(FileList {
+                unmodified_too: g.verbose > 1,
+                dry_run,
+            });
+        }
+        self
     }
 
     fn status_json(&self) {
@@ -75,7 +99,7 @@ impl Output {
             "total_files": self.total_items.load(Ordering::Relaxed),
             "total_bytes": self.total_bytes.load(Ordering::Relaxed),
         });
-        println!("{line}");
+        eprintln!("{line}");
     }
 
     /// Does anything show totals (a bar or JSON lines)? Only then is a
@@ -123,9 +147,23 @@ impl Progress for Output {
         }
     }
 
+    fn file(&self, path: &Path, outcome: FileOutcome, size: u64) {
+        let Some(list) = self.files else { return };
+        if outcome == FileOutcome::Unmodified && !list.unmodified_too {
+            return;
+        }
+        match &self.mode {
+            Mode::Json => println!("{}", file_json(path, outcome, size, list.dry_run)),
+            Mode::Bar(b) => {
+                b.suspend(|| println!("{}", file_line(path, outcome, size, list.dry_run)))
+            }
+            Mode::Silent => println!("{}", file_line(path, outcome, size, list.dry_run)),
+        }
+    }
+
     fn warn(&self, message: &str) {
         match &self.mode {
-            Mode::Json => println!("{}", json!({"message_type": "warning", "message": message})),
+            Mode::Json => eprintln!("{}", json!({"message_type": "warning", "message": message})),
             Mode::Bar(b) => b.suspend(|| eprintln!("warning: {message}")),
             Mode::Silent if !self.quiet => eprintln!("warning: {message}"),
             Mode::Silent => {}
@@ -138,7 +176,80 @@ impl Progress for Output {
     }
 }
 
-/// Human-readable byte count.
+/// A `backup -v` line: `new        /path (4.2 MiB)`; in a dry run
+/// `would read /path (4.2 MiB, new)` or `would skip /path (…, unmodified)`.
+pub fn file_line(path: &Path, outcome: FileOutcome, size: u64, dry_run: bool) -> String {
+    let (path, size, what) = (path.display(), bytes(size), outcome.name());
+    match (dry_run, outcome) {
+        (false, _) => format!("{what:<10} {path} ({size})"),
+        (true, FileOutcome::Unmodified) => format!("would skip {path} ({size}, {what})"),
+        (true, _) => format!("would read {path} ({size}, {what})"),
+    }
+}
+
+/// A `backup -v --json` line (see docs/json.md).
+fn file_json(path: &Path, outcome: FileOutcome, size: u64, dry_run: bool) -> serde_json::Value {
+    json!({
+        "message_type": "file",
+        "action": outcome.name(),
+        "path": path.to_string_lossy(),
+        "size": size,
+        "read": outcome != FileOutcome::Unmodified,
+        "dry_run": dry_run,
+    })
+}
+
+/// Human-readable byte count in binary units with one decimal (`4.2 MiB`,
+/// `512 B`), as restic and `ls -lh` print sizes.
 pub fn bytes(n: u64) -> String {
-    indicatif::HumanBytes(n).to_string()
+    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes_read_like_restic() {
+        assert_eq!(super::bytes(0), "0 B");
+        assert_eq!(super::bytes(1023), "1023 B");
+        assert_eq!(super::bytes(1024), "1.0 KiB");
+        assert_eq!(super::bytes(4_404_019), "4.2 MiB");
+        assert_eq!(super::bytes(u64::MAX), "16.0 EiB");
+    }
+
+    #[test]
+    fn file_lines_say_what_was_or_would_be_read() {
+        use super::{file_line, FileOutcome};
+        let p = std::path::Path::new("/a/b");
+        assert_eq!(
+            file_line(p, FileOutcome::New, 5000, false),
+            "new        /a/b (4.9 KiB)"
+        );
+        assert_eq!(
+            file_line(p, FileOutcome::Modified, 1, false),
+            "modified   /a/b (1 B)"
+        );
+        assert_eq!(
+            file_line(p, FileOutcome::Unmodified, 0, false),
+            "unmodified /a/b (0 B)"
+        );
+        assert_eq!(
+            file_line(p, FileOutcome::New, 1, true),
+            "would read /a/b (1 B, new)"
+        );
+        assert_eq!(
+            file_line(p, FileOutcome::Unmodified, 1, true),
+            "would skip /a/b (1 B, unmodified)"
+        );
+    }
 }

@@ -87,8 +87,8 @@ fn totals() -> Option<StorageStats> {
     Some(t)
 }
 
-/// With `--stats`: one line to stderr, or a `storage_stats` JSON line on
-/// stdout with `--json`.
+/// With `--stats`: one line to stderr, a `storage_stats` JSON line there
+/// with `--json` (stdout holds only the command's result).
 pub fn report(g: &Global) {
     if !g.backend.stats {
         return;
@@ -97,7 +97,7 @@ pub fn report(g: &Global) {
     if g.json {
         let mut v = serde_json::to_value(t).unwrap_or_default();
         v["message_type"] = "storage_stats".into();
-        println!("{v}");
+        eprintln!("{v}");
     } else {
         eprintln!(
             "storage: {} requests: {} write/list (class A: {} puts, {} lists), {} reads (class B), {} deletes; {} up, {} down; {} errors",

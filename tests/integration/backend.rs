@@ -10,14 +10,14 @@ use crate::util::*;
 
 /// The `storage_stats` line `--stats --json` prints.
 fn storage_stats(out: &std::process::Output) -> Value {
-    String::from_utf8_lossy(&out.stdout)
+    String::from_utf8_lossy(&out.stderr)
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .find(|v| v["message_type"] == "storage_stats")
         .unwrap_or_else(|| {
             panic!(
                 "no storage_stats line: {}",
-                String::from_utf8_lossy(&out.stdout)
+                String::from_utf8_lossy(&out.stderr)
             )
         })
 }

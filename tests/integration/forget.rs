@@ -275,7 +275,7 @@ fn forget_with_prune_frees_the_forgotten_data() {
     let before = pack_bytes(&env);
     let v = env.json(&["forget", "--keep-last", "1", "--prune", "--grace", "0"]);
     assert_eq!(
-        v["packs_deleted"].as_u64().map(|n| n > 0),
+        v["prune"]["packs_deleted"].as_u64().map(|n| n > 0),
         Some(true),
         "{v}"
     );

@@ -123,5 +123,5 @@ fn golden_repository_restores_byte_exact() {
     let out = cmd(&copy, &cache, &["--json", "snapshots"]);
     let list = last_json(&out);
     assert_eq!(list[0]["host"], "golden");
-    assert_eq!(list[0]["time"]["secs"], 1_795_305_600);
+    assert_eq!(list[0]["time_unix"]["secs"], 1_795_305_600);
 }

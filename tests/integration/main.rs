@@ -16,6 +16,8 @@ mod forget;
 mod golden;
 mod golden_spec;
 mod hostile;
+mod json_doc;
+mod listing;
 mod mount;
 mod prune;
 mod prune_concurrent;
