@@ -7,8 +7,10 @@ pub const OK: i32 = 0;
 pub const FAILED: i32 = 1;
 /// Bad arguments or input.
 pub const USAGE: i32 = 2;
-/// Backup saved, but some files could not be read; restore finished with
-/// files it could not restore.
+/// Backup saved, but some files could not be read (or, without
+/// `--allow-empty`, saved nothing because the excludes left nothing);
+/// restore finished, or stopped on a full disk, with files it could not
+/// restore.
 pub const INCOMPLETE: i32 = 3;
 /// Stored data is damaged (authentication or hash failure).
 pub const DAMAGED: i32 = 4;

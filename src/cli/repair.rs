@@ -98,13 +98,8 @@ fn snapshots(
     let unfixable = repaired.iter().any(|r| r.unreadable);
     // What a check that read the data found and this run, not reading
     // it, cannot see.
-    let unseen: Vec<String> = match (opts.read_data, last_check::load(g, repo)) {
-        (false, Some(last)) => last
-            .damaged_snapshots
-            .iter()
-            .filter(|id| !repaired.iter().any(|r| &r.original.to_hex() == *id))
-            .cloned()
-            .collect(),
+    let unseen = match (opts.read_data, last_check::load(g, repo)) {
+        (false, Some(last)) => still_to_repair(repo, &last.damaged_snapshots, &repaired)?,
         _ => Vec::new(),
     };
     if g.json {
@@ -164,4 +159,26 @@ fn snapshots(
         }
     }
     Ok(if unfixable { exit::DAMAGED } else { exit::OK })
+}
+
+/// Of the snapshots a data check found damaged, those this run did not
+/// list that still exist and have no repaired copy yet.
+fn still_to_repair(
+    repo: &cairn::repo::Repository,
+    damaged: &[String],
+    listed: &[cairn::repair::RepairedSnapshot],
+) -> Result<Vec<String>> {
+    // An unreadable snapshot must not stop a report about others.
+    let (all, _) = repo.readable_snapshots(&Default::default())?;
+    let exists = |id: &String| all.iter().any(|s| &s.id.to_hex() == id);
+    let copied = |id: &String| {
+        all.iter()
+            .any(|s| s.snapshot.original.is_some_and(|o| &o.to_hex() == id))
+    };
+    Ok(damaged
+        .iter()
+        .filter(|id| !listed.iter().any(|r| &r.original.to_hex() == *id))
+        .filter(|id| exists(id) && !copied(id))
+        .cloned()
+        .collect())
 }

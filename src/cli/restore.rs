@@ -79,11 +79,11 @@ fn print_problems(g: &Global, a: &RestoreArgs, report: &RestoreReport) {
         }
     }
     if let Some(full) = &report.disk_full {
+        // The message names the file being written when the disk filled.
         eprintln!(
-            "error: restore into {} stopped: {} (writing {}); {} files not restored{}",
+            "error: restore into {} stopped: {}; {} files not restored{}",
             a.target.display(),
             full.message,
-            a.target.join(&full.path).display(),
             report.errors.len(),
             if each { "" } else { " (list them with -v)" },
         );

@@ -64,6 +64,7 @@ fn restore_onto_a_full_disk_stops_with_one_message() {
     assert!(err.contains("No space left"), "{err}");
     assert!(err.contains(&format!("restore into {t} stopped")), "{err}");
     let line = err.lines().find(|l| l.contains("stopped")).unwrap();
+    assert!(line.contains(&format!("{t}/")), "names the file: {line}");
     let restored_dir = restored(&target, &src);
     let left: Vec<_> = std::fs::read_dir(&restored_dir)
         .map(|d| d.flatten().map(|e| e.path()).collect())

@@ -150,10 +150,18 @@ fn repair_without_read_data_reports_what_the_last_data_check_found() {
     let unseen = r["damaged_by_last_check"].as_array().unwrap();
     assert_eq!(unseen.len(), 1, "{r}");
     assert!(unseen[0].as_str().unwrap().starts_with(&id));
-    // The record belongs to this location: a copy with the same id and
-    // cache does not inherit it.
+    // Once repaired, it is no longer reported as waiting for a repair.
     let copy = env.path("copy");
     copy_dir(&env.repo, &copy);
+    env.ok(&["repair", "snapshots", "--read-data"]);
+    let r = env.json(&["repair", "snapshots", "--dry-run"]);
+    assert_eq!(
+        r["damaged_by_last_check"].as_array().unwrap().len(),
+        0,
+        "{r}"
+    );
+    // The record belongs to this location: a copy with the same id and
+    // cache does not inherit it (the copy is of the unrepaired state).
     let out = env
         .cmd(&["--json", "repair", "snapshots", "--dry-run"])
         .env("CAIRN_REPOSITORY", &copy)
