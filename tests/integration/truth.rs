@@ -60,7 +60,7 @@ fn restore_dry_run_says_what_it_would_do() {
     let out = env.ok(&["restore", "latest", "--target", &t, "--dry-run"]);
     let text = stdout(&out);
     assert!(
-        text.contains("would restore 3 files, 9.77 KiB, 0 to overwrite, 0 kept"),
+        text.contains("would restore 3 files, 9.8 KiB, 0 to overwrite, 0 kept"),
         "{text}"
     );
     assert!(!target.exists(), "a dry run wrote the target");
