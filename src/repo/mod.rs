@@ -206,7 +206,7 @@ impl Repository {
         let root = open.cache_dir.clone().or_else(default_cache_root);
         let cache = match root {
             Some(root) => {
-                let dir = root.join(hex::encode(&config.repo_id));
+                let dir = IndexCache::dir_for(&root, &config.repo_id, &storage.location());
                 std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
                 IndexCache::open(&dir.join("index.sqlite"))?
             }

@@ -4,6 +4,7 @@ mod archive;
 mod audit;
 mod backend;
 mod bundle;
+mod cache_copy;
 mod check;
 mod cli;
 mod crash;
