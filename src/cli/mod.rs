@@ -15,6 +15,7 @@ mod init;
 mod mount;
 mod open;
 mod output;
+mod password;
 pub mod policy;
 mod prune;
 mod repair;

@@ -130,17 +130,6 @@ fn ls_dump_cat_and_dry_run() {
 }
 
 #[test]
-fn default_kdf_is_calibrated_and_strong() {
-    let env = Env::uninit();
-    let start = std::time::Instant::now();
-    env.ok(&["init"]);
-    let took = start.elapsed();
-    let key = env.json(&["cat", "key"]);
-    assert_eq!(key["kdf"]["memory_kib"], 256 * 1024);
-    assert!(took.as_secs() < 30, "init took {took:?}");
-}
-
-#[test]
 fn first_backup_creates_the_default_repository() {
     let env = Env::uninit();
     let home = env.path("home");
