@@ -16,6 +16,7 @@ mod forget;
 mod golden;
 mod hostile;
 mod init_checks;
+mod messages;
 mod mount;
 mod passwords;
 mod prune;
