@@ -14,7 +14,7 @@ use crate::cli::{exit, open, print_json};
 
 /// Printed by every init: restic's warning, because nothing else can
 /// help a user who loses the password.
-const LOST_PASSWORD_WARNING: &str = "\
+pub const LOST_PASSWORD_WARNING: &str = "\
 WARNING: keep the password safe. Without it nobody, including you, can read
 this repository: a lost password means all its data is lost for good.";
 

@@ -37,12 +37,16 @@ pub fn open(g: &Global, create_default: bool) -> Result<Repository> {
     if is_default && create_default && !exists(&*storage)? {
         eprintln!("creating a new repository at {loc}");
         let pw = crate::cli::password::password(g, true)?;
-        return Repository::init(
+        let repo = Repository::init(
             storage,
             pw.as_bytes(),
             InitOptions::default(),
             open_options(g),
-        );
+        )?;
+        if !g.quiet {
+            eprintln!("{}", crate::cli::init::LOST_PASSWORD_WARNING);
+        }
+        return Ok(repo);
     }
     let pw = crate::cli::password::password(g, false)?;
     Repository::open(storage, pw.as_bytes(), open_options(g))

@@ -152,7 +152,9 @@ fn first_backup_creates_the_default_repository() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("creating a new repository"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("creating a new repository"), "{err}");
+    assert!(err.contains("WARNING") && err.contains("lost"), "{err}");
     let repo = home.join("data/cairn/repository");
     assert!(repo.join("config").exists());
     let out = run(&["backup", src.to_str().unwrap()]);
