@@ -98,6 +98,12 @@ pub fn export(g: &Global, a: ExportArgs) -> Result<i32> {
         std::io::BufWriter::with_capacity(1 << 20, file),
         &progress,
     )
+    .map_err(|e| match e {
+        Error::Io { path, source } if path.as_os_str() == "<bundle>" => {
+            Error::file("bundle being written", &tmp, source)
+        }
+        e => e,
+    })
     .and_then(|(out, stats)| {
         let file = out
             .into_inner()
@@ -165,7 +171,9 @@ pub fn import(g: &Global, a: ImportArgs) -> Result<i32> {
 fn name_bundle(e: Error, path: &std::path::Path) -> Error {
     let name = path.display();
     match e {
-        Error::Io { source, .. } => Error::file("bundle", path, source),
+        Error::Io { path: p, source } if p.as_os_str() == "<bundle>" => {
+            Error::file("bundle", path, source)
+        }
         Error::Corrupt { what, detail } => Error::Corrupt {
             what: format!("{what} {name}"),
             detail,
