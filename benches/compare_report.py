@@ -422,7 +422,7 @@ def report(tsv, md_path, json_path):
     w("| tool | version | settings |")
     w("|---|---|---|")
     settings = {
-        "cairn": "zstd 3, XChaCha20-Poly1305; `init --kdf-memory-mib 64 --kdf-iterations 1`",
+        "cairn": "zstd 3, XChaCha20-Poly1305; default Argon2id KDF (64 MiB, 3 passes, 4 lanes)",
         "restic": "repository v2, `--compression auto` (zstd), AES-256-CTR + Poly1305; default scrypt KDF",
         "rustic": "repository v2, `init --set-compression 3`; restic format; default KDF; prune with `--instant-delete`",
         "borg": "`init -e repokey-blake2`, `create --compression zstd,3`; prune = `prune --keep-last 1` + `compact`",

@@ -67,7 +67,7 @@ measure() {
   for n in "${list[@]}"; do
     repo=$work/repo-$n cache=$work/cache-$n
     rm -rf "$repo" "$cache"
-    "$cairn" -q init --repo "$repo" --kdf-memory-mib 8 --kdf-iterations 1
+    "$cairn" -q init --repo "$repo" # the default KDF, as users get it
     read -r ws wk < <(measure "$synth" "$repo" "$n" "$cache")
     files=$( (find "$repo/index" -type f 2>/dev/null || true) | wc -l)
     rm -rf "$cache"

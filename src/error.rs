@@ -31,7 +31,7 @@ pub enum ErrorKind {
 pub enum Error {
     #[error("{0}")]
     Usage(String),
-    #[error("no repository at {0}")]
+    #[error("no repository at {0} (create one with `cairn init`)")]
     NoRepository(String),
     #[error("wrong password: no key file in the repository opens with it")]
     WrongPassword,
@@ -49,6 +49,18 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// Local I/O on a file the user named or the command needs, saying
+    /// what the file was for ("password file", "exclude file").
+    #[error("{what} {}: {source}", path.display())]
+    File {
+        what: String,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A bundle (`cairn import`) that its password does not open.
+    #[error("wrong bundle password: {0}")]
+    BundlePassword(String),
     #[error("index cache: {0}")]
     Cache(#[from] rusqlite::Error),
     #[error("repository is locked: {0}")]
@@ -63,11 +75,11 @@ impl Error {
         match self {
             Error::Usage(_) => ErrorKind::Usage,
             Error::NoRepository(_) => ErrorKind::NoRepository,
-            Error::WrongPassword => ErrorKind::WrongPassword,
+            Error::WrongPassword | Error::BundlePassword(_) => ErrorKind::WrongPassword,
             Error::Corrupt { .. } => ErrorKind::Corrupt,
             Error::UnsupportedVersion { .. } => ErrorKind::UnsupportedVersion,
             Error::Storage(_) => ErrorKind::Storage,
-            Error::Io { .. } | Error::Cache(_) => ErrorKind::Io,
+            Error::Io { .. } | Error::File { .. } | Error::Cache(_) => ErrorKind::Io,
             Error::Locked(_) => ErrorKind::Locked,
             Error::Internal(_) => ErrorKind::Internal,
         }
@@ -84,6 +96,17 @@ impl Error {
     /// Shorthand for an I/O error on a local path.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+impl Error {
+    /// An I/O error on a local file, with what the file was for.
+    pub fn file(what: impl Into<String>, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::File {
+            what: what.into(),
             path: path.into(),
             source,
         }

@@ -33,6 +33,12 @@ pub struct Global {
     /// Directory for the local index cache.
     #[arg(long, env = "CAIRN_CACHE_DIR", global = true)]
     pub cache_dir: Option<PathBuf>,
+    /// Read the repository password from this file (its first line).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    /// Run this shell command and use what it prints as the password.
+    #[arg(long, global = true, value_name = "CMD")]
+    pub password_command: Option<String>,
     #[command(flatten)]
     pub backend: crate::cli::storage::BackendArgs,
 }
@@ -79,19 +85,31 @@ pub enum Command {
     Import(crate::cli::export::ImportArgs),
 }
 
-#[derive(Args, Debug)]
-pub struct InitArgs {
-    /// Argon2id memory in MiB (default: 256, with passes calibrated to ~0.5 s).
+/// Argon2id cost for a new key file or bundle.
+#[derive(Args, Debug, Clone)]
+pub struct KdfArgs {
+    /// Argon2id memory in MiB [default: 64; at least 19].
     #[arg(long)]
     pub kdf_memory_mib: Option<u32>,
-    /// Argon2id passes (default: calibrated).
+    /// Argon2id passes [default: 3; 19 MiB needs at least 2].
     #[arg(long)]
     pub kdf_iterations: Option<u32>,
+    /// Allow KDF parameters below the floor (for tests; a stolen key file
+    /// is then cheap to attack).
+    #[arg(long)]
+    pub insecure_kdf: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    #[command(flatten)]
+    pub kdf: KdfArgs,
     /// Target pack size in MiB.
     #[arg(long, default_value_t = 16)]
     pub pack_size_mib: u32,
-    /// zstd level for new data; 0 stores data uncompressed.
-    #[arg(long, default_value_t = 3)]
+    /// zstd level for new data (-131072..=22, negative are fast levels);
+    /// 0 stores data uncompressed.
+    #[arg(long, default_value_t = 3, allow_negative_numbers = true)]
     pub compression: i32,
 }
 

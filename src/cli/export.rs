@@ -5,11 +5,10 @@ use std::path::PathBuf;
 use clap::Args;
 use zeroize::Zeroizing;
 
-use cairn::crypto::KdfParams;
 use cairn::export::bundle::{export_bundle, import_bundle, ExportOptions};
 use cairn::{Error, Result};
 
-use crate::cli::args::{Filter, Global};
+use crate::cli::args::{Filter, Global, KdfArgs};
 use crate::cli::output::{bytes, Output};
 use crate::cli::{exit, open, print_json, summary_json};
 
@@ -24,12 +23,12 @@ pub struct ExportArgs {
     /// Read the bundle password from this file (else $CAIRN_BUNDLE_PASSWORD).
     #[arg(long)]
     pub bundle_password_file: Option<PathBuf>,
-    /// Argon2id memory in MiB for the bundle password (default: 256, ~0.5 s).
+    /// Replace the bundle file if it exists.
     #[arg(long)]
-    pub kdf_memory_mib: Option<u32>,
-    /// Argon2id passes for the bundle password (default: calibrated).
-    #[arg(long)]
-    pub kdf_iterations: Option<u32>,
+    pub force: bool,
+    /// The bundle password's Argon2id cost.
+    #[command(flatten)]
+    pub kdf: KdfArgs,
     #[command(flatten)]
     pub filter: Filter,
 }
@@ -46,7 +45,8 @@ pub struct ImportArgs {
 /// The bundle password: `--bundle-password-file`, then `$CAIRN_BUNDLE_PASSWORD`.
 fn bundle_password(file: &Option<PathBuf>) -> Result<Zeroizing<String>> {
     if let Some(f) = file {
-        let s = std::fs::read_to_string(f).map_err(|e| Error::io(f, e))?;
+        let s =
+            std::fs::read_to_string(f).map_err(|e| Error::file("bundle password file", f, e))?;
         return Ok(Zeroizing::new(s.trim_end_matches(['\n', '\r']).to_string()));
     }
     match std::env::var("CAIRN_BUNDLE_PASSWORD") {
@@ -59,16 +59,13 @@ fn bundle_password(file: &Option<PathBuf>) -> Result<Zeroizing<String>> {
 
 pub fn export(g: &Global, a: ExportArgs) -> Result<i32> {
     let pw = bundle_password(&a.bundle_password_file)?;
-    let kdf = match (a.kdf_memory_mib, a.kdf_iterations) {
-        (None, None) => KdfParams::calibrate(std::time::Duration::from_millis(500))?,
-        (m, t) => KdfParams {
-            memory_kib: m.unwrap_or(256).saturating_mul(1024),
-            iterations: t.unwrap_or(3),
-            parallelism: 1,
-        },
-    };
-    kdf.validate()
-        .map_err(|_| Error::Usage("KDF parameters out of range".into()))?;
+    let kdf = crate::cli::init::kdf_params(&a.kdf)?;
+    if !a.force && a.to.symlink_metadata().is_ok() {
+        return Err(Error::Usage(format!(
+            "{} exists: --force replaces it",
+            a.to.display()
+        )));
+    }
     let repo = open::open(g, false)?;
     let filter = a.filter.to_filter();
     let snaps = a
@@ -101,6 +98,12 @@ pub fn export(g: &Global, a: ExportArgs) -> Result<i32> {
         std::io::BufWriter::with_capacity(1 << 20, file),
         &progress,
     )
+    .map_err(|e| match e {
+        Error::Io { path, source } if path.as_os_str() == "<bundle>" => {
+            Error::file("bundle being written", &tmp, source)
+        }
+        e => e,
+    })
     .and_then(|(out, stats)| {
         let file = out
             .into_inner()
@@ -136,10 +139,11 @@ pub fn export(g: &Global, a: ExportArgs) -> Result<i32> {
 
 pub fn import(g: &Global, a: ImportArgs) -> Result<i32> {
     let pw = bundle_password(&a.bundle_password_file)?;
-    let file = std::fs::File::open(&a.bundle).map_err(|e| Error::io(&a.bundle, e))?;
+    let file = std::fs::File::open(&a.bundle).map_err(|e| Error::file("bundle", &a.bundle, e))?;
     let repo = open::open(g, false)?;
     let progress = Output::new(g);
-    let stats = import_bundle(&repo, pw.as_bytes(), file, &progress)?;
+    let stats = import_bundle(&repo, pw.as_bytes(), file, &progress)
+        .map_err(|e| name_bundle(e, &a.bundle))?;
     progress.clear();
     if g.json {
         let v = summary_json(&stats)?;
@@ -160,4 +164,22 @@ pub fn import(g: &Global, a: ImportArgs) -> Result<i32> {
         );
     }
     Ok(exit::OK)
+}
+
+/// Puts the bundle's path into an import error (the library reads from any
+/// reader and does not know it).
+fn name_bundle(e: Error, path: &std::path::Path) -> Error {
+    let name = path.display();
+    match e {
+        Error::Io { path: p, source } if p.as_os_str() == "<bundle>" => {
+            Error::file("bundle", path, source)
+        }
+        Error::Corrupt { what, detail } => Error::Corrupt {
+            what: format!("{what} {name}"),
+            detail,
+        },
+        Error::Usage(m) => Error::Usage(format!("{name}: {m}")),
+        Error::BundlePassword(m) => Error::BundlePassword(format!("{name}: {m}")),
+        e => e,
+    }
 }

@@ -17,6 +17,7 @@ mod listing;
 mod mount;
 mod open;
 mod output;
+mod password;
 pub mod policy;
 mod prune;
 mod repair;

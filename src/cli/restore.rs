@@ -2,15 +2,27 @@
 
 use cairn::ids::SnapshotId;
 use cairn::restore::{restore, Overwrite, RestoreOptions, RestoreReport, Selection};
-use cairn::Result;
+use cairn::{Error, Result};
 
 use crate::cli::args::{Global, OverwriteArg, RestoreArgs};
 use crate::cli::output::{bytes, Output};
 use crate::cli::{exit, open, print_json, split_spec, summary_json};
 
 pub fn run(g: &Global, a: RestoreArgs) -> Result<i32> {
-    let repo = open::open(g, false)?;
+    if a.target.symlink_metadata().is_ok() && !a.target.is_dir() {
+        return Err(Error::Usage(format!(
+            "restore target {} exists and is not a directory",
+            a.target.display()
+        )));
+    }
     let (spec, sub) = split_spec(&a.snapshot);
+    if a.as_of.is_some() && spec != "latest" {
+        return Err(Error::Usage(format!(
+            "--as-of selects from `latest` (the newest snapshot at or before that time), \
+             not from {spec}: use `restore latest --as-of TIME`, or drop --as-of"
+        )));
+    }
+    let repo = open::open(g, false)?;
     let mut filter = a.filter.to_filter();
     if let Some(t) = &a.as_of {
         filter.as_of = Some(cairn::time::parse_time(t)?.0);

@@ -1,8 +1,6 @@
 //! Password → key-encryption key, with Argon2id. The parameters live in each
 //! key file so they can be raised later without touching the repository.
 
-use std::time::{Duration, Instant};
-
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -22,9 +20,22 @@ pub struct KdfParams {
 }
 
 impl KdfParams {
-    /// Memory used by calibration: far above argon2's 19 MiB default, because a
-    /// copied key file can be attacked offline for as long as the attacker likes.
-    pub const CALIBRATION_MEMORY_KIB: u32 = 256 * 1024;
+    /// What new key files and bundles get: RFC 9106's second recommended
+    /// option (Argon2id, 64 MiB, 3 passes, 4 lanes). About a fifth of a
+    /// second and 64 MiB per command, paid by every command; the reasoning
+    /// against restic's scrypt and the peers is in format-spec/08-keyfile.md.
+    pub const DEFAULT: KdfParams = KdfParams {
+        memory_kib: 64 * 1024,
+        iterations: 3,
+        parallelism: 4,
+    };
+    /// The least memory a user may choose without `--insecure-kdf`: OWASP's
+    /// smallest recommended Argon2id memory (19 MiB, with 2 passes).
+    pub const FLOOR_MEMORY_KIB: u32 = 19 * 1024;
+    /// The least memory × passes without `--insecure-kdf` (KiB·passes):
+    /// OWASP's options all spend about this (19 MiB × 2; 46 MiB × 1 is
+    /// above it), so 19 MiB needs 2 passes and 38 MiB or more needs one.
+    pub const FLOOR_WORK_KIB: u64 = 2 * 19 * 1024;
     /// Upper bounds a reader accepts, so a hostile key file cannot make us
     /// allocate without limit (4 GiB, 100 passes, 64 lanes).
     pub const MAX_MEMORY_KIB: u32 = 4 * 1024 * 1024;
@@ -40,28 +51,19 @@ impl KdfParams {
         }
     }
 
-    /// Picks parameters that take about `target` on this machine at 256 MiB.
-    pub fn calibrate(target: Duration) -> Result<Self> {
-        let mut p = KdfParams {
-            memory_kib: Self::CALIBRATION_MEMORY_KIB,
-            iterations: 1,
-            parallelism: 1,
-        };
-        let mut salt = [0u8; 32];
-        salt[0] = 1;
-        loop {
-            let start = Instant::now();
-            p.derive(b"calibration", &salt)?;
-            let took = start.elapsed();
-            if took * 2 > target || p.iterations >= 16 {
-                // Scale linearly to the target from the last measurement.
-                let per_pass = took.as_secs_f64() / p.iterations as f64;
-                let want = (target.as_secs_f64() / per_pass).round() as u32;
-                p.iterations = want.clamp(1, Self::MAX_ITERATIONS);
-                return Ok(p);
-            }
-            p.iterations *= 2;
+    /// Refuses parameters a user should not choose for a new key file:
+    /// below [`Self::FLOOR_MEMORY_KIB`] or [`Self::FLOOR_WORK_KIB`]. Readers
+    /// do not apply it: an existing key file keeps the cost it was made with.
+    pub fn check_floor(&self) -> Result<()> {
+        let work = self.memory_kib as u64 * self.iterations as u64;
+        if self.memory_kib >= Self::FLOOR_MEMORY_KIB && work >= Self::FLOOR_WORK_KIB {
+            return Ok(());
         }
+        Err(Error::Usage(format!(
+            "KDF parameters too weak ({} KiB, {} passes): at least 19 MiB, and memory × \
+             passes at least 38 MiB (19 MiB needs 2 passes); --insecure-kdf allows it anyway",
+            self.memory_kib, self.iterations
+        )))
     }
 
     /// Rejects parameters outside what a reader will run.
@@ -120,6 +122,25 @@ mod tests {
         );
         let other = p.derive(b"passwore", b"saltsaltsaltsalt").unwrap();
         assert_ne!(*k, *other);
+    }
+
+    #[test]
+    fn the_floor_refuses_weak_choices_but_not_the_default() {
+        KdfParams::DEFAULT.validate().unwrap();
+        KdfParams::DEFAULT.check_floor().unwrap();
+        let at = |m: u32, t: u32| KdfParams {
+            memory_kib: m * 1024,
+            iterations: t,
+            parallelism: 1,
+        };
+        at(19, 2).check_floor().unwrap();
+        at(38, 1).check_floor().unwrap();
+        for weak in [at(1, 1), at(18, 10), at(19, 1), at(37, 1)] {
+            let e = weak.check_floor().unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::Usage, "{weak:?}");
+            assert!(e.to_string().contains("--insecure-kdf"), "{e}");
+        }
+        assert!(KdfParams::insecure_for_tests().check_floor().is_err());
     }
 
     #[test]

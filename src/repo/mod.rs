@@ -26,7 +26,6 @@ pub use writer::{BlobWriter, WriteStats};
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 use bytes::Bytes;
 
@@ -43,7 +42,7 @@ use crate::storage::Storage;
 /// Settings for a new repository.
 #[derive(Debug, Clone)]
 pub struct InitOptions {
-    /// `None` calibrates Argon2id to about half a second on this machine.
+    /// `None` is [`KdfParams::DEFAULT`].
     pub kdf: Option<KdfParams>,
     pub chunker: ChunkerParams,
     pub pack_size: u32,
@@ -105,7 +104,7 @@ impl Repository {
         opts.chunker.validate()?;
         let kdf = match opts.kdf {
             Some(k) => k,
-            None => KdfParams::calibrate(Duration::from_millis(500))?,
+            None => KdfParams::DEFAULT,
         };
         let master = MasterKey::generate();
         let keys = master.derive();
@@ -206,7 +205,7 @@ impl Repository {
         let root = open.cache_dir.clone().or_else(default_cache_root);
         let cache = match root {
             Some(root) => {
-                let dir = root.join(hex::encode(&config.repo_id));
+                let dir = IndexCache::dir_for(&root, &config.repo_id, &storage.location());
                 std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
                 IndexCache::open(&dir.join("index.sqlite"))?
             }

@@ -5,8 +5,15 @@
 //! of files that were deleted or superseded are dropped without touching the
 //! others. A crash or an error between files leaves a consistent cache with
 //! fewer files known; the next sync carries on from there.
+//!
+//! The cache trusts nothing the repository's listing does not back: a known
+//! file no longer listed is dropped, and so is a supersession record whose
+//! replacer is not listed (directly or through a chain of replacers). Such
+//! records come from a copy of the repository (same id) that shares this
+//! cache and was pruned; trusting them would hide index files the original
+//! still relies on ("blob … is in no index").
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::error::{Error, Result};
 use crate::ids::IndexId;
@@ -32,7 +39,12 @@ impl Repository {
         // judged deleted by its absence from it (another process may add a
         // file it wrote after our listing).
         let known_before = self.cache().known_index_files()?;
+        let records_before = self.cache().supersessions()?;
         let listed = self.index_ids()?;
+        let unbacked = unbacked_replacers(&records_before, &listed);
+        if !unbacked.is_empty() {
+            self.cache().forget_supersessions_by(&unbacked)?;
+        }
         let mut superseded = self.cache().superseded()?;
         let mut corrupt: Vec<(IndexId, Error)> = Vec::new();
         for id in &listed {
@@ -72,4 +84,36 @@ impl Repository {
         }
         Ok(corrupt.into_iter().map(|(id, _)| id).collect())
     }
+}
+
+/// The replacers of `records` (superseded, replacer) that the listing does
+/// not back: neither listed nor themselves superseded by a backed replacer.
+/// Only records read before the listing are judged: a record is written
+/// after its replacer is stored, so such a replacer missing from the
+/// listing was deleted, or was never in this repository.
+fn unbacked_replacers(records: &[(IndexId, IndexId)], listed: &[IndexId]) -> Vec<IndexId> {
+    let mut by_superseded: HashMap<IndexId, Vec<IndexId>> = HashMap::new();
+    for (old, replacer) in records {
+        by_superseded.entry(*old).or_default().push(*replacer);
+    }
+    let mut backed: HashSet<IndexId> = listed.iter().copied().collect();
+    // Walk down the chains: whatever a backed file superseded is backed.
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for (old, replacers) in &by_superseded {
+            if !backed.contains(old) && replacers.iter().any(|r| backed.contains(r)) {
+                backed.insert(*old);
+                changed = true;
+            }
+        }
+    }
+    let mut unbacked: Vec<IndexId> = records
+        .iter()
+        .map(|(_, r)| *r)
+        .filter(|r| !backed.contains(r))
+        .collect();
+    unbacked.sort();
+    unbacked.dedup();
+    unbacked
 }

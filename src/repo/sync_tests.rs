@@ -200,10 +200,10 @@ fn a_sync_that_fails_between_files_is_finished_by_the_next() {
                 ..FaultConfig::seeded(round as u64)
             },
         );
+        let location = faulty.location();
         assert!(open(Arc::new(faulty), &cache).is_err());
         // The files before the failing one stayed loaded.
-        let db = cache
-            .join(hex::encode(&repo.config().repo_id))
+        let db = crate::repo::IndexCache::dir_for(&cache, &repo.config().repo_id, &location)
             .join("index.sqlite");
         let partial = crate::repo::IndexCache::open(&db).unwrap();
         let known = partial.known_index_files().unwrap();
@@ -212,4 +212,60 @@ fn a_sync_that_fails_between_files_is_finished_by_the_next() {
         let healed = open(storage.clone(), &cache).unwrap();
         assert_eq!(state(&healed), expected, "failing {failing}");
     }
+}
+
+/// A second storage holding the same objects: a repository copied elsewhere.
+fn copy_of(storage: &MemoryStorage) -> Arc<MemoryStorage> {
+    let copy = Arc::new(MemoryStorage::new());
+    for o in storage.list("").unwrap() {
+        copy.put(&o.key, storage.get(&o.key).unwrap().into())
+            .unwrap();
+    }
+    copy
+}
+
+#[test]
+fn a_pruned_copy_sharing_the_cache_does_not_hide_the_originals_files() {
+    // Memory storages share one location, so only validation against the
+    // listing can tell the two apart here.
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Arc::new(MemoryStorage::new());
+    let repo = init(storage.clone(), dir.path());
+    let a = save(&repo, vec![pack(1, &[1, 2])], vec![]);
+    let b = save(&repo, vec![pack(2, &[3])], vec![]);
+    drop(repo);
+    let copy = copy_of(&storage);
+    // The copy's prune: one file replaces both, twice over, and the old
+    // files are deleted.
+    let pruned = open(copy.clone(), dir.path()).unwrap();
+    let r = save(&pruned, vec![pack(2, &[3])], vec![a, b]);
+    let r2 = save(&pruned, vec![pack(2, &[3])], vec![r]);
+    for gone in [a, b, r] {
+        copy.delete(&layout::index(&gone)).unwrap();
+    }
+    drop(pruned);
+    let fresh = open(storage.clone(), &dir.path().join("fresh")).unwrap();
+    let original = open(storage.clone(), dir.path()).unwrap();
+    assert!(has(&original, 1) && has(&original, 2) && has(&original, 3));
+    assert_eq!(state(&original), state(&fresh));
+    drop(original);
+    // And the copy, back on the same cache, sees only its own file.
+    let pruned = open(copy, dir.path()).unwrap();
+    assert!(!has(&pruned, 1) && has(&pruned, 3));
+    let known = pruned.cache().known_index_files().unwrap();
+    assert_eq!(known.into_iter().collect::<Vec<_>>(), vec![r2]);
+}
+
+#[test]
+fn a_chain_of_replacers_ending_in_a_listed_file_still_hides_a_stale_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Arc::new(MemoryStorage::new());
+    let repo = init(storage.clone(), dir.path());
+    let a = save(&repo, vec![pack(1, &[1, 2])], vec![]);
+    let r = save(&repo, vec![pack(1, &[2])], vec![a]);
+    save(&repo, vec![pack(1, &[2])], vec![r]);
+    // `a` survived a crash; its replacer `r` did not.
+    storage.delete(&layout::index(&r)).unwrap();
+    let repo = open(storage, dir.path()).unwrap();
+    assert!(!has(&repo, 1) && has(&repo, 2));
 }

@@ -106,7 +106,7 @@ fn run(
 ) -> Result<()> {
     let target = &opts.target;
     let fresh = std::fs::read_dir(target).map_or(true, |mut d| d.next().is_none());
-    std::fs::create_dir_all(target).map_err(|e| Error::io(target, e))?;
+    std::fs::create_dir_all(target).map_err(|e| Error::file("restore target", target, e))?;
     for (rel, _) in &plan.dirs {
         make_dir(&target.join(rel), opts.overwrite)?;
         report.dirs += 1;

@@ -202,7 +202,11 @@ impl Storage for LocalStorage {
     fn stage(&self) -> StorageResult<Box<dyn Staged + '_>> {
         let (tmp, file) = create_temp(&self.root).map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => root_missing("stage", "", &self.root),
-            _ => io_error("stage", "", e),
+            _ => io_error(
+                "stage",
+                &format!("a temporary file in {}", self.root.display()),
+                e,
+            ),
         })?;
         Ok(Box::new(LocalStaged {
             storage: self,
@@ -231,7 +235,8 @@ impl Staged for LocalStaged<'_> {
             .file
             .as_mut()
             .expect("a committed stage is consumed, never written again");
-        file.write_all(data).map_err(|e| io_error("write", "", e))?;
+        file.write_all(data)
+            .map_err(|e| io_error("write", &staged_name(&self.tmp), e))?;
         self.len += data.len() as u64;
         Ok(())
     }
@@ -263,6 +268,12 @@ impl Staged for LocalStaged<'_> {
         self.tmp = PathBuf::new();
         sync_dir(dir).map_err(|e| io_error("put", key, e))
     }
+}
+
+/// How an error names a staged object: the temporary file it is written to
+/// (its key is only known at commit).
+fn staged_name(tmp: &Path) -> String {
+    format!("{} (a new object being stored)", tmp.display())
 }
 
 impl Drop for LocalStaged<'_> {

@@ -226,3 +226,26 @@ fn dropped_stage_leaves_no_temp_file() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+#[test]
+fn a_full_disk_while_staging_names_the_temporary_file() {
+    let (_dir, s) = fresh();
+    let tmp = s.root().join(".tmp-full-disk-test");
+    fs::write(&tmp, b"").unwrap();
+    // /dev/full fails every write with ENOSPC, as a full disk does.
+    let full = fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let mut st = LocalStaged {
+        storage: &s,
+        tmp: tmp.clone(),
+        file: Some(io::BufWriter::with_capacity(16, full)),
+        len: 0,
+    };
+    let err = st.write(&[7u8; 64]).unwrap_err().to_string();
+    assert!(err.contains(".tmp-full-disk-test"), "{err}");
+    assert!(err.contains("No space left on device"), "{err}");
+    drop(st);
+    assert!(!tmp.exists(), "the temporary file is removed");
+}

@@ -28,7 +28,13 @@ fn ok(env: &Env, args: &[&str]) -> serde_json::Value {
 
 fn export(env: &Env, to: &Path, snaps: &[&str]) -> serde_json::Value {
     let mut args = vec!["--json", "export", "--to", to.to_str().unwrap()];
-    args.extend_from_slice(&["--kdf-memory-mib", "1", "--kdf-iterations", "1"]);
+    args.extend_from_slice(&[
+        "--kdf-memory-mib",
+        "1",
+        "--kdf-iterations",
+        "1",
+        "--insecure-kdf",
+    ]);
     args.extend_from_slice(snaps);
     ok(env, &args)
 }
@@ -128,8 +134,17 @@ fn damaged_bundle_or_wrong_password_records_nothing() {
         .env("CAIRN_BUNDLE_PASSWORD", "not it")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(4));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("wrong bundle password"));
+    assert_eq!(
+        out.status.code(),
+        Some(12),
+        "a wrong password is not damage"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("wrong bundle password"), "{err}");
+    assert!(
+        err.contains(bundle.to_str().unwrap()),
+        "names the bundle: {err}"
+    );
     assert_eq!(objects(&dst), before);
     // No password at all is a usage error.
     let out = dst.run(&["import", bundle.to_str().unwrap()]);
@@ -137,4 +152,74 @@ fn damaged_bundle_or_wrong_password_records_nothing() {
     // The good bundle still imports.
     ok(&dst, &["import", bundle.to_str().unwrap()]);
     assert_eq!(dst.json(&["snapshots"]).as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn a_file_that_is_not_a_bundle_is_a_usage_error() {
+    let env = Env::new();
+    let before = objects(&env);
+    for (name, bytes) in [
+        (
+            "text.txt",
+            &b"just some text, long enough to have a header\n"[..],
+        ),
+        ("tiny", &b"CAIRN"[..]),
+        ("empty", &b""[..]),
+    ] {
+        let path = env.path(name);
+        std::fs::write(&path, bytes).unwrap();
+        let out = with_bundle_pw(&env, &["import", path.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+        assert!(err.contains("not a cairn bundle"), "{name}: {err}");
+        assert!(err.contains(path.to_str().unwrap()), "{name}: {err}");
+    }
+    assert_eq!(objects(&env), before);
+}
+
+#[test]
+fn export_refuses_to_replace_a_file_without_force() {
+    let env = Env::new();
+    let src = env.path("src");
+    write(&src.join("a.txt"), b"exported\n");
+    env.backup(&[&src], &[]);
+    let to = env.path("exists.cairn");
+    std::fs::write(&to, b"precious").unwrap();
+    let mut args = vec!["export", "--to", to.to_str().unwrap(), "latest"];
+    args.extend_from_slice(&[
+        "--kdf-memory-mib",
+        "1",
+        "--kdf-iterations",
+        "1",
+        "--insecure-kdf",
+    ]);
+    let out = with_bundle_pw(&env, &args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--force"), "{err}");
+    assert_eq!(std::fs::read(&to).unwrap(), b"precious");
+    args.push("--force");
+    ok(&env, &args);
+    assert!(std::fs::read(&to).unwrap().starts_with(b"CAIRNBDL"));
+}
+
+#[test]
+fn export_refuses_a_weak_bundle_kdf_without_insecure_kdf() {
+    let env = Env::new();
+    let src = env.path("src");
+    write(&src.join("a.txt"), b"exported\n");
+    env.backup(&[&src], &[]);
+    let to = env.path("weak.cairn");
+    let args = [
+        "export",
+        "--to",
+        to.to_str().unwrap(),
+        "--kdf-memory-mib",
+        "1",
+        "latest",
+    ];
+    let out = with_bundle_pw(&env, &args);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--insecure-kdf"));
+    assert!(!to.exists());
 }

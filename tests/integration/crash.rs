@@ -14,6 +14,7 @@ fn kill_9_mid_backup_leaves_a_usable_repository() {
         "1",
         "--kdf-iterations",
         "1",
+        "--insecure-kdf",
         "--pack-size-mib",
         "1",
     ]);

@@ -52,6 +52,7 @@ fn generate_golden() {
             "1",
             "--kdf-iterations",
             "1",
+            "--insecure-kdf",
             "--pack-size-mib",
             "1",
         ],

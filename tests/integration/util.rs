@@ -53,7 +53,14 @@ impl Env {
     }
 
     fn init(&self) {
-        self.ok(&["init", "--kdf-memory-mib", "1", "--kdf-iterations", "1"]);
+        self.ok(&[
+            "init",
+            "--kdf-memory-mib",
+            "1",
+            "--kdf-iterations",
+            "1",
+            "--insecure-kdf",
+        ]);
     }
 
     /// A temporary directory with no repository yet, on the backend under test.

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::bundle::{
-    BundleBlob, BundleHeader, Manifest, Trailer, ID_KEY_CHECK_INPUT, TRAILER_LEN,
+    BundleBlob, BundleHeader, Manifest, Trailer, HEADER_MAGIC, ID_KEY_CHECK_INPUT, TRAILER_LEN,
 };
 use crate::format::envelope::{self, ObjectType};
 use crate::format::index::BlobKind;
@@ -57,6 +57,11 @@ pub fn import_bundle<R: Read + Seek>(
     let file_len = input.seek(SeekFrom::End(0)).map_err(io)?;
     input.seek(SeekFrom::Start(0)).map_err(io)?;
     let prefix = read_exact(&mut input, 12.min(file_len))?;
+    if !prefix.starts_with(HEADER_MAGIC) {
+        return Err(Error::Usage(
+            "not a cairn bundle (it does not start with \"CAIRNBDL\")".into(),
+        ));
+    }
     let header_len = BundleHeader::total_len(&prefix)? as u64;
     let mut header_bytes = prefix;
     header_bytes.extend(read_exact(&mut input, header_len - 12)?);
@@ -77,16 +82,17 @@ pub fn import_bundle<R: Read + Seek>(
         .seek(SeekFrom::Start(trailer.manifest_offset))
         .map_err(io)?;
     let sealed = read_exact(&mut input, trailer.manifest_length)?;
-    let plain =
-        envelope::open(&keys, ObjectType::Index, None, &sealed, None).map_err(|e| {
-            match e.kind() {
-                ErrorKind::Corrupt => Error::corrupt(
-                    "bundle manifest",
-                    "does not open: wrong bundle password, or the bundle is damaged",
-                ),
-                _ => e,
-            }
-        })?;
+    let plain = envelope::open(&keys, ObjectType::Index, None, &sealed, None).map_err(|e| {
+        match e.kind() {
+            // The header parsed and the trailer points at a manifest of
+            // sane size, so a wrong password is far likelier than damage
+            // (the format holds no separate password check).
+            ErrorKind::Corrupt => Error::BundlePassword(
+                "its manifest does not open (or the manifest is damaged)".into(),
+            ),
+            _ => e,
+        }
+    })?;
     let manifest = Manifest::decode(&plain, header_len, trailer.manifest_offset)?;
     if manifest.header_hash != *blake3::hash(&header_bytes).as_bytes() {
         return Err(Error::corrupt(

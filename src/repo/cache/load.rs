@@ -8,7 +8,7 @@
 
 use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
 
-use super::{kind_code, IndexCache};
+use super::{id_bytes, kind_code, IndexCache};
 use crate::error::Result;
 use crate::format::index::IndexFile;
 use crate::ids::IndexId;
@@ -35,10 +35,12 @@ impl IndexCache {
         }
         let mut dead = Vec::new();
         {
-            let mut ins = tx.prepare_cached("INSERT OR IGNORE INTO superseded (id) VALUES (?1)")?;
+            let mut ins = tx.prepare_cached(
+                "INSERT OR IGNORE INTO superseded (id, replacer) VALUES (?1, ?2)",
+            )?;
             let mut row = tx.prepare_cached("SELECT rowid FROM index_files WHERE id = ?1")?;
             for old in &file.supersedes {
-                ins.execute(params![&old.0[..]])?;
+                ins.execute(params![&old.0[..], &id.0[..]])?;
                 if let Some(r) = row
                     .query_row(params![&old.0[..]], |r| r.get(0))
                     .optional()?
@@ -81,6 +83,33 @@ impl IndexCache {
         remove_files(&tx, &rows)?;
         tx.commit()?;
         self.refresh_reads();
+        Ok(())
+    }
+}
+
+impl IndexCache {
+    /// Every supersession record: (superseded file, the file that said so).
+    pub fn supersessions(&self) -> Result<Vec<(IndexId, IndexId)>> {
+        let mut stmt = self.conn.prepare("SELECT id, replacer FROM superseded")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((IndexId(id_bytes(r.get(0)?)?), IndexId(id_bytes(r.get(1)?)?)))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Drops every supersession record these files made, so the files they
+    /// superseded load again if the repository lists them.
+    pub fn forget_supersessions_by(&mut self, replacers: &[IndexId]) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        {
+            let mut del = tx.prepare_cached("DELETE FROM superseded WHERE replacer = ?1")?;
+            for b in replacers {
+                del.execute(params![&b.0[..]])?;
+            }
+        }
+        tx.commit()?;
         Ok(())
     }
 }

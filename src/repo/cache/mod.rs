@@ -34,7 +34,7 @@ pub struct BlobLocation {
     pub raw_length: u32,
 }
 
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 /// A connection to the cache database.
 pub struct IndexCache {
@@ -73,6 +73,24 @@ pub(super) fn id_bytes(v: Vec<u8>) -> rusqlite::Result<[u8; 32]> {
 }
 
 impl IndexCache {
+    /// The cache directory of the repository with this id at this location,
+    /// under `root`. Keyed by location as well as id: a copy of a repository
+    /// (e.g. by `rclone sync`) has the same id, and must never share the
+    /// original's cache. A local path is made canonical first, so
+    /// `./repo` and `/home/me/repo` share one cache. The cache of an older
+    /// version (`root/ID/index.sqlite`, by id alone) is removed.
+    pub fn dir_for(root: &Path, repo_id: &[u8], location: &str) -> std::path::PathBuf {
+        let place = std::fs::canonicalize(location)
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| location.to_string());
+        let tag = blake3::hash(place.as_bytes()).to_hex();
+        let by_id = root.join(hex::encode(repo_id));
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(by_id.join(format!("index.sqlite{suffix}")));
+        }
+        by_id.join(&tag[..16])
+    }
+
     /// Opens (creating if needed) the cache at `path`; a file that is not a
     /// usable cache is deleted and started afresh.
     pub fn open(path: &Path) -> Result<Self> {
@@ -129,13 +147,17 @@ impl IndexCache {
     /// The tables. `file` columns name the `index_files` row the record came
     /// from; a pack listed by several files has one `packs` row (what lookups
     /// join) and one `pack_files` row per file (what removal consults).
-    /// `superseded` only grows: a superseded file must never be loaded, even
-    /// after its replacer is itself replaced.
+    /// `superseded` records which file (`replacer`) superseded which: a
+    /// superseded file must never be loaded, even after its replacer is
+    /// itself replaced, but only while the repository still backs the
+    /// record (`sync.rs` drops records whose replacer is gone: a copy of
+    /// the repository sharing this cache may have written them).
     fn init_schema(conn: &Connection) -> Result<()> {
         conn.execute_batch(&format!(
             "CREATE TABLE IF NOT EXISTS index_files (
                  rowid INTEGER PRIMARY KEY, id BLOB NOT NULL UNIQUE);
-             CREATE TABLE IF NOT EXISTS superseded (id BLOB PRIMARY KEY) WITHOUT ROWID;
+             CREATE TABLE IF NOT EXISTS superseded (
+                 id BLOB NOT NULL, replacer BLOB NOT NULL, PRIMARY KEY (id, replacer)) WITHOUT ROWID;
              CREATE TABLE IF NOT EXISTS packs (
                  rowid INTEGER PRIMARY KEY, id BLOB NOT NULL UNIQUE, kind INTEGER NOT NULL,
                  size INTEGER NOT NULL);
@@ -164,7 +186,7 @@ impl IndexCache {
 
     /// Index files some loaded index file supersedes: never to be loaded.
     pub fn superseded(&self) -> Result<HashSet<IndexId>> {
-        let mut stmt = self.conn.prepare("SELECT id FROM superseded")?;
+        let mut stmt = self.conn.prepare("SELECT DISTINCT id FROM superseded")?;
         let rows = stmt.query_map([], |r| Ok(IndexId(id_bytes(r.get(0)?)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }

@@ -34,7 +34,8 @@ impl Excludes {
             builder.add_line(None, pattern).map_err(glob_error)?;
         }
         for file in files {
-            let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
+            let text =
+                std::fs::read_to_string(file).map_err(|e| Error::file("exclude file", file, e))?;
             for line in text.lines().map(str::trim) {
                 if line.is_empty() || line.starts_with('#') {
                     continue;

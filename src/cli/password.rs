@@ -1,0 +1,135 @@
+//! Where the repository password comes from. Exactly one source may be set:
+//! `--password-file`, `--password-command`, `$CAIRN_PASSWORD_FILE`,
+//! `$CAIRN_PASSWORD_COMMAND` or `$CAIRN_PASSWORD`; with none, a terminal
+//! prompt. Two set at once is an error naming both (never their values):
+//! a silent precedence let a stale variable pick the password.
+
+use std::ffi::OsString;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::Command;
+
+use zeroize::Zeroizing;
+
+use cairn::{Error, Result};
+
+use crate::cli::args::Global;
+
+/// One way of getting the password, named as the user set it.
+enum Source {
+    File(&'static str, PathBuf),
+    Command(&'static str, String),
+    Value(Zeroizing<String>),
+}
+
+/// An environment variable that is set and not empty.
+fn env(name: &str) -> Option<OsString> {
+    std::env::var_os(name).filter(|v| !v.is_empty())
+}
+
+/// Every source that is set, with its name.
+fn sources(g: &Global) -> Vec<(&'static str, Source)> {
+    let mut set = Vec::new();
+    if let Some(f) = &g.password_file {
+        set.push((
+            "--password-file",
+            Source::File("--password-file", f.clone()),
+        ));
+    }
+    if let Some(c) = &g.password_command {
+        let src = Source::Command("--password-command", c.clone());
+        set.push(("--password-command", src));
+    }
+    if let Some(f) = env("CAIRN_PASSWORD_FILE") {
+        let src = Source::File("CAIRN_PASSWORD_FILE", f.into());
+        set.push(("CAIRN_PASSWORD_FILE", src));
+    }
+    if let Some(c) = env("CAIRN_PASSWORD_COMMAND") {
+        let src = Source::Command("CAIRN_PASSWORD_COMMAND", c.to_string_lossy().into_owned());
+        set.push(("CAIRN_PASSWORD_COMMAND", src));
+    }
+    if let Some(p) = env("CAIRN_PASSWORD") {
+        let value = Zeroizing::new(p.to_string_lossy().into_owned());
+        set.push(("CAIRN_PASSWORD", Source::Value(value)));
+    }
+    set
+}
+
+/// The password from the one source that is set, else from a prompt
+/// (asked twice when `confirm`, for a new repository).
+pub fn password(g: &Global, confirm: bool) -> Result<Zeroizing<String>> {
+    let mut set = sources(g);
+    if set.len() > 1 {
+        let names: Vec<&str> = set.iter().map(|(n, _)| *n).collect();
+        return Err(Error::Usage(format!(
+            "more than one password source is set ({}): use only one",
+            names.join(", ")
+        )));
+    }
+    let Some((_, source)) = set.pop() else {
+        return prompt(confirm);
+    };
+    let pw = match source {
+        Source::Value(v) => v,
+        Source::File(name, path) => {
+            let s = std::fs::read_to_string(&path)
+                .map_err(|e| Error::file(format!("password file ({name})"), &path, e))?;
+            Zeroizing::new(s.trim_end_matches(['\n', '\r']).to_string())
+        }
+        Source::Command(name, cmd) => run_command(name, &cmd)?,
+    };
+    if pw.is_empty() {
+        return Err(Error::Usage("an empty password is not allowed".into()));
+    }
+    Ok(pw)
+}
+
+/// Runs a password command with `sh -c`; its output minus the final
+/// newline is the password. The command line is not repeated in errors: it
+/// may hold a secret.
+fn run_command(name: &str, cmd: &str) -> Result<Zeroizing<String>> {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .stdin(std::process::Stdio::inherit())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| Error::file(format!("shell for the password command ({name})"), "sh", e))?;
+    let stdout = Zeroizing::new(out.stdout);
+    if !out.status.success() {
+        return Err(Error::Usage(format!(
+            "the password command ({name}) failed with {}",
+            out.status
+        )));
+    }
+    let s = std::str::from_utf8(&stdout)
+        .map_err(|_| Error::Usage(format!("the password command ({name}) printed non-UTF-8")))?;
+    Ok(Zeroizing::new(s.trim_end_matches(['\n', '\r']).to_string()))
+}
+
+/// Asks on the terminal.
+fn prompt(confirm: bool) -> Result<Zeroizing<String>> {
+    if !std::io::stderr().is_terminal() {
+        return Err(Error::Usage(
+            "no password: use --password-file or --password-command, set CAIRN_PASSWORD_FILE, \
+             CAIRN_PASSWORD_COMMAND or CAIRN_PASSWORD, or run on a terminal"
+                .into(),
+        ));
+    }
+    let ask = |p: &str| {
+        rpassword::prompt_password(p)
+            .map(Zeroizing::new)
+            .map_err(|e| Error::file("password prompt", "/dev/tty", e))
+    };
+    let first = ask("repository password: ")?;
+    if confirm {
+        let again = ask("enter the password again: ")?;
+        if *first != *again {
+            return Err(Error::Usage("the passwords do not match".into()));
+        }
+    }
+    if first.is_empty() {
+        return Err(Error::Usage("an empty password is not allowed".into()));
+    }
+    Ok(first)
+}
