@@ -36,9 +36,20 @@ impl PruneFlags {
             max_repack_bytes: self.max_repack_bytes,
             grace: self.grace,
             dry_run,
+            now: test_clock(),
             ..Default::default()
         }
     }
+}
+
+/// Tests move prune's clock (to see a killed backup's marker expire)
+/// with the hidden `CAIRN_TEST_PRUNE_CLOCK_OFFSET` (seconds to add).
+fn test_clock() -> Option<i64> {
+    let offset: i64 = std::env::var("CAIRN_TEST_PRUNE_CLOCK_OFFSET")
+        .ok()?
+        .parse()
+        .ok()?;
+    Some(cairn::time::now().0.secs.saturating_add(offset))
 }
 
 #[derive(Args, Debug)]
@@ -77,6 +88,7 @@ pub fn prune_and_report(
         print_json(&v)?;
     } else if !g.quiet {
         print_report(&report);
+        print_running_backups(&report);
     }
     Ok(exit::OK)
 }
@@ -123,6 +135,15 @@ fn print_report(r: &PruneReport) {
         "requests: {} writes and lists, {} reads, {} deletes",
         r.requests.writes_lists, r.requests.reads, r.requests.deletes
     );
+}
+
+/// Why packs past their grace period stay (format-spec/12-prune.md).
+fn print_running_backups(r: &PruneReport) {
+    if let Some(reason) = &r.kept_for_backups_reason {
+        println!("{reason}; a later prune frees them");
+    } else if let Some(who) = &r.running_summary {
+        println!("{who}: nothing it may rely on is deleted");
+    }
 }
 
 pub fn unlock(g: &Global, a: UnlockArgs) -> Result<i32> {

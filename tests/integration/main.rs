@@ -3,6 +3,7 @@
 mod archive;
 mod audit;
 mod backend;
+mod backup_vanished;
 mod bundle;
 mod check;
 mod cli;
@@ -17,6 +18,7 @@ mod hostile;
 mod mount;
 mod prune;
 mod prune_concurrent;
+mod prune_race;
 mod repair;
 mod roundtrip;
 mod selection;
