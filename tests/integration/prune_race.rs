@@ -140,7 +140,11 @@ fn a_killed_backup_protects_its_packs_until_its_marker_expires() {
     let packs_mid = env.objects("packs/");
     assert_eq!(env.objects("running/").len(), 1, "the marker stays");
     let report = prune_now(&env, None);
-    assert_eq!(env.objects("packs/"), packs_mid, "prune deleted packs");
+    // On S3 an upload whose body was sent before the kill may still land.
+    let after = env.objects("packs/");
+    for p in &packs_mid {
+        assert!(after.contains(p), "prune deleted {p:?}");
+    }
     assert!(
         report["packs_kept_for_backups"].as_u64().unwrap() >= 1,
         "{report}"
