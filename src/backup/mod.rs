@@ -141,15 +141,7 @@ fn attempt(
     let started = std::time::Instant::now();
     let host = opts.host.clone().unwrap_or_else(crate::time::hostname);
     let paths = source.paths();
-    // The marker first, then the index and snapshots as of after it: a
-    // prune that misses the marker condemned nothing this backup can rely on.
-    let marker = if opts.dry_run {
-        None
-    } else {
-        let m = marker::start(repo, opts.marker)?;
-        repo.sync_index()?;
-        Some(m)
-    };
+    let marker = begin(repo, opts)?;
     let parent = find_parent(repo, opts, &host, &paths)?;
     let (time, utc_offset_secs) = opts.time.unwrap_or_else(crate::time::now);
 
@@ -178,15 +170,12 @@ fn attempt(
     summary.bytes_added_stored = written.bytes_stored;
     summary.packs_added = written.packs_added;
     summary.duration_ms = started.elapsed().as_millis() as u64;
-    let mut tags = opts.tags.clone();
-    tags.sort();
-    tags.dedup();
     let snapshot = Snapshot {
         time,
         utc_offset_secs,
         host,
         username: crate::time::username(),
-        tags,
+        tags: sorted_tags(opts),
         paths,
         excludes: opts.excludes.clone(),
         parent: parent.as_ref().map(|p| p.0),
@@ -212,6 +201,26 @@ fn attempt(
         changed_while_read: outcome.changed,
         written,
     }))
+}
+
+/// Stores the marker, then brings the index up to date: the index and
+/// the snapshots the backup reads are as of after the marker, so a prune
+/// that misses the marker condemned nothing the backup can rely on. A dry
+/// run stores nothing and needs no marker.
+fn begin(repo: &Repository, opts: &BackupOptions) -> Result<Option<marker::MarkerGuard>> {
+    if opts.dry_run {
+        return Ok(None);
+    }
+    let m = marker::start(repo, opts.marker)?;
+    repo.sync_index()?;
+    Ok(Some(m))
+}
+
+fn sorted_tags(opts: &BackupOptions) -> Vec<String> {
+    let mut tags = opts.tags.clone();
+    tags.sort();
+    tags.dedup();
+    tags
 }
 
 /// Stores the snapshot if every pack it relies on is there and its marker

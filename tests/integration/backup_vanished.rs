@@ -177,3 +177,86 @@ fn assert_snapshot_reads_whole(env: &Env, id: &str) {
     let t: &Path = &env.path("t2");
     env.ok(&["restore", id, "--target", t.to_str().unwrap(), "--verify"]);
 }
+
+/// Lets the first marker write through, then fails every rewrite: the
+/// backup's marker lapses while it reads a slow source.
+struct MarkerRefreshFails {
+    inner: Arc<dyn Storage>,
+    written: AtomicBool,
+}
+
+impl Storage for MarkerRefreshFails {
+    fn put(&self, key: &str, data: Bytes) -> StorageResult<()> {
+        if key.starts_with("running/") && self.written.swap(true, Ordering::SeqCst) {
+            return Err(cairn::storage::StorageError::new(
+                cairn::storage::StorageErrorKind::Transient,
+                "put",
+                key,
+                "injected",
+            ));
+        }
+        self.inner.put(key, data)
+    }
+    fn put_if_absent(&self, key: &str, data: Bytes) -> StorageResult<bool> {
+        self.inner.put_if_absent(key, data)
+    }
+    fn get(&self, key: &str) -> StorageResult<Vec<u8>> {
+        self.inner.get(key)
+    }
+    fn get_range(&self, key: &str, offset: u64, len: u64) -> StorageResult<Vec<u8>> {
+        self.inner.get_range(key, offset, len)
+    }
+    fn list(&self, prefix: &str) -> StorageResult<Vec<ObjectInfo>> {
+        self.inner.list(prefix)
+    }
+    fn delete(&self, key: &str) -> StorageResult<()> {
+        self.inner.delete(key)
+    }
+    fn location(&self) -> String {
+        self.inner.location()
+    }
+    fn stage(&self) -> StorageResult<Box<dyn Staged + '_>> {
+        self.inner.stage()
+    }
+    fn as_dyn(&self) -> &dyn Storage {
+        self
+    }
+}
+
+/// A reader that gives its bytes only after the marker can have lapsed.
+struct SlowReader(std::io::Cursor<Vec<u8>>, bool);
+
+impl std::io::Read for SlowReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if !self.1 {
+            self.1 = true;
+            std::thread::sleep(std::time::Duration::from_millis(400));
+        }
+        self.0.read(buf)
+    }
+}
+
+#[test]
+fn a_backup_whose_marker_lapsed_records_nothing() {
+    let env = Env::new();
+    repo_with_a(&env);
+    let storage = Arc::new(MarkerRefreshFails {
+        inner: env.storage(),
+        written: AtomicBool::new(false),
+    });
+    let repo = open(&env, storage);
+    let opts = BackupOptions {
+        // Trusted for 100 ms; the source takes 400 ms to start.
+        marker: cairn::repo::marker::MarkerOptions {
+            ttl: std::time::Duration::from_millis(200),
+        },
+        ..Default::default()
+    };
+    let reader = SlowReader(std::io::Cursor::new(random_bytes(4, 100_000)), false);
+    let mut source =
+        cairn::source::stdin::StdinSource::new("s.bin".into(), Box::new(reader)).unwrap();
+    let err = backup(&repo, &mut source, &opts, &NoProgress).expect_err("must fail");
+    assert_eq!(err.kind(), cairn::ErrorKind::Raced, "{err}");
+    assert!(err.to_string().contains("could not be refreshed"), "{err}");
+    assert_eq!(snapshot_count(&env), 1, "a snapshot was recorded");
+}
