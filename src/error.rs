@@ -24,6 +24,10 @@ pub enum ErrorKind {
     Locked,
     /// Anything else that is a bug or cannot be classified.
     Internal,
+    /// A backup recorded nothing because data it relied on was deleted while
+    /// it ran (or could have been: its backup-in-progress marker lapsed).
+    /// Running it again is the fix.
+    Raced,
 }
 
 /// Errors returned by the cairn library.
@@ -67,6 +71,8 @@ pub enum Error {
     Locked(String),
     #[error("internal error: {0}")]
     Internal(String),
+    #[error("{0}")]
+    Raced(String),
 }
 
 impl Error {
@@ -82,6 +88,7 @@ impl Error {
             Error::Io { .. } | Error::File { .. } | Error::Cache(_) => ErrorKind::Io,
             Error::Locked(_) => ErrorKind::Locked,
             Error::Internal(_) => ErrorKind::Internal,
+            Error::Raced(_) => ErrorKind::Raced,
         }
     }
 

@@ -7,26 +7,38 @@
 //! 2. chunks the repository does not know go to worker threads, which
 //!    compress, seal and pack them ([`BlobWriter`]);
 //! 3. each directory's tree is encoded when the walk leaves it;
-//! 4. once every pack and index file is stored, the snapshot is written.
+//! 4. once every pack and index file is stored, and every pack the backup
+//!    relies on is confirmed stored, the snapshot is written.
 //!
 //! Nothing is referenced by a snapshot before it is in a stored index file,
 //! so a crash at any point leaves every existing snapshot complete.
+//!
+//! Backups take no lock and never wait, but prune must see them: before it
+//! lists snapshots or loads the index, a backup stores a marker
+//! (`repo::marker`) that it keeps fresh until it ends. Before its snapshot
+//! it lists `packs/` once to confirm that every pack it relies on is still
+//! there ([`verify`]); if one vanished, nothing is recorded: a source that
+//! can be read again ([`backup_rereadable`]) is backed up again, storing
+//! what vanished anew; otherwise the backup fails with [`Error::Raced`]
+//! (format-spec/12-prune.md).
 
 mod archiver;
 mod budget;
 mod open;
 mod parent;
+mod verify;
 mod walk_ahead;
 
 use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
 use crate::format::snapshot::Snapshot;
 use crate::format::tree::Timestamp;
 use crate::ids::SnapshotId;
 use crate::progress::Progress;
+use crate::repo::marker::{self, MarkerOptions};
 use crate::repo::{BlobWriter, Repository, SnapshotFilter, WriteStats};
 use crate::source::Source;
 
@@ -57,7 +69,12 @@ pub struct BackupOptions {
     pub dry_run: bool,
     /// Worker threads for compression and sealing; defaults to the CPU count.
     pub threads: Option<usize>,
+    /// Timing of the backup-in-progress marker.
+    pub marker: MarkerOptions,
 }
+
+/// How often [`backup_rereadable`] starts over before it gives up.
+const MAX_ATTEMPTS: usize = 3;
 
 /// What a backup did.
 #[derive(Debug, Clone, Serialize)]
@@ -81,16 +98,50 @@ impl BackupReport {
     }
 }
 
-/// Backs up `source` into `repo`.
+/// Backs up `source` into `repo`. A source read once cannot be read again:
+/// if packs the backup relies on vanish while it runs, it fails with
+/// [`Error::Raced`] and records nothing.
 pub fn backup(
     repo: &Repository,
     source: &mut dyn Source,
     opts: &BackupOptions,
     progress: &dyn Progress,
 ) -> Result<BackupReport> {
+    attempt(repo, source, opts, progress)?.map_err(verify::Void::into_error)
+}
+
+/// Backs up the source `make_source` opens, opening and reading it again
+/// (up to three times in all) when packs the backup relies on vanished
+/// while it ran: the next attempt stores their blobs again, reading only
+/// what the parent snapshot and the surviving packs do not cover.
+pub fn backup_rereadable(
+    repo: &Repository,
+    make_source: &mut dyn FnMut() -> Result<Box<dyn Source>>,
+    opts: &BackupOptions,
+    progress: &dyn Progress,
+) -> Result<BackupReport> {
+    for left in (0..MAX_ATTEMPTS).rev() {
+        let mut source = make_source()?;
+        match attempt(repo, &mut *source, opts, progress)? {
+            Ok(report) => return Ok(report),
+            Err(void) if left > 0 => progress.warn(&void.describe()),
+            Err(void) => return Err(void.into_error()),
+        }
+    }
+    Err(Error::Internal("no backup attempt was made".into()))
+}
+
+/// One pass over the source: a report, or why no snapshot was stored.
+fn attempt(
+    repo: &Repository,
+    source: &mut dyn Source,
+    opts: &BackupOptions,
+    progress: &dyn Progress,
+) -> Result<std::result::Result<BackupReport, verify::Void>> {
     let started = std::time::Instant::now();
     let host = opts.host.clone().unwrap_or_else(crate::time::hostname);
     let paths = source.paths();
+    let marker = begin(repo, opts)?;
     let parent = find_parent(repo, opts, &host, &paths)?;
     let (time, utc_offset_secs) = opts.time.unwrap_or_else(crate::time::now);
 
@@ -108,10 +159,10 @@ pub fn backup(
         threads,
         progress,
     )?;
-    let written = if opts.dry_run {
-        outcome.dry_run_stats.clone()
+    let (written, relied) = if opts.dry_run {
+        (outcome.dry_run_stats.clone(), Default::default())
     } else {
-        writer.finish()?
+        writer.finish_relied()?
     };
     let mut summary = outcome.summary;
     summary.blobs_added = written.blobs_added;
@@ -119,15 +170,12 @@ pub fn backup(
     summary.bytes_added_stored = written.bytes_stored;
     summary.packs_added = written.packs_added;
     summary.duration_ms = started.elapsed().as_millis() as u64;
-    let mut tags = opts.tags.clone();
-    tags.sort();
-    tags.dedup();
     let snapshot = Snapshot {
         time,
         utc_offset_secs,
         host,
         username: crate::time::username(),
-        tags,
+        tags: sorted_tags(opts),
         paths,
         excludes: opts.excludes.clone(),
         parent: parent.as_ref().map(|p| p.0),
@@ -136,19 +184,79 @@ pub fn backup(
         program: format!("cairn {}", env!("CARGO_PKG_VERSION")),
         summary,
     };
-    let snapshot_id = if opts.dry_run {
-        None
-    } else {
-        Some(repo.save_snapshot(&snapshot)?)
+    let snapshot_id = match &marker {
+        None => None,
+        Some(marker) => match save_checked(repo, &snapshot, &relied, marker)? {
+            Ok(id) => Some(id),
+            Err(void) => return Ok(Err(void)),
+        },
     };
-    Ok(BackupReport {
+    // Only now may the marker go (on drop): the snapshot is stored.
+    drop(marker);
+    Ok(Ok(BackupReport {
         snapshot_id,
         parent: snapshot.parent,
         snapshot,
         skipped: outcome.skipped,
         changed_while_read: outcome.changed,
         written,
-    })
+    }))
+}
+
+/// Stores the marker, then brings the index up to date: the index and
+/// the snapshots the backup reads are as of after the marker, so a prune
+/// that misses the marker condemned nothing the backup can rely on. A dry
+/// run stores nothing and needs no marker.
+fn begin(repo: &Repository, opts: &BackupOptions) -> Result<Option<marker::MarkerGuard>> {
+    if opts.dry_run {
+        return Ok(None);
+    }
+    let m = marker::start(repo, opts.marker)?;
+    repo.sync_index()?;
+    Ok(Some(m))
+}
+
+fn sorted_tags(opts: &BackupOptions) -> Vec<String> {
+    let mut tags = opts.tags.clone();
+    tags.sort();
+    tags.dedup();
+    tags
+}
+
+/// Stores the snapshot if every pack it relies on is there and its marker
+/// was fresh throughout; otherwise stores nothing (and forgets the vanished
+/// packs, so the next attempt stores their blobs again).
+fn save_checked(
+    repo: &Repository,
+    snapshot: &Snapshot,
+    relied: &std::collections::HashSet<crate::ids::PackId>,
+    marker: &marker::MarkerGuard,
+) -> Result<std::result::Result<SnapshotId, verify::Void>> {
+    if let Err(e) = marker.check() {
+        return lapsed(e);
+    }
+    let gone = verify::vanished(repo, relied)?;
+    if !gone.is_empty() {
+        repo.cache().forget_packs(&gone)?;
+        return Ok(Err(verify::Void::Vanished(gone.len())));
+    }
+    let id = repo.save_snapshot(snapshot)?;
+    // Lapsed while the snapshot was stored: a prune that missed the marker
+    // may be deleting now. Take the snapshot back rather than leave one
+    // that could reference a deleted pack.
+    if let Err(e) = marker.check() {
+        repo.storage()
+            .delete(&crate::format::layout::snapshot(&id))?;
+        return lapsed(e);
+    }
+    Ok(Ok(id))
+}
+
+fn lapsed<T>(e: Error) -> Result<std::result::Result<T, verify::Void>> {
+    match e.kind() {
+        ErrorKind::Raced => Ok(Err(verify::Void::Lapsed(e))),
+        _ => Err(e),
+    }
 }
 
 fn find_parent(

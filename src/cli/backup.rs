@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use cairn::backup::{backup, BackupOptions, ParentChoice};
+use cairn::backup::{backup, backup_rereadable, BackupOptions, ParentChoice};
 use cairn::progress::Progress;
 use cairn::source::fs::{FsOptions, FsSource};
 use cairn::source::stdin::StdinSource;
@@ -31,25 +31,33 @@ pub fn run(g: &Global, a: BackupArgs) -> Result<i32> {
         parent,
         dry_run: a.dry_run,
         threads: None,
+        marker: Default::default(),
     };
     let out = Arc::new(Output::new(g).list_files(g, a.dry_run));
-    let mut source: Box<dyn Source> = if a.stdin {
-        Box::new(StdinSource::new(
-            a.stdin_filename.clone(),
-            Box::new(std::io::stdin()),
-        )?)
+    // A directory can be read again (if packs it relied on vanish while it
+    // runs); standard input cannot.
+    let report = if a.stdin {
+        let mut source = StdinSource::new(a.stdin_filename.clone(), Box::new(std::io::stdin()))?;
+        backup(&repo, &mut source, &opts, &*out)?
     } else {
         let fs_opts = fs_options(&a);
         if out.shows_totals() {
             spawn_scanner(fs_opts.clone(), out.clone());
         }
-        let (peeked, empty) = empty::peek(Box::new(FsSource::new(fs_opts)?));
+        let (peeked, empty) = empty::peek(Box::new(FsSource::new(fs_opts.clone())?));
         if empty && !save_empty_anyway(g, &a) {
             return Ok(exit::INCOMPLETE);
         }
-        Box::new(peeked)
+        // The first attempt replays the peeked walk; a retry walks afresh.
+        let mut first = Some(peeked);
+        let mut open_source = || -> Result<Box<dyn Source>> {
+            Ok(match first.take() {
+                Some(peeked) => Box::new(peeked),
+                None => Box::new(FsSource::new(fs_opts.clone())?),
+            })
+        };
+        backup_rereadable(&repo, &mut open_source, &opts, &*out)?
     };
-    let report = backup(&repo, &mut *source, &opts, &*out)?;
     out.clear();
     let s = &report.snapshot.summary;
     if g.json {

@@ -16,6 +16,10 @@ pub const INCOMPLETE: i32 = 3;
 pub const DAMAGED: i32 = 4;
 /// The repository's format version is not supported by this build.
 pub const UNSUPPORTED: i32 = 5;
+/// A backup recorded nothing because packs it relied on were deleted while
+/// it ran (a concurrent prune, or its backup-in-progress marker lapsed):
+/// run it again.
+pub const RACED: i32 = 6;
 pub const NO_REPOSITORY: i32 = 10;
 pub const LOCKED: i32 = 11;
 pub const WRONG_PASSWORD: i32 = 12;
@@ -29,6 +33,7 @@ pub fn code(kind: ErrorKind) -> i32 {
         ErrorKind::Corrupt => DAMAGED,
         ErrorKind::UnsupportedVersion => UNSUPPORTED,
         ErrorKind::Locked => LOCKED,
+        ErrorKind::Raced => RACED,
         ErrorKind::Storage | ErrorKind::Io | ErrorKind::Internal => FAILED,
     }
 }

@@ -36,9 +36,20 @@ impl PruneFlags {
             max_repack_bytes: self.max_repack_bytes,
             grace: self.grace,
             dry_run,
+            now: test_clock(),
             ..Default::default()
         }
     }
+}
+
+/// Tests move prune's clock (to see a killed backup's marker expire)
+/// with the hidden `CAIRN_TEST_PRUNE_CLOCK_OFFSET` (seconds to add).
+fn test_clock() -> Option<i64> {
+    let offset: i64 = std::env::var("CAIRN_TEST_PRUNE_CLOCK_OFFSET")
+        .ok()?
+        .parse()
+        .ok()?;
+    Some(cairn::time::now().0.secs.saturating_add(offset))
 }
 
 #[derive(Args, Debug)]
@@ -77,6 +88,7 @@ pub fn prune_and_report(
         print_json(&v)?;
     } else if !g.quiet {
         print_report(&report);
+        print_running_backups(&report);
     }
     Ok(exit::OK)
 }
@@ -147,7 +159,9 @@ const LOCK_DELETES: u64 = 2;
 
 /// Why space was not freed yet, and when it will be.
 fn print_waiting(r: &PruneReport) {
-    let Some(at) = r.next_free_after else { return };
+    let Some(at) = r.next_free_after_unix else {
+        return;
+    };
     let packs = r.packs_condemned + r.packs_waiting;
     let when = cairn::time::format_local(cairn::format::tree::Timestamp { secs: at, nanos: 0 });
     println!(
@@ -167,6 +181,15 @@ fn human_duration(secs: u64) -> String {
         }
     }
     format!("{secs}s")
+}
+
+/// Why packs past their grace period stay (format-spec/12-prune.md).
+fn print_running_backups(r: &PruneReport) {
+    if let Some(reason) = &r.kept_for_backups_reason {
+        println!("{reason}; a later prune frees them");
+    } else if let Some(who) = &r.running_summary {
+        println!("{who}: nothing it may rely on is deleted");
+    }
 }
 
 pub fn unlock(g: &Global, a: UnlockArgs) -> Result<i32> {

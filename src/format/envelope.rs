@@ -27,6 +27,8 @@ pub enum ObjectType {
     Policy = 7,
     /// The rolling audit's log (format-spec/14-audit.md).
     Audit = 8,
+    /// A running backup's marker (format-spec/12-prune.md).
+    Marker = 9,
 }
 
 impl ObjectType {
@@ -41,6 +43,7 @@ impl ObjectType {
             ObjectType::Lock => "lock",
             ObjectType::Policy => "policy",
             ObjectType::Audit => "audit log",
+            ObjectType::Marker => "backup marker",
         }
     }
 }

@@ -37,7 +37,7 @@ pub fn keys() -> &'static Keys {
     KEYS.get_or_init(|| MasterKey::from_bytes([42; 32]).derive())
 }
 
-const TYPES: [ObjectType; 9] = [
+const TYPES: [ObjectType; 10] = [
     ObjectType::DataBlob,
     ObjectType::TreeBlob,
     ObjectType::PackHeader,
@@ -47,6 +47,7 @@ const TYPES: [ObjectType; 9] = [
     ObjectType::Audit,
     ObjectType::Lock,
     ObjectType::Policy,
+    ObjectType::Marker,
 ];
 
 /// Runs `target` on `data`. Returns `false` for an unknown target name.

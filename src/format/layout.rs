@@ -11,6 +11,8 @@ pub const SNAPSHOTS_PREFIX: &str = "snapshots/";
 pub const INDEX_PREFIX: &str = "index/";
 pub const PACKS_PREFIX: &str = "packs/";
 pub const LOCKS_PREFIX: &str = "locks/";
+/// Markers of running backups (format-spec/12-prune.md).
+pub const RUNNING_PREFIX: &str = "running/";
 
 /// Digits of a lock generation in its key: fixed width, so keys sort in
 /// generation order (format-spec/11-lock.md).
@@ -39,6 +41,11 @@ pub fn audit(id: &crate::format::audit::AuditId) -> String {
 pub fn pack(id: &PackId) -> String {
     let hex = id.to_hex();
     format!("{PACKS_PREFIX}{}/{hex}", &hex[..2])
+}
+
+/// The key of a running backup's marker.
+pub fn marker(id: &crate::format::marker::MarkerId) -> String {
+    format!("{RUNNING_PREFIX}{id}")
 }
 
 /// The key of one generation of the maintenance lock.
@@ -84,6 +91,9 @@ mod tests {
         assert_eq!(snapshot(&SnapshotId(id.0)), format!("snapshots/{HEX}"));
         assert_eq!(key(&KeyId(id.0)), format!("keys/{HEX}"));
         assert_eq!(lock(7), "locks/00000000000000000007");
+        let m = crate::format::marker::MarkerId(id.0);
+        assert_eq!(marker(&m), format!("running/{HEX}"));
+        assert_eq!(parse_id(&marker(&m)), Some(m));
         assert_eq!(parse_lock(&lock(u64::MAX)), Some(u64::MAX));
         for bad in [
             "locks/7",

@@ -12,6 +12,7 @@ pub mod index;
 pub mod keyfile;
 pub mod layout;
 pub mod lock;
+pub mod marker;
 pub mod pack;
 pub mod policy;
 pub mod snapshot;

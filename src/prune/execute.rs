@@ -6,7 +6,7 @@
 //!    the new packs, in files with no `supersedes`, then a last file that
 //!    supersedes the old index files and carries the condemnation records;
 //! 3. delete the superseded index files;
-//! 4. delete the packs due for deletion.
+//! 4. delete the packs due for deletion (and markers of killed backups).
 //!
 //! A crash after any step leaves a repository `check` accepts: at worst
 //! duplicate index entries, superseded index files, or stored packs that
@@ -41,18 +41,35 @@ pub(super) fn estimate(plan: &PrunePlan, repo: &Repository, opts: &PruneOptions)
     let deletions = plan.deletions();
     r.packs_deleted = deletions.len() as u64;
     r.bytes_freed = deletions.iter().map(|d| d.1).sum();
-    if plan.grace_secs > 0 {
-        for p in &plan.packs {
-            if matches!(p.action, PackAction::Condemn | PackAction::Repack) {
+    for p in &plan.packs {
+        match p.action {
+            PackAction::Condemn | PackAction::Repack => {
                 r.packs_condemned += 1;
                 r.bytes_condemned += p.usage.size;
             }
-        }
-        for u in plan.unindexed.iter().filter(|u| u.3 == PackAction::Condemn) {
-            r.packs_condemned += 1;
-            r.bytes_condemned += u.1;
+            PackAction::KeptForBackup => {
+                r.packs_kept_for_backups += 1;
+                r.bytes_kept_for_backups += p.usage.size;
+            }
+            _ => {}
         }
     }
+    for u in &plan.unindexed {
+        match u.3 {
+            PackAction::Condemn => {
+                r.packs_condemned += 1;
+                r.bytes_condemned += u.1;
+            }
+            PackAction::KeptForBackup => {
+                r.packs_kept_for_backups += 1;
+                r.bytes_kept_for_backups += u.1;
+            }
+            _ => {}
+        }
+    }
+    r.running_backups = plan.running.backups.clone();
+    r.running_summary = plan.running.summary();
+    r.markers_expired = plan.running.expired.len() as u64;
     r.packs_waiting = count(PackAction::Wait)
         + plan
             .unindexed
@@ -83,7 +100,7 @@ pub(super) fn estimate(plan: &PrunePlan, repo: &Repository, opts: &PruneOptions)
     // Lock: list + create to acquire, create + list + delete per
     // transition; counted for acquire and release.
     r.requests.writes_lists += new_packs + index_files + 4;
-    r.requests.deletes += r.packs_deleted + 2;
+    r.requests.deletes += r.packs_deleted + r.markers_expired + 2;
     if plan.changes_index() {
         r.requests.deletes += (plan.index_files.len() + plan.stale_index_files.len()) as u64;
     }
@@ -91,22 +108,26 @@ pub(super) fn estimate(plan: &PrunePlan, repo: &Repository, opts: &PruneOptions)
 }
 
 /// Executes the plan, holding `guard`; updates `report` with what was done.
+/// Returns the time the new condemnation records carry, if it wrote any
+/// index.
 pub(super) fn execute(
     repo: &Repository,
     plan: &PrunePlan,
     guard: &LockGuard,
     report: &mut PruneReport,
     progress: &dyn Progress,
-) -> Result<()> {
+) -> Result<Option<i64>> {
     if !plan.changes_index() {
-        return Ok(());
+        delete_expired_markers(repo, plan, guard)?;
+        return Ok(None);
     }
     guard.check()?;
     let (new_packs, uploaded) = repack(repo, plan, guard, progress)?;
     report.packs_written = new_packs.len() as u64;
     report.bytes_to_upload = uploaded;
     guard.check()?;
-    report.index_files_written = write_index(repo, plan, new_packs)?;
+    let (written, since) = write_index(repo, plan, new_packs)?;
+    report.index_files_written = written;
     guard.check()?;
     for id in plan.index_files.iter().chain(&plan.stale_index_files) {
         repo.storage().delete(&layout::index(id))?;
@@ -122,11 +143,28 @@ pub(super) fn execute(
         progress.bytes(*size);
     }
     progress.finish();
+    delete_expired_markers(repo, plan, guard)?;
     report.requests = RequestCounts {
         writes_lists: report.packs_written + report.index_files_written + 4,
         reads: report.requests.reads,
-        deletes: report.index_files_deleted + deletions.len() as u64 + 2,
+        deletes: report.index_files_deleted
+            + deletions.len() as u64
+            + plan.running.expired.len() as u64
+            + 2,
     };
+    Ok(Some(since))
+}
+
+/// Removes the markers of backups that were killed: past their expiry and
+/// the clock margin, they protect nothing (their backups, if somehow still
+/// running, no longer trust them and store no snapshot).
+fn delete_expired_markers(repo: &Repository, plan: &PrunePlan, guard: &LockGuard) -> Result<()> {
+    if !plan.running.expired.is_empty() {
+        guard.check()?;
+    }
+    for key in &plan.running.expired {
+        repo.storage().delete(key)?;
+    }
     Ok(())
 }
 
@@ -179,8 +217,13 @@ fn repack(
     repacker.finish()
 }
 
-/// Writes the new index; returns the number of index files written.
-fn write_index(repo: &Repository, plan: &PrunePlan, new_packs: Vec<PackEntry>) -> Result<u64> {
+/// Writes the new index; returns the number of index files written and
+/// the time of the new condemnation records.
+fn write_index(
+    repo: &Repository,
+    plan: &PrunePlan,
+    new_packs: Vec<PackEntry>,
+) -> Result<(u64, i64)> {
     let mut written = 0;
     let mut batch = new_packs;
     let flush = |batch: &mut Vec<PackEntry>, written: &mut u64| -> Result<()> {
@@ -213,5 +256,5 @@ fn write_index(repo: &Repository, plan: &PrunePlan, new_packs: Vec<PackEntry>) -
         packs: batch,
         condemned: plan.condemned_records(since),
     })?;
-    Ok(written + 1)
+    Ok((written + 1, since))
 }

@@ -9,13 +9,20 @@
 //! it: then the pack is restored to life. Packs partly used are repacked
 //! (their used blobs copied into new packs) and condemned the same way.
 //!
-//! Like restore it is plan, then execute: [`plan`] reads the snapshots and
-//! the index cache and decides; [`execute`] writes new packs, then the new
-//! index, and only then deletes. Prunes exclude each other through the
-//! maintenance lock (`repo::lock`).
+//! Running backups are visible through their markers (`repo::marker`):
+//! no pack condemned after a running backup started is deleted, whatever
+//! the grace period, and a pack is never deleted in the run that condemns
+//! it. A zero grace period therefore runs twice: condemn, then delete what
+//! no running backup may rely on.
+//!
+//! Like restore it is plan, then execute: [`plan`] reads the markers, the
+//! snapshots and the index cache and decides; [`execute`] writes new packs,
+//! then the new index, and only then deletes. Prunes exclude each other
+//! through the maintenance lock (`repo::lock`).
 
 mod execute;
 mod plan;
+mod running;
 #[cfg(test)]
 mod tests;
 
@@ -29,9 +36,12 @@ use crate::repo::lock::{self, LockOptions};
 use crate::repo::Repository;
 
 pub use plan::{PackAction, PrunePlan};
+pub use running::RunningBackup;
 
 /// Default grace period: condemned packs are deleted by the first prune at
-/// least this long after condemnation. It must exceed the longest backup.
+/// least this long after condemnation. Backups that write markers are
+/// protected whatever it is; it still protects backups of older versions,
+/// which write none, if it exceeds the longest backup.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(24 * 60 * 60);
 /// Default `max_unused`: repack a pack once more than this share of its
 /// bytes is unused.
@@ -46,7 +56,8 @@ pub struct PruneOptions {
     /// Repack at most this many bytes of used blobs (download and upload).
     pub max_repack_bytes: Option<u64>,
     /// How long a pack stays condemned before it may be deleted. Zero
-    /// deletes at once: only safe when no backup is running.
+    /// condemns and then, in a second pass, deletes what no running backup
+    /// may rely on.
     pub grace: Duration,
     /// Plan and report, change nothing (takes no lock).
     pub dry_run: bool,
@@ -105,6 +116,18 @@ pub struct PruneReport {
     pub packs_unindexed: u64,
     /// Indexed packs missing from storage (dropped from the index).
     pub packs_missing: u64,
+    /// Condemned packs past their grace period kept because a backup that
+    /// may rely on them is running (format-spec/12-prune.md).
+    pub packs_kept_for_backups: u64,
+    pub bytes_kept_for_backups: u64,
+    /// "N packs kept because a backup is running on HOST since T".
+    pub kept_for_backups_reason: Option<String>,
+    /// Backups whose markers were fresh when the (last) plan was made.
+    pub running_backups: Vec<RunningBackup>,
+    #[serde(skip)]
+    pub running_summary: Option<String>,
+    /// Markers of killed backups (expired) that this run deletes.
+    pub markers_expired: u64,
     pub bytes_to_download: u64,
     pub bytes_to_upload: u64,
     pub packs_written: u64,
@@ -116,9 +139,11 @@ pub struct PruneReport {
     pub grace_secs: u64,
     /// Bytes of the condemned packs still within their grace period.
     pub bytes_waiting: u64,
-    /// Unix seconds from which a prune deletes the first of the packs
-    /// condemned now or still waiting (none when nothing waits).
-    pub next_free_after: Option<i64>,
+    /// When a prune can delete the first of the packs condemned now or
+    /// still waiting (none when nothing waits), RFC 3339 in local time.
+    pub next_free_after: Option<String>,
+    /// The same instant in Unix seconds.
+    pub next_free_after_unix: Option<i64>,
 }
 
 impl PruneReport {
@@ -156,7 +181,10 @@ impl PruneReport {
                 _ => {}
             }
         }
-        self.next_free_after = first;
+        self.next_free_after_unix = first;
+        self.next_free_after = first.map(|secs| {
+            crate::time::rfc3339_local(crate::format::tree::Timestamp { secs, nanos: 0 })
+        });
     }
 }
 
@@ -176,17 +204,7 @@ pub fn prune(
     } else {
         Some(lock::acquire(repo, "prune", opts.lock)?)
     };
-    // The index as of now, not as of opening: the plan must see every
-    // index file written before the lock was taken.
-    repo.sync_index()?;
-    let result = plan::plan(repo, opts, progress).and_then(|plan| {
-        let mut report = plan.report(repo, opts);
-        report.note_waiting(&plan);
-        if let Some(guard) = &guard {
-            execute::execute(repo, &plan, guard, &mut report, progress)?;
-        }
-        Ok(report)
-    });
+    let result = run_passes(repo, opts, guard.as_ref(), progress);
     let _ = repo.cache().prune_end();
     let released = guard.map(|g| g.release());
     let report = result?;
@@ -194,4 +212,104 @@ pub fn prune(
         r?;
     }
     Ok(report)
+}
+
+/// One pass, or two with a zero grace period: the packs the first condemns
+/// are deleted by the second, which lists markers and snapshots again after
+/// the condemnations are stored (a pack is never deleted by the pass that
+/// condemns it). A dry run predicts the second pass.
+fn run_passes(
+    repo: &Repository,
+    opts: &PruneOptions,
+    guard: Option<&lock::LockGuard>,
+    progress: &dyn Progress,
+) -> Result<PruneReport> {
+    // The index as of now, not as of opening: the plan must see every
+    // index file written before the lock was taken.
+    repo.sync_index()?;
+    let plan = plan::plan(repo, opts, progress)?;
+    let mut report = plan.report(repo, opts);
+    report.note_waiting(&plan);
+    let Some(guard) = guard else {
+        if opts.grace.is_zero() {
+            predict_second_pass(&mut report, &plan);
+        }
+        return Ok(finish_report(report));
+    };
+    let since = execute::execute(repo, &plan, guard, &mut report, progress)?;
+    if let (true, Some(since)) = (opts.grace.is_zero(), since) {
+        if report.packs_condemned > 0 {
+            let now = opts.now.unwrap_or_else(|| crate::time::now().0.secs);
+            let second_opts = PruneOptions {
+                now: Some(now.max(since)),
+                ..opts.clone()
+            };
+            repo.sync_index()?;
+            let plan = plan::plan(repo, &second_opts, progress)?;
+            let mut second = plan.report(repo, &second_opts);
+            execute::execute(repo, &plan, guard, &mut second, progress)?;
+            report = merge(report, second);
+        }
+    }
+    Ok(finish_report(report))
+}
+
+/// A dry run's forecast for a zero grace period: what it condemns, the
+/// second pass deletes, unless a running backup may rely on it.
+fn predict_second_pass(r: &mut PruneReport, plan: &PrunePlan) {
+    if plan.running.protects(plan.now) {
+        r.packs_kept_for_backups += r.packs_condemned;
+        r.bytes_kept_for_backups += r.bytes_condemned;
+    } else {
+        r.packs_deleted += r.packs_condemned;
+        r.bytes_freed += r.bytes_condemned;
+        r.requests.deletes += r.packs_condemned;
+    }
+    r.packs_condemned = 0;
+    r.bytes_condemned = 0;
+}
+
+/// The report of both passes: the first's view of the repository, both
+/// passes' work, the second's decisions about what stays.
+fn merge(first: PruneReport, second: PruneReport) -> PruneReport {
+    PruneReport {
+        packs_deleted: first.packs_deleted + second.packs_deleted,
+        bytes_freed: first.bytes_freed + second.bytes_freed,
+        packs_condemned: (first.packs_condemned + second.packs_condemned)
+            .saturating_sub(second.packs_deleted),
+        bytes_condemned: (first.bytes_condemned + second.bytes_condemned)
+            .saturating_sub(second.bytes_freed),
+        packs_waiting: second.packs_waiting,
+        packs_restored: first.packs_restored + second.packs_restored,
+        packs_repacked: first.packs_repacked + second.packs_repacked,
+        bytes_to_download: first.bytes_to_download + second.bytes_to_download,
+        bytes_to_upload: first.bytes_to_upload + second.bytes_to_upload,
+        packs_written: first.packs_written + second.packs_written,
+        index_files_written: first.index_files_written + second.index_files_written,
+        index_files_deleted: first.index_files_deleted + second.index_files_deleted,
+        requests: RequestCounts {
+            writes_lists: first.requests.writes_lists + second.requests.writes_lists,
+            reads: first.requests.reads + second.requests.reads,
+            deletes: first.requests.deletes + second.requests.deletes,
+        },
+        packs_kept_for_backups: second.packs_kept_for_backups,
+        bytes_kept_for_backups: second.bytes_kept_for_backups,
+        running_backups: second.running_backups,
+        running_summary: second.running_summary,
+        markers_expired: first.markers_expired + second.markers_expired,
+        packs_kept: second.packs_kept,
+        ..first
+    }
+}
+
+fn finish_report(mut r: PruneReport) -> PruneReport {
+    if r.packs_kept_for_backups > 0 {
+        if let Some(who) = &r.running_summary {
+            r.kept_for_backups_reason = Some(format!(
+                "{} packs kept because {who}",
+                r.packs_kept_for_backups
+            ));
+        }
+    }
+    r
 }

@@ -11,6 +11,7 @@ use crate::format::layout;
 use crate::format::tree::NodeKind;
 use crate::ids::{IndexId, PackId, TreeId};
 use crate::progress::Progress;
+use crate::prune::running::Running;
 use crate::prune::{PruneOptions, PruneReport};
 use crate::repo::{PackUsage, Repository, SnapshotFilter};
 
@@ -23,12 +24,15 @@ pub enum PackAction {
     Restore,
     /// Condemned and within its grace period: stays condemned.
     Wait,
+    /// Condemned, past its grace period, but condemned after a running
+    /// backup started (its marker): stays condemned until it ends.
+    KeptForBackup,
     /// Newly condemned: no snapshot uses it (or it was repacked).
     Condemn,
-    /// Copy its used blobs into new packs, then condemn it (or delete it
-    /// at once with a zero grace period).
+    /// Copy its used blobs into new packs, then condemn it.
     Repack,
-    /// Delete it now.
+    /// Delete it now: condemned by an earlier run at least the grace
+    /// period ago, and before every running backup started.
     Delete,
     /// In the index but not in storage: dropped from the index.
     Missing,
@@ -50,8 +54,11 @@ pub struct PrunePlan {
     pub used_blobs: u64,
     /// Every indexed pack with its action.
     pub packs: Vec<PackPlan>,
-    /// Unindexed stored packs: id, size, action (`Condemn`, `Wait`, `Delete`).
+    /// Unindexed stored packs: id, size, action (`Condemn`, `Wait`,
+    /// `KeptForBackup`, `Delete`).
     pub unindexed: Vec<(PackId, u64, Option<i64>, PackAction)>,
+    /// The backups running when the plan was made (their markers).
+    pub running: Running,
     /// Live index files the new index supersedes (then deleted).
     pub index_files: Vec<IndexId>,
     /// Index files already superseded but still stored (a crashed prune).
@@ -61,12 +68,15 @@ pub struct PrunePlan {
 impl PrunePlan {
     /// Whether the index must be rewritten at all.
     pub fn changes_index(&self) -> bool {
+        let stays = |a: PackAction| {
+            matches!(
+                a,
+                PackAction::Keep | PackAction::Wait | PackAction::KeptForBackup
+            )
+        };
         !self.stale_index_files.is_empty()
-            || self
-                .packs
-                .iter()
-                .any(|p| p.action != PackAction::Keep && p.action != PackAction::Wait)
-            || self.unindexed.iter().any(|u| u.3 != PackAction::Wait)
+            || self.packs.iter().any(|p| !stays(p.action))
+            || self.unindexed.iter().any(|u| !stays(u.3))
     }
 
     /// The condemnation records the new index carries; new ones dated
@@ -77,22 +87,20 @@ impl PrunePlan {
         let mut out = Vec::new();
         for p in &self.packs {
             match p.action {
-                PackAction::Wait => out.push(CondemnedPack {
+                PackAction::Wait | PackAction::KeptForBackup => out.push(CondemnedPack {
                     id: p.usage.id,
                     since: p.usage.condemned_since.unwrap_or(self.now),
                 }),
-                PackAction::Condemn | PackAction::Repack if self.grace_secs > 0 => {
-                    out.push(CondemnedPack {
-                        id: p.usage.id,
-                        since,
-                    })
-                }
+                PackAction::Condemn | PackAction::Repack => out.push(CondemnedPack {
+                    id: p.usage.id,
+                    since,
+                }),
                 _ => {}
             }
         }
         for (id, _, old, action) in &self.unindexed {
             match action {
-                PackAction::Wait => out.push(CondemnedPack {
+                PackAction::Wait | PackAction::KeptForBackup => out.push(CondemnedPack {
                     id: *id,
                     since: old.unwrap_or(self.now),
                 }),
@@ -104,11 +112,12 @@ impl PrunePlan {
     }
 
     /// Packs the new index lists (besides the repacked copies): every
-    /// stored pack not deleted now, condemned ones included.
+    /// stored pack not deleted now, condemned ones included. A pack is
+    /// never dropped from the index in the run that condemns it: a backup
+    /// that loaded the index before may rely on it (format-spec/12-prune.md).
     pub fn listed_packs(&self) -> impl Iterator<Item = &PackId> {
         self.packs.iter().filter_map(|p| match p.action {
             PackAction::Delete | PackAction::Missing => None,
-            PackAction::Repack | PackAction::Condemn if self.grace_secs == 0 => None,
             _ => Some(&p.usage.id),
         })
     }
@@ -118,11 +127,7 @@ impl PrunePlan {
         let mut out: Vec<(PackId, u64)> = self
             .packs
             .iter()
-            .filter(|p| match p.action {
-                PackAction::Delete => true,
-                PackAction::Repack | PackAction::Condemn => self.grace_secs == 0,
-                _ => false,
-            })
+            .filter(|p| p.action == PackAction::Delete)
             .map(|p| (p.usage.id, p.usage.size))
             .collect();
         out.extend(
@@ -151,6 +156,9 @@ pub fn plan(repo: &Repository, opts: &PruneOptions, progress: &dyn Progress) -> 
         .collect();
     let (index_files, stale_index_files) = index_files(repo)?;
     repo.cache().prune_begin(&present)?;
+    // Markers before snapshots: a backup whose marker is gone has stored
+    // its snapshot, so the listing below sees what it relies on.
+    let running = Running::read(repo, now)?;
     let snapshots = repo.snapshots(&SnapshotFilter::default())?;
     progress.start("prune: find used blobs", Some(snapshots.len() as u64), None);
     repo.cache().prune_mark_begin()?;
@@ -177,7 +185,7 @@ pub fn plan(repo: &Repository, opts: &PruneOptions, progress: &dyn Progress) -> 
     let mut packs: Vec<PackPlan> = usage
         .into_iter()
         .map(|u| {
-            let action = first_action(&u, now, grace_secs, opts.max_unused);
+            let action = first_action(&u, now, grace_secs, opts.max_unused, &running);
             PackPlan { usage: u, action }
         })
         .collect();
@@ -188,9 +196,7 @@ pub fn plan(repo: &Repository, opts: &PruneOptions, progress: &dyn Progress) -> 
         .into_iter()
         .map(|u| {
             let action = match u.condemned_since {
-                _ if grace_secs == 0 => PackAction::Delete,
-                Some(since) if expired(since, now, grace_secs) => PackAction::Delete,
-                Some(_) => PackAction::Wait,
+                Some(since) => after_grace(since, now, grace_secs, &running),
                 None => PackAction::Condemn,
             };
             (u.id, u.size, u.condemned_since, action)
@@ -203,28 +209,37 @@ pub fn plan(repo: &Repository, opts: &PruneOptions, progress: &dyn Progress) -> 
         used_blobs,
         packs,
         unindexed,
+        running,
         index_files,
         stale_index_files,
     })
 }
 
-fn expired(since: i64, now: i64, grace: i64) -> bool {
-    now.saturating_sub(since) >= grace
+/// What happens to an unused pack condemned at `since`: deleted once the
+/// grace period has passed, unless a running backup may rely on it.
+fn after_grace(since: i64, now: i64, grace: i64, running: &Running) -> PackAction {
+    if now.saturating_sub(since) < grace {
+        PackAction::Wait
+    } else if running.protects(since) {
+        PackAction::KeptForBackup
+    } else {
+        PackAction::Delete
+    }
 }
 
 /// The action for one indexed pack, before the repack budget.
-pub(super) fn first_action(u: &PackUsage, now: i64, grace: i64, max_unused: f64) -> PackAction {
+pub(super) fn first_action(
+    u: &PackUsage,
+    now: i64,
+    grace: i64,
+    max_unused: f64,
+    running: &Running,
+) -> PackAction {
     if !u.present {
         return PackAction::Missing;
     }
     match u.condemned_since {
-        Some(since) if u.used_blobs == 0 => {
-            if expired(since, now, grace) {
-                PackAction::Delete
-            } else {
-                PackAction::Wait
-            }
-        }
+        Some(since) if u.used_blobs == 0 => after_grace(since, now, grace, running),
         Some(_) => match live_action(u, max_unused) {
             PackAction::Keep => PackAction::Restore,
             other => other,

@@ -1,6 +1,7 @@
 //! The per-pack decision table of format-spec/12-prune.md.
 
 use super::plan::{first_action, limit_repacks, PackAction, PackPlan};
+use super::running::Running;
 use crate::format::index::BlobKind;
 use crate::ids::PackId;
 use crate::repo::PackUsage;
@@ -23,7 +24,8 @@ fn usage(condemned_since: Option<i64>, used_bytes: u64, used_blobs: u64) -> Pack
 #[test]
 fn decision_table() {
     let now = 10 * DAY;
-    let act = |u: PackUsage| first_action(&u, now, DAY, 0.1);
+    let none = Running::default();
+    let act = |u: PackUsage| first_action(&u, now, DAY, 0.1, &none);
     assert_eq!(act(usage(None, 1000, 5)), PackAction::Keep);
     assert_eq!(act(usage(None, 950, 4)), PackAction::Keep, "5% unused");
     assert_eq!(act(usage(None, 500, 2)), PackAction::Repack);
@@ -40,11 +42,40 @@ fn decision_table() {
         ..usage(None, 1000, 5)
     };
     assert_eq!(act(missing), PackAction::Missing);
-    // A zero grace period deletes condemned packs at once.
+    // A zero grace period deletes packs condemned by an earlier run.
     assert_eq!(
-        first_action(&usage(Some(now), 0, 0), now, 0, 0.1),
+        first_action(&usage(Some(now), 0, 0), now, 0, 0.1, &none),
         PackAction::Delete
     );
+}
+
+#[test]
+fn a_running_backup_keeps_what_was_condemned_after_it_started() {
+    let now = 10 * DAY;
+    let running = Running {
+        protect_from: Some(now - 3 * DAY),
+        ..Default::default()
+    };
+    let act =
+        |since: i64, grace: i64| first_action(&usage(Some(since), 0, 0), now, grace, 0.1, &running);
+    // Condemned before the backup started: deleted after the grace period.
+    assert_eq!(act(now - 3 * DAY - 1, DAY), PackAction::Delete);
+    // Condemned after it started: kept, whatever the grace period.
+    assert_eq!(act(now - 3 * DAY, DAY), PackAction::KeptForBackup);
+    assert_eq!(act(now, 0), PackAction::KeptForBackup);
+    assert_eq!(act(now - DAY + 1, DAY), PackAction::Wait, "grace first");
+    // A used pack is restored as before.
+    assert_eq!(
+        first_action(&usage(Some(now), 1000, 5), now, 0, 0.1, &running),
+        PackAction::Restore
+    );
+    // An unreadable marker protects every condemnation.
+    let unreadable = Running {
+        protect_from: Some(i64::MIN),
+        ..Default::default()
+    };
+    assert!(unreadable.protects(i64::MIN) && unreadable.protects(0));
+    assert!(!Running::default().protects(now));
 }
 
 #[test]

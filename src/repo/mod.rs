@@ -4,6 +4,7 @@
 
 mod cache;
 pub mod lock;
+pub mod marker;
 mod prune_cache;
 mod reader;
 mod repack;

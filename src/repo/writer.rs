@@ -17,7 +17,7 @@ use crate::error::Result;
 use crate::format::index::{BlobKind, IndexFile, PackEntry};
 use crate::format::layout;
 use crate::format::pack::{self, PackBuilder, PackSink};
-use crate::ids::BlobId;
+use crate::ids::{BlobId, PackId};
 use crate::repo::Repository;
 use crate::storage::{Pending, Staged};
 
@@ -54,6 +54,10 @@ pub struct BlobWriter<'r> {
     in_flight: Mutex<VecDeque<(Pending, PackEntry)>>,
     /// Uploaded packs waiting for an index file.
     unindexed: Mutex<Vec<PackEntry>>,
+    /// Packs holding blobs this writer was asked for: its own, and those it
+    /// deduplicated against. A backup checks they all still exist before
+    /// its snapshot (format-spec/12-prune.md).
+    relied: Mutex<HashSet<PackId>>,
     stats: Mutex<WriteStats>,
 }
 
@@ -84,6 +88,7 @@ impl<'r> BlobWriter<'r> {
             pending: Mutex::new(HashSet::new()),
             in_flight: Mutex::new(VecDeque::new()),
             unindexed: Mutex::new(Vec::new()),
+            relied: Mutex::new(HashSet::new()),
             stats: Mutex::new(WriteStats::default()),
         }
     }
@@ -93,13 +98,22 @@ impl<'r> BlobWriter<'r> {
         if lock(&self.pending).contains(&(kind, *id)) {
             return Ok(true);
         }
-        self.repo.cache().contains(kind, id)
+        self.in_live_pack(kind, id)
+    }
+
+    /// Is the blob in a live pack? Records the pack as relied on.
+    fn in_live_pack(&self, kind: BlobKind, id: &BlobId) -> Result<bool> {
+        let pack = self.repo.cache().live_pack(kind, id)?;
+        if let Some(pack) = pack {
+            lock(&self.relied).insert(pack);
+        }
+        Ok(pack.is_some())
     }
 
     /// Stores the blob unless it is known; returns whether it was new.
     /// Two threads adding the same id at once store it once.
     pub fn add_if_new(&self, kind: BlobKind, id: BlobId, plain: &[u8]) -> Result<bool> {
-        if self.repo.cache().contains(kind, &id)? || !lock(&self.pending).insert((kind, id)) {
+        if self.in_live_pack(kind, &id)? || !lock(&self.pending).insert((kind, id)) {
             return Ok(false);
         }
         let level = self.repo.config().compression;
@@ -190,6 +204,7 @@ impl<'r> BlobWriter<'r> {
                     continue;
                 }
                 lock(&self.stats).packs_added += 1;
+                lock(&self.relied).insert(entry.id);
                 let batch = {
                     let mut q = lock(&self.unindexed);
                     q.push(entry);
@@ -232,6 +247,13 @@ impl<'r> BlobWriter<'r> {
     /// Stores the partial packs and writes the last index file. Only after
     /// this returns may a snapshot reference the blobs added.
     pub fn finish(self) -> Result<WriteStats> {
+        self.finish_relied().map(|(stats, _)| stats)
+    }
+
+    /// [`BlobWriter::finish`], also returning every pack the blobs asked
+    /// for are in: the packs this writer stored and the live packs it
+    /// deduplicated against.
+    pub fn finish_relied(self) -> Result<(WriteStats, HashSet<PackId>)> {
         for slot in [&self.data, &self.tree] {
             let pack = lock(slot).take();
             if let Some(pack) = pack {
@@ -241,7 +263,8 @@ impl<'r> BlobWriter<'r> {
         self.settle(true)?;
         let rest = std::mem::take(&mut *lock(&self.unindexed));
         self.write_index(rest)?;
-        Ok(lock(&self.stats).clone())
+        let relied = std::mem::take(&mut *lock(&self.relied));
+        Ok((lock(&self.stats).clone(), relied))
     }
 
     /// Statistics so far.

@@ -218,7 +218,11 @@ fn prune_says_what_its_deletes_are_and_when_space_is_freed() {
     let sum = env.json(&["prune", "--dry-run"]);
     assert_eq!(sum["grace_secs"], 86_400);
     assert!(sum["bytes_waiting"].as_u64().unwrap() > 2_000_000, "{sum}");
-    let after = sum["next_free_after"].as_i64().unwrap();
+    let after = sum["next_free_after_unix"].as_i64().unwrap();
+    assert!(
+        sum["next_free_after"].as_str().unwrap().contains('T'),
+        "{sum}"
+    );
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

@@ -207,6 +207,45 @@ impl IndexCache {
         })
     }
 
+    /// Like [`IndexCache::contains`], answering with the live pack holding
+    /// the blob: a backup records the packs it relies on, to check before
+    /// its snapshot that none of them vanished.
+    pub fn live_pack(&self, kind: BlobKind, id: &BlobId) -> Result<Option<PackId>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT p.id FROM blobs b JOIN packs p ON p.rowid = b.pack
+                 WHERE b.id = ?1 AND p.kind = ?2
+                   AND NOT EXISTS (SELECT 1 FROM condemned c WHERE c.pack = p.id) LIMIT 1",
+            )?;
+            Ok(stmt
+                .query_row(params![&id.0[..], kind_code(kind)], |r| {
+                    Ok(PackId(id_bytes(r.get(0)?)?))
+                })
+                .optional()?)
+        })
+    }
+
+    /// Drops every row of packs found missing from storage, so nothing
+    /// deduplicates against them any more (their index files stay known:
+    /// the packs are gone whatever those files say).
+    pub fn forget_packs(&mut self, packs: &[PackId]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        for p in packs {
+            tx.execute(
+                "DELETE FROM blobs WHERE pack IN (SELECT rowid FROM packs WHERE id = ?1)",
+                params![&p.0[..]],
+            )?;
+            tx.execute(
+                "DELETE FROM pack_files WHERE pack IN (SELECT rowid FROM packs WHERE id = ?1)",
+                params![&p.0[..]],
+            )?;
+            tx.execute("DELETE FROM packs WHERE id = ?1", params![&p.0[..]])?;
+        }
+        tx.commit()?;
+        self.refresh_reads();
+        Ok(())
+    }
+
     /// Where to read the blob from: a copy in a live pack if there is one,
     /// else one in a condemned pack (a snapshot written before the
     /// condemnation may need it, and it is still stored).
