@@ -32,6 +32,7 @@ mod repair;
 mod roundtrip;
 mod selection;
 mod spec_rules;
+mod stale_index;
 mod truth;
 mod util;
 mod util_backend;

@@ -25,6 +25,7 @@ fn repo_with_one_snapshot() -> Env {
         "1",
         "--kdf-iterations",
         "1",
+        "--insecure-kdf",
         "--pack-size-mib",
         "1",
     ]);
