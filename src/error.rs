@@ -24,6 +24,9 @@ pub enum ErrorKind {
     Locked,
     /// Anything else that is a bug or cannot be classified.
     Internal,
+    /// The user asked the operation to stop (Ctrl-C, SIGTERM); it stopped
+    /// at a safe point.
+    Interrupted,
 }
 
 /// Errors returned by the cairn library.
@@ -55,6 +58,10 @@ pub enum Error {
     Locked(String),
     #[error("internal error: {0}")]
     Internal(String),
+    /// Stopped on request at a safe point; the text says what state the
+    /// operation left (what was kept, what the next run reuses).
+    #[error("interrupted, {0}")]
+    Interrupted(String),
 }
 
 impl Error {
@@ -70,6 +77,7 @@ impl Error {
             Error::Io { .. } | Error::Cache(_) => ErrorKind::Io,
             Error::Locked(_) => ErrorKind::Locked,
             Error::Internal(_) => ErrorKind::Internal,
+            Error::Interrupted(_) => ErrorKind::Interrupted,
         }
     }
 

@@ -136,6 +136,10 @@ impl Progress for Output {
     fn finish(&self) {
         self.clear();
     }
+
+    fn cancelled(&self) -> bool {
+        crate::cli::interrupt::requested()
+    }
 }
 
 /// Human-readable byte count.

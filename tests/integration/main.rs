@@ -14,6 +14,7 @@ mod find;
 mod forget;
 mod golden;
 mod hostile;
+mod interrupt;
 mod mount;
 mod prune;
 mod prune_concurrent;

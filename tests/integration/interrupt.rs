@@ -1,0 +1,204 @@
+//! Ctrl-C and SIGTERM: a long command stops at a safe point, says in one
+//! line what it left, removes its temporary files and exits 130 or 143;
+//! `kill -9` leaves temporary files that `check` reports once they are a
+//! day old and `prune` removes.
+//!
+//! The signals are sent at points the test controls: a backup reading
+//! standard input waits for the test's next bytes, so the test knows what
+//! the backup has done when the signal arrives.
+
+use std::io::Write;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::util::*;
+
+const MIB: usize = 1024 * 1024;
+
+/// A repository with 1 MiB packs, so a few MiB make several packs and an
+/// index file (every 8 packs).
+fn small_pack_env(env: Env) -> Env {
+    env.ok(&[
+        "init",
+        "--kdf-memory-mib",
+        "1",
+        "--kdf-iterations",
+        "1",
+        "--pack-size-mib",
+        "1",
+    ]);
+    env
+}
+
+/// Polls `cond` until it holds; fails if `child` exits first.
+fn wait_until(child: &mut Child, what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("cairn exited ({status}) before {what}");
+        }
+        assert!(start.elapsed() < Duration::from_secs(120), "never {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Whether `pid` handles `sig` (its bit in `SigCgt` of /proc/PID/status).
+fn catches(pid: u32, sig: i32) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigCgt:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        .is_some_and(|mask| mask & (1 << (sig - 1)) != 0)
+}
+
+pub fn send(child: &Child, sig: i32) {
+    // SAFETY: kill(2) on our own child's pid.
+    let rc = unsafe { libc::kill(child.id() as i32, sig) };
+    assert_eq!(rc, 0, "kill {sig}");
+}
+
+/// Starts `cairn backup --stdin` with its standard input a pipe.
+fn stdin_backup(env: &Env) -> Child {
+    env.cmd(&["backup", "--stdin", "--stdin-filename", "big.bin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Exit code 130/143 and exactly one line on stderr containing `expect`.
+pub fn assert_interrupted(out: &std::process::Output, code: i32, expect: &str) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(code), "stderr: {stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "not one line: {stderr}");
+    assert!(lines[0].contains(expect), "{stderr}");
+    stderr
+}
+
+fn no_strays(env: &Env) {
+    let strays = env.storage().strays().unwrap();
+    assert!(strays.is_empty(), "temporary files left: {strays:?}");
+}
+
+/// The signal arrives mid-upload (packs of this backup are stored, more
+/// data is on its way): the uploaded packs are indexed and reused.
+fn interrupt_mid_upload(sig: i32, code: i32) {
+    let env = small_pack_env(Env::uninit());
+    let data = random_bytes(7, 24 * MIB);
+    let mut child = stdin_backup(&env);
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&data[..16 * MIB]).unwrap();
+    wait_until(&mut child, "two packs were stored", || {
+        env.pack_count() >= 2
+    });
+    send(&child, sig);
+    // The backup notices at its next chunk; it may stop reading at once.
+    let _ = stdin.write_all(&data[16 * MIB..]);
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let line = assert_interrupted(
+        &out,
+        code,
+        "interrupted, nothing recorded; the next backup reuses",
+    );
+    assert!(!line.contains("reuses 0.0 MiB"), "{line}");
+    no_strays(&env);
+    assert!(env.json(&["snapshots"]).as_array().unwrap().is_empty());
+
+    let next = env.json_with_stdin(&["backup", "--stdin", "--stdin-filename", "big.bin"], &data);
+    let added = next["bytes_added"].as_u64().unwrap();
+    assert!(added < data.len() as u64, "nothing reused: {next}");
+    let check = env.ok(&["check", "--read-data"]);
+    assert!(String::from_utf8_lossy(&check.stdout).contains("no problems"));
+}
+
+#[test]
+fn sigint_mid_upload_exits_130_and_the_next_backup_reuses() {
+    interrupt_mid_upload(libc::SIGINT, 130);
+}
+
+#[test]
+fn sigterm_mid_upload_exits_143_and_the_next_backup_reuses() {
+    interrupt_mid_upload(libc::SIGTERM, 143);
+}
+
+/// The signal arrives before anything was read: nothing to reuse, nothing
+/// left behind.
+#[test]
+fn sigint_before_the_first_chunk() {
+    let env = small_pack_env(Env::uninit());
+    let mut child = stdin_backup(&env);
+    let pid = child.id();
+    wait_until(&mut child, "the handlers were installed", || {
+        catches(pid, libc::SIGINT) && catches(pid, libc::SIGTERM)
+    });
+    send(&child, libc::SIGINT);
+    let mut stdin = child.stdin.take().unwrap();
+    let _ = stdin.write_all(&random_bytes(8, 3 * MIB));
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert_interrupted(&out, 130, "the next backup reuses 0.0 MiB already uploaded");
+    no_strays(&env);
+    assert!(env.json(&["snapshots"]).as_array().unwrap().is_empty());
+    env.ok(&["check"]);
+}
+
+/// A directory source, interrupted while its files are read and uploaded.
+#[test]
+fn sigterm_during_a_directory_backup() {
+    let env = small_pack_env(Env::uninit());
+    let src = env.path("src");
+    for i in 0..12u64 {
+        write(
+            &src.join(format!("f{i}.bin")),
+            &random_bytes(200 + i, 8 * MIB),
+        );
+    }
+    let mut child = env
+        .cmd(&["backup", src.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until(&mut child, "an index file was written", || {
+        !env.objects("index/").is_empty()
+    });
+    send(&child, libc::SIGTERM);
+    let out = child.wait_with_output().unwrap();
+    assert_interrupted(&out, 143, "interrupted, nothing recorded");
+    no_strays(&env);
+    let s = env.backup(&[&src], &[]);
+    assert!(
+        s["bytes_added"].as_u64().unwrap() < 12 * 8 * MIB as u64,
+        "{s}"
+    );
+    let t = env.path("t");
+    env.restore_verified(&t);
+    assert_same_tree(&src, &restored(&t, &src));
+}
+
+impl Env {
+    /// Runs with `--json`, `input` on standard input; the last JSON line.
+    pub fn json_with_stdin(&self, args: &[&str], input: &[u8]) -> serde_json::Value {
+        let mut child = self
+            .cmd(&[&["--json"], args].concat())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(input).unwrap();
+        drop(stdin);
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        last_json(&out)
+    }
+}
