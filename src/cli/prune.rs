@@ -119,6 +119,14 @@ fn print_report(r: &PruneReport) {
         bytes(r.bytes_to_download),
         bytes(r.bytes_to_upload)
     );
+    if r.stray_temp_files.count > 0 {
+        println!(
+            "{} {} temporary files ({}) older than a day, left by interrupted writes",
+            verb("removed", "would remove"),
+            r.stray_temp_files.count,
+            bytes(r.stray_temp_files.bytes)
+        );
+    }
     println!(
         "requests: {} writes and lists, {} reads, {} deletes",
         r.requests.writes_lists, r.requests.reads, r.requests.deletes

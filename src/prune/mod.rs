@@ -16,6 +16,7 @@
 
 mod execute;
 mod plan;
+mod stray;
 #[cfg(test)]
 mod tests;
 
@@ -112,6 +113,9 @@ pub struct PruneReport {
     pub index_files_deleted: u64,
     /// Requests of the execution phase (the plan's own reads are extra).
     pub requests: RequestCounts,
+    /// Temporary files older than a day that killed writers left: removed
+    /// (or, dry, to remove).
+    pub stray_temp_files: crate::check::stray::StrayReport,
 }
 
 /// Prunes the repository; see the module docs.
@@ -138,6 +142,7 @@ pub fn prune(
         if let Some(guard) = &guard {
             execute::execute(repo, &plan, guard, &mut report, progress)?;
         }
+        report.stray_temp_files = stray::sweep(repo, opts)?;
         Ok(report)
     });
     let _ = repo.cache().prune_end();
