@@ -202,3 +202,50 @@ impl Env {
         last_json(&out)
     }
 }
+
+/// `kill -9` leaves temporary files: `check` ignores fresh ones (they may
+/// be a running backup's), reports those a day old, and `prune` removes
+/// them (`--dry-run` only reports them).
+#[test]
+fn kill_9_leftovers_are_reported_when_old_and_pruned() {
+    let env = small_pack_env(Env::uninit_local()); // LOCAL-ONLY: ages temp files
+    let mut child = stdin_backup(&env);
+    let mut stdin = child.stdin.take().unwrap();
+    // Feed it until a pack is being staged in a temporary file.
+    let data = random_bytes(9, 64 * MIB);
+    let staged = data.chunks(MIB).any(|piece| {
+        stdin.write_all(piece).unwrap();
+        !env.storage().strays().unwrap().is_empty()
+    });
+    assert!(staged, "no temporary file seen while 64 MiB were read");
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let strays = env.storage().strays().unwrap();
+    assert!(!strays.is_empty());
+
+    let fresh = env.json(&["check"]);
+    assert!(fresh.get("stray_temp_files").is_none(), "{fresh}");
+    let day_old = filetime::FileTime::from_unix_time(chrono::Utc::now().timestamp() - 90_000, 0);
+    for s in &strays {
+        filetime::set_file_mtime(env.repo.join(&s.name), day_old).unwrap();
+    }
+    let bytes: u64 = strays.iter().map(|s| s.size).sum();
+    let old = env.json(&["check"]);
+    assert_eq!(old["stray_temp_files"]["count"], strays.len(), "{old}");
+    assert_eq!(old["stray_temp_files"]["bytes"], bytes, "{old}");
+    let text = String::from_utf8_lossy(&env.ok(&["check"]).stdout).into_owned();
+    assert!(text.contains("stray temporary files"), "{text}");
+
+    let dry = env.json(&["prune", "--dry-run"]);
+    assert_eq!(dry["stray_temp_files"]["count"], strays.len(), "{dry}");
+    assert_eq!(env.storage().strays().unwrap().len(), strays.len());
+    let pruned = env.json(&["prune"]);
+    assert_eq!(
+        pruned["stray_temp_files"]["count"],
+        strays.len(),
+        "{pruned}"
+    );
+    assert!(env.storage().strays().unwrap().is_empty());
+    let clean = env.json(&["check"]);
+    assert!(clean.get("stray_temp_files").is_none(), "{clean}");
+}
