@@ -134,6 +134,12 @@ pub fn prune(
     } else {
         Some(lock::acquire(repo, "prune", opts.lock)?)
     };
+    if let Some(dead) = guard.as_ref().and_then(|g| g.took_over()) {
+        progress.warn(&format!(
+            "took over the maintenance lock {}: that process is gone",
+            lock::describe(dead)
+        ));
+    }
     // The index as of now, not as of opening: the plan must see every
     // index file written before the lock was taken.
     repo.sync_index()?;

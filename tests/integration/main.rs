@@ -21,5 +21,6 @@ mod prune_concurrent;
 mod repair;
 mod roundtrip;
 mod selection;
+mod stale_lock;
 mod util;
 mod util_backend;
