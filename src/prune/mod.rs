@@ -118,6 +118,14 @@ pub struct PruneReport {
     pub stray_temp_files: crate::check::stray::StrayReport,
 }
 
+/// What an interrupted prune says: the step it stopped at, and that every
+/// step is crash-safe (format-spec/12-prune.md), so nothing is half done.
+fn stopped(step: &str) -> String {
+    format!(
+        "prune stopped {step}; the repository is consistent and the next prune finishes the work"
+    )
+}
+
 /// Prunes the repository; see the module docs.
 pub fn prune(
     repo: &Repository,
@@ -144,6 +152,9 @@ pub fn prune(
     // index file written before the lock was taken.
     repo.sync_index()?;
     let result = plan::plan(repo, opts, progress).and_then(|plan| {
+        crate::progress::check_cancelled(progress, || {
+            stopped("after planning, before any change")
+        })?;
         let mut report = plan.report(repo, opts);
         if let Some(guard) = &guard {
             execute::execute(repo, &plan, guard, &mut report, progress)?;

@@ -75,9 +75,14 @@ pub(super) fn write_content(
         }
     }
     let work: Vec<(PackId, Group)> = packs.into_iter().collect();
+    let incomplete = Mutex::new(std::collections::HashSet::new());
     let done: Vec<OpenFiles> = work
         .into_par_iter()
         .map(|(pack, (kind, blobs))| {
+            if progress.cancelled() {
+                skip_pack(&blobs, &incomplete);
+                return OpenFiles::default();
+            }
             let mut reads: Vec<PackRead> = blobs.values().map(|(r, _)| *r).collect();
             let mut open = OpenFiles::default();
             let fail = |file: usize, e: &Error| {
@@ -112,6 +117,8 @@ pub(super) fn write_content(
         })
         .collect();
     let mut meta = MetaDone::default();
+    let incomplete = incomplete.into_inner().unwrap_or_else(|p| p.into_inner());
+    meta.interrupted = progress.cancelled().then_some(incomplete);
     for o in done {
         meta.files.extend(o.meta_done);
         meta.warnings.extend(o.warnings);
@@ -124,6 +131,17 @@ pub(super) fn write_content(
 pub(super) struct MetaDone {
     pub(super) files: Vec<usize>,
     pub(super) warnings: Vec<String>,
+    /// Set when the restore was asked to stop: the files left incomplete.
+    pub(super) interrupted: Option<std::collections::HashSet<usize>>,
+}
+
+/// Marks the files a pack skipped on a stop request as incomplete.
+fn skip_pack<R>(
+    blobs: &HashMap<BlobId, (R, Vec<Target>)>,
+    incomplete: &Mutex<std::collections::HashSet<usize>>,
+) {
+    let mut inc = incomplete.lock().unwrap_or_else(|p| p.into_inner());
+    inc.extend(blobs.values().flat_map(|(_, ts)| ts.iter().map(|t| t.file)));
 }
 
 /// A file that could not be restored, and whether repository damage is why.

@@ -249,3 +249,43 @@ fn kill_9_leftovers_are_reported_when_old_and_pruned() {
     let clean = env.json(&["check"]);
     assert!(clean.get("stray_temp_files").is_none(), "{clean}");
 }
+
+/// A restore stopped mid-way says how far it got; a second restore with
+/// `--overwrite if-changed` finishes the tree byte-exact.
+#[test]
+fn sigint_during_restore_says_how_far_it_got() {
+    let env = small_pack_env(Env::uninit());
+    let src = env.path("src");
+    for i in 0..16u64 {
+        write(
+            &src.join(format!("f{i:02}.bin")),
+            &random_bytes(300 + i, 6 * MIB),
+        );
+    }
+    env.backup(&[&src], &[]);
+    let target = env.path("t");
+    let t = target.to_str().unwrap();
+    let mut child = env
+        .cmd(&["restore", "latest", "--target", t])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until(&mut child, "a file was restored", || {
+        files_under(&target).iter().any(|f| f.is_file())
+    });
+    send(&child, libc::SIGINT);
+    let out = child.wait_with_output().unwrap();
+    let line = assert_interrupted(&out, 130, "of 16 files restored to");
+    assert!(line.contains("--overwrite if-changed"), "{line}");
+    env.ok(&[
+        "restore",
+        "latest",
+        "--target",
+        t,
+        "--overwrite",
+        "if-changed",
+        "--verify",
+    ]);
+    assert_same_tree(&src, &restored(&target, &src));
+}
