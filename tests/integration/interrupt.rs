@@ -289,3 +289,53 @@ fn sigint_during_restore_says_how_far_it_got() {
     ]);
     assert_same_tree(&src, &restored(&target, &src));
 }
+
+/// Starts `cairn ARGS`, waits until it handles the stop signals, sends
+/// `sig` and returns its output.
+fn interrupt_early(env: &Env, args: &[&str], sig: i32) -> std::process::Output {
+    let mut child = env
+        .cmd(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    wait_until(&mut child, "the handlers were installed", || {
+        catches(pid, libc::SIGINT) && catches(pid, libc::SIGTERM)
+    });
+    send(&child, sig);
+    child.wait_with_output().unwrap()
+}
+
+/// Prune and check stop at their first safe point, say so, and leave a
+/// repository that checks clean and prunes normally afterwards.
+#[test]
+fn prune_and_check_stop_cleanly() {
+    let env = small_pack_env(Env::uninit());
+    let src = env.path("src");
+    for i in 0..6u64 {
+        write(
+            &src.join(format!("f{i}.bin")),
+            &random_bytes(400 + i, 4 * MIB),
+        );
+        env.backup(&[&src], &[]);
+    }
+    env.ok(&["forget", "--keep-last", "1"]);
+    let packs = env.pack_count();
+
+    let out = interrupt_early(&env, &["prune", "--grace", "0"], libc::SIGTERM);
+    assert_interrupted(&out, 143, "interrupted, prune stopped after planning, before any change; the repository is consistent");
+    assert_eq!(
+        env.pack_count(),
+        packs,
+        "the interrupted prune deleted packs"
+    );
+
+    let out = interrupt_early(&env, &["check", "--read-data"], libc::SIGINT);
+    assert_interrupted(&out, 130, "interrupted, check stopped while reading data");
+
+    let check = env.ok(&["check", "--read-data"]);
+    assert!(String::from_utf8_lossy(&check.stdout).contains("no problems"));
+    env.ok(&["prune", "--grace", "0"]);
+    env.ok(&["check", "--read-data"]);
+}
