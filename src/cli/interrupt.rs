@@ -73,3 +73,37 @@ pub fn exit_code() -> i32 {
         _ => exit::INTERRUPTED_SIGINT,
     }
 }
+
+/// A writer that fails once a stop signal arrived, so a command streaming
+/// to its output (`dump`) stops at the next write; [`stopped_writing`]
+/// then turns the failure into the one-line report.
+pub struct StopWriter<W> {
+    pub inner: W,
+    pub written: u64,
+}
+
+impl<W: std::io::Write> std::io::Write for StopWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if requested() {
+            // Not `ErrorKind::Interrupted`: `write_all` would retry that.
+            return Err(std::io::Error::other("stop requested"));
+        }
+        let n = self.inner.write(buf)?;
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// After a signal, the error of a command that was writing `what`.
+pub fn stopped_writing(result: Result<()>, written: u64, what: &str) -> Result<()> {
+    match result {
+        Err(_) if requested() => Err(Error::Interrupted(format!(
+            "dump stopped after writing {written} bytes; {what} is incomplete"
+        ))),
+        other => other,
+    }
+}

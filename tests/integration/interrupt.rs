@@ -339,3 +339,29 @@ fn prune_and_check_stop_cleanly() {
     env.ok(&["prune", "--grace", "0"]);
     env.ok(&["check", "--read-data"]);
 }
+
+/// `dump` to a pipe, interrupted while it writes: one line, exit 130, and
+/// it stops before the end of the file.
+#[test]
+fn sigint_during_dump() {
+    use std::io::Read;
+    let env = small_pack_env(Env::uninit());
+    let data = random_bytes(11, 24 * MIB);
+    env.json_with_stdin(&["backup", "--stdin", "--stdin-filename", "big.bin"], &data);
+    let mut child = env
+        .cmd(&["dump", "latest:/big.bin"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = vec![0u8; MIB];
+    stdout.read_exact(&mut first).unwrap();
+    send(&child, libc::SIGINT);
+    let mut rest = Vec::new();
+    stdout.read_to_end(&mut rest).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_interrupted(&out, 130, "interrupted, dump stopped after writing");
+    assert!(MIB + rest.len() < data.len(), "the whole file was written");
+    assert_eq!(first, &data[..MIB]);
+}
