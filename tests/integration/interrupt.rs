@@ -292,9 +292,8 @@ fn sigint_during_restore_says_how_far_it_got() {
 
 /// Starts `cairn ARGS`, waits until it handles the stop signals, sends
 /// `sig` and returns its output.
-fn interrupt_early(env: &Env, args: &[&str], sig: i32) -> std::process::Output {
-    let mut child = env
-        .cmd(args)
+fn interrupt_early(mut cmd: std::process::Command, sig: i32) -> std::process::Output {
+    let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -323,7 +322,7 @@ fn prune_and_check_stop_cleanly() {
     env.ok(&["forget", "--keep-last", "1"]);
     let packs = env.pack_count();
 
-    let out = interrupt_early(&env, &["prune", "--grace", "0"], libc::SIGTERM);
+    let out = interrupt_early(env.cmd(&["prune", "--grace", "0"]), libc::SIGTERM);
     assert_interrupted(&out, 143, "interrupted, prune stopped after planning, before any change; the repository is consistent");
     assert_eq!(
         env.pack_count(),
@@ -331,7 +330,7 @@ fn prune_and_check_stop_cleanly() {
         "the interrupted prune deleted packs"
     );
 
-    let out = interrupt_early(&env, &["check", "--read-data"], libc::SIGINT);
+    let out = interrupt_early(env.cmd(&["check", "--read-data"]), libc::SIGINT);
     assert_interrupted(&out, 130, "interrupted, check stopped while reading data");
 
     let check = env.ok(&["check", "--read-data"]);
@@ -364,4 +363,48 @@ fn sigint_during_dump() {
     assert_interrupted(&out, 130, "interrupted, dump stopped after writing");
     assert!(MIB + rest.len() < data.len(), "the whole file was written");
     assert_eq!(first, &data[..MIB]);
+}
+
+/// Export and import interrupted: no bundle file, no snapshot added, and
+/// both work when run again.
+#[test]
+fn export_and_import_stop_cleanly() {
+    let env = small_pack_env(Env::uninit());
+    let data = random_bytes(12, 24 * MIB);
+    env.json_with_stdin(&["backup", "--stdin", "--stdin-filename", "big.bin"], &data);
+    let bundle = env.path("b.cairn");
+    let b = bundle.to_str().unwrap();
+    let export = |env: &Env| {
+        let mut c = env.cmd(&[
+            "export",
+            "--to",
+            b,
+            "--kdf-memory-mib",
+            "1",
+            "--kdf-iterations",
+            "1",
+            "latest",
+        ]);
+        c.env("CAIRN_BUNDLE_PASSWORD", "bundle secret");
+        c
+    };
+    let out = interrupt_early(export(&env), libc::SIGINT);
+    assert_interrupted(
+        &out,
+        130,
+        "interrupted, export stopped; the partial bundle is discarded",
+    );
+    assert!(!bundle.exists());
+    assert!(export(&env).status().unwrap().success());
+
+    let dst = small_pack_env(Env::uninit());
+    let mut import = dst.cmd(&["import", b]);
+    import.env("CAIRN_BUNDLE_PASSWORD", "bundle secret");
+    let out = interrupt_early(import, libc::SIGTERM);
+    assert_interrupted(&out, 143, "interrupted, import stopped");
+    assert!(dst.json(&["snapshots"]).as_array().unwrap().is_empty());
+    let mut import = dst.cmd(&["import", b]);
+    import.env("CAIRN_BUNDLE_PASSWORD", "bundle secret");
+    assert!(import.status().unwrap().success());
+    dst.ok(&["check", "--read-data"]);
 }
