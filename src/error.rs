@@ -28,6 +28,9 @@ pub enum ErrorKind {
     /// it ran (or could have been: its backup-in-progress marker lapsed).
     /// Running it again is the fix.
     Raced,
+    /// The user asked the operation to stop (Ctrl-C, SIGTERM); it stopped
+    /// at a safe point.
+    Interrupted,
 }
 
 /// Errors returned by the cairn library.
@@ -73,6 +76,10 @@ pub enum Error {
     Internal(String),
     #[error("{0}")]
     Raced(String),
+    /// Stopped on request at a safe point; the text says what state the
+    /// operation left (what was kept, what the next run reuses).
+    #[error("interrupted, {0}")]
+    Interrupted(String),
 }
 
 impl Error {
@@ -89,6 +96,7 @@ impl Error {
             Error::Locked(_) => ErrorKind::Locked,
             Error::Internal(_) => ErrorKind::Internal,
             Error::Raced(_) => ErrorKind::Raced,
+            Error::Interrupted(_) => ErrorKind::Interrupted,
         }
     }
 

@@ -1,6 +1,13 @@
 //! Progress reporting from long operations to whoever renders it. The
 //! library only calls the observer; the CLI decides between a bar, JSON
 //! lines or nothing.
+//!
+//! The observer is also the one way back: [`Progress::cancelled`] lets
+//! whoever runs an operation ask it to stop (the CLI on Ctrl-C). Long
+//! operations poll it at safe points and return
+//! [`crate::Error::Interrupted`] saying what state they left, so every
+//! long operation can be stopped without a second parameter threaded
+//! through every call.
 
 use std::path::Path;
 
@@ -20,6 +27,23 @@ pub trait Progress: Send + Sync {
     fn warn(&self, _message: &str) {}
     /// The phase is over.
     fn finish(&self) {}
+    /// Whether the operation should stop at its next safe point. Polled
+    /// often: keep it to an atomic load.
+    fn cancelled(&self) -> bool {
+        false
+    }
+}
+
+/// `Err(Error::Interrupted(state()))` if `progress` asks to stop: the
+/// check at a safe point. `state` says what the operation leaves behind.
+pub fn check_cancelled(
+    progress: &dyn Progress,
+    state: impl FnOnce() -> String,
+) -> crate::Result<()> {
+    if progress.cancelled() {
+        return Err(crate::Error::Interrupted(state()));
+    }
+    Ok(())
 }
 
 /// What a backup did with one file, as `backup -v` lists it.

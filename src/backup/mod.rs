@@ -24,6 +24,7 @@
 
 mod archiver;
 mod budget;
+mod interrupt;
 mod open;
 mod parent;
 mod verify;
@@ -145,12 +146,12 @@ fn attempt(
     let parent = find_parent(repo, opts, &host, &paths)?;
     let (time, utc_offset_secs) = opts.time.unwrap_or_else(crate::time::now);
 
-    let writer = BlobWriter::new(repo);
+    let writer = BlobWriter::new(repo).stop_when(progress);
     let threads = opts
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
         .max(1);
-    let outcome = archiver::run(
+    let outcome = match archiver::run(
         repo,
         &writer,
         source,
@@ -158,12 +159,18 @@ fn attempt(
         opts.dry_run,
         threads,
         progress,
-    )?;
+    ) {
+        Err(Error::Interrupted(_)) => return Err(interrupt::abandon(writer)),
+        other => other?,
+    };
     let (written, relied) = if opts.dry_run {
         (outcome.dry_run_stats.clone(), Default::default())
     } else {
         writer.finish_relied()?
     };
+    if progress.cancelled() && !opts.dry_run {
+        return Err(interrupt::nothing_recorded(written.bytes_stored));
+    }
     let mut summary = outcome.summary;
     summary.blobs_added = written.blobs_added;
     summary.bytes_added = written.bytes_added;

@@ -46,6 +46,9 @@ pub(crate) fn check_packs(
     let outcomes: Vec<PackOutcome> = selected
         .par_iter()
         .map(|(id, _)| {
+            crate::progress::check_cancelled(progress, || {
+                "check stopped while reading data, before its report; it changes nothing".into()
+            })?;
             let entry = plan
                 .indexed
                 .get(id)

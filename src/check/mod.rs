@@ -20,6 +20,7 @@ mod audit;
 mod auditlog;
 mod data;
 mod lost;
+pub mod stray;
 mod structure;
 mod subset;
 
@@ -105,6 +106,9 @@ pub struct CheckReport {
     /// With `--audit`: what this run verified and what the log proves.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub audit: Option<AuditReport>,
+    /// Temporary files older than a day that killed writers left.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stray_temp_files: Option<stray::StrayReport>,
 }
 
 impl CheckReport {
@@ -154,6 +158,7 @@ pub fn check_and_find_lost(
     plan.lost.merge(walk_lost);
     plan.lost.merge(data_lost);
     attach_damage_report(repo, &mut report, &plan.lost, progress)?;
+    report.stray_temp_files = stray::report(repo, &mut report.problems)?;
     Ok((report, plan.lost))
 }
 

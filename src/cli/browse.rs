@@ -154,12 +154,20 @@ pub fn dump(g: &Global, a: DumpArgs) -> Result<i32> {
         Some(p) => Box::new(std::fs::File::create(p).map_err(|e| Error::io(p, e))?),
         None => Box::new(std::io::stdout().lock()),
     };
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, out);
+    let mut out = crate::cli::interrupt::StopWriter {
+        inner: std::io::BufWriter::with_capacity(1 << 20, out),
+        written: 0,
+    };
     let written = match a.archive {
         Some(kind) => dump_archive(g, &repo, &path, &node, kind, &mut out),
         None => dump_file(&repo, &path, &node, &mut out),
     };
     let flushed = written.and_then(|()| out.flush().map_err(|e| Error::io("<output>", e)));
+    let what = match &a.output {
+        Some(p) => format!("{} (removed)", p.display()),
+        None => "the output".into(),
+    };
+    let flushed = crate::cli::interrupt::stopped_writing(flushed, out.written, &what);
     if let (Err(_), Some(p)) = (&flushed, &a.output) {
         let _ = std::fs::remove_file(p);
     }

@@ -23,6 +23,10 @@ pub const RACED: i32 = 6;
 pub const NO_REPOSITORY: i32 = 10;
 pub const LOCKED: i32 = 11;
 pub const WRONG_PASSWORD: i32 = 12;
+/// Stopped by SIGINT (Ctrl-C) or SIGTERM: 128 + the signal number, as a
+/// shell reports a process the signal killed.
+pub const INTERRUPTED_SIGINT: i32 = 130;
+pub const INTERRUPTED_SIGTERM: i32 = 143;
 
 /// Exit code for a library error.
 pub fn code(kind: ErrorKind) -> i32 {
@@ -35,5 +39,6 @@ pub fn code(kind: ErrorKind) -> i32 {
         ErrorKind::Locked => LOCKED,
         ErrorKind::Raced => RACED,
         ErrorKind::Storage | ErrorKind::Io | ErrorKind::Internal => FAILED,
+        ErrorKind::Interrupted => crate::cli::interrupt::exit_code(),
     }
 }

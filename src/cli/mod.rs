@@ -12,6 +12,7 @@ mod export;
 mod find;
 pub mod forget;
 mod init;
+mod interrupt;
 mod last_check;
 mod listing;
 mod mount;
@@ -34,6 +35,7 @@ use args::{Cli, Command, Filter};
 /// Runs a parsed command; returns the process exit code.
 pub fn run(cli: Cli) -> Result<i32> {
     let g = &cli.global;
+    interrupt::install_for(&cli.command)?;
     let result = match cli.command {
         Command::Init(a) => init::run(g, a),
         Command::Backup(a) => backup::run(g, a),

@@ -174,6 +174,10 @@ impl Progress for Output {
     fn finish(&self) {
         self.clear();
     }
+
+    fn cancelled(&self) -> bool {
+        crate::cli::interrupt::requested()
+    }
 }
 
 /// A `backup -v` line: `new        /path (4.2 MiB)`; in a dry run

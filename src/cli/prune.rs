@@ -131,6 +131,14 @@ fn print_report(r: &PruneReport) {
         bytes(r.bytes_to_download),
         bytes(r.bytes_to_upload)
     );
+    if r.stray_temp_files.count > 0 {
+        println!(
+            "{} {} temporary files ({}) older than a day, left by interrupted writes",
+            verb("removed", "would remove"),
+            r.stray_temp_files.count,
+            bytes(r.stray_temp_files.bytes)
+        );
+    }
     print_waiting(r);
     // Deletes are of packs, of the index files the new index supersedes
     // (a prune that only condemns still rewrites the index), and of the

@@ -323,6 +323,7 @@ fn seeds_more(target: &str) -> Vec<Vec<u8>> {
                 time: 1_700_000_000,
                 expires: 1_700_000_900,
                 token: [7; 16],
+                start_time: Some(99),
             };
             vec![with(0, record.encode()), with(1, record.encode())]
         }

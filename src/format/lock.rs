@@ -32,6 +32,13 @@ pub struct LockRecord {
     /// Random, the same in every generation one holder writes: how a holder
     /// recognises its own record after an ambiguous create.
     pub token: [u8; 16],
+    /// When the writing process started, in clock ticks since its host
+    /// booted (Linux: field 22 of `/proc/PID/stat`): with `host` and `pid`
+    /// it tells a dead holder from a live one even after the PID is reused.
+    /// Optional and last, encoded only when known, so records without it
+    /// (older writers, other systems) keep their exact old bytes.
+    #[serde(skip)]
+    pub start_time: Option<u64>,
 }
 
 /// Upper bound on a record's encoded size; anything longer is hostile.
@@ -39,15 +46,28 @@ pub const MAX_RECORD_LEN: usize = 4096;
 
 impl LockRecord {
     pub fn encode(&self) -> Vec<u8> {
-        postcard::to_allocvec(self).expect("postcard encoding to a Vec cannot fail")
+        let mut out = postcard::to_allocvec(self).expect("postcard encoding to a Vec cannot fail");
+        if let Some(start) = self.start_time {
+            out = postcard::to_extend(&start, out).expect("postcard encoding to a Vec cannot fail");
+        }
+        out
     }
 
-    /// Decodes the plaintext of a lock record (after the envelope is opened).
+    /// Decodes the plaintext of a lock record (after the envelope is opened):
+    /// the eight fields, then the start time if any bytes follow.
     pub fn decode(bytes: &[u8]) -> Result<Self> {
         if bytes.len() > MAX_RECORD_LEN {
             return Err(Error::corrupt("lock", "record too long"));
         }
-        crate::format::decode_exact(bytes, "lock")
+        let (mut record, rest) = postcard::take_from_bytes::<LockRecord>(bytes)
+            .map_err(|e| Error::corrupt("lock", e))?;
+        if !rest.is_empty() {
+            record.start_time = Some(crate::format::decode_exact(rest, "lock start time")?);
+        }
+        if record.encode() != bytes {
+            return Err(Error::corrupt("lock", "not in canonical encoding"));
+        }
+        Ok(record)
     }
 
     /// Does this record hold the lock at `now` (Unix seconds)?
@@ -71,6 +91,7 @@ mod tests {
             time: 1_795_305_600,
             expires: 1_795_307_400,
             token: [0x11; 16],
+            start_time: None,
         }
     }
 
@@ -89,12 +110,27 @@ mod tests {
         assert_eq!(LockRecord::decode(&sample().encode()).unwrap(), sample());
     }
 
+    /// The start time follows the eight old fields; a record without one
+    /// keeps the old bytes, so old records decode and old readers read it.
+    #[test]
+    fn golden_lock_record_with_start_time() {
+        let r = LockRecord {
+            start_time: Some(123_456),
+            ..sample()
+        };
+        let old = hex::encode(sample().encode());
+        assert_eq!(hex::encode(r.encode()), format!("{old}c0c407"));
+        assert_eq!(LockRecord::decode(&r.encode()).unwrap(), r);
+    }
+
     #[test]
     fn decode_refuses_junk() {
         let mut b = sample().encode();
-        b.push(0);
+        b.push(0x80); // an unfinished varint
         assert!(LockRecord::decode(&b).is_err());
-        b.pop();
+        b.extend_from_slice(&[0x01, 0x00]); // a start time, then junk
+        assert!(LockRecord::decode(&b).is_err());
+        b.truncate(sample().encode().len());
         b[1] = 2; // no such state
         assert!(LockRecord::decode(&b).is_err());
         assert!(LockRecord::decode(&[]).is_err());

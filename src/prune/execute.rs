@@ -134,6 +134,9 @@ pub(super) fn execute(
         report.index_files_deleted += 1;
     }
     let deletions = plan.deletions();
+    crate::progress::check_cancelled(progress, || {
+        super::stopped("after writing the new index, before deleting packs")
+    })?;
     progress.start("prune: delete packs", Some(deletions.len() as u64), None);
     for (i, (id, size)) in deletions.iter().enumerate() {
         if i % 64 == 0 {

@@ -23,6 +23,7 @@
 mod execute;
 mod plan;
 mod running;
+mod stray;
 #[cfg(test)]
 mod tests;
 
@@ -135,6 +136,9 @@ pub struct PruneReport {
     pub index_files_deleted: u64,
     /// Requests of the execution phase (the plan's own reads are extra).
     pub requests: RequestCounts,
+    /// Temporary files older than a day that killed writers left: removed
+    /// (or, dry, to remove).
+    pub stray_temp_files: crate::check::stray::StrayReport,
     /// The grace period condemned packs wait, in seconds.
     pub grace_secs: u64,
     /// Bytes of the condemned packs still within their grace period.
@@ -188,6 +192,14 @@ impl PruneReport {
     }
 }
 
+/// What an interrupted prune says: the step it stopped at, and that every
+/// step is crash-safe (format-spec/12-prune.md), so nothing is half done.
+fn stopped(step: &str) -> String {
+    format!(
+        "prune stopped {step}; the repository is consistent and the next prune finishes the work"
+    )
+}
+
 /// Prunes the repository; see the module docs.
 pub fn prune(
     repo: &Repository,
@@ -204,7 +216,16 @@ pub fn prune(
     } else {
         Some(lock::acquire(repo, "prune", opts.lock)?)
     };
-    let result = run_passes(repo, opts, guard.as_ref(), progress);
+    if let Some(dead) = guard.as_ref().and_then(|g| g.took_over()) {
+        progress.warn(&format!(
+            "took over the maintenance lock {}: that process is gone",
+            lock::describe(dead)
+        ));
+    }
+    let result = run_passes(repo, opts, guard.as_ref(), progress).and_then(|mut report| {
+        report.stray_temp_files = stray::sweep(repo, opts)?;
+        Ok(report)
+    });
     let _ = repo.cache().prune_end();
     let released = guard.map(|g| g.release());
     let report = result?;
@@ -228,6 +249,7 @@ fn run_passes(
     // index file written before the lock was taken.
     repo.sync_index()?;
     let plan = plan::plan(repo, opts, progress)?;
+    crate::progress::check_cancelled(progress, || stopped("after planning, before any change"))?;
     let mut report = plan.report(repo, opts);
     report.note_waiting(&plan);
     let Some(guard) = guard else {

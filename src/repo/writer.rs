@@ -9,15 +9,17 @@
 //! for the next index file. The backend bounds the uploads in flight.
 
 use std::collections::{HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use serde::Serialize;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::format::index::{BlobKind, IndexFile, PackEntry};
 use crate::format::layout;
 use crate::format::pack::{self, PackBuilder, PackSink};
 use crate::ids::{BlobId, PackId};
+use crate::progress::{NoProgress, Progress};
 use crate::repo::Repository;
 use crate::storage::{Pending, Staged};
 
@@ -59,6 +61,11 @@ pub struct BlobWriter<'r> {
     /// its snapshot (format-spec/12-prune.md).
     relied: Mutex<HashSet<PackId>>,
     stats: Mutex<WriteStats>,
+    /// Bytes of the packs named in index files written so far.
+    indexed_bytes: AtomicU64,
+    /// Asked before each blob; once it says stop, the writer takes no more
+    /// (see [`BlobWriter::stop_when`]).
+    stop: &'r dyn Progress,
 }
 
 type Pack<'r> = PackBuilder<StagedSink<'r>>;
@@ -90,11 +97,33 @@ impl<'r> BlobWriter<'r> {
             unindexed: Mutex::new(Vec::new()),
             relied: Mutex::new(HashSet::new()),
             stats: Mutex::new(WriteStats::default()),
+            indexed_bytes: AtomicU64::new(0),
+            stop: &NoProgress,
         }
+    }
+
+    /// Makes every later [`BlobWriter::is_known`] and
+    /// [`BlobWriter::add_if_new`] fail with [`Error::Interrupted`] once
+    /// `progress` is cancelled: the write path is where a backup spends its
+    /// time, so it is where it notices a stop request, per chunk and per
+    /// directory. Then call [`BlobWriter::abandon`].
+    pub fn stop_when(mut self, progress: &'r dyn Progress) -> Self {
+        self.stop = progress;
+        self
+    }
+
+    fn check_stop(&self) -> Result<()> {
+        if self.stop.cancelled() {
+            return Err(Error::Interrupted(
+                "stopped before every blob was stored".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// Is the blob stored already, or being stored by this writer?
     pub fn is_known(&self, kind: BlobKind, id: &BlobId) -> Result<bool> {
+        self.check_stop()?;
         if lock(&self.pending).contains(&(kind, *id)) {
             return Ok(true);
         }
@@ -113,6 +142,7 @@ impl<'r> BlobWriter<'r> {
     /// Stores the blob unless it is known; returns whether it was new.
     /// Two threads adding the same id at once store it once.
     pub fn add_if_new(&self, kind: BlobKind, id: BlobId, plain: &[u8]) -> Result<bool> {
+        self.check_stop()?;
         if self.in_live_pack(kind, &id)? || !lock(&self.pending).insert((kind, id)) {
             return Ok(false);
         }
@@ -231,11 +261,13 @@ impl<'r> BlobWriter<'r> {
             .iter()
             .flat_map(|p| p.blobs.iter().map(move |b| (p.kind, b.id)))
             .collect();
+        let size: u64 = packs.iter().map(|p| p.size).sum();
         self.repo.save_index_file(IndexFile {
             packs,
             ..Default::default()
         })?;
         lock(&self.stats).index_files_added += 1;
+        self.indexed_bytes.fetch_add(size, Ordering::Relaxed);
         // The cache now answers for these; keep `pending` small.
         let mut pending = lock(&self.pending);
         for id in done {
@@ -265,6 +297,20 @@ impl<'r> BlobWriter<'r> {
         self.write_index(rest)?;
         let relied = std::mem::take(&mut *lock(&self.relied));
         Ok((lock(&self.stats).clone(), relied))
+    }
+
+    /// Gives up on an interrupted run: discards the packs being filled
+    /// (their staged bytes and temporary files with them), waits for the
+    /// uploads already started and indexes them, so the next backup reuses
+    /// them. Returns the bytes of all packs this writer indexed.
+    pub fn abandon(self) -> Result<u64> {
+        for slot in [&self.data, &self.tree] {
+            drop(lock(slot).take());
+        }
+        self.settle(true)?;
+        let rest = std::mem::take(&mut *lock(&self.unindexed));
+        self.write_index(rest)?;
+        Ok(self.indexed_bytes.load(Ordering::Relaxed))
     }
 
     /// Statistics so far.

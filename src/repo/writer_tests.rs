@@ -202,3 +202,33 @@ fn a_failed_upload_fails_the_writer_and_is_never_indexed() {
         "packs confirmed before the failure were indexed"
     );
 }
+
+/// Cancelled: the writer refuses more work; abandoning it indexes the
+/// packs already uploaded and drops the one being filled.
+#[test]
+fn a_stopped_writer_refuses_work_and_abandon_indexes_what_was_uploaded() {
+    struct Stop(std::sync::atomic::AtomicBool);
+    impl crate::progress::Progress for Stop {
+        fn cancelled(&self) -> bool {
+            self.0.load(std::sync::atomic::Ordering::Relaxed)
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (storage, repo) = setup(dir.path());
+    let stop = Stop(Default::default());
+    let w = BlobWriter::new(&repo).stop_when(&stop);
+    let ids = add_blobs(&repo, &w, 9); // two full packs and one blob
+    stop.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    let err = w.is_known(BlobKind::Data, &ids[0]).unwrap_err();
+    assert_eq!(err.kind(), crate::ErrorKind::Interrupted);
+    let err = w.add_if_new(BlobKind::Data, ids[0], b"x").unwrap_err();
+    assert_eq!(err.kind(), crate::ErrorKind::Interrupted);
+    assert_eq!(release(&storage, |_| false), 2);
+    let indexed = w.abandon().unwrap();
+    assert!(indexed > 8 * 300 * 1024, "{indexed}");
+    for id in &ids[..8] {
+        assert!(repo.locate(BlobKind::Data, id).unwrap().is_some());
+    }
+    assert!(repo.locate(BlobKind::Data, &ids[8]).unwrap().is_none());
+    assert_eq!(storage.list(layout::PACKS_PREFIX).unwrap().len(), 2);
+}

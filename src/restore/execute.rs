@@ -115,6 +115,16 @@ fn run(
     let prepared = prepare_files(repo, plan, opts, fresh, &asides, report);
     let errors = Mutex::new(Vec::new());
     let meta_done = write_content(repo, plan, target, &prepared.write, progress, &errors)?;
+    if let Some(incomplete) = &meta_done.interrupted {
+        return Err(Error::Interrupted(format!(
+            "{} of {} files restored to {}; {} are incomplete: restore again with \
+             `--overwrite if-changed` to finish",
+            prepared.write.len() - incomplete.len(),
+            plan.files.len(),
+            target.display(),
+            incomplete.len()
+        )));
+    }
     report.warnings.extend(meta_done.warnings);
     report.disk_full = report.disk_full.take().or(meta_done.disk_full);
     let mut skip_meta = vec![false; plan.files.len()];

@@ -61,11 +61,16 @@ pub(super) fn write_content(
         push(file, e.kind() == ErrorKind::Corrupt, e.to_string());
     };
     let work: Vec<(PackId, Group)> = packs.into_iter().collect();
+    let incomplete = Mutex::new(std::collections::HashSet::new());
     let done: Vec<OpenFiles> = work
         .into_par_iter()
         .map(|(pack, (kind, blobs))| {
             let mut open = OpenFiles::default();
             if stopped.load(Ordering::SeqCst) {
+                return open;
+            }
+            if progress.cancelled() {
+                skip_pack(&blobs, &incomplete);
                 return open;
             }
             let mut reads: Vec<PackRead> = blobs.values().map(|(r, _)| *r).collect();
@@ -99,6 +104,8 @@ pub(super) fn write_content(
         })
         .collect();
     let mut meta = MetaDone::default();
+    let incomplete = incomplete.into_inner().unwrap_or_else(|p| p.into_inner());
+    meta.interrupted = progress.cancelled().then_some(incomplete);
     for o in done {
         meta.files.extend(o.meta_done);
         meta.warnings.extend(o.warnings);
@@ -178,6 +185,17 @@ pub(super) struct MetaDone {
     pub(super) warnings: Vec<String>,
     /// Where the disk filled up, if it did.
     pub(super) disk_full: Option<DiskFull>,
+    /// Set when the restore was asked to stop: the files left incomplete.
+    pub(super) interrupted: Option<std::collections::HashSet<usize>>,
+}
+
+/// Marks the files a pack skipped on a stop request as incomplete.
+fn skip_pack<R>(
+    blobs: &HashMap<BlobId, (R, Vec<Target>)>,
+    incomplete: &Mutex<std::collections::HashSet<usize>>,
+) {
+    let mut inc = incomplete.lock().unwrap_or_else(|p| p.into_inner());
+    inc.extend(blobs.values().flat_map(|(_, ts)| ts.iter().map(|t| t.file)));
 }
 
 /// A file that could not be restored, and whether repository damage is why.

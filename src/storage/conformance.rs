@@ -26,6 +26,7 @@ pub fn run_all(s: &dyn Storage) {
     odd_keys(s);
     concurrent_puts(s);
     staged(s);
+    no_strays_from_finished_writes(s);
 }
 
 /// Staged objects: nothing visible before commit, the exact bytes after,
@@ -64,6 +65,27 @@ pub fn staged(s: &dyn Storage) {
             .count(),
         0
     );
+}
+
+/// Writes that finished (puts, commits) and stages dropped uncommitted
+/// leave no leftover that `strays` reports, and what it reports can be
+/// removed.
+pub fn no_strays_from_finished_writes(s: &dyn Storage) {
+    let prefix = fresh_prefix(s, "strays");
+    let before = s.strays().expect("strays");
+    s.put(&format!("{prefix}ab/put"), test_data(5, 1000))
+        .expect("put");
+    let mut st = s.stage().expect("stage");
+    st.write(b"committed").expect("write");
+    st.commit(&format!("{prefix}ab/staged")).expect("commit");
+    let mut dropped = s.stage().expect("stage");
+    dropped.write(b"never committed").expect("write");
+    drop(dropped);
+    let after = s.strays().expect("strays");
+    assert_eq!(after, before, "finished writes left strays");
+    for stray in &after {
+        s.remove_stray(stray).expect("remove stray");
+    }
 }
 
 /// Deterministic pseudo-random bytes, so a mix-up of objects shows.

@@ -14,7 +14,7 @@ use bytes::Bytes;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::{ObjectInfo, Storage, StorageError, StorageErrorKind, StorageResult};
+use super::{ObjectInfo, Storage, StorageError, StorageErrorKind, StorageResult, Stray};
 
 /// Which faults to inject and how often (probabilities in `0.0..=1.0`, drawn
 /// per call).
@@ -275,6 +275,14 @@ impl<S: Storage> Storage for FaultyStorage<S> {
 
     fn as_dyn(&self) -> &dyn Storage {
         self
+    }
+
+    fn strays(&self) -> StorageResult<Vec<Stray>> {
+        self.inner.strays()
+    }
+
+    fn remove_stray(&self, stray: &Stray) -> StorageResult<()> {
+        self.inner.remove_stray(stray)
     }
 }
 

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 
-use super::{ObjectInfo, Staged, Storage, StorageError, StorageErrorKind, StorageResult};
+use super::{ObjectInfo, Staged, Storage, StorageError, StorageErrorKind, StorageResult, Stray};
 
 /// Name prefix of in-flight (or crash-leftover) temporary files.
 pub const TEMP_PREFIX: &str = ".tmp-";
@@ -214,6 +214,16 @@ impl Storage for LocalStorage {
             file: Some(io::BufWriter::with_capacity(256 * 1024, file)),
             len: 0,
         }))
+    }
+
+    /// Temporary files anywhere below the root: staged packs sit in the
+    /// root, single puts next to their final name.
+    fn strays(&self) -> StorageResult<Vec<Stray>> {
+        super::stray::local_strays(&self.root)
+    }
+
+    fn remove_stray(&self, stray: &Stray) -> StorageResult<()> {
+        super::stray::remove_local_stray(&self.root, &stray.name)
     }
 }
 

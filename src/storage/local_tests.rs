@@ -249,3 +249,40 @@ fn a_full_disk_while_staging_names_the_temporary_file() {
     drop(st);
     assert!(!tmp.exists(), "the temporary file is removed");
 }
+
+#[test]
+fn strays_lists_and_removes_only_temporary_files() {
+    let (_dir, s) = fresh();
+    s.put("packs/ab/ab01", Bytes::from_static(b"x")).unwrap();
+    fs::write(s.root().join("packs/ab/.tmp-deadbeef00000000"), b"partial").unwrap();
+    fs::write(s.root().join(".tmp-0123"), b"partial pack").unwrap();
+    let mut strays = s.strays().unwrap();
+    strays.sort_by(|a, b| a.name.cmp(&b.name));
+    let named: Vec<_> = strays.iter().map(|t| (t.name.as_str(), t.size)).collect();
+    assert_eq!(
+        named,
+        vec![(".tmp-0123", 12), ("packs/ab/.tmp-deadbeef00000000", 7)]
+    );
+    let now = std::time::SystemTime::now();
+    let day = std::time::Duration::from_secs(86_400);
+    assert!(!strays[0].older_than(day, now));
+    assert!(strays[0].older_than(day, now + 2 * day));
+    for bad in [
+        "packs/ab/ab01",
+        "../.tmp-0123",
+        "packs/../.tmp-0123",
+        "/.tmp-0123",
+    ] {
+        let fake = Stray {
+            name: bad.into(),
+            ..strays[0].clone()
+        };
+        assert!(s.remove_stray(&fake).is_err(), "{bad} was accepted");
+    }
+    for t in &strays {
+        s.remove_stray(t).unwrap();
+        s.remove_stray(t).unwrap(); // already gone: fine
+    }
+    assert!(s.strays().unwrap().is_empty());
+    assert_eq!(s.get("packs/ab/ab01").unwrap(), b"x");
+}

@@ -17,12 +17,14 @@ pub mod retry;
 pub mod s3;
 mod staged;
 pub mod stats;
+mod stray;
 
 use bytes::Bytes;
 
 pub use location::{open_location, open_location_with, OpenedStorage, StorageOptions};
 pub use pack_buf::PackBuf;
 pub use staged::{BufferedStaged, Pending, PendingSender, Staged};
+pub use stray::Stray;
 
 /// How a storage operation failed, which decides whether to retry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,6 +113,19 @@ pub trait Storage: Send + Sync {
 
     /// `self` as a trait object (lets default methods hand themselves out).
     fn as_dyn(&self) -> &dyn Storage;
+
+    /// Leftovers of writes that never finished (a killed writer's temporary
+    /// files), which `list` never shows. The default, for backends whose
+    /// writes leave nothing behind, is none.
+    fn strays(&self) -> StorageResult<Vec<Stray>> {
+        Ok(Vec::new())
+    }
+
+    /// Removes a leftover [`Storage::strays`] returned; one already gone is
+    /// not an error.
+    fn remove_stray(&self, _stray: &Stray) -> StorageResult<()> {
+        Ok(())
+    }
 }
 
 /// Boxed and shared storages are storages too, so wrappers compose over
@@ -144,6 +159,12 @@ macro_rules! forward_storage {
             }
             fn as_dyn(&self) -> &dyn Storage {
                 (**self).as_dyn()
+            }
+            fn strays(&self) -> StorageResult<Vec<Stray>> {
+                (**self).strays()
+            }
+            fn remove_stray(&self, stray: &Stray) -> StorageResult<()> {
+                (**self).remove_stray(stray)
             }
         }
     };

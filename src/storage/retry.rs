@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::{ObjectInfo, Storage, StorageError, StorageErrorKind, StorageResult};
+use super::{ObjectInfo, Storage, StorageError, StorageErrorKind, StorageResult, Stray};
 
 /// How hard to try.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,6 +144,14 @@ impl<S: Storage> Storage for RetryStorage<S> {
 
     fn as_dyn(&self) -> &dyn Storage {
         self
+    }
+
+    fn strays(&self) -> StorageResult<Vec<Stray>> {
+        self.inner.strays()
+    }
+
+    fn remove_stray(&self, stray: &Stray) -> StorageResult<()> {
+        self.inner.remove_stray(stray)
     }
 }
 

@@ -13,7 +13,7 @@ use std::sync::{Arc, OnceLock};
 use bytes::Bytes;
 use serde::Serialize;
 
-use super::{ObjectInfo, Pending, Staged, Storage, StorageResult};
+use super::{ObjectInfo, Pending, Staged, Storage, StorageResult, Stray};
 
 /// A snapshot of the counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -222,6 +222,14 @@ impl<S: Storage> Storage for StatsStorage<S> {
 
     fn as_dyn(&self) -> &dyn Storage {
         self
+    }
+
+    fn strays(&self) -> StorageResult<Vec<Stray>> {
+        self.inner.strays()
+    }
+
+    fn remove_stray(&self, stray: &Stray) -> StorageResult<()> {
+        self.inner.remove_stray(stray)
     }
 }
 

@@ -57,11 +57,17 @@ fn a_stale_index_file_is_superseded_by_every_later_prune() {
         String::from_utf8_lossy(&out.stderr)
     );
     let target = env.path("t");
-    env.cmd(&["restore", "latest", "--target", target.to_str().unwrap(), "--verify"])
-        .env("CAIRN_CACHE_DIR", &fresh)
-        .status()
-        .unwrap()
-        .success()
-        .then_some(())
-        .expect("restore with a fresh cache");
+    env.cmd(&[
+        "restore",
+        "latest",
+        "--target",
+        target.to_str().unwrap(),
+        "--verify",
+    ])
+    .env("CAIRN_CACHE_DIR", &fresh)
+    .status()
+    .unwrap()
+    .success()
+    .then_some(())
+    .expect("restore with a fresh cache");
 }

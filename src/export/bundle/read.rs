@@ -116,6 +116,9 @@ pub fn import_bundle<R: Read + Seek>(
     input.seek(SeekFrom::Start(header_len)).map_err(io)?;
     let mut r = BufReader::with_capacity(1 << 20, &mut input);
     for b in &manifest.blobs {
+        crate::progress::check_cancelled(progress, || {
+            "import stopped while verifying the bundle; nothing was changed".into()
+        })?;
         let plain = open_blob(&mut r, &keys, b)?;
         progress.bytes(plain.len() as u64);
         t.translate(b, plain)?;
@@ -141,6 +144,12 @@ pub fn import_bundle<R: Read + Seek>(
     let mut r = BufReader::with_capacity(1 << 20, &mut input);
     let writer = BlobWriter::new(repo);
     for b in &manifest.blobs {
+        if progress.cancelled() {
+            return Err(Error::Interrupted(format!(
+                "import stopped before adding any snapshot; the next import reuses the {} bytes of packs already stored",
+                writer.abandon()?
+            )));
+        }
         let new = t.new_id(b)?;
         if writer.is_known(b.kind, &new)? {
             stats.blobs_known += 1;

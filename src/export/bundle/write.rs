@@ -114,6 +114,9 @@ pub fn export_bundle<W: Write>(
 
 impl<W: Write> Writer<'_, W> {
     fn emit(&mut self, bytes: &[u8]) -> Result<()> {
+        crate::progress::check_cancelled(self.progress, || {
+            "export stopped; the partial bundle is discarded".into()
+        })?;
         self.out
             .write_all(bytes)
             .map_err(|e| Error::io("<bundle>", e))?;

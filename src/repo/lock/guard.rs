@@ -23,6 +23,8 @@ pub struct LockGuard {
     shared: Arc<Mutex<Shared>>,
     stop: Option<mpsc::Sender<()>>,
     thread: Option<JoinHandle<()>>,
+    /// The record of a holder found dead on this host and replaced.
+    took_over: Option<LockRecord>,
 }
 
 impl LockGuard {
@@ -48,7 +50,19 @@ impl LockGuard {
             shared,
             stop: Some(stop),
             thread: Some(thread),
+            took_over: None,
         }
+    }
+
+    pub(super) fn taken_over_from(mut self, dead: Option<LockRecord>) -> Self {
+        self.took_over = dead;
+        self
+    }
+
+    /// The unexpired record of a holder on this host whose process is gone,
+    /// if this lock was taken from it (worth telling the user).
+    pub fn took_over(&self) -> Option<&LockRecord> {
+        self.took_over.as_ref()
     }
 
     /// Fails with [`Error::Locked`] if the lock was taken over or could not
@@ -96,6 +110,7 @@ impl LockGuard {
             state: LockState::Released,
             time: unix_now(),
             expires: unix_now(),
+            start_time: None,
             ..self.record.clone()
         };
         drop(s);

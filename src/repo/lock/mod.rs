@@ -10,8 +10,13 @@
 //! for the same transition exactly one succeeds, and a holder whose refresh
 //! fails to create `n + 1` learns that it lost the lock. The protocol and
 //! its argument are in format-spec/11-lock.md.
+//!
+//! A record whose holder ran on this host and is provably gone (its PID
+//! is free or belongs to a process started later: `holder.rs`) is taken
+//! over at once instead of after it expires.
 
 mod guard;
+mod holder;
 #[cfg(test)]
 mod tests;
 
@@ -188,6 +193,11 @@ fn record(
         time: now,
         expires: now.saturating_add(ttl.as_secs().max(1) as i64),
         token,
+        // Only a holder needs to be judged alive; `Released` records keep
+        // the old layout, which every reader decodes.
+        start_time: (state == LockState::Held)
+            .then(holder::own_start_time)
+            .flatten(),
     }
 }
 
@@ -220,10 +230,15 @@ pub fn acquire(repo: &Repository, operation: &str, opts: LockOptions) -> Result<
     let mut token = [0u8; 16];
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut token);
     for _ in 0..8 {
+        let mut dead_holder = None;
         let next = match backend.status()? {
             None => 1,
-            Some(LockStatus { record: Ok(r), .. }) if r.holds_at(unix_now()) => {
-                return Err(Error::Locked(describe(&r)))
+            Some(LockStatus { record: Ok(r), generation }) if r.holds_at(unix_now()) => {
+                if !holder::is_dead(&r) {
+                    return Err(Error::Locked(describe(&r)));
+                }
+                dead_holder = Some(r);
+                generation + 1
             }
             Some(LockStatus { record: Ok(_), generation }) => generation + 1,
             Some(LockStatus { record: Err(e), generation }) => {
@@ -236,7 +251,8 @@ pub fn acquire(repo: &Repository, operation: &str, opts: LockOptions) -> Result<
         let started = Instant::now();
         if backend.create(&mine)? {
             backend.clean_below(next);
-            return Ok(LockGuard::start(backend, mine, opts, started));
+            let guard = LockGuard::start(backend, mine, opts, started);
+            return Ok(guard.taken_over_from(dead_holder));
         }
     }
     Err(Error::Locked(

@@ -53,6 +53,7 @@ fn plant(repo: &Repository, generation: u64, expires_in: i64) -> LockRecord {
         time: now,
         expires: now + expires_in,
         token: [9; 16],
+        start_time: None,
     };
     assert!(Backend::of(repo).create(&r).unwrap());
     r
@@ -194,4 +195,32 @@ fn a_record_under_the_wrong_generation_is_refused() {
         UnlockOutcome::Released { previous: None, .. }
     ));
     acquire(&repo, "prune", LockOptions::default()).unwrap();
+}
+
+/// A record of this host whose process is gone is taken over at once and
+/// reported; the same record from another host waits for expiry.
+#[test]
+fn a_dead_holder_on_this_host_is_taken_over_and_one_elsewhere_is_not() {
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let pid = child.id();
+    let start = holder::start_time(pid);
+    child.wait().unwrap();
+    let repo = repo();
+    let mut r = plant(&repo, 1, 600);
+    r.generation = 2;
+    r.host = "elsewhere".into();
+    r.pid = pid;
+    r.start_time = Some(start.unwrap_or(1));
+    assert!(Backend::of(&repo).create(&r).unwrap());
+    let err = acquire(&repo, "prune", LockOptions::default())
+        .err()
+        .unwrap();
+    assert_eq!(err.kind(), crate::ErrorKind::Locked);
+
+    r.generation = 3;
+    r.host = crate::time::hostname();
+    assert!(Backend::of(&repo).create(&r).unwrap());
+    let g = acquire(&repo, "prune", LockOptions::default()).unwrap();
+    assert_eq!(g.took_over().map(|t| t.pid), Some(pid));
+    assert_eq!(g.generation(), 4);
 }
