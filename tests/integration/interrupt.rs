@@ -24,6 +24,7 @@ fn small_pack_env(env: Env) -> Env {
         "1",
         "--kdf-iterations",
         "1",
+        "--insecure-kdf",
         "--pack-size-mib",
         "1",
     ]);
@@ -383,6 +384,7 @@ fn export_and_import_stop_cleanly() {
             "1",
             "--kdf-iterations",
             "1",
+            "--insecure-kdf",
             "latest",
         ]);
         c.env("CAIRN_BUNDLE_PASSWORD", "bundle secret");
