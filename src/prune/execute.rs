@@ -129,7 +129,9 @@ pub(super) fn execute(
     let (written, since) = write_index(repo, plan, new_packs)?;
     report.index_files_written = written;
     guard.check()?;
-    for id in plan.index_files.iter().chain(&plan.stale_index_files) {
+    // Stale files first: until they are gone, the live files they were
+    // superseded by keep hiding them from older readers.
+    for id in plan.stale_index_files.iter().chain(&plan.index_files) {
         repo.storage().delete(&layout::index(id))?;
         report.index_files_deleted += 1;
     }
@@ -252,10 +254,18 @@ fn write_index(
         }
     }
     // The last file replaces the old ones: only once it is stored do the
-    // new condemnations take effect and the old files stop counting.
+    // new condemnations take effect and the old files stop counting. It
+    // names the stale files too (superseded by files that may be deleted
+    // before them), so none comes back if this prune stops between deletes.
     let since = plan.now.max(crate::time::now().0.secs);
+    let supersedes = plan
+        .index_files
+        .iter()
+        .chain(&plan.stale_index_files)
+        .copied()
+        .collect();
     repo.save_index_file(IndexFile {
-        supersedes: plan.index_files.clone(),
+        supersedes,
         packs: batch,
         condemned: plan.condemned_records(since),
     })?;
