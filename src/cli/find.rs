@@ -126,7 +126,14 @@ fn match_row(m: &FindMatch, utc_offset_secs: i32) -> Vec<String> {
             String::new()
         },
         listing::time_cell(m.mtime, utc_offset_secs),
-        match_path(m).display().to_string(),
+        match &m.link_target {
+            Some(t) => format!(
+                "{} -> {}",
+                match_path(m).display(),
+                String::from_utf8_lossy(t)
+            ),
+            None => match_path(m).display().to_string(),
+        },
     ]
 }
 
@@ -140,6 +147,7 @@ fn match_json(m: &FindMatch, utc_offset_secs: i32) -> serde_json::Value {
         "size": m.size,
         "mode": m.mode,
         "permissions": listing::permissions(m.kind, m.mode),
+        "link_target": m.link_target.as_deref().map(String::from_utf8_lossy),
         "mtime": cairn::time::rfc3339(m.mtime, utc_offset_secs),
     })
 }

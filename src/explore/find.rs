@@ -68,6 +68,9 @@ pub struct FindMatch {
     pub size: u64,
     pub mode: u32,
     pub mtime: Timestamp,
+    /// A symlink's target, byte-exact.
+    #[serde(skip)]
+    pub link_target: Option<Vec<u8>>,
 }
 
 /// What a search did: `trees_read` against `trees_reused` shows the memo at work.
@@ -91,6 +94,7 @@ struct Hit {
     size: u64,
     mode: u32,
     mtime: Timestamp,
+    link_target: Option<Vec<u8>>,
 }
 
 /// Memo key: a tree id, plus its absolute directory when the pattern looks
@@ -181,6 +185,7 @@ impl<'r> Finder<'r> {
                 size: h.size,
                 mode: h.mode,
                 mtime: h.mtime,
+                link_target: h.link_target.clone(),
             })?;
         }
         Ok(())
@@ -199,6 +204,10 @@ impl<'r> Finder<'r> {
             size: node_size(node),
             mode: node.meta.mode,
             mtime: t,
+            link_target: match &node.kind {
+                NodeKind::Symlink { target } => Some(target.clone()),
+                _ => None,
+            },
         })
     }
 
@@ -228,7 +237,11 @@ impl<'r> Finder<'r> {
         }
         let hits = Arc::new(hits);
         // What an entry costs: the key, and each hit's struct and path.
-        let cost = 96 + hits.iter().map(|h| 64 + h.rel.len()).sum::<usize>();
+        let cost = 96
+            + hits
+                .iter()
+                .map(|h| 64 + h.rel.len() + h.link_target.as_ref().map_or(0, Vec::len))
+                .sum::<usize>();
         self.memo_size += cost;
         if self.memo_size > self.opts.memo_limit {
             self.memo.clear();

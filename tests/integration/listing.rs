@@ -98,6 +98,19 @@ fn find_shows_modes_human_sizes_and_offset_times_aligned() {
         "{text}"
     );
     assert!(text.lines().any(|l| l.contains(" lrwxrwxrwx ")), "{text}");
+    assert!(
+        text.lines().any(|l| l.ends_with("/d/link -> file.bin")),
+        "{text}"
+    );
+    let json = env.ok(&["--json", "find", "link"]);
+    let first: serde_json::Value = serde_json::from_str(
+        String::from_utf8_lossy(&json.stdout)
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(first["link_target"], "file.bin", "{first}");
     let cols = column_of(&text, src.to_str().unwrap());
     assert!(
         cols.len() >= 3 && cols.iter().all(|c| *c == cols[0]),
