@@ -53,7 +53,7 @@ pub(super) fn vanished(repo: &Repository, relied: &HashSet<PackId>) -> Result<Ve
         .storage()
         .list(layout::PACKS_PREFIX)?
         .iter()
-        .filter_map(|o| layout::parse_id(&o.key))
+        .filter_map(|o| layout::parse_pack(&o.key))
         .collect();
     let mut gone: Vec<PackId> = relied
         .iter()

@@ -64,7 +64,7 @@ fn list_packs(repo: &Repository) -> Result<HashMap<PackId, u64>> {
         .storage()
         .list(layout::PACKS_PREFIX)?
         .into_iter()
-        .filter_map(|o| layout::parse_id::<PackId>(&o.key).map(|id| (id, o.size)))
+        .filter_map(|o| layout::parse_pack(&o.key).map(|id| (id, o.size)))
         .collect())
 }
 

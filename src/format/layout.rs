@@ -77,6 +77,16 @@ pub fn parse_id<T: std::str::FromStr>(key: &str) -> Option<T> {
     name.parse().ok()
 }
 
+/// The pack a key names, only if it is exactly where [`pack`] puts it:
+/// a pack id under the wrong prefix directory, under none or nested deeper
+/// is not a pack (format-spec/01-layout.md). Reads and deletes use the
+/// canonical key, so counting such a key as present would hide a missing
+/// pack.
+pub fn parse_pack(key: &str) -> Option<PackId> {
+    let id: PackId = parse_id(key)?;
+    (key == pack(&id)).then_some(id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,6 +111,21 @@ mod tests {
             "locks/+0000000000000000007",
         ] {
             assert_eq!(parse_lock(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn parse_pack_accepts_only_the_canonical_key() {
+        let id = PackId([0x00; 32]);
+        assert_eq!(parse_pack(&pack(&id)), Some(id));
+        let hex = id.to_hex();
+        for key in [
+            format!("packs/ff/{hex}"),
+            format!("packs/{hex}"),
+            format!("packs/00/x/{hex}"),
+            format!("other/00/{hex}"),
+        ] {
+            assert_eq!(parse_pack(&key), None, "{key}");
         }
     }
 

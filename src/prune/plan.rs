@@ -152,7 +152,7 @@ pub fn plan(repo: &Repository, opts: &PruneOptions, progress: &dyn Progress) -> 
         .storage()
         .list(layout::PACKS_PREFIX)?
         .into_iter()
-        .filter_map(|o| layout::parse_id::<PackId>(&o.key).map(|id| (id, o.size)))
+        .filter_map(|o| layout::parse_pack(&o.key).map(|id| (id, o.size)))
         .collect();
     let (index_files, stale_index_files) = index_files(repo)?;
     repo.cache().prune_begin(&present)?;

@@ -88,7 +88,7 @@ pub fn plan_index_repair(repo: &Repository) -> Result<IndexRepairPlan> {
         .storage()
         .list(layout::PACKS_PREFIX)?
         .into_iter()
-        .filter_map(|o| layout::parse_id::<PackId>(&o.key).map(|id| (id, o.size)))
+        .filter_map(|o| layout::parse_pack(&o.key).map(|id| (id, o.size)))
         .collect();
     let ids = repo.index_ids()?;
     let mut known: HashMap<PackId, PackEntry> = HashMap::new();

@@ -218,3 +218,25 @@ fn bad_subset_spec_is_a_usage_error() {
         assert_eq!(out.status.code(), Some(2), "{spec}");
     }
 }
+
+/// A pack moved into the wrong prefix directory is not where readers look
+/// for it (format-spec/01-layout.md): it is missing, not present.
+#[test]
+fn a_pack_under_the_wrong_prefix_is_missing() {
+    let env = setup_local(1);
+    let packs = files_under(&env.path("repo").join("packs"));
+    let pack = packs.first().expect("a pack");
+    let name = pack.file_name().unwrap().to_str().unwrap().to_string();
+    let wrong = if name.starts_with("ff") { "00" } else { "ff" };
+    let dir = env.path("repo").join("packs").join(wrong);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::rename(pack, dir.join(&name)).unwrap();
+    let (code, report) = check(&env, &[]);
+    assert_eq!(code, Some(4), "{report}");
+    assert!(
+        problems(&report)
+            .iter()
+            .any(|(_, object, _)| object.contains(&name)),
+        "{report}"
+    );
+}
