@@ -35,14 +35,7 @@ fn repo_ping_checks_the_storage_with_and_without_a_repository() {
     } else {
         assert_eq!(out.status.code(), Some(10), "{v}");
     }
-    env.ok(&[
-        "init",
-        "--kdf-memory-mib",
-        "1",
-        "--kdf-iterations",
-        "1",
-        "--insecure-kdf",
-    ]);
+    env.ok(&init_args(&[]));
     let v = env.json(&["repo", "ping"]);
     assert_eq!(v["ok"], true, "{v}");
     assert_eq!(v["repository_found"], true);

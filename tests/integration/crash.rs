@@ -8,16 +8,7 @@ use crate::util::*;
 #[test]
 fn kill_9_mid_backup_leaves_a_usable_repository() {
     let env = Env::uninit_local(); // LOCAL-ONLY: watches the index directory
-    env.ok(&[
-        "init",
-        "--kdf-memory-mib",
-        "1",
-        "--kdf-iterations",
-        "1",
-        "--insecure-kdf",
-        "--pack-size-mib",
-        "1",
-    ]);
+    env.init_small_packs();
     let old = env.path("old");
     write(&old.join("keep.txt"), b"from the first snapshot");
     env.backup(&[&old], &[]);

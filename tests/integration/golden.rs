@@ -43,20 +43,7 @@ fn generate_golden() {
     golden_source(src);
     let repo = dir.join("repo");
     let cache = tmp.path().join("cache");
-    let out = cmd(
-        &repo,
-        &cache,
-        &[
-            "init",
-            "--kdf-memory-mib",
-            "1",
-            "--kdf-iterations",
-            "1",
-            "--insecure-kdf",
-            "--pack-size-mib",
-            "1",
-        ],
-    );
+    let out = cmd(&repo, &cache, &init_args(&["--pack-size-mib", "1"]));
     assert!(
         out.status.success(),
         "{}",

@@ -18,16 +18,7 @@ const MIB: usize = 1024 * 1024;
 /// A repository with 1 MiB packs, so a few MiB make several packs and an
 /// index file (every 8 packs).
 fn small_pack_env(env: Env) -> Env {
-    env.ok(&[
-        "init",
-        "--kdf-memory-mib",
-        "1",
-        "--kdf-iterations",
-        "1",
-        "--insecure-kdf",
-        "--pack-size-mib",
-        "1",
-    ]);
+    env.init_small_packs();
     env
 }
 

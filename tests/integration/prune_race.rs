@@ -19,16 +19,7 @@ const PAST_EXPIRY: &str = "1860";
 /// A repository with 1 MiB packs and one small snapshot.
 fn repo_with_one_snapshot() -> Env {
     let env = Env::uninit();
-    env.ok(&[
-        "init",
-        "--kdf-memory-mib",
-        "1",
-        "--kdf-iterations",
-        "1",
-        "--insecure-kdf",
-        "--pack-size-mib",
-        "1",
-    ]);
+    env.init_small_packs();
     let src = env.path("first");
     write(&src.join("keep.bin"), &random_bytes(1, 200_000));
     env.backup(&[&src], &[]);

@@ -53,14 +53,13 @@ impl Env {
     }
 
     fn init(&self) {
-        self.ok(&[
-            "init",
-            "--kdf-memory-mib",
-            "1",
-            "--kdf-iterations",
-            "1",
-            "--insecure-kdf",
-        ]);
+        self.ok(&init_args(&[]));
+    }
+
+    /// Initialises with cheap KDF parameters and 1 MiB packs, so a few MiB
+    /// of input already spans several packs.
+    pub fn init_small_packs(&self) {
+        self.ok(&init_args(&["--pack-size-mib", "1"]));
     }
 
     /// A temporary directory with no repository yet, on the backend under test.
@@ -153,6 +152,21 @@ impl Env {
     pub fn pack_count(&self) -> usize {
         self.objects("packs/").len()
     }
+}
+
+/// `init` with the cheap KDF parameters every test repository uses (the
+/// floor needs `--insecure-kdf`), then `extra`.
+pub fn init_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "init",
+        "--kdf-memory-mib",
+        "1",
+        "--kdf-iterations",
+        "1",
+        "--insecure-kdf",
+    ];
+    args.extend_from_slice(extra);
+    args
 }
 
 pub fn last_json(out: &Output) -> serde_json::Value {
