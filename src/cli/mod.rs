@@ -58,6 +58,11 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Import(a) => export::import(g, a),
     };
     storage::report(g);
+    if interrupt::requested() && result.is_ok() {
+        // A command with no safe point left (forget, repair, or one that
+        // was already done) finished: still say the signal was heard.
+        eprintln!("cairn: interrupted after the work was done: nothing is left half done");
+    }
     result
 }
 

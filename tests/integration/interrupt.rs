@@ -401,3 +401,27 @@ fn export_and_import_stop_cleanly() {
     assert!(import.status().unwrap().success());
     dst.ok(&["check", "--read-data"]);
 }
+
+/// A command that has no safe point to stop at (here `forget`, signalled
+/// while it reads its password) finishes, and still says in one line that
+/// the signal was heard: never a silent exit.
+#[test]
+fn a_command_that_finishes_anyway_says_it_heard_the_signal() {
+    let env = Env::new();
+    let src = env.path("src");
+    write(&src.join("a"), b"one");
+    env.backup(&[&src], &[]);
+    write(&src.join("a"), b"two");
+    env.backup(&[&src], &[]);
+    let mut cmd = env.cmd(&["forget", "--keep-last", "1"]);
+    cmd.env_remove("CAIRN_PASSWORD").env(
+        "CAIRN_PASSWORD_COMMAND",
+        format!("sleep 1; printf '%s' '{PASSWORD}'"),
+    );
+    let out = interrupt_early(cmd, libc::SIGINT);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("interrupted after the work was done"), "{err}");
+    let list = env.json(&["snapshots"]);
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+}
