@@ -14,7 +14,7 @@ use crate::progress::Progress;
 use crate::repo::Repository;
 use crate::restore::fsmeta::{self, Via};
 use crate::restore::prepare::{prepare_files, settle_replaced};
-use crate::restore::write::write_content;
+use crate::restore::write::{write_content, FileError};
 use crate::restore::{Plan, RestoreOptions};
 
 /// What to do with a file that already exists in the target.
@@ -114,17 +114,10 @@ fn run(
     let asides = Mutex::new(Vec::new());
     let prepared = prepare_files(repo, plan, opts, fresh, &asides, report);
     let errors = Mutex::new(Vec::new());
-    let meta_done = write_content(repo, plan, target, &prepared.write, progress, &errors)?;
-    if let Some(incomplete) = &meta_done.interrupted {
-        return Err(Error::Interrupted(format!(
-            "{} of {} files restored to {}; {} are incomplete: restore again with \
-             `--overwrite if-changed` to finish",
-            prepared.write.len() - incomplete.len(),
-            plan.files.len(),
-            target.display(),
-            incomplete.len()
-        )));
-    }
+    let mut meta_done = write_content(repo, plan, target, &prepared.write, progress, &errors)?;
+    // Files a stop request left unwritten fail like unreadable ones: the
+    // partial file is removed and the original it replaced is put back.
+    let interrupted = meta_done.interrupted.take();
     report.warnings.extend(meta_done.warnings);
     report.disk_full = report.disk_full.take().or(meta_done.disk_full);
     let mut skip_meta = vec![false; plan.files.len()];
@@ -132,6 +125,11 @@ fn run(
         skip_meta[i] = true;
     }
     let mut errors = errors.into_inner().unwrap_or_else(|p| p.into_inner());
+    errors.extend(interrupted.iter().flatten().map(|&file| FileError {
+        file,
+        damaged: false,
+        message: "not restored: interrupted".into(),
+    }));
     errors.sort_by_key(|e| e.file);
     errors.dedup_by_key(|e| e.file);
     // A file whose data could not be read is removed, not left as zeros.
@@ -189,6 +187,16 @@ fn run(
     }
     report.files_restored =
         (plan.files.len() - report.not_written.len()) as u64 - report.files_unchanged;
+    if let Some(incomplete) = interrupted {
+        return Err(Error::Interrupted(format!(
+            "{} of {} files restored to {}; {} were not: restore again with \
+             `--overwrite if-changed` to finish",
+            report.files_restored,
+            plan.files.len(),
+            target.display(),
+            incomplete.len()
+        )));
+    }
     Ok(())
 }
 

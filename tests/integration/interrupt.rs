@@ -425,3 +425,50 @@ fn a_command_that_finishes_anyway_says_it_heard_the_signal() {
     let list = env.json(&["snapshots"]);
     assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
 }
+
+/// Interrupting a restore that replaces existing files puts back every
+/// original it had set aside for a file it did not finish: each file ends
+/// as the snapshot's version or the original, never hidden or partial.
+#[test]
+fn an_interrupted_overwrite_puts_the_originals_back() {
+    let env = small_pack_env(Env::uninit());
+    let src = env.path("src");
+    let name = |i: u64| src.join(format!("f{i:02}.bin"));
+    for i in 0..16u64 {
+        write(&name(i), &random_bytes(500 + i, 2 * MIB));
+    }
+    env.backup(&[&src], &[]);
+    let target = env.path("t");
+    let t = target.to_str().unwrap();
+    env.ok(&["restore", "latest", "--target", t]);
+    let old: Vec<Vec<u8>> = (0..16).map(|i| random_bytes(500 + i, 2 * MIB)).collect();
+    let new: Vec<Vec<u8>> = (0..16).map(|i| random_bytes(600 + i, 6 * MIB)).collect();
+    for (i, data) in new.iter().enumerate() {
+        write(&name(i as u64), data);
+    }
+    env.backup(&[&src], &[]);
+    let mut child = env
+        .cmd(&["restore", "latest", "--target", t, "--overwrite", "always"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until(&mut child, "an original was set aside", || {
+        files_under(&target)
+            .iter()
+            .any(|f| f.to_string_lossy().contains("cairn-replaced"))
+    });
+    send(&child, libc::SIGINT);
+    let out = child.wait_with_output().unwrap();
+    assert_interrupted(&out, 130, "files restored to");
+    let files = files_under(&target);
+    assert!(
+        files.iter().all(|f| !f.to_string_lossy().contains("cairn-replaced")),
+        "originals left hidden: {files:?}"
+    );
+    let dir = restored(&target, &src);
+    for i in 0..16usize {
+        let got = std::fs::read(dir.join(format!("f{i:02}.bin"))).unwrap();
+        assert!(got == old[i] || got == new[i], "f{i:02}.bin is neither version");
+    }
+}
