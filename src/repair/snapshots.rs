@@ -73,6 +73,17 @@ pub fn repair_snapshots(
     let Some(damage) = &report.damage else {
         return Ok((report, Vec::new()));
     };
+    // Rewritten trees deduplicate against the index and the copies are
+    // stored as snapshots outside a backup: hold the maintenance lock (as
+    // import does) so no prune deletes a pack in between.
+    let _lock = match opts.dry_run {
+        true => None,
+        false => {
+            let guard = crate::repo::lock::acquire(repo, "repair snapshots", Default::default())?;
+            repo.sync_index()?;
+            Some(guard)
+        }
+    };
     let (readable, _) = repo.readable_snapshots(&Default::default())?;
     let mut out = Vec::new();
     let writer = BlobWriter::new(repo);

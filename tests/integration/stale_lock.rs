@@ -85,3 +85,32 @@ fn a_killed_holders_lock_is_taken_over_and_a_live_ones_is_not() {
     let again = env.ok(&["prune"]);
     assert!(!String::from_utf8_lossy(&again.stderr).contains("took over"));
 }
+
+/// Import stores snapshots that deduplicate against the index without a
+/// backup's marker: it holds the maintenance lock, so it cannot run beside
+/// a prune (which could delete a pack it relies on between its dedup and
+/// its snapshot).
+#[test]
+fn import_waits_for_no_prune_it_takes_the_maintenance_lock() {
+    let env = Env::new();
+    let src = env.path("src");
+    write(&src.join("a"), b"some data");
+    env.backup(&[&src], &[]);
+    let bundle = env.path("b.cairn");
+    let b = bundle.to_str().unwrap();
+    let with_pw = |mut c: Command| {
+        c.env("CAIRN_BUNDLE_PASSWORD", "bundle secret");
+        c
+    };
+    let export = with_pw(env.cmd(&["export", "--to", b, "latest"]))
+        .output()
+        .unwrap();
+    assert!(export.status.success(), "{export:?}");
+    let mut live = holder(&env);
+    let out = with_pw(env.cmd(&["import", b])).output().unwrap();
+    live.kill().unwrap();
+    live.wait().unwrap();
+    assert_eq!(out.status.code(), Some(11), "{out:?}");
+    let out = with_pw(env.cmd(&["import", b])).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+}

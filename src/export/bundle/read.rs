@@ -142,6 +142,12 @@ pub fn import_bundle<R: Read + Seek>(
     progress.start("import", Some(manifest.blobs.len() as u64), None);
     input.seek(SeekFrom::Start(header_len)).map_err(io)?;
     let mut r = BufReader::with_capacity(1 << 20, &mut input);
+    // Deduplicating and storing snapshots outside a backup, so without a
+    // backup's marker: the maintenance lock keeps every prune out until the
+    // snapshots are stored, and the index is read as of now, after any
+    // prune that finished before (format-spec/12-prune.md).
+    let _lock = crate::repo::lock::acquire(repo, "import", Default::default())?;
+    repo.sync_index()?;
     let writer = BlobWriter::new(repo);
     for b in &manifest.blobs {
         if progress.cancelled() {
