@@ -33,7 +33,7 @@ pub struct Global {
     /// Directory for the local index cache.
     #[arg(long, env = "CAIRN_CACHE_DIR", global = true)]
     pub cache_dir: Option<PathBuf>,
-    /// Read the repository password from this file (its first line).
+    /// Read the repository password from this file (trailing newlines are ignored).
     #[arg(long, global = true, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
     /// Run this shell command and use what it prints as the password.

@@ -119,7 +119,14 @@ fn prompt(confirm: bool) -> Result<Zeroizing<String>> {
     let ask = |p: &str| {
         rpassword::prompt_password(p)
             .map(Zeroizing::new)
-            .map_err(|e| Error::file("password prompt", "/dev/tty", e))
+            .map_err(|e| match e.kind() {
+                // Ctrl-C at the prompt: the handler of a long command took
+                // the signal, so exit as interrupted (130), not as failed.
+                std::io::ErrorKind::Interrupted => {
+                    Error::Interrupted("no password was entered".into())
+                }
+                _ => Error::file("password prompt", "/dev/tty", e),
+            })
     };
     let first = ask("repository password: ")?;
     if confirm {

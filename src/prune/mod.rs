@@ -223,7 +223,10 @@ pub fn prune(
         ));
     }
     let result = run_passes(repo, opts, guard.as_ref(), progress).and_then(|mut report| {
-        report.stray_temp_files = stray::sweep(repo, opts)?;
+        // A running backup's pack may be staged in a temp file it has not
+        // touched for a day (a long walk of unchanged files): count, keep.
+        let remove = report.running_backups.is_empty();
+        report.stray_temp_files = stray::sweep(repo, opts, remove)?;
         Ok(report)
     });
     let _ = repo.cache().prune_end();
@@ -268,6 +271,9 @@ fn run_passes(
             };
             repo.sync_index()?;
             let plan = plan::plan(repo, &second_opts, progress)?;
+            crate::progress::check_cancelled(progress, || {
+                stopped("after condemning, before the second pass deleted anything")
+            })?;
             let mut second = plan.report(repo, &second_opts);
             execute::execute(repo, &plan, guard, &mut second, progress)?;
             report = merge(report, second);

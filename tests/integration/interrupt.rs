@@ -463,12 +463,17 @@ fn an_interrupted_overwrite_puts_the_originals_back() {
     assert_interrupted(&out, 130, "files restored to");
     let files = files_under(&target);
     assert!(
-        files.iter().all(|f| !f.to_string_lossy().contains("cairn-replaced")),
+        files
+            .iter()
+            .all(|f| !f.to_string_lossy().contains("cairn-replaced")),
         "originals left hidden: {files:?}"
     );
     let dir = restored(&target, &src);
     for i in 0..16usize {
         let got = std::fs::read(dir.join(format!("f{i:02}.bin"))).unwrap();
-        assert!(got == old[i] || got == new[i], "f{i:02}.bin is neither version");
+        assert!(
+            got == old[i] || got == new[i],
+            "f{i:02}.bin is neither version"
+        );
     }
 }
