@@ -224,9 +224,14 @@ pub fn prune(
     }
     let result = run_passes(repo, opts, guard.as_ref(), progress).and_then(|mut report| {
         // A running backup's pack may be staged in a temp file it has not
-        // touched for a day (a long walk of unchanged files): count, keep.
-        let remove = report.running_backups.is_empty();
-        report.stray_temp_files = stray::sweep(repo, opts, remove)?;
+        // touched for a day (a long walk of unchanged files): only files
+        // last written before every running backup started are removed.
+        let oldest = report
+            .running_backups
+            .iter()
+            .map(|b| b.started_unix.unwrap_or(i64::MIN))
+            .min();
+        report.stray_temp_files = stray::sweep(repo, opts, oldest)?;
         Ok(report)
     });
     let _ = repo.cache().prune_end();
