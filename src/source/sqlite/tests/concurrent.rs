@@ -1,0 +1,1 @@
+//! Snapshots taken while a separate writer process commits.
