@@ -275,3 +275,16 @@ fn rollback_mode_reader_blocks_commits_until_dropped() {
     drop(reader);
     writer.execute(insert, []).unwrap();
 }
+
+/// The archiver may open a snapshot on one thread and read it on another.
+#[test]
+fn snapshot_and_reader_are_send() {
+    fn send<T: Send>(_: &T) {}
+    let (_d, dir) = tempdir();
+    let db = dir.join("send.db");
+    drop(make_db(&db, true, 1));
+    let snap = Snapshot::open(&db, CheckLevel::None, &dir).unwrap();
+    send(&snap);
+    let reader = snap.into_reader();
+    send(&reader);
+}
