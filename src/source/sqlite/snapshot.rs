@@ -10,7 +10,7 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 use rusqlite::Connection;
 
 use super::fallback::{self, TempCopy};
-use super::open::{open_live, preflight, sql_error, sql_io_error};
+use super::open::{is_hot_journal, open_live, preflight, sql_error, sql_io_error};
 use super::{check, CheckLevel, CheckResult};
 use crate::Result;
 
@@ -59,6 +59,8 @@ impl Snapshot {
     /// creates absent `-wal`/`-shm` as for any reader), starts one read
     /// transaction, runs the check at `level` inside it, and prepares to
     /// stream pages. `temp_dir` holds the fallback copy, if one is needed.
+    /// The one write it may cause is SQLite's own rollback of a hot
+    /// `-journal` a dead writer left (see `start`).
     pub fn open(path: &Path, level: CheckLevel, temp_dir: &Path) -> Result<Snapshot> {
         Self::open_with(path, level, temp_dir, &Options::default())
     }
@@ -71,8 +73,7 @@ impl Snapshot {
     ) -> Result<Snapshot> {
         preflight(path)?;
         let err = |e| sql_error(path, e, opts.busy_timeout);
-        let conn = open_live(path, opts.busy_timeout)?;
-        let (page_size, page_count) = begin(&conn).map_err(err)?;
+        let (conn, page_size, page_count) = start(path, opts.busy_timeout)?;
         let check = check::run(&conn, level).map_err(err)?;
         let body = if !opts.force_fallback && dbpage_available(&conn).map_err(err)? {
             Body::Live(conn)
@@ -131,6 +132,22 @@ impl Snapshot {
             )),
         }
     }
+}
+
+/// Opens the database and takes the snapshot. A hot journal is rolled back
+/// first through a read-write connection, as the application's next
+/// opener would do: the main file holds a dead writer's partial
+/// transaction, and the rolled-back database is the last committed state.
+fn start(path: &Path, busy: Duration) -> Result<(Connection, u32, u64)> {
+    let conn = open_live(path, busy, false)?;
+    match begin(&conn) {
+        Ok((page_size, page_count)) => return Ok((conn, page_size, page_count)),
+        Err(e) if is_hot_journal(&e) => drop(conn),
+        Err(e) => return Err(sql_error(path, e, busy)),
+    }
+    let conn = open_live(path, busy, true)?;
+    let (page_size, page_count) = begin(&conn).map_err(|e| sql_error(path, e, busy))?;
+    Ok((conn, page_size, page_count))
 }
 
 /// Starts the read transaction and takes the snapshot with a first read

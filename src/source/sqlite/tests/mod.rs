@@ -3,6 +3,7 @@
 
 mod basics;
 mod concurrent;
+mod crash;
 mod hostile;
 
 use std::io::Read;
