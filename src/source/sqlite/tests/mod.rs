@@ -2,6 +2,7 @@
 //! are separate python3 processes (`concurrent.rs`).
 
 mod basics;
+mod bench;
 mod concurrent;
 mod crash;
 mod hostile;
