@@ -16,8 +16,7 @@
 use std::io::{Read, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, ChildStderr, Command, ExitStatus};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 use crate::progress::Progress;
@@ -30,6 +29,10 @@ const SECRET_VARS: &[&str] = &["CAIRN_PASSWORD", "CAIRN_BUNDLE_PASSWORD"];
 const TAIL_BYTES: usize = 4096;
 const TAIL_LINES: usize = 20;
 
+/// How long, after a child exited, its stderr may stay open (held by a
+/// process it started in the background) before its tail is taken as is.
+const STDERR_GRACE: Duration = Duration::from_secs(2);
+
 /// How often a wait looks at the child and at the stop request.
 const POLL: Duration = Duration::from_millis(20);
 
@@ -40,14 +43,21 @@ pub fn scrub_env(cmd: &mut Command) {
     }
 }
 
+/// A child's stderr being drained on a thread, keeping its tail.
+pub struct Drain {
+    tail: Arc<Mutex<Vec<u8>>>,
+    /// Disconnects when the stderr pipe is closed by every process holding it.
+    closed: mpsc::Receiver<()>,
+}
+
 /// Reads `stderr` to its end on a thread, copying it to `echo` as it comes
-/// (when given) and returning its last [`TAIL_BYTES`] bytes.
-pub fn drain_stderr(
-    mut stderr: ChildStderr,
-    mut echo: Option<Box<dyn Write + Send>>,
-) -> JoinHandle<Vec<u8>> {
+/// (when given) and keeping its last [`TAIL_BYTES`] bytes.
+pub fn drain_stderr(mut stderr: ChildStderr, mut echo: Option<Box<dyn Write + Send>>) -> Drain {
+    let tail = Arc::new(Mutex::new(Vec::new()));
+    let (done, closed) = mpsc::channel::<()>();
+    let kept = tail.clone();
     std::thread::spawn(move || {
-        let mut tail: Vec<u8> = Vec::new();
+        let _done = done;
         let mut buf = [0u8; 8192];
         loop {
             let n = match stderr.read(&mut buf) {
@@ -60,23 +70,30 @@ pub fn drain_stderr(
                 // Echoing is a courtesy; a closed stderr must not stop the drain.
                 let _ = w.write_all(&buf[..n]);
             }
+            let mut tail = kept.lock().unwrap_or_else(|p| p.into_inner());
             tail.extend_from_slice(&buf[..n]);
             if tail.len() > 2 * TAIL_BYTES {
-                tail.drain(..tail.len() - TAIL_BYTES);
+                let cut = tail.len() - TAIL_BYTES;
+                tail.drain(..cut);
             }
         }
-        if tail.len() > TAIL_BYTES {
-            tail.drain(..tail.len() - TAIL_BYTES);
-        }
-        tail
-    })
+    });
+    Drain { tail, closed }
 }
 
-/// The drained stderr's last lines as text (lossy UTF-8, trailing blank
-/// lines dropped); empty if the thread panicked or nothing was written.
-pub fn tail_text(drain: JoinHandle<Vec<u8>>) -> String {
-    let bytes = drain.join().unwrap_or_default();
-    let text = String::from_utf8_lossy(&bytes);
+/// The drained stderr's last lines as text (lossy UTF-8, at most
+/// [`TAIL_LINES`], trailing blank lines dropped), once the child exited.
+///
+/// A hook that starts a service in the background (`app &`) passes its
+/// stderr on to it, and the pipe stays open as long as the service runs:
+/// waiting for its end would hang cairn. So after the child exited this
+/// waits at most [`STDERR_GRACE`] and takes the tail read so far; the
+/// thread goes on draining (the service must not get SIGPIPE).
+pub fn tail_text(drain: Drain) -> String {
+    let _ = drain.closed.recv_timeout(STDERR_GRACE);
+    let bytes = drain.tail.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let start = bytes.len().saturating_sub(TAIL_BYTES);
+    let text = String::from_utf8_lossy(&bytes[start..]);
     let lines: Vec<&str> = text.trim_end().lines().collect();
     let skip = lines.len().saturating_sub(TAIL_LINES);
     lines[skip..].join("\n")
@@ -180,6 +197,31 @@ mod tests {
         let lines: Vec<&str> = tail.lines().collect();
         assert_eq!(lines.len(), 20);
         assert_eq!((lines[0], lines[19]), ("line31", "line50"));
+    }
+
+    #[test]
+    fn a_background_process_holding_stderr_does_not_hold_up_the_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("pid");
+        let script = format!(
+            "echo started >&2; sleep 600 & echo $! > {}",
+            pidfile.display()
+        );
+        let mut child = spawn(&script);
+        let drain = drain_stderr(child.stderr.take().unwrap(), None);
+        wait(&Mutex::new(child), &NoProgress).unwrap();
+        let tail = tail_text(drain);
+        let pid: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        // SAFETY: kill(2) on the background sleep: 0 checks it still runs
+        // (the tail did not wait for it), then SIGKILL cleans up.
+        let alive = unsafe { libc::kill(pid, 0) } == 0;
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        assert!(alive, "the tail waited for the background process to end");
+        assert_eq!(tail, "started");
     }
 
     #[test]

@@ -19,7 +19,6 @@
 use std::io::Read;
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 
 use crate::child;
 use crate::error::{Error, Result};
@@ -33,7 +32,7 @@ pub struct CommandReader {
     command: String,
     child: Arc<Mutex<Child>>,
     stdout: Option<ChildStdout>,
-    stderr: Option<JoinHandle<Vec<u8>>>,
+    stderr: Option<child::Drain>,
     progress: Arc<dyn Progress>,
     /// The command was waited for (successfully: failures are returned once,
     /// then the stream stays at its end).
