@@ -12,6 +12,7 @@ mod command_source;
 mod crash;
 mod damage;
 mod diff;
+mod duckdb;
 mod faults;
 mod find;
 mod floods;
