@@ -176,3 +176,44 @@ fn json_reports_the_hooks_and_keeps_their_output_off_stdout() {
     assert!(summary["snapshot_id"].is_string());
     assert_eq!(lines.last().unwrap()["message_type"], "error");
 }
+
+#[test]
+fn ctrl_c_during_the_before_hook_stops_it_writes_nothing_and_runs_the_after_hook() {
+    let env = Env::new();
+    let src = source_dir(&env);
+    let (pidfile, seen) = (env.path("hook.pid"), env.path("result"));
+    let before = env.objects("");
+    let mut child = env
+        .cmd(&[
+            "backup",
+            "--hook-before",
+            &format!("echo $$ > {}; exec sleep 1000", pidfile.display()),
+            "--hook-after",
+            &format!("echo $CAIRN_RESULT > {}", seen.display()),
+            src.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = loop {
+        let written = std::fs::read_to_string(&pidfile).ok();
+        if let Some(pid) = written.and_then(|s| s.trim().parse::<i32>().ok()) {
+            if crate::interrupt::catches(child.id(), libc::SIGINT) {
+                break pid;
+            }
+        }
+        assert!(child.try_wait().unwrap().is_none(), "cairn exited early");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    crate::interrupt::send(&child, libc::SIGINT);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    // SAFETY: signal 0 only checks whether the hook still exists.
+    assert!(
+        unsafe { libc::kill(pid, 0) } != 0,
+        "the hook outlived cairn"
+    );
+    assert_eq!(read(&seen).trim(), "failed");
+    assert_eq!(env.objects(""), before);
+}
