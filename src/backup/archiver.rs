@@ -451,7 +451,7 @@ impl Archiver<'_, '_> {
         let (read, content) = match self.stream_content(&mut reader) {
             Ok(r) => r,
             Err(Error::Io { source, .. }) => {
-                self.skip(e.path, source.to_string());
+                self.skip(e.path, crate::source::skippable(source)?.to_string());
                 return Ok(());
             }
             Err(other) => return Err(other),

@@ -131,7 +131,7 @@ pub struct Filter {
 #[derive(Args, Debug)]
 pub struct BackupArgs {
     /// Files and directories to back up.
-    #[arg(required_unless_present = "stdin")]
+    #[arg(required_unless_present_any = ["stdin", "stdin_from_command"])]
     pub paths: Vec<PathBuf>,
     /// Leave out paths matching this gitignore-style pattern (repeatable).
     #[arg(short = 'e', long)]
@@ -160,9 +160,25 @@ pub struct BackupArgs {
     /// Back up standard input as one file.
     #[arg(long, conflicts_with = "paths")]
     pub stdin: bool,
-    /// File name for --stdin.
+    /// Back up the standard output of the command given after `--` (run
+    /// directly, no shell) as one file. A command that exits non-zero or is
+    /// killed saves no snapshot (exit 7).
+    #[arg(long, conflicts_with_all = ["paths", "stdin"], requires = "command")]
+    pub stdin_from_command: bool,
+    /// The program and arguments for --stdin-from-command.
+    #[arg(last = true, value_name = "CMD", requires = "stdin_from_command")]
+    pub command: Vec<String>,
+    /// File name for --stdin and --stdin-from-command.
     #[arg(long, default_value = "stdin")]
     pub stdin_filename: String,
+    /// Run this shell command before the backup writes anything (stop or
+    /// flush what is backed up); if it fails, nothing is written (exit 7).
+    #[arg(long, value_name = "CMD")]
+    pub hook_before: Option<String>,
+    /// Run this shell command after the backup, whatever its outcome
+    /// ($CAIRN_RESULT is ok or failed); if it fails, the exit code is 7.
+    #[arg(long, value_name = "CMD")]
+    pub hook_after: Option<String>,
     /// Compare with this snapshot instead of the newest with the same host and paths.
     #[arg(long)]
     pub parent: Option<String>,

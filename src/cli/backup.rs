@@ -2,8 +2,10 @@
 
 use std::sync::Arc;
 
-use cairn::backup::{backup, backup_rereadable, BackupOptions, ParentChoice};
+use cairn::backup::{backup, backup_rereadable, BackupOptions, BackupReport, ParentChoice};
 use cairn::progress::Progress;
+use cairn::repo::Repository;
+use cairn::source::command;
 use cairn::source::fs::{FsOptions, FsSource};
 use cairn::source::stdin::StdinSource;
 use cairn::source::{Entry, EntryKind, Event, Source};
@@ -14,16 +16,62 @@ use crate::cli::output::{bytes, Output};
 use crate::cli::{exit, open, print_json};
 
 mod empty;
+mod hooks;
+
+use hooks::Hooks;
 
 pub fn run(g: &Global, a: BackupArgs) -> Result<i32> {
     let repo = open::open(g, true)?;
+    let opts = backup_options(&repo, &a)?;
+    let out = Arc::new(Output::new(g).list_files(g, a.dry_run));
+    // The before-hook quiesces what is backed up; nothing is written to the
+    // repository before it succeeded. The after-hook runs whatever happened
+    // (a service the before-hook stopped must be started again).
+    let mut hooks = Hooks::new(g, &a);
+    let taken = match hooks.before(&*out) {
+        Ok(()) => take(g, &a, &repo, &opts, &out),
+        Err(e) => Err(e),
+    };
+    let ok = matches!(taken, Ok(Some(_)));
+    let saved = match &taken {
+        Ok(Some(r)) => r.snapshot_id.map(|id| id.to_string()),
+        _ => None,
+    };
+    let after = hooks.after(ok, saved);
+    let report = match (taken, after) {
+        (Err(e), after) => {
+            if let Err(ae) = after {
+                eprintln!("cairn: {ae}");
+            }
+            return Err(e);
+        }
+        (Ok(None), Ok(())) => return Ok(exit::INCOMPLETE),
+        (Ok(None), Err(ae)) => return Err(ae),
+        (Ok(Some(report)), Err(ae)) => {
+            print_summary(g, &a, &report, &hooks)?;
+            return after_hook_failed(g, &report, ae);
+        }
+        (Ok(Some(report)), Ok(())) => report,
+    };
+    print_summary(g, &a, &report, &hooks)?;
+    if !report.is_complete() {
+        eprintln!(
+            "warning: {} entries could not be read; the snapshot is incomplete",
+            report.skipped.len()
+        );
+        return Ok(exit::INCOMPLETE);
+    }
+    Ok(exit::OK)
+}
+
+fn backup_options(repo: &Repository, a: &BackupArgs) -> Result<BackupOptions> {
     let time = a.time.as_deref().map(cairn::time::parse_time).transpose()?;
     let parent = match (&a.parent, a.force) {
         (_, true) => ParentChoice::None,
         (Some(p), false) => ParentChoice::Id(repo.find_snapshot(p, &Default::default())?.id),
         (None, false) => ParentChoice::Auto,
     };
-    let opts = BackupOptions {
+    Ok(BackupOptions {
         host: a.host.clone(),
         tags: a.tag.clone(),
         time,
@@ -32,21 +80,40 @@ pub fn run(g: &Global, a: BackupArgs) -> Result<i32> {
         dry_run: a.dry_run,
         threads: None,
         marker: Default::default(),
-    };
-    let out = Arc::new(Output::new(g).list_files(g, a.dry_run));
+    })
+}
+
+/// Runs the backup from the source the arguments name. `None`: the
+/// excludes left nothing and no snapshot was saved (already reported).
+fn take(
+    g: &Global,
+    a: &BackupArgs,
+    repo: &Repository,
+    opts: &BackupOptions,
+    out: &Arc<Output>,
+) -> Result<Option<BackupReport>> {
     // A directory can be read again (if packs it relied on vanish while it
-    // runs); standard input cannot.
+    // runs); standard input and a command's output cannot.
     let report = if a.stdin {
         let mut source = StdinSource::new(a.stdin_filename.clone(), Box::new(std::io::stdin()))?;
-        backup(&repo, &mut source, &opts, &*out)?
+        backup(repo, &mut source, opts, &**out)?
+    } else if !a.command.is_empty() && !a.stdin_from_command {
+        return Err(cairn::Error::Usage(
+            "a command after -- is only for --stdin-from-command".into(),
+        ));
+    } else if a.stdin_from_command {
+        let echo = !g.json && !g.quiet;
+        let progress: Arc<dyn Progress> = out.clone();
+        let mut source = command::source(a.stdin_filename.clone(), &a.command, echo, progress)?;
+        backup(repo, &mut source, opts, &**out)?
     } else {
-        let fs_opts = fs_options(&a);
+        let fs_opts = fs_options(a);
         if out.shows_totals() {
             spawn_scanner(fs_opts.clone(), out.clone());
         }
         let (peeked, empty) = empty::peek(Box::new(FsSource::new(fs_opts.clone())?));
-        if empty && !save_empty_anyway(g, &a) {
-            return Ok(exit::INCOMPLETE);
+        if empty && !save_empty_anyway(g, a) {
+            return Ok(None);
         }
         // The first attempt replays the peeked walk; a retry walks afresh.
         let mut first = Some(peeked);
@@ -56,9 +123,13 @@ pub fn run(g: &Global, a: BackupArgs) -> Result<i32> {
                 None => Box::new(FsSource::new(fs_opts.clone())?),
             })
         };
-        backup_rereadable(&repo, &mut open_source, &opts, &*out)?
+        backup_rereadable(repo, &mut open_source, opts, &**out)?
     };
     out.clear();
+    Ok(Some(report))
+}
+
+fn print_summary(g: &Global, a: &BackupArgs, report: &BackupReport, hooks: &Hooks) -> Result<()> {
     let s = &report.snapshot.summary;
     if g.json {
         print_json(&serde_json::json!({
@@ -82,6 +153,7 @@ pub fn run(g: &Global, a: BackupArgs) -> Result<i32> {
             "duration_ms": s.duration_ms,
             "skipped": report.skipped.iter().map(|(p, e)| serde_json::json!({"path": p, "error": e})).collect::<Vec<_>>(),
             "changed_while_read": report.changed_while_read,
+            "hooks": hooks.json(),
         }))?;
     } else if !g.quiet {
         println!(
@@ -101,14 +173,22 @@ pub fn run(g: &Global, a: BackupArgs) -> Result<i32> {
             None => println!("dry run: nothing saved"),
         }
     }
-    if !report.is_complete() {
-        eprintln!(
-            "warning: {} entries could not be read; the snapshot is incomplete",
-            report.skipped.len()
-        );
-        return Ok(exit::INCOMPLETE);
+    Ok(())
+}
+
+/// The backup succeeded but `--hook-after` failed: exit 7, saying that
+/// the snapshot was saved all the same.
+fn after_hook_failed(g: &Global, report: &BackupReport, e: cairn::Error) -> Result<i32> {
+    let saved = match report.snapshot_id {
+        Some(id) => format!("snapshot {} was saved", id.short()),
+        None => "dry run: nothing was saved".to_string(),
+    };
+    let message = format!("{e}\n(the backup itself succeeded: {saved})");
+    if g.json {
+        print_json(&serde_json::json!({"message_type": "error", "message": message}))?;
     }
-    Ok(exit::OK)
+    eprintln!("cairn: {message}");
+    Ok(exit::code(e.kind()))
 }
 
 /// Warns that the excludes left nothing to back up; returns whether to go

@@ -6,6 +6,7 @@
 //!
 //! Sources know nothing of the repository.
 
+pub mod command;
 pub mod fs;
 pub mod sqlite;
 pub mod stdin;
@@ -96,4 +97,20 @@ impl std::fmt::Debug for Event {
 pub trait Source: Iterator<Item = Event> + Send {
     /// The paths recorded in the snapshot (used to find a parent snapshot).
     fn paths(&self) -> Vec<String>;
+}
+
+/// A stream reader ([`Event::Stream`]) can only fail with an I/O error, and
+/// a failed read normally skips its file: the snapshot is saved without it.
+/// A reader whose failure must fail the whole backup instead (a dump cut
+/// short must never become a snapshot) wraps a [`crate::Error`] in the
+/// I/O error; this gives back `Ok` with an ordinary read error (skip the
+/// file) or `Err` with the wrapped error (fail the backup).
+pub fn skippable(e: std::io::Error) -> crate::Result<std::io::Error> {
+    if !e.get_ref().is_some_and(|inner| inner.is::<crate::Error>()) {
+        return Ok(e);
+    }
+    match e.into_inner().map(|inner| inner.downcast::<crate::Error>()) {
+        Some(Ok(err)) => Err(*err),
+        _ => Err(crate::Error::Internal("a stream's error vanished".into())),
+    }
 }

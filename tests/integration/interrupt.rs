@@ -35,7 +35,7 @@ fn wait_until(child: &mut Child, what: &str, mut cond: impl FnMut() -> bool) {
 }
 
 /// Whether `pid` handles `sig` (its bit in `SigCgt` of /proc/PID/status).
-fn catches(pid: u32, sig: i32) -> bool {
+pub fn catches(pid: u32, sig: i32) -> bool {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
