@@ -32,6 +32,7 @@ mod readme_facts;
 mod repair;
 mod roundtrip;
 mod selection;
+mod service_example;
 mod spec_rules;
 mod stale_index;
 mod stale_lock;
