@@ -94,8 +94,10 @@ fn open(data: PathBuf) -> Result<App, String> {
     let pw_file = env("CAIRN_PASSWORD_FILE")?;
     let password = std::fs::read(&pw_file).map_err(|e| format!("{pw_file}: {e}"))?;
     let password = password.strip_suffix(b"\n").unwrap_or(&password);
-    let mut options = Options::default();
-    options.cache_dir = std::env::var_os("CAIRN_CACHE_DIR").map(PathBuf::from);
+    let mut options = Options {
+        cache_dir: std::env::var_os("CAIRN_CACHE_DIR").map(PathBuf::from),
+        ..Options::default()
+    };
     if std::env::var_os("SERVICE_INSECURE_KDF").is_some() {
         // Tests only: a cheap key derivation for a throwaway repository.
         options.init.kdf = Some(cairn::crypto::KdfParams::insecure_for_tests());
