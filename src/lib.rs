@@ -53,6 +53,7 @@
 //! # }
 //! ```
 
+pub mod app;
 pub mod backup;
 pub mod check;
 pub mod child;

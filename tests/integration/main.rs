@@ -35,6 +35,7 @@ mod readme_facts;
 mod repair;
 mod roundtrip;
 mod selection;
+mod service_example;
 mod spec_rules;
 mod stale_index;
 mod stale_lock;
