@@ -15,6 +15,7 @@
 mod dry;
 mod execute;
 mod fsmeta;
+pub mod inplace;
 mod plan;
 mod prepare;
 mod verify;

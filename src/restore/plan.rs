@@ -109,7 +109,7 @@ pub fn plan(repo: &Repository, root: TreeId, sel: &Selection) -> Result<Plan> {
 }
 
 /// Follows a `/`-separated path from the root tree.
-fn find(repo: &Repository, mut tree: Tree, sub: &str) -> Result<(Node, PathBuf)> {
+pub(super) fn find(repo: &Repository, mut tree: Tree, sub: &str) -> Result<(Node, PathBuf)> {
     let parts: Vec<&str> = sub
         .split('/')
         .filter(|c| !c.is_empty() && *c != ".")
