@@ -31,6 +31,9 @@ pub enum ErrorKind {
     /// The user asked the operation to stop (Ctrl-C, SIGTERM); it stopped
     /// at a safe point.
     Interrupted,
+    /// A command the user gave cairn to run (a hook, a source command)
+    /// failed.
+    External,
 }
 
 /// Errors returned by the cairn library.
@@ -80,6 +83,39 @@ pub enum Error {
     /// operation left (what was kept, what the next run reuses).
     #[error("interrupted, {0}")]
     Interrupted(String),
+    /// A `--hook-before`/`--hook-after` command exited non-zero, was killed
+    /// or could not start. `command` is the user's own text; environment
+    /// values never appear here.
+    #[error(
+        "{hook} command `{command}` failed: {status}{}",
+        tail_block(stderr_tail)
+    )]
+    Hook {
+        hook: String,
+        command: String,
+        status: String,
+        stderr_tail: String,
+    },
+    /// A `--stdin-from-command` command exited non-zero, was killed or could
+    /// not start: its output is incomplete, so no snapshot holds it.
+    #[error(
+        "source command `{command}` failed: {status}{}",
+        tail_block(stderr_tail)
+    )]
+    SourceCommand {
+        command: String,
+        status: String,
+        stderr_tail: String,
+    },
+}
+
+/// A command's stderr tail, indented below its error line.
+fn tail_block(tail: &str) -> String {
+    if tail.trim().is_empty() {
+        return String::new();
+    }
+    let lines: Vec<String> = tail.lines().map(|l| format!("  {l}")).collect();
+    format!("; its stderr ended with:\n{}", lines.join("\n"))
 }
 
 impl Error {
@@ -97,6 +133,7 @@ impl Error {
             Error::Internal(_) => ErrorKind::Internal,
             Error::Raced(_) => ErrorKind::Raced,
             Error::Interrupted(_) => ErrorKind::Interrupted,
+            Error::Hook { .. } | Error::SourceCommand { .. } => ErrorKind::External,
         }
     }
 

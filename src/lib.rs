@@ -55,6 +55,7 @@
 
 pub mod backup;
 pub mod check;
+pub mod child;
 pub mod chunker;
 pub mod crypto;
 pub mod error;
@@ -62,6 +63,7 @@ pub mod explore;
 pub mod export;
 pub mod forget;
 pub mod format;
+pub mod hooks;
 pub mod ids;
 pub mod mount;
 pub mod progress;

@@ -20,6 +20,9 @@ pub const UNSUPPORTED: i32 = 5;
 /// it ran (a concurrent prune, or its backup-in-progress marker lapsed):
 /// run it again.
 pub const RACED: i32 = 6;
+/// A hook (`--hook-before`, `--hook-after`) or a source command
+/// (`--stdin-from-command`) failed.
+pub const EXTERNAL: i32 = 7;
 pub const NO_REPOSITORY: i32 = 10;
 pub const LOCKED: i32 = 11;
 pub const WRONG_PASSWORD: i32 = 12;
@@ -38,6 +41,7 @@ pub fn code(kind: ErrorKind) -> i32 {
         ErrorKind::UnsupportedVersion => UNSUPPORTED,
         ErrorKind::Locked => LOCKED,
         ErrorKind::Raced => RACED,
+        ErrorKind::External => EXTERNAL,
         ErrorKind::Storage | ErrorKind::Io | ErrorKind::Internal => FAILED,
         ErrorKind::Interrupted => crate::cli::interrupt::exit_code(),
     }
