@@ -193,8 +193,22 @@ pub struct RestoreArgs {
     /// SNAPSHOT or SNAPSHOT:path (an id prefix or "latest").
     pub snapshot: String,
     /// Directory to restore into.
-    #[arg(short, long)]
-    pub target: PathBuf,
+    #[arg(short, long, required_unless_present = "in_place")]
+    pub target: Option<PathBuf>,
+    /// Replace the live files at their original paths: stage and verify
+    /// beside each, back up the files replaced (tag pre-restore), then
+    /// rename into place. Rerun the same command to finish an interrupted one.
+    #[arg(long, conflicts_with_all = ["target", "overwrite", "verify"])]
+    pub in_place: bool,
+    /// Shell command to run before anything is written (with --in-place:
+    /// before the first file is replaced, e.g. to stop a service); its
+    /// failure stops the restore (exit 7).
+    #[arg(long, value_name = "CMD")]
+    pub hook_before: Option<String>,
+    /// Shell command to run after the restore, whatever its outcome
+    /// (CAIRN_RESULT=ok|failed), once --hook-before succeeded.
+    #[arg(long, value_name = "CMD")]
+    pub hook_after: Option<String>,
     /// Restore only paths matching this pattern (repeatable).
     #[arg(short, long)]
     pub include: Vec<String>,

@@ -91,7 +91,9 @@ pub fn plan(
         };
         p.left_out.push((
             base.join(rel),
-            format!("{what}: in-place restore replaces regular files only (restore it with --target)"),
+            format!(
+                "{what}: in-place restore replaces regular files only (restore it with --target)"
+            ),
         ));
     }
     let mut total = 0;

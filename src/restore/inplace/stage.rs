@@ -56,7 +56,9 @@ pub fn stage(
     let r = execute(repo, &plan.staging, &opts, progress)?;
     report.warnings.extend(r.warnings);
     report.damaged += r.damaged;
-    report.errors.extend(r.errors.into_iter().map(|(p, e)| (dest_of(plan, &p), e)));
+    report
+        .errors
+        .extend(r.errors.into_iter().map(|(p, e)| (dest_of(plan, &p), e)));
     if !report.errors.is_empty() {
         return Ok(false);
     }
@@ -92,9 +94,10 @@ fn check_databases(plan: &InPlacePlan, report: &mut InPlaceReport) -> Result<()>
         report.databases_checked += 1;
         match db::quick_check(&e.staged) {
             Ok(None) => {}
-            Ok(Some(lines)) => report
-                .errors
-                .push((e.dest.clone(), format!("staged database fails quick_check: {lines}"))),
+            Ok(Some(lines)) => report.errors.push((
+                e.dest.clone(),
+                format!("staged database fails quick_check: {lines}"),
+            )),
             Err(err) => report.errors.push((e.dest.clone(), err.to_string())),
         }
     }
