@@ -30,9 +30,11 @@ pub struct Hooks<'a> {
 
 impl<'a> Hooks<'a> {
     pub fn new(g: &Global, a: &RestoreArgs, snapshot: &SnapshotId, progress: &'a Output) -> Self {
+        // A dry run changes nothing, so there is no service to stop.
+        let live = !a.dry_run;
         Hooks {
-            before: a.hook_before.clone(),
-            after: a.hook_after.clone(),
+            before: a.hook_before.clone().filter(|_| live),
+            after: a.hook_after.clone().filter(|_| live),
             snapshot: snapshot.to_hex(),
             echo: !g.json,
             progress,
