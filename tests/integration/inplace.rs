@@ -298,3 +298,21 @@ fn hooks_run_around_the_swap() {
     assert_eq!(read("env"), b"after ok\n");
     s.assert_new();
 }
+
+#[test]
+fn a_symlink_at_a_destination_is_refused_before_anything_changes() {
+    let s = scene(Env::new());
+    let b = s.live.join("sub/b.txt");
+    std::fs::remove_file(&b).unwrap();
+    std::os::unix::fs::symlink("../a.txt", &b).unwrap();
+    let out = s.env.run(&["restore", &s.snapshot, "--in-place"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("b.txt") && err.contains("symlink"), "{err}");
+    assert_eq!(std::fs::read_link(&b).unwrap(), Path::new("../a.txt"));
+    assert_eq!(
+        std::fs::read(s.live.join("a.txt")).unwrap(),
+        s.old[&s.live.join("a.txt")]
+    );
+    assert_no_staging(&s.live);
+}

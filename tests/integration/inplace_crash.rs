@@ -138,3 +138,20 @@ fn staging_exists(dir: &Path) -> bool {
             .starts_with(".cairn-restore-")
     })
 }
+
+#[test]
+fn a_rerun_whose_before_hook_fails_keeps_the_half_done_swap_for_the_next() {
+    let s = scene(Env::new());
+    let mut child = paused(&s, "swap:2");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let out = s
+        .env
+        .run(&["restore", "latest", "--in-place", "--hook-before", "exit 1"]);
+    assert_eq!(out.status.code(), Some(7));
+    assert_eq!(s.assert_old_or_new(), 2, "the failed hook replaced nothing");
+    assert!(staging_exists(&s.live), "the rest must stay staged");
+    let r = rerun(&s);
+    assert_eq!(r["resumed"], "swapping", "{r}");
+    assert_one_safety_snapshot(&s);
+}

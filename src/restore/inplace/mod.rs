@@ -159,8 +159,10 @@ pub fn restore_in_place(
     steps.reached("staged");
     abandon_if_cancelled(&plan, &journal, progress, "")?;
     if journal.state == State::Staged {
-        let id = swap::safety_snapshot(repo, &plan, progress)
-            .inspect_err(|_| abandon(&plan, &journal))?;
+        let id = swap::safety_snapshot(repo, &plan, progress).map_err(|e| {
+            abandon(&plan, &journal);
+            before_swap_error(e, "while taking the safety snapshot")
+        })?;
         journal.state = State::Protected {
             safety_snapshot: id,
         };
@@ -174,7 +176,10 @@ pub fn restore_in_place(
     });
     abandon_if_cancelled(&plan, &journal, progress, &kept)?;
     if let Err(e) = steps.before_swap() {
-        abandon(&plan, &journal);
+        // A rerun that had swapped some files keeps the rest staged.
+        if !matches!(journal.state, State::Swapping { .. }) {
+            abandon(&plan, &journal);
+        }
         return Err(e);
     }
     journal.state = State::Swapping {
@@ -238,8 +243,19 @@ fn fresh(
         }
         Err(e) => {
             abandon(plan, &journal);
-            Err(e)
+            Err(before_swap_error(e, "while staging"))
         }
+    }
+}
+
+/// A stop request before the swap: the restore machinery's own message
+/// (about its target) is replaced by what it means here.
+fn before_swap_error(e: Error, when: &str) -> Error {
+    match e {
+        Error::Interrupted(_) => Error::Interrupted(format!(
+            "{when}: nothing live was changed, the staging is removed"
+        )),
+        e => e,
     }
 }
 

@@ -5,6 +5,7 @@
 //! until all of that succeeded; on any failure the staging is removed.
 
 use std::collections::HashSet;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -29,7 +30,9 @@ pub fn prepare_dirs(plan: &InPlacePlan) -> Result<Vec<PathBuf>> {
     }
     for dir in &plan.staging_dirs {
         remove_dir(dir)?;
-        if let Err(e) = std::fs::create_dir(dir) {
+        // Private until the swap: only the rename makes a file visible.
+        let made = std::fs::DirBuilder::new().mode(0o700).create(dir);
+        if let Err(e) = made {
             remove_staging(plan);
             remove_created(&created);
             return Err(Error::file("staging directory", dir, e));
