@@ -316,3 +316,45 @@ fn a_symlink_at_a_destination_is_refused_before_anything_changes() {
     );
     assert_no_staging(&s.live);
 }
+
+#[test]
+fn hooks_on_a_restore_into_a_target() {
+    let s = scene(Env::new());
+    let t = s.env.path("t");
+    let target = t.to_str().unwrap();
+    let out = s.env.run(&[
+        "restore",
+        &s.snapshot,
+        "--target",
+        target,
+        "--hook-before",
+        "exit 2",
+    ]);
+    assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
+    assert!(!t.exists(), "a failed before-hook writes nothing");
+    let seen = s.env.path("seen");
+    let after = format!("echo $CAIRN_RESULT > {}", seen.display());
+    let out = s.env.run(&[
+        "restore",
+        &s.snapshot,
+        "--target",
+        target,
+        "--hook-after",
+        &after,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(std::fs::read(&seen).unwrap(), b"ok\n");
+    let out = s.env.run(&[
+        "restore",
+        &s.snapshot,
+        "--target",
+        target,
+        "--hook-after",
+        "exit 5",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(7),
+        "a failed after-hook fails the run"
+    );
+}
