@@ -155,3 +155,19 @@ fn a_rerun_whose_before_hook_fails_keeps_the_half_done_swap_for_the_next() {
     assert_eq!(r["resumed"], "swapping", "{r}");
     assert_one_safety_snapshot(&s);
 }
+
+#[test]
+fn another_restore_warns_about_an_interrupted_ones_staging() {
+    let s = scene(Env::new());
+    let mut child = paused(&s, "staged");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let sub = format!("{}:{}", s.snapshot, s.live.join("sub").display());
+    let out = s.env.ok(&["restore", &sub, "--in-place", "--dry-run"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("left by another, interrupted in-place restore"),
+        "{err}"
+    );
+    rerun(&s);
+}

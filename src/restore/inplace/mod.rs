@@ -123,6 +123,17 @@ impl InPlaceReport {
             staging_dirs: plan.staging_dirs.clone(),
             dirs_created: plan.dirs_to_create.iter().map(|d| d.0.clone()).collect(),
             left_out: plan.left_out.clone(),
+            warnings: plan
+                .foreign_staging
+                .iter()
+                .map(|d| {
+                    format!(
+                        "{} was left by another, interrupted in-place restore: rerun that \
+                         restore to finish it, or remove the directory",
+                        d.display()
+                    )
+                })
+                .collect(),
             ..Default::default()
         }
     }

@@ -45,6 +45,8 @@ pub struct InPlacePlan {
     pub dirs_to_create: Vec<(PathBuf, Option<Meta>)>,
     /// Selected entries that are not regular files, with why they are left out.
     pub left_out: Vec<(PathBuf, String)>,
+    /// Staging directories of other in-place restores, interrupted, beside ours.
+    pub foreign_staging: Vec<PathBuf>,
 }
 
 impl InPlacePlan {
@@ -75,6 +77,7 @@ pub fn plan(
         staging_dirs: Vec::new(),
         dirs_to_create: missing_ancestors(&base)?,
         left_out: Vec::new(),
+        foreign_staging: Vec::new(),
     };
     for (rel, meta) in &staging.dirs {
         let dir = base.join(rel);
@@ -119,6 +122,7 @@ pub fn plan(
             size: f.size,
         });
     }
+    p.foreign_staging = foreign_staging(&p);
     staging.total_bytes = total;
     staging.dirs.clear();
     staging.others.clear();
@@ -204,4 +208,22 @@ fn missing_ancestors(base: &Path) -> Result<Vec<(PathBuf, Option<Meta>)>> {
     }
     missing.reverse();
     Ok(missing)
+}
+
+/// Other `.cairn-restore-*` directories where ours go: an interrupted
+/// in-place restore of another snapshot or selection left them.
+fn foreign_staging(p: &InPlacePlan) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for ours in &p.staging_dirs {
+        let Some(Ok(dir)) = ours.parent().map(std::fs::read_dir) else {
+            continue;
+        };
+        for e in dir.flatten() {
+            let path = e.path();
+            if e.file_name().as_bytes().starts_with(b".cairn-restore-") && &path != ours {
+                found.push(path);
+            }
+        }
+    }
+    found
 }
