@@ -90,3 +90,34 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
         .and_then(|d| d.sync_all())
         .map_err(|e| Error::file("directory to sync", dir, e))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_journal_reads_back_and_an_unreadable_one_means_start_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal");
+        assert!(read(&path).unwrap().is_none());
+        let j = Journal {
+            id: "0123456789abcdef".into(),
+            snapshot: SnapshotId([7; 32]),
+            files: 3,
+            created_dirs: vec![dir.path().join("new")],
+            state: State::Swapping {
+                safety_snapshot: Some(SnapshotId([9; 32])),
+            },
+        };
+        write(&path, &j).unwrap();
+        let back = read(&path).unwrap().unwrap();
+        assert_eq!(back.state, j.state);
+        assert_eq!(back.created_dirs, j.created_dirs);
+        assert_eq!(back.state.safety_snapshot(), Some(SnapshotId([9; 32])));
+        std::fs::write(&path, b"{\"id\": tor").unwrap();
+        assert!(
+            read(&path).unwrap().is_none(),
+            "a torn journal is no journal"
+        );
+    }
+}
