@@ -6,6 +6,7 @@
 //!
 //! Sources know nothing of the repository.
 
+pub mod content;
 pub mod fs;
 pub mod sqlite;
 pub mod stdin;
