@@ -131,7 +131,7 @@ pub struct Filter {
 #[derive(Args, Debug)]
 pub struct BackupArgs {
     /// Files and directories to back up.
-    #[arg(required_unless_present = "stdin")]
+    #[arg(required_unless_present_any = ["stdin", "sqlite"])]
     pub paths: Vec<PathBuf>,
     /// Leave out paths matching this gitignore-style pattern (repeatable).
     #[arg(short = 'e', long)]
@@ -173,6 +173,24 @@ pub struct BackupArgs {
     /// (without it such a backup saves nothing and exits 3).
     #[arg(long)]
     pub allow_empty: bool,
+    /// Back up this SQLite database as a consistent snapshot, wherever it is
+    /// (repeatable); exits 2 if it is not a SQLite database.
+    #[arg(long, value_name = "PATH", conflicts_with = "stdin")]
+    pub sqlite: Vec<PathBuf>,
+    /// Do not recognise SQLite databases in the tree: store their raw bytes
+    /// and their -wal/-shm/-journal files.
+    #[arg(long)]
+    pub no_sqlite: bool,
+    /// How to check each database snapshot: quick_check, integrity_check, or none.
+    #[arg(long, value_enum, default_value = "quick")]
+    pub sqlite_check: SqliteCheckArg,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqliteCheckArg {
+    Quick,
+    Full,
+    None,
 }
 
 #[derive(Args, Debug)]

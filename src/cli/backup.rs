@@ -13,6 +13,7 @@ use crate::cli::args::{BackupArgs, Global};
 use crate::cli::output::{bytes, Output};
 use crate::cli::{exit, open, print_json};
 
+mod databases;
 mod empty;
 
 pub fn run(g: &Global, a: BackupArgs) -> Result<i32> {
@@ -32,6 +33,7 @@ pub fn run(g: &Global, a: BackupArgs) -> Result<i32> {
         dry_run: a.dry_run,
         threads: None,
         marker: Default::default(),
+        databases: databases::options(g, &a)?,
     };
     let out = Arc::new(Output::new(g).list_files(g, a.dry_run));
     // A directory can be read again (if packs it relied on vanish while it
@@ -82,6 +84,7 @@ pub fn run(g: &Global, a: BackupArgs) -> Result<i32> {
             "duration_ms": s.duration_ms,
             "skipped": report.skipped.iter().map(|(p, e)| serde_json::json!({"path": p, "error": e})).collect::<Vec<_>>(),
             "changed_while_read": report.changed_while_read,
+            "databases": databases::json(&report.databases),
         }))?;
     } else if !g.quiet {
         println!(
@@ -96,16 +99,20 @@ pub fn run(g: &Global, a: BackupArgs) -> Result<i32> {
             s.packs_added,
             s.duration_ms as f64 / 1000.0
         );
+        databases::print(&report.databases);
         match report.snapshot_id {
             Some(id) => println!("snapshot {} saved", id.short()),
             None => println!("dry run: nothing saved"),
         }
     }
     if !report.is_complete() {
-        eprintln!(
-            "warning: {} entries could not be read; the snapshot is incomplete",
-            report.skipped.len()
-        );
+        if !report.skipped.is_empty() {
+            eprintln!(
+                "warning: {} entries could not be read; the snapshot is incomplete",
+                report.skipped.len()
+            );
+        }
+        databases::warn_incomplete(&report.databases);
         return Ok(exit::INCOMPLETE);
     }
     Ok(exit::OK)
@@ -140,11 +147,13 @@ fn save_empty_anyway(g: &Global, a: &BackupArgs) -> bool {
 
 fn fs_options(a: &BackupArgs) -> FsOptions {
     FsOptions {
-        paths: a.paths.clone(),
+        // A database named with --sqlite is one more given path.
+        paths: a.paths.iter().chain(&a.sqlite).cloned().collect(),
         excludes: a.exclude.clone(),
         exclude_files: a.exclude_file.clone(),
         exclude_if_present: a.exclude_if_present.clone(),
         one_file_system: a.one_file_system,
+        keep_db_companions: a.no_sqlite,
     }
 }
 

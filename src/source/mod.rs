@@ -6,7 +6,9 @@
 //!
 //! Sources know nothing of the repository.
 
+pub mod content;
 pub mod fs;
+pub mod sqlite;
 pub mod stdin;
 
 use std::io::Read;

@@ -1,0 +1,1 @@
+//! Hostile inputs: a typed error or a failed check, never a panic or a hang.
