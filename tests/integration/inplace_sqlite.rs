@@ -83,6 +83,19 @@ fn stale_wal_and_shm_are_removed_and_the_database_has_the_snapshots_rows() {
     // The check above opened and closed the database: make the -wal live again.
     python(WRITE_AND_DIE, &db);
     assert!(std::fs::metadata(companion(&db, "-wal")).unwrap().len() > 0);
+    // What the live database holds, read from a copy (opening it would
+    // checkpoint its -wal away).
+    let copy = env.path("copy");
+    std::fs::create_dir_all(&copy).unwrap();
+    for suffix in ["", "-wal", "-shm"] {
+        std::fs::copy(
+            companion(&db, suffix),
+            companion(&copy.join("app.db"), suffix),
+        )
+        .unwrap();
+    }
+    let live_rows = python(CHECK, &copy.join("app.db"));
+    assert_eq!(live_rows, "ok 3000 833");
 
     let r = env.json(&["restore", &snapshot, "--in-place"]);
     assert_eq!(r["files_swapped"], 1, "{r}");
@@ -92,6 +105,11 @@ fn stale_wal_and_shm_are_removed_and_the_database_has_the_snapshots_rows() {
     assert!(!companion(&db, "-shm").exists(), "stale -shm left");
     assert_eq!(python(CHECK, &db), "ok 2000 0", "not the snapshot's rows");
     assert_no_staging(&dir);
+    // The safety snapshot took the live database with the rows only its
+    // -wal held: restoring it in place brings them all back.
+    let safety = r["safety_snapshot"].as_str().unwrap().to_string();
+    env.json(&["restore", &safety, "--in-place"]);
+    assert_eq!(python(CHECK, &db), live_rows, "the undo lost rows");
 }
 
 #[test]

@@ -59,6 +59,7 @@ pub fn stage(
     let r = execute(repo, &plan.staging, &opts, progress)?;
     report.warnings.extend(r.warnings);
     report.damaged += r.damaged;
+    report.databases_checked += r.databases_checked;
     report
         .errors
         .extend(r.errors.into_iter().map(|(p, e)| (dest_of(plan, &p), e)));
@@ -88,10 +89,11 @@ pub fn verify_staged(
     Ok(())
 }
 
-/// `quick_check` on every staged database.
+/// `quick_check` on every staged file that is a database but was stored as
+/// a plain file (the restore machinery checked the database nodes).
 fn check_databases(plan: &InPlacePlan, report: &mut InPlaceReport) -> Result<()> {
     for e in &plan.entries {
-        if !db::is_database(&e.staged) {
+        if plan.staging.files[e.file].database || !db::is_database(&e.staged) {
             continue;
         }
         report.databases_checked += 1;
@@ -107,8 +109,9 @@ fn check_databases(plan: &InPlacePlan, report: &mut InPlaceReport) -> Result<()>
     Ok(())
 }
 
-/// The destination a staging-plan path (relative to `/`) stands for.
-fn dest_of(plan: &InPlacePlan, staged_rel: &Path) -> PathBuf {
+/// The destination a staged path (absolute, or relative to `/`) stands for.
+fn dest_of(plan: &InPlacePlan, staged: &Path) -> PathBuf {
+    let staged_rel = staged.strip_prefix("/").unwrap_or(staged);
     plan.entries
         .iter()
         .find(|e| e.staged.strip_prefix("/").ok() == Some(staged_rel))

@@ -4,7 +4,7 @@
 //! destination is the old file or the new one, never a mix; each directory
 //! is synced after its renames.
 //!
-//! A database's `-wal`/`-shm` companions are removed just before its new
+//! A database's `-wal`/`-shm`/`-journal` companions are removed just before its new
 //! file is renamed into place, not after: a crash in between then leaves
 //! the old database without its companions (a database SQLite opens; the
 //! rows that were only in the `-wal` are in the safety snapshot), never
@@ -91,7 +91,7 @@ pub fn swap(
                 plan.entries.len()
             )));
         }
-        if db::is_database(&e.staged) {
+        if plan.staging.files[e.file].database || db::is_database(&e.staged) {
             let removed = db::remove_companions(&e.dest)
                 .map_err(|err| Error::file("stale -wal/-shm of the database", &e.dest, err))?;
             report.companions_removed.extend(removed);
