@@ -358,3 +358,28 @@ fn hooks_on_a_restore_into_a_target() {
         "a failed after-hook fails the run"
     );
 }
+
+#[test]
+fn a_missing_directory_is_created_with_the_snapshots_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let live = env.path("live");
+    write(
+        &live.join("deep/er/f.txt"),
+        b"in a directory that will be gone",
+    );
+    let mode = std::fs::Permissions::from_mode(0o750);
+    std::fs::set_permissions(live.join("deep"), mode).unwrap();
+    let s = env.backup(&[&live], &[]);
+    std::fs::remove_dir_all(live.join("deep")).unwrap();
+    let r = env.json(&["restore", s["snapshot_id"].as_str().unwrap(), "--in-place"]);
+    assert_eq!(r["files_swapped"], 1, "{r}");
+    assert!(r["safety_snapshot"].is_null(), "nothing was replaced: {r}");
+    assert_eq!(
+        std::fs::read(live.join("deep/er/f.txt")).unwrap(),
+        b"in a directory that will be gone"
+    );
+    let m = std::fs::metadata(live.join("deep")).unwrap();
+    assert_eq!(m.permissions().mode() & 0o7777, 0o750);
+    assert_no_staging(&live);
+}
