@@ -25,6 +25,8 @@ pub struct Hooks<'a> {
     progress: &'a dyn Progress,
     /// The before-hook succeeded (or there is none): the after-hook is due.
     armed: bool,
+    /// The before-hook ran and failed.
+    before_failed: bool,
     after_error: Option<Error>,
 }
 
@@ -39,6 +41,7 @@ impl<'a> Hooks<'a> {
             echo: !g.json,
             progress,
             armed: false,
+            before_failed: false,
             after_error: None,
         }
     }
@@ -55,7 +58,8 @@ impl<'a> Hooks<'a> {
     pub fn before(&mut self) -> Result<()> {
         if let Some(cmd) = &self.before {
             let ctx = self.context(Phase::Before);
-            hooks::run("--hook-before", cmd, &ctx, self.echo, self.progress)?;
+            hooks::run("--hook-before", cmd, &ctx, self.echo, self.progress)
+                .inspect_err(|_| self.before_failed = true)?;
         }
         self.armed = true;
         Ok(())
@@ -139,6 +143,9 @@ pub fn run(g: &Global, a: RestoreArgs) -> Result<i32> {
     let mut hooks = Hooks::new(g, &a, &snap.id, &out);
     let report = restore_in_place(&repo, snap.id, snap.snapshot.tree, &opts, &mut hooks, &out);
     out.clear();
+    if report.is_err() && hooks.before_failed {
+        eprintln!("cairn: the --hook-before command failed: this run replaced no file");
+    }
     let report = report?;
     if g.json {
         let mut v = summary_json(&report)?;

@@ -258,6 +258,7 @@ fn a_failing_before_hook_replaces_nothing_and_exits_7() {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(7), "{err}");
     assert!(err.contains("service refuses to stop"), "{err}");
+    assert!(err.contains("this run replaced no file"), "{err}");
     s.assert_old();
     assert_no_staging(&s.live);
     assert!(
