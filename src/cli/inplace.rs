@@ -5,7 +5,7 @@ use std::path::Path;
 
 use cairn::hooks::{self, HookContext, Phase};
 use cairn::ids::SnapshotId;
-use cairn::progress::Progress;
+use cairn::progress::{NoProgress, Progress};
 use cairn::repo::{Repository, SnapshotFilter, SnapshotRef};
 use cairn::restore::inplace::{restore_in_place, InPlaceOptions, InPlaceReport, Steps, SAFETY_TAG};
 use cairn::restore::Selection;
@@ -66,10 +66,14 @@ impl<'a> Hooks<'a> {
     }
 
     /// Runs the after-hook if the before-hook ran (or there was none).
+    /// It runs even after a stop request (the service must be started
+    /// again), so it is not tied to the stop signal: a second Ctrl-C ends
+    /// cairn at once.
     pub fn after(&mut self, ok: bool) {
         if let (Some(cmd), true) = (&self.after, self.armed) {
             let ctx = self.context(Phase::After { ok });
-            if let Err(e) = hooks::run("--hook-after", cmd, &ctx, self.echo, self.progress) {
+            let run = hooks::run("--hook-after", cmd, &ctx, self.echo, &NoProgress);
+            if let Err(e) = run {
                 self.after_error = Some(e);
             }
         }

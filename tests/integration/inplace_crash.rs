@@ -171,3 +171,32 @@ fn another_restore_warns_about_an_interrupted_ones_staging() {
     );
     rerun(&s);
 }
+
+#[test]
+fn a_swap_stopped_by_sigterm_still_runs_the_after_hook_with_failed() {
+    let s = scene(Env::new());
+    let flag = s.env.path("paused");
+    let seen = s.env.path("seen");
+    let after = format!("echo $CAIRN_RESULT > {}", seen.display());
+    let mut child = s
+        .env
+        .cmd(&["restore", "latest", "--in-place", "--hook-after", &after])
+        .env("CAIRN_TEST_INPLACE_PAUSE", "swap:1")
+        .env("CAIRN_TEST_INPLACE_PAUSE_FILE", &flag)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !flag.exists() {
+        assert!(start.elapsed() < Duration::from_secs(120), "never paused");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(sigterm(&mut child), Some(143));
+    assert_eq!(
+        std::fs::read(&seen).unwrap(),
+        b"failed\n",
+        "the service is started again"
+    );
+    rerun(&s);
+}
