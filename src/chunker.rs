@@ -12,6 +12,10 @@
 //! A cut depends only on the next `max_size` bytes (or fewer at EOF), which is
 //! what lets the streaming path hold just `2 * max_size` bytes.
 
+mod fixed;
+
+pub use fixed::{chunk_fixed, db_chunk_size, DB_CHUNK_SIZE};
+
 use std::io::{self, Read};
 use std::ops::Range;
 use std::path::Path;

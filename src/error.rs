@@ -48,7 +48,7 @@ pub enum Error {
     #[error("corrupt {what}: {detail}")]
     Corrupt { what: String, detail: String },
     #[error(
-        "repository format version {found} is not supported by this build (supports {supported})"
+        "repository format version {found} is not supported by this build (supports versions 1 to {supported})"
     )]
     UnsupportedVersion { found: u32, supported: u32 },
     #[error("storage: {0}")]

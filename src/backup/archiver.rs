@@ -1,7 +1,12 @@
 //! The backup loop: source events in, trees and queued chunks out.
+//! Submodules: `content` (reading and chunking), `database` (snapshots).
+
+mod content;
+mod database;
+
+pub use database::{DatabaseReport, FailedCheck, NotSnapshotted};
 
 use std::collections::{HashMap, HashSet};
-use std::fs::File;
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -20,6 +25,7 @@ use crate::format::tree::{Meta, Node, NodeKind, Tree};
 use crate::ids::{BlobId, ChunkId, TreeId};
 use crate::progress::{FileOutcome, Progress};
 use crate::repo::{BlobWriter, Repository, WriteStats};
+use crate::source::content::{self as src_content, Content, DatabaseOptions};
 use crate::source::{Entry, EntryKind, Event, Source};
 
 /// What the loop produced.
@@ -29,6 +35,7 @@ pub struct Outcome {
     pub skipped: Vec<(PathBuf, String)>,
     pub changed: Vec<PathBuf>,
     pub dry_run_stats: WriteStats,
+    pub databases: DatabaseReport,
 }
 
 /// Bytes of chunks between the reader and the workers (queued or being
@@ -45,8 +52,8 @@ pub fn run<'r>(
     writer: &BlobWriter<'r>,
     source: &mut dyn Source,
     parent_root: Option<TreeId>,
-    dry_run: bool,
-    threads: usize,
+    (dry_run, threads): (bool, usize),
+    db: &DatabaseOptions,
     progress: &dyn Progress,
 ) -> Result<Outcome> {
     let chunker = Chunker::new(repo.config().chunker, repo.keys().gear())?;
@@ -98,6 +105,8 @@ pub fn run<'r>(
             summary: Summary::default(),
             skipped: Vec::new(),
             changed: Vec::new(),
+            db,
+            databases: DatabaseReport::default(),
             progress,
         };
         let root = a.walk(events);
@@ -110,6 +119,7 @@ pub fn run<'r>(
             skipped: a.skipped,
             changed: a.changed,
             dry_run_stats: a.dry_stats,
+            databases: a.databases,
         })
     })
     .and_then(
@@ -143,6 +153,8 @@ struct Archiver<'a, 'r> {
     summary: Summary,
     skipped: Vec<(PathBuf, String)>,
     changed: Vec<PathBuf>,
+    db: &'a DatabaseOptions,
+    databases: DatabaseReport,
     progress: &'a dyn Progress,
 }
 
@@ -238,6 +250,27 @@ impl Archiver<'_, '_> {
         self.push(node(name, meta, NodeKind::File { size, content }));
     }
 
+    /// The parent's node when the file is unchanged and all its chunks are
+    /// still known: recorded again without reading.
+    fn reuse_unchanged(&mut self, e: &Entry, size: u64, wanted: bool) -> Result<Option<NodeKind>> {
+        // A version-1 repository records databases as plain files, so a
+        // commit that only reached the `-wal` shows in nothing but the -wal.
+        let v1 = self.repo.config().version < 2;
+        let Some(kind) = self.parent.unchanged_file(
+            &e.name,
+            &e.meta,
+            size,
+            wanted,
+            || src_content::wal_stamp(&e.path),
+            || !(wanted && v1 && src_content::wal_stamp(&e.path).is_some()),
+        ) else {
+            return Ok(None);
+        };
+        let kind = kind.clone();
+        let (_, content) = kind.file_content().unwrap_or_default();
+        Ok(self.all_known(content)?.then_some(kind))
+    }
+
     fn push(&mut self, n: Node) {
         if let Some(top) = self.stack.last_mut() {
             top.nodes.push(n);
@@ -311,15 +344,15 @@ impl Archiver<'_, '_> {
 
     fn file(&mut self, e: Entry, size: u64) -> Result<()> {
         self.progress.item(&e.path);
-        if let Some((s, content)) = self.parent.unchanged_file(&e.name, &e.meta, size) {
-            let content = content.to_vec();
-            if self.all_known(&content)? {
-                self.summary.files_unchanged += 1;
-                self.summary.total_bytes += s;
-                self.progress.file(&e.path, FileOutcome::Unmodified, s);
-                self.push_file(e.name, e.meta, s, content);
-                return Ok(());
-            }
+        let wanted = self.db.wants(e.meta.device, e.meta.inode);
+        if let Some(kind) = self.reuse_unchanged(&e, size, wanted)? {
+            let s = kind.file_content().map_or(0, |(s, _)| s);
+            self.databases.count += u64::from(matches!(kind, NodeKind::Sqlite { .. }));
+            self.summary.files_unchanged += 1;
+            self.summary.total_bytes += s;
+            self.progress.file(&e.path, FileOutcome::Unmodified, s);
+            self.push(node(e.name, e.meta, kind));
+            return Ok(());
         }
         // Another name of an inode read in this backup: reuse its chunks, but only if it still
         // looks the same (it may have changed between the two names, or the inode been reused).
@@ -342,6 +375,18 @@ impl Archiver<'_, '_> {
             }
         };
         let is_new = !self.parent.has(&e.name);
+        let file = match src_content::open(&e.path, file, wanted, self.db) {
+            Content::Database(db) => return self.database(e, db, is_new),
+            Content::Plain {
+                file,
+                not_snapshotted,
+            } => {
+                if let Some(why) = not_snapshotted {
+                    self.not_snapshotted(&e.path, &why);
+                }
+                file
+            }
+        };
         let (read, content) = match self.content(&file, before.size) {
             Ok(r) => r,
             Err(Error::Io { source, .. }) => {
@@ -389,61 +434,6 @@ impl Archiver<'_, '_> {
             }
         }
         Ok(true)
-    }
-
-    /// Reads a file: small files in one read, large ones streamed.
-    fn content(&mut self, file: &File, size: u64) -> Result<(u64, Vec<ChunkId>)> {
-        let max = self.repo.config().chunker.max_size as u64;
-        if size <= max {
-            let mut data = Vec::with_capacity(size as usize + 1);
-            file.take(max + 1)
-                .read_to_end(&mut data)
-                .map_err(|e| Error::io("<file>", e))?;
-            if data.len() as u64 <= max {
-                self.summary.bytes_read += data.len() as u64;
-                self.progress.bytes(data.len() as u64);
-                return self.chunk_buffer(data);
-            }
-            // It grew past one buffer while we looked: stream it from the start.
-            return self.stream_content(&mut std::io::Read::chain(&data[..], file));
-        }
-        self.stream_content(&mut &*file)
-    }
-
-    /// Chunks a buffer that holds a whole file; a single-chunk file is
-    /// handed to the workers without a copy.
-    fn chunk_buffer(&mut self, data: Vec<u8>) -> Result<(u64, Vec<ChunkId>)> {
-        let len = data.len() as u64;
-        let cuts: Vec<std::ops::Range<usize>> = self.chunker.cuts(&data).collect();
-        let mut content = Vec::with_capacity(cuts.len());
-        if cuts.len() == 1 {
-            let id = BlobId(self.repo.keys().blob_id(&data));
-            content.push(ChunkId(id.0));
-            self.store(BlobKind::Data, id, data)?;
-        } else {
-            for r in cuts {
-                let chunk = &data[r];
-                let id = BlobId(self.repo.keys().blob_id(chunk));
-                content.push(ChunkId(id.0));
-                self.store(BlobKind::Data, id, chunk.to_vec())?;
-            }
-        }
-        Ok((len, content))
-    }
-
-    fn stream_content(&mut self, reader: &mut dyn Read) -> Result<(u64, Vec<ChunkId>)> {
-        let mut content = Vec::new();
-        let mut buf = std::mem::take(&mut self.buf);
-        let chunker = self.chunker;
-        let result = chunker.chunk_reader(reader, &mut buf, |chunk| {
-            let id = BlobId(self.repo.keys().blob_id(chunk));
-            content.push(ChunkId(id.0));
-            self.summary.bytes_read += chunk.len() as u64;
-            self.progress.bytes(chunk.len() as u64);
-            self.store(BlobKind::Data, id, chunk.to_vec())
-        });
-        self.buf = buf;
-        Ok((result?, content))
     }
 
     fn stream(&mut self, e: Entry, mut reader: Box<dyn Read + Send>) -> Result<()> {

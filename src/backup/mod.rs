@@ -43,6 +43,9 @@ use crate::repo::marker::{self, MarkerOptions};
 use crate::repo::{BlobWriter, Repository, SnapshotFilter, WriteStats};
 use crate::source::Source;
 
+pub use crate::source::content::DatabaseOptions;
+pub use archiver::{DatabaseReport, FailedCheck, NotSnapshotted};
+
 /// Which snapshot to compare against to skip unchanged files.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum ParentChoice {
@@ -72,6 +75,9 @@ pub struct BackupOptions {
     pub threads: Option<usize>,
     /// Timing of the backup-in-progress marker.
     pub marker: MarkerOptions,
+    /// Which files are taken as SQLite databases (consistent snapshots,
+    /// page-aligned chunks) and how they are checked.
+    pub databases: DatabaseOptions,
 }
 
 /// How often [`backup_rereadable`] starts over before it gives up.
@@ -90,12 +96,15 @@ pub struct BackupReport {
     /// Files whose metadata changed while they were read.
     pub changed_while_read: Vec<PathBuf>,
     pub written: WriteStats,
+    /// Databases: how many, failed checks, fallbacks, raw copies.
+    pub databases: DatabaseReport,
 }
 
 impl BackupReport {
-    /// True when every entry of the source made it into the snapshot.
+    /// True when every entry of the source made it into the snapshot, and
+    /// every database as a consistent snapshot that passed its check.
     pub fn is_complete(&self) -> bool {
-        self.skipped.is_empty()
+        self.skipped.is_empty() && self.databases.is_clean()
     }
 }
 
@@ -156,8 +165,8 @@ fn attempt(
         &writer,
         source,
         parent.as_ref().map(|p| p.1.tree),
-        opts.dry_run,
-        threads,
+        (opts.dry_run, threads),
+        &opts.databases,
         progress,
     ) {
         Err(Error::Interrupted(_)) => return Err(interrupt::abandon(writer)),
@@ -207,6 +216,7 @@ fn attempt(
         skipped: outcome.skipped,
         changed_while_read: outcome.changed,
         written,
+        databases: outcome.databases,
     }))
 }
 

@@ -2,8 +2,8 @@
 //! file whose size, mtime, ctime and inode are unchanged is not read again.
 
 use crate::error::Result;
-use crate::format::tree::{Meta, Node, NodeKind, Tree, Xattr};
-use crate::ids::{ChunkId, TreeId};
+use crate::format::tree::{Meta, Node, NodeKind, Tree, WalStamp, Xattr};
+use crate::ids::TreeId;
 use crate::repo::Repository;
 
 /// A stack of parent directories mirroring the source's directory stack.
@@ -60,19 +60,35 @@ impl<'r> ParentCursor<'r> {
         self.find(name).is_some()
     }
 
-    /// The parent's chunk list for a file whose metadata says it is unchanged.
-    pub fn unchanged_file(&self, name: &[u8], meta: &Meta, size: u64) -> Option<(u64, &[ChunkId])> {
+    /// The parent's node for a regular file whose metadata says it is
+    /// unchanged, to be recorded again as it is. A database snapshot
+    /// (`Sqlite`) is unchanged only when its `-wal` companion is too
+    /// (`wal_now`), its check passed and databases are still wanted; a
+    /// plain `File` node is reused when `raw_ok` says the file may still be
+    /// stored raw (16-database.md, change detection).
+    pub fn unchanged_file(
+        &self,
+        name: &[u8],
+        meta: &Meta,
+        size: u64,
+        db_wanted: bool,
+        wal_now: impl FnOnce() -> Option<WalStamp>,
+        raw_ok: impl FnOnce() -> bool,
+    ) -> Option<&NodeKind> {
         let node = self.find(name)?;
+        let (s, _) = node.kind.file_content()?;
+        let same = s == size
+            && node.meta.mtime == meta.mtime
+            && node.meta.ctime == meta.ctime
+            && node.meta.inode == meta.inode;
+        if !same {
+            return None;
+        }
         match &node.kind {
-            NodeKind::File { size: s, content }
-                if *s == size
-                    && node.meta.mtime == meta.mtime
-                    && node.meta.ctime == meta.ctime
-                    && node.meta.inode == meta.inode =>
-            {
-                Some((*s, content))
+            NodeKind::Sqlite { check, wal, .. } => {
+                (db_wanted && check.ok && *wal == wal_now()).then_some(&node.kind)
             }
-            _ => None,
+            _ => raw_ok().then_some(&node.kind),
         }
     }
 }

@@ -188,7 +188,7 @@ impl Walker<'_> {
             };
             let name = String::from_utf8_lossy(&node.name).into_owned();
             match node.kind {
-                NodeKind::File { content, .. } => {
+                NodeKind::File { content, .. } | NodeKind::Sqlite { content, .. } => {
                     let mut lost_chunks = 0;
                     for c in &content {
                         if self.lost.chunk_lost(self.repo, c)? {

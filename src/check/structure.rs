@@ -218,7 +218,9 @@ impl Walk<'_> {
             for node in tree.nodes {
                 match node.kind {
                     NodeKind::Dir { subtree } => stack.push(subtree),
-                    NodeKind::File { content, .. } => self.chunks(&content)?,
+                    NodeKind::File { content, .. } | NodeKind::Sqlite { content, .. } => {
+                        self.chunks(&content)?
+                    }
                     _ => {}
                 }
             }

@@ -131,7 +131,7 @@ pub struct Filter {
 #[derive(Args, Debug)]
 pub struct BackupArgs {
     /// Files and directories to back up.
-    #[arg(required_unless_present_any = ["stdin", "stdin_from_command"])]
+    #[arg(required_unless_present_any = ["stdin", "stdin_from_command", "sqlite"])]
     pub paths: Vec<PathBuf>,
     /// Leave out paths matching this gitignore-style pattern (repeatable).
     #[arg(short = 'e', long)]
@@ -189,6 +189,24 @@ pub struct BackupArgs {
     /// (without it such a backup saves nothing and exits 3).
     #[arg(long)]
     pub allow_empty: bool,
+    /// Back up this SQLite database as a consistent snapshot, wherever it is
+    /// (repeatable); exits 2 if it is not a SQLite database.
+    #[arg(long, value_name = "PATH", conflicts_with = "stdin")]
+    pub sqlite: Vec<PathBuf>,
+    /// Do not recognise SQLite databases in the tree: store their raw bytes
+    /// and their -wal/-shm/-journal files.
+    #[arg(long)]
+    pub no_sqlite: bool,
+    /// How to check each database snapshot: quick_check, integrity_check, or none.
+    #[arg(long, value_enum, default_value = "quick")]
+    pub sqlite_check: SqliteCheckArg,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqliteCheckArg {
+    Quick,
+    Full,
+    None,
 }
 
 #[derive(Args, Debug)]
@@ -209,8 +227,22 @@ pub struct RestoreArgs {
     /// SNAPSHOT or SNAPSHOT:path (an id prefix or "latest").
     pub snapshot: String,
     /// Directory to restore into.
-    #[arg(short, long)]
-    pub target: PathBuf,
+    #[arg(short, long, required_unless_present = "in_place")]
+    pub target: Option<PathBuf>,
+    /// Replace the live files at their original paths: stage and verify
+    /// beside each, back up the files replaced (tag pre-restore), then
+    /// rename into place. Rerun the same command to finish an interrupted one.
+    #[arg(long, conflicts_with_all = ["target", "overwrite", "verify"])]
+    pub in_place: bool,
+    /// Shell command to run before anything is written (with --in-place:
+    /// before the first file is replaced, e.g. to stop a service); its
+    /// failure stops the restore (exit 7).
+    #[arg(long, value_name = "CMD")]
+    pub hook_before: Option<String>,
+    /// Shell command to run after the restore, whatever its outcome
+    /// (CAIRN_RESULT=ok|failed), once --hook-before succeeded.
+    #[arg(long, value_name = "CMD")]
+    pub hook_after: Option<String>,
     /// Restore only paths matching this pattern (repeatable).
     #[arg(short, long)]
     pub include: Vec<String>,

@@ -15,6 +15,7 @@ use crate::cli::args::{BackupArgs, Global};
 use crate::cli::output::{bytes, Output};
 use crate::cli::{exit, open, print_json};
 
+mod databases;
 mod empty;
 mod hooks;
 
@@ -22,7 +23,7 @@ use hooks::Hooks;
 
 pub fn run(g: &Global, a: BackupArgs) -> Result<i32> {
     let repo = open::open(g, true)?;
-    let opts = backup_options(&repo, &a)?;
+    let opts = backup_options(g, &repo, &a)?;
     let out = Arc::new(Output::new(g).list_files(g, a.dry_run));
     // The before-hook quiesces what is backed up; nothing is written to the
     // repository before it succeeded. The after-hook runs whatever happened
@@ -55,16 +56,19 @@ pub fn run(g: &Global, a: BackupArgs) -> Result<i32> {
     };
     print_summary(g, &a, &report, &hooks)?;
     if !report.is_complete() {
-        eprintln!(
-            "warning: {} entries could not be read; the snapshot is incomplete",
-            report.skipped.len()
-        );
+        if !report.skipped.is_empty() {
+            eprintln!(
+                "warning: {} entries could not be read; the snapshot is incomplete",
+                report.skipped.len()
+            );
+        }
+        databases::warn_incomplete(&report.databases);
         return Ok(exit::INCOMPLETE);
     }
     Ok(exit::OK)
 }
 
-fn backup_options(repo: &Repository, a: &BackupArgs) -> Result<BackupOptions> {
+fn backup_options(g: &Global, repo: &Repository, a: &BackupArgs) -> Result<BackupOptions> {
     let time = a.time.as_deref().map(cairn::time::parse_time).transpose()?;
     let parent = match (&a.parent, a.force) {
         (_, true) => ParentChoice::None,
@@ -80,6 +84,7 @@ fn backup_options(repo: &Repository, a: &BackupArgs) -> Result<BackupOptions> {
         dry_run: a.dry_run,
         threads: None,
         marker: Default::default(),
+        databases: databases::options(g, a)?,
     })
 }
 
@@ -154,6 +159,7 @@ fn print_summary(g: &Global, a: &BackupArgs, report: &BackupReport, hooks: &Hook
             "skipped": report.skipped.iter().map(|(p, e)| serde_json::json!({"path": p, "error": e})).collect::<Vec<_>>(),
             "changed_while_read": report.changed_while_read,
             "hooks": hooks.json(),
+            "databases": databases::json(&report.databases),
         }))?;
     } else if !g.quiet {
         println!(
@@ -168,6 +174,7 @@ fn print_summary(g: &Global, a: &BackupArgs, report: &BackupReport, hooks: &Hook
             s.packs_added,
             s.duration_ms as f64 / 1000.0
         );
+        databases::print(&report.databases);
         match report.snapshot_id {
             Some(id) => println!("snapshot {} saved", id.short()),
             None => println!("dry run: nothing saved"),
@@ -220,11 +227,13 @@ fn save_empty_anyway(g: &Global, a: &BackupArgs) -> bool {
 
 fn fs_options(a: &BackupArgs) -> FsOptions {
     FsOptions {
-        paths: a.paths.clone(),
+        // A database named with --sqlite is one more given path.
+        paths: a.paths.iter().chain(&a.sqlite).cloned().collect(),
         excludes: a.exclude.clone(),
         exclude_files: a.exclude_file.clone(),
         exclude_if_present: a.exclude_if_present.clone(),
         one_file_system: a.one_file_system,
+        keep_db_companions: a.no_sqlite,
     }
 }
 

@@ -176,7 +176,7 @@ pub fn dump(g: &Global, a: DumpArgs) -> Result<i32> {
 }
 
 fn dump_file(repo: &Repository, path: &Path, node: &Node, out: &mut dyn Write) -> Result<()> {
-    let NodeKind::File { content, .. } = &node.kind else {
+    let Some((_, content)) = node.kind.file_content() else {
         return Err(Error::Usage(format!(
             "{} is not a regular file (use --archive for directories)",
             path.display()

@@ -67,7 +67,7 @@ pub fn name_with_target(path: &Path, target: Option<&[u8]>) -> String {
 /// nothing for the rest.
 fn size_cell(node: &Node) -> String {
     match &node.kind {
-        NodeKind::File { size, .. } => bytes(*size),
+        NodeKind::File { size, .. } | NodeKind::Sqlite { size, .. } => bytes(*size),
         NodeKind::BlockDevice { rdev } | NodeKind::CharDevice { rdev } => {
             let (major, minor) = (libc::major(*rdev), libc::minor(*rdev));
             format!("{major}, {minor}")

@@ -12,6 +12,7 @@ mod export;
 mod find;
 pub mod forget;
 mod init;
+mod inplace;
 mod interrupt;
 mod last_check;
 mod listing;

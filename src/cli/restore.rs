@@ -5,14 +5,19 @@ use cairn::restore::{restore, Overwrite, RestoreOptions, RestoreReport, Selectio
 use cairn::{Error, Result};
 
 use crate::cli::args::{Global, OverwriteArg, RestoreArgs};
+use crate::cli::inplace::Hooks;
 use crate::cli::output::{bytes, Output};
 use crate::cli::{exit, open, print_json, split_spec, summary_json};
 
 pub fn run(g: &Global, a: RestoreArgs) -> Result<i32> {
-    if a.target.symlink_metadata().is_ok() && !a.target.is_dir() {
+    if a.in_place {
+        return crate::cli::inplace::run(g, a);
+    }
+    let target = a.target.clone().unwrap_or_default();
+    if target.symlink_metadata().is_ok() && !target.is_dir() {
         return Err(Error::Usage(format!(
             "restore target {} exists and is not a directory",
-            a.target.display()
+            target.display()
         )));
     }
     let (spec, sub) = split_spec(&a.snapshot);
@@ -29,7 +34,7 @@ pub fn run(g: &Global, a: RestoreArgs) -> Result<i32> {
     }
     let snap = repo.find_snapshot(spec, &filter)?;
     let opts = RestoreOptions {
-        target: a.target.clone(),
+        target: target.clone(),
         selection: Selection {
             sub_path: sub.map(str::to_string),
             include: a.include.clone(),
@@ -45,7 +50,11 @@ pub fn run(g: &Global, a: RestoreArgs) -> Result<i32> {
         dry_run: a.dry_run,
     };
     let out = Output::new(g);
-    let report = restore(&repo, snap.snapshot.tree, &opts, &out)?;
+    let mut hooks = Hooks::new(g, &a, &snap.id, &out);
+    hooks.before()?;
+    let report = restore(&repo, snap.snapshot.tree, &opts, &out);
+    hooks.after(report.as_ref().is_ok_and(|r| r.errors.is_empty()));
+    let report = report?;
     out.clear();
     if g.json {
         let mut v = summary_json(&report)?;
@@ -59,6 +68,7 @@ pub fn run(g: &Global, a: RestoreArgs) -> Result<i32> {
             print_summary(&snap.id, &report);
         }
     }
+    hooks.into_result()?;
     if report.damaged > 0 {
         return Ok(exit::DAMAGED);
     }
@@ -94,7 +104,10 @@ fn print_problems(g: &Global, a: &RestoreArgs, report: &RestoreReport) {
         // The message names the file being written when the disk filled.
         eprintln!(
             "error: restore into {} stopped: {}; {} files not restored{}",
-            a.target.display(),
+            a.target
+                .as_deref()
+                .unwrap_or(std::path::Path::new(""))
+                .display(),
             full.message,
             report.errors.len(),
             if each { "" } else { " (list them with -v)" },

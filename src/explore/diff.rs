@@ -193,19 +193,13 @@ impl Differ<'_> {
             self.below(old, path, Change::Removed)?;
             return self.below(new, path, Change::Added);
         }
+        // A database snapshot and a plain file compare by their bytes only.
         let content_changed = match (&old.kind, &new.kind) {
             (NodeKind::Dir { .. }, NodeKind::Dir { .. }) => false,
-            (
-                NodeKind::File {
-                    size: s1,
-                    content: c1,
-                },
-                NodeKind::File {
-                    size: s2,
-                    content: c2,
-                },
-            ) => s1 != s2 || c1 != c2,
-            (a, b) => a != b,
+            (a, b) => match (a.file_content(), b.file_content()) {
+                (Some(x), Some(y)) => x != y,
+                _ => a != b,
+            },
         };
         if content_changed {
             self.stats.modified += 1;

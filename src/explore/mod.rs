@@ -55,7 +55,8 @@ pub fn resolve(repo: &Repository, root: TreeId, sub: &str) -> Result<(PathBuf, N
 /// Short name of a node's type, as the CLI and JSON print it.
 pub fn kind_name(k: &NodeKind) -> &'static str {
     match k {
-        NodeKind::File { .. } => "file",
+        // A database snapshot is a regular file to every reader.
+        NodeKind::File { .. } | NodeKind::Sqlite { .. } => "file",
         NodeKind::Dir { .. } => "dir",
         NodeKind::Symlink { .. } => "symlink",
         NodeKind::BlockDevice { .. } => "blockdev",
@@ -67,8 +68,5 @@ pub fn kind_name(k: &NodeKind) -> &'static str {
 
 /// A file's size; 0 for everything else.
 pub fn node_size(n: &Node) -> u64 {
-    match &n.kind {
-        NodeKind::File { size, .. } => *size,
-        _ => 0,
-    }
+    n.kind.file_content().map_or(0, |(size, _)| size)
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::crypto::Keys;
 use crate::error::{Error, Result};
 use crate::format::envelope::{self, ObjectType};
-use crate::format::FORMAT_VERSION;
+use crate::format::{is_supported, FORMAT_VERSION};
 
 pub const MAGIC: &[u8; 8] = b"CAIRNCFG";
 
@@ -105,7 +105,7 @@ impl Config {
 
     pub fn decode(bytes: &[u8], keys: &Keys) -> Result<Self> {
         let version = Self::peek_version(bytes)?;
-        if version != FORMAT_VERSION {
+        if !is_supported(version) {
             return Err(Error::UnsupportedVersion {
                 found: version,
                 supported: FORMAT_VERSION,
@@ -137,10 +137,12 @@ mod tests {
         MasterKey::from_bytes([42; 32]).derive()
     }
 
+    /// The version-1 golden config (repositories made before version 2
+    /// stay version 1 and must keep opening).
     fn sample() -> Config {
         Config {
             repo_id: vec![7; 16],
-            version: FORMAT_VERSION,
+            version: 1,
             chunker: ChunkerParams::V1_LARGE,
             pack_size: 16 << 20,
             compression: Some(3),
@@ -172,16 +174,38 @@ mod tests {
         assert_eq!(hex::encode(body), expect);
     }
 
+    /// Golden: `sample()` as version 2 sealed under master key [42; 32].
+    const GOLDEN_V2_HEX: &str = "434149524e43464702000000\
+        513f1cee8d85c4fea8bd6bd97c07b63f0a38e2a8097aa5fa5c9c342a647e3ae69e048733cc54b48\
+        4ab00186722d92c01e27a37e32a120806a5da52d2f7b2d9872bca34bd36e3407ed1d023";
+
+    #[test]
+    fn golden_v2_config() {
+        let k = keys();
+        let v2 = Config {
+            version: 2,
+            ..sample()
+        };
+        let bytes = hex::decode(GOLDEN_V2_HEX).unwrap();
+        assert_eq!(&bytes[..12], b"CAIRNCFG\x02\0\0\0");
+        assert_eq!(Config::decode(&bytes, &k).unwrap(), v2);
+        // The body differs from version 1 in the version byte only.
+        let body = hex::encode(postcard::to_allocvec(&v2).unwrap());
+        let v1 = hex::encode(postcard::to_allocvec(&sample()).unwrap());
+        assert_eq!(body, v1.replacen("0701", "0702", 1));
+    }
+
     #[test]
     fn round_trip_and_peek() {
         let k = keys();
         for compression in [None, Some(-5), Some(19)] {
             let cfg = Config {
                 compression,
+                version: FORMAT_VERSION,
                 ..sample()
             };
             let bytes = cfg.encode(&k);
-            assert_eq!(&bytes[..12], b"CAIRNCFG\x01\0\0\0");
+            assert_eq!(&bytes[..12], b"CAIRNCFG\x02\0\0\0");
             assert_eq!(Config::peek_version(&bytes).unwrap(), FORMAT_VERSION);
             assert_eq!(Config::decode(&bytes, &k).unwrap(), cfg);
         }
@@ -193,7 +217,7 @@ mod tests {
     #[test]
     fn unknown_version_is_refused_without_keys_work() {
         let k = keys();
-        for v in [0, 2, u32::MAX] {
+        for v in [0, 3, u32::MAX] {
             let bytes = Config {
                 version: v,
                 ..sample()
@@ -217,12 +241,9 @@ mod tests {
     #[test]
     fn header_and_sealed_version_must_agree() {
         let k = keys();
-        let mut bytes = Config {
-            version: 2,
-            ..sample()
-        }
-        .encode(&k);
-        bytes[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+        // Both versions are supported; they still must agree.
+        let mut bytes = sample().encode(&k);
+        bytes[8..12].copy_from_slice(&2u32.to_le_bytes());
         let err = Config::decode(&bytes, &k).unwrap_err();
         assert!(err.to_string().contains("differs"), "{err}");
     }

@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod bundle;
 pub mod config;
+pub mod database;
 pub mod envelope;
 pub mod fuzz;
 pub mod index;
@@ -18,8 +19,18 @@ pub mod policy;
 pub mod snapshot;
 pub mod tree;
 
-/// The repository format version this build reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+/// The repository format version `init` writes: the newest this build knows.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// Every repository format version this build reads and writes. Version 2
+/// is version 1 plus the `Sqlite` tree node (06-tree.md, 16-database.md); a
+/// version-1 repository stays version 1 and is written as version 1.
+pub const SUPPORTED_VERSIONS: [u32; 2] = [1, 2];
+
+/// Does this build read and write repositories of format `version`?
+pub fn is_supported(version: u32) -> bool {
+    SUPPORTED_VERSIONS.contains(&version)
+}
 
 /// Decodes a postcard value that must fill `bytes` exactly and be in its one
 /// canonical encoding. postcard alone ignores trailing bytes and accepts

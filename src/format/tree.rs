@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+pub use crate::format::database::{DbCheck, WalStamp};
 use crate::ids::{ChunkId, TreeId};
 
 /// A point in time: seconds and nanoseconds since the Unix epoch (UTC).
@@ -73,6 +74,46 @@ pub enum NodeKind {
     },
     Fifo,
     Socket,
+    /// Format version 2: a regular file that is a consistent snapshot of a
+    /// SQLite database, cut into fixed, page-aligned chunks
+    /// (16-database.md). Every reader that only needs the bytes treats it
+    /// as a `File` (see [`NodeKind::file_content`]).
+    Sqlite {
+        size: u64,
+        content: Vec<ChunkId>,
+        /// The database's page size in bytes (512 to 65536, a power of two).
+        page_size: u32,
+        /// The fixed chunk length the snapshot was cut into (the last chunk
+        /// may be shorter); informational, restore does not need it.
+        chunk_size: u32,
+        /// The check run inside the snapshot's read transaction.
+        check: DbCheck,
+        /// The `-wal` companion as seen at backup time, for change detection.
+        wal: Option<WalStamp>,
+    },
+}
+
+impl NodeKind {
+    /// Size and chunk list of a node whose content is a regular file's
+    /// bytes (`File` and `Sqlite`), or `None` for every other kind.
+    pub fn file_content(&self) -> Option<(u64, &[ChunkId])> {
+        match self {
+            NodeKind::File { size, content } | NodeKind::Sqlite { size, content, .. } => {
+                Some((*size, content))
+            }
+            _ => None,
+        }
+    }
+
+    /// Mutable access to the chunk list, for repairs that rewrite it.
+    pub fn file_content_mut(&mut self) -> Option<(&mut u64, &mut Vec<ChunkId>)> {
+        match self {
+            NodeKind::File { size, content } | NodeKind::Sqlite { size, content, .. } => {
+                Some((size, content))
+            }
+            _ => None,
+        }
+    }
 }
 
 /// One directory entry.
@@ -179,6 +220,28 @@ pub(crate) mod tests {
             any::<u64>().prop_map(|rdev| NodeKind::CharDevice { rdev }),
             Just(NodeKind::Fifo),
             Just(NodeKind::Socket),
+            (
+                any::<u64>(),
+                prop::collection::vec(id, 0..4),
+                any::<u32>(),
+                ".{0,8}"
+            )
+                .prop_map(|(size, c, page_size, report)| NodeKind::Sqlite {
+                    size,
+                    content: c.into_iter().map(ChunkId).collect(),
+                    page_size,
+                    chunk_size: page_size.wrapping_mul(16),
+                    check: DbCheck {
+                        level: (page_size % 3) as u8,
+                        ok: size % 2 == 0,
+                        report,
+                    },
+                    wal: (size % 3 == 0).then_some(WalStamp {
+                        size,
+                        inode: size / 7,
+                        ..Default::default()
+                    }),
+                }),
         ]
     }
 

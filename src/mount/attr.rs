@@ -21,7 +21,7 @@ pub fn system_time(t: Timestamp) -> SystemTime {
 
 pub fn file_type(kind: &NodeKind) -> FileType {
     match kind {
-        NodeKind::File { .. } => FileType::RegularFile,
+        NodeKind::File { .. } | NodeKind::Sqlite { .. } => FileType::RegularFile,
         NodeKind::Dir { .. } => FileType::Directory,
         NodeKind::Symlink { .. } => FileType::Symlink,
         NodeKind::BlockDevice { .. } => FileType::BlockDevice,
@@ -35,7 +35,7 @@ pub fn file_type(kind: &NodeKind) -> FileType {
 /// the same content, so every non-directory has one link.
 pub fn node_attr(ino: u64, node: &Node) -> FileAttr {
     let (size, rdev) = match &node.kind {
-        NodeKind::File { size, .. } => (*size, 0),
+        NodeKind::File { size, .. } | NodeKind::Sqlite { size, .. } => (*size, 0),
         NodeKind::Symlink { target } => (target.len() as u64, 0),
         NodeKind::BlockDevice { rdev } | NodeKind::CharDevice { rdev } => (0, *rdev),
         _ => (0, 0),

@@ -175,10 +175,10 @@ impl Filesystem for CairnFs {
                 Kind::Node(n) => n,
                 _ => return Err(Errno::EISDIR),
             };
-            let NodeKind::File { size, content } = &node.kind else {
+            let Some((size, content)) = node.kind.file_content() else {
                 return Err(Errno::EINVAL);
             };
-            let reader = FileReader::open(&self.shared.repo, *size, content)
+            let reader = FileReader::open(&self.shared.repo, size, content)
                 .map_err(|e| errno("opening a file", &e))?;
             let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
             lock(&self.files).insert(fh, Arc::new(reader));

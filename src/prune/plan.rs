@@ -319,7 +319,9 @@ fn mark_used(repo: &Repository, root: TreeId) -> Result<()> {
         for node in tree.nodes {
             match node.kind {
                 NodeKind::Dir { subtree } => stack.push(subtree),
-                NodeKind::File { content, .. } => chunks.extend(content),
+                NodeKind::File { content, .. } | NodeKind::Sqlite { content, .. } => {
+                    chunks.extend(content)
+                }
                 _ => {}
             }
         }

@@ -166,7 +166,7 @@ impl Rewriter<'_, '_> {
                 continue;
             };
             match node.kind {
-                NodeKind::File { .. } => {
+                NodeKind::File { .. } | NodeKind::Sqlite { .. } => {
                     self.trim_file(&mut node)?;
                     top.out.push(node);
                 }
@@ -191,7 +191,7 @@ impl Rewriter<'_, '_> {
 
     /// Cuts a file with lost chunks to its intact beginning and marks it.
     fn trim_file(&self, node: &mut Node) -> Result<()> {
-        let NodeKind::File { size, content } = &mut node.kind else {
+        let Some((size, content)) = node.kind.file_content_mut() else {
             return Ok(());
         };
         let Some(first) = self.first_lost(content)? else {

@@ -48,6 +48,9 @@ pub struct InitOptions {
     pub chunker: ChunkerParams,
     pub pack_size: u32,
     pub compression: Option<i32>,
+    /// The format version to write: [`FORMAT_VERSION`] unless a test needs
+    /// an older repository (one of [`crate::format::SUPPORTED_VERSIONS`]).
+    pub version: u32,
 }
 
 impl Default for InitOptions {
@@ -57,6 +60,7 @@ impl Default for InitOptions {
             chunker: ChunkerParams::default(),
             pack_size: 16 * 1024 * 1024,
             compression: Some(3),
+            version: FORMAT_VERSION,
         }
     }
 }
@@ -103,6 +107,12 @@ impl Repository {
             Err(e) => return Err(e.into()),
         }
         opts.chunker.validate()?;
+        if !crate::format::is_supported(opts.version) {
+            return Err(Error::Usage(format!(
+                "cannot create a repository of format version {}",
+                opts.version
+            )));
+        }
         let kdf = match opts.kdf {
             Some(k) => k,
             None => KdfParams::DEFAULT,
@@ -113,7 +123,7 @@ impl Repository {
         rand::RngCore::fill_bytes(&mut rand::rng(), &mut repo_id);
         let config = Config {
             repo_id,
-            version: FORMAT_VERSION,
+            version: opts.version,
             chunker: opts.chunker,
             pack_size: opts.pack_size,
             compression: opts.compression,
@@ -154,7 +164,7 @@ impl Repository {
             Err(e) => return Err(e.into()),
         };
         let version = Config::peek_version(&config_bytes)?;
-        if version != FORMAT_VERSION {
+        if !crate::format::is_supported(version) {
             return Err(Error::UnsupportedVersion {
                 found: version,
                 supported: FORMAT_VERSION,

@@ -55,6 +55,9 @@ pub struct RestoreReport {
     pub disk_full: Option<DiskFull>,
     pub verified: bool,
     pub verify_failures: Vec<(PathBuf, String)>,
+    /// Database snapshots written, then cleared of stale companions and
+    /// checked (a failure is in `errors`).
+    pub databases_checked: u64,
     /// Indexes into the plan's files that were not (re)written.
     #[serde(skip)]
     pub not_written: HashSet<usize>,
@@ -146,6 +149,7 @@ fn run(
     link_files(plan, target, &prepared.links, report);
     let asides = asides.into_inner().unwrap_or_else(|p| p.into_inner());
     settle_replaced(plan, target, asides, report);
+    crate::restore::database::finish(plan, target, report);
     let mut made = vec![false; plan.others.len()];
     for (n, (rel, node)) in plan.others.iter().enumerate() {
         match make_other(&target.join(rel), node, opts.overwrite) {

@@ -12,9 +12,11 @@
 //! below the target, and files are opened with `O_NOFOLLOW` and directories
 //! checked not to be symlinks, so nothing is written outside the target.
 
+mod database;
 mod dry;
 mod execute;
 mod fsmeta;
+pub mod inplace;
 mod plan;
 mod prepare;
 mod verify;

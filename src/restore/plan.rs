@@ -35,6 +35,9 @@ pub struct PlannedFile {
     pub meta: Meta,
     /// Index of an earlier planned file this one is a hard link of.
     pub link_of: Option<usize>,
+    /// A database snapshot (`Sqlite` node): after writing, stale `-wal`/`-shm`
+    /// companions are removed and the result is checked.
+    pub database: bool,
 }
 
 /// Everything a restore will create, in creation order.
@@ -109,7 +112,7 @@ pub fn plan(repo: &Repository, root: TreeId, sel: &Selection) -> Result<Plan> {
 }
 
 /// Follows a `/`-separated path from the root tree.
-fn find(repo: &Repository, mut tree: Tree, sub: &str) -> Result<(Node, PathBuf)> {
+pub(super) fn find(repo: &Repository, mut tree: Tree, sub: &str) -> Result<(Node, PathBuf)> {
     let parts: Vec<&str> = sub
         .split('/')
         .filter(|c| !c.is_empty() && *c != ".")
@@ -191,7 +194,7 @@ impl Planner<'_> {
                     }
                 }
                 _ if !here => {}
-                NodeKind::File { size, content } => {
+                NodeKind::File { size, content } | NodeKind::Sqlite { size, content, .. } => {
                     any = true;
                     let key = (node.meta.device, node.meta.inode);
                     // Same inode is not enough: the names were read at
@@ -216,6 +219,7 @@ impl Planner<'_> {
                         content: content.clone(),
                         meta: node.meta.clone(),
                         link_of,
+                        database: matches!(node.kind, NodeKind::Sqlite { .. }),
                     });
                 }
                 _ => {

@@ -7,6 +7,7 @@
 //! Sources know nothing of the repository.
 
 pub mod command;
+pub mod content;
 pub mod fs;
 pub mod sqlite;
 pub mod stdin;

@@ -48,7 +48,7 @@ pub(super) fn write<W: Write>(
         set_common(&mut h, n, &mut pax);
         let key = (n.meta.device, n.meta.inode);
         let link_of = match &n.kind {
-            NodeKind::File { .. } if n.meta.links > 1 => links
+            NodeKind::File { .. } | NodeKind::Sqlite { .. } if n.meta.links > 1 => links
                 .get(&key)
                 .filter(|(_, kind)| *kind == n.kind)
                 .map(|(first, _)| first.clone()),
@@ -62,7 +62,7 @@ pub(super) fn write<W: Write>(
             return append(&mut b, &mut h, &pax, &entry_name, &mut std::io::empty());
         }
         match &n.kind {
-            NodeKind::File { size, content } => {
+            NodeKind::File { size, content } | NodeKind::Sqlite { size, content, .. } => {
                 h.set_entry_type(EntryType::Regular);
                 h.set_size(*size);
                 if *size > MAX_USTAR_SIZE {

@@ -44,7 +44,7 @@ pub(super) fn write<W: Write>(
             .unix_permissions(n.meta.mode & 0o7777)
             .last_modified_time(zip_time(n.meta.mtime));
         match &n.kind {
-            NodeKind::File { size, content } => {
+            NodeKind::File { size, content } | NodeKind::Sqlite { size, content, .. } => {
                 let opts = opts.large_file(*size >= ZIP64_FROM);
                 z.start_file(text, opts).map_err(zerr)?;
                 let mut r = ContentReader::new(repo, content);

@@ -249,7 +249,7 @@ impl Translator<'_> {
                 let mut tree = Tree::decode(&plain)?;
                 for node in &mut tree.nodes {
                     match &mut node.kind {
-                        NodeKind::File { content, .. } => {
+                        NodeKind::File { content, .. } | NodeKind::Sqlite { content, .. } => {
                             for c in content.iter_mut() {
                                 let new = self.data.get(&BlobId::from(*c)).ok_or_else(|| {
                                     bad("references a chunk that is not before it")

@@ -163,7 +163,7 @@ impl<W: Write> Writer<'_, W> {
         let tree = Tree::decode(&plain)?;
         for node in &tree.nodes {
             match &node.kind {
-                NodeKind::File { content, .. } => {
+                NodeKind::File { content, .. } | NodeKind::Sqlite { content, .. } => {
                     for c in content {
                         let cid = BlobId::from(*c);
                         if self.seen_data.insert(cid) {

@@ -38,6 +38,10 @@ pub struct FsOptions {
     /// Do not descend into directories on another device than their given
     /// path's; the mount point itself is recorded, empty.
     pub one_file_system: bool,
+    /// Keep `X-wal`, `X-shm` and `X-journal` even when a sibling `X` is a
+    /// SQLite database (`--no-sqlite`). By default they are left out: the
+    /// database's snapshot holds their content.
+    pub keep_db_companions: bool,
 }
 
 /// A [`Source`] over local files.
@@ -64,7 +68,12 @@ impl FsSource {
             .collect();
         paths.sort_unstable();
         Ok(FsSource {
-            walker: walk::Walker::new(targets, excludes, opts.one_file_system),
+            walker: walk::Walker::new(
+                targets,
+                excludes,
+                opts.one_file_system,
+                opts.keep_db_companions,
+            ),
             paths,
         })
     }

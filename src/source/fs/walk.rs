@@ -49,6 +49,10 @@ pub(super) struct Walker {
     excludes: Excludes,
     owners: Owners,
     one_file_system: bool,
+    keep_db_companions: bool,
+    /// The last database candidate sniffed, and whether it is one: `x.db-shm`
+    /// and `x.db-wal` ask about the same `x.db`.
+    last_db: Option<(PathBuf, bool)>,
 }
 
 fn skipped(path: PathBuf, err: &io::Error) -> Event {
@@ -72,13 +76,20 @@ impl Walker {
     /// Starts at the root of `targets`. When `/` itself was given its
     /// children are the snapshot root's children; otherwise the root's
     /// children are the top components of the given paths.
-    pub(super) fn new(targets: TargetNode, excludes: Excludes, one_file_system: bool) -> Self {
+    pub(super) fn new(
+        targets: TargetNode,
+        excludes: Excludes,
+        one_file_system: bool,
+        keep_db_companions: bool,
+    ) -> Self {
         let mut walker = Walker {
             stack: Vec::new(),
             pending: None,
             excludes,
             owners: Owners::default(),
             one_file_system,
+            keep_db_companions,
+            last_db: None,
         };
         let root = PathBuf::from("/");
         if !targets.included {
@@ -128,6 +139,28 @@ impl Walker {
             children: node.children.into_iter(),
         });
         Some(Event::Enter(entry))
+    }
+
+    /// Is `path` the `-wal`, `-shm` or `-journal` companion of a SQLite
+    /// database beside it? Only such names' siblings are opened (16 bytes
+    /// read), so an unchanged re-backup does not open every file.
+    fn is_db_companion(&mut self, path: &Path) -> bool {
+        if self.keep_db_companions {
+            return false;
+        }
+        let name = path.file_name().map_or(&[][..], |n| n.as_bytes());
+        let Some(base) = crate::source::sqlite::companion_of(name) else {
+            return false;
+        };
+        let db = path.with_file_name(OsStr::from_bytes(base));
+        match &self.last_db {
+            Some((p, is)) if *p == db => *is,
+            _ => {
+                let is = crate::source::content::is_database(&db);
+                self.last_db = Some((db, is));
+                is
+            }
+        }
     }
 
     /// Emits the event for one `lstat`ed entry, or nothing when excluded.
@@ -207,6 +240,7 @@ impl Iterator for Walker {
                     };
                 }
                 Some(Child::Target(path, name, node)) => self.visit_target(path, name, node),
+                Some(Child::Real(path, _, _)) if self.is_db_companion(&path) => None,
                 Some(Child::Real(path, entry, dev)) => match entry.metadata() {
                     Ok(md) => self.visit(path, entry.file_name().into_vec(), &md, dev, false),
                     Err(e) => Some(skipped(path, &e)),

@@ -1,0 +1,91 @@
+//! Reading a file's content into chunks: content-defined for files, fixed
+//! and page-aligned for database snapshots (10-chunking.md).
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+use super::Archiver;
+use crate::chunker::chunk_fixed;
+use crate::error::{Error, Result};
+use crate::format::index::BlobKind;
+use crate::ids::{BlobId, ChunkId};
+
+impl Archiver<'_, '_> {
+    /// Reads a file: small files in one read, large ones streamed.
+    pub(super) fn content(&mut self, file: &File, size: u64) -> Result<(u64, Vec<ChunkId>)> {
+        let max = self.repo.config().chunker.max_size as u64;
+        if size <= max {
+            let mut data = Vec::with_capacity(size as usize + 1);
+            file.take(max + 1)
+                .read_to_end(&mut data)
+                .map_err(|e| Error::io("<file>", e))?;
+            if data.len() as u64 <= max {
+                self.summary.bytes_read += data.len() as u64;
+                self.progress.bytes(data.len() as u64);
+                return self.chunk_buffer(data);
+            }
+            // It grew past one buffer while we looked: stream it from the start.
+            return self.stream_content(&mut std::io::Read::chain(&data[..], file));
+        }
+        self.stream_content(&mut &*file)
+    }
+
+    /// Chunks a buffer that holds a whole file; a single-chunk file is
+    /// handed to the workers without a copy.
+    fn chunk_buffer(&mut self, data: Vec<u8>) -> Result<(u64, Vec<ChunkId>)> {
+        let len = data.len() as u64;
+        let cuts: Vec<std::ops::Range<usize>> = self.chunker.cuts(&data).collect();
+        let mut content = Vec::with_capacity(cuts.len());
+        if cuts.len() == 1 {
+            let id = BlobId(self.repo.keys().blob_id(&data));
+            content.push(ChunkId(id.0));
+            self.store(BlobKind::Data, id, data)?;
+        } else {
+            for r in cuts {
+                let chunk = &data[r];
+                let id = BlobId(self.repo.keys().blob_id(chunk));
+                content.push(ChunkId(id.0));
+                self.store(BlobKind::Data, id, chunk.to_vec())?;
+            }
+        }
+        Ok((len, content))
+    }
+
+    pub(super) fn stream_content(&mut self, reader: &mut dyn Read) -> Result<(u64, Vec<ChunkId>)> {
+        let mut content = Vec::new();
+        let mut buf = std::mem::take(&mut self.buf);
+        let chunker = self.chunker;
+        let result = chunker.chunk_reader(reader, &mut buf, |chunk| {
+            let id = BlobId(self.repo.keys().blob_id(chunk));
+            content.push(ChunkId(id.0));
+            self.summary.bytes_read += chunk.len() as u64;
+            self.progress.bytes(chunk.len() as u64);
+            self.store(BlobKind::Data, id, chunk.to_vec())
+        });
+        self.buf = buf;
+        Ok((result?, content))
+    }
+
+    /// Cuts a stream into chunks of exactly `chunk_size` bytes (the last
+    /// may be shorter): a database snapshot, whose pages then map to the
+    /// same chunks from one snapshot to the next.
+    pub(super) fn fixed_content(
+        &mut self,
+        reader: &mut dyn Read,
+        path: &Path,
+        chunk_size: u32,
+    ) -> Result<(u64, Vec<ChunkId>)> {
+        let mut content = Vec::new();
+        let mut buf = std::mem::take(&mut self.buf);
+        let result = chunk_fixed(reader, path, chunk_size as usize, &mut buf, |chunk| {
+            let id = BlobId(self.repo.keys().blob_id(chunk));
+            content.push(ChunkId(id.0));
+            self.summary.bytes_read += chunk.len() as u64;
+            self.progress.bytes(chunk.len() as u64);
+            self.store(BlobKind::Data, id, chunk.to_vec())
+        });
+        self.buf = buf;
+        Ok((result?, content))
+    }
+}

@@ -1,0 +1,49 @@
+//! After a database snapshot is written: remove the `-wal`, `-shm` and
+//! `-journal` left next to it (the next opener would replay a stale `-wal`
+//! into the restored file, or roll a stale journal back into it), then
+//! check what was written (`quick_check`). A database that fails is
+//! reported like a file that could not be restored (16-database.md).
+
+use std::path::Path;
+
+use rayon::prelude::*;
+
+use crate::restore::execute::RestoreReport;
+use crate::restore::plan::Plan;
+use crate::source::sqlite::{self, CheckLevel};
+
+/// Finishes every database file the restore wrote (not those it could not).
+pub(super) fn finish(plan: &Plan, target: &Path, report: &mut RestoreReport) {
+    let not_written = &report.not_written;
+    let results: Vec<(usize, Option<String>)> = plan
+        .files
+        .par_iter()
+        .enumerate()
+        .filter(|(i, f)| f.database && !not_written.contains(i))
+        .map(|(i, f)| (i, finish_one(&target.join(&f.path))))
+        .collect();
+    for (i, problem) in results {
+        report.databases_checked += 1;
+        if let Some(message) = problem {
+            let path = target.join(&plan.files[i].path);
+            report.errors.push((path, message));
+        }
+    }
+}
+
+/// Why the restored database at `path` is not right, if it is not.
+fn finish_one(path: &Path) -> Option<String> {
+    if let Err(e) = sqlite::remove_stale_companions(path) {
+        return Some(format!(
+            "could not remove the stale -wal/-shm/-journal next to the restored database: {e}"
+        ));
+    }
+    match sqlite::check_file(path, CheckLevel::Quick) {
+        Ok(c) if c.ok => None,
+        Ok(c) => Some(format!(
+            "the restored database fails quick_check: {}",
+            c.report.lines().take(3).collect::<Vec<_>>().join("; ")
+        )),
+        Err(e) => Some(format!("the restored database cannot be checked: {e}")),
+    }
+}

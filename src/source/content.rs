@@ -1,0 +1,156 @@
+//! Opening a changed regular file's content for the archiver: its raw bytes,
+//! or, for a SQLite database, a consistent snapshot of it with what the
+//! archiver records about it (16-database.md). The archiver only learns "a
+//! stream cut at fixed page-aligned lengths, plus a database record"; every
+//! SQLite call stays in [`super::sqlite`].
+
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use crate::error::Error;
+use crate::format::database::{DbCheck, WalStamp};
+use crate::format::tree::Timestamp;
+use crate::source::sqlite::{self, CheckLevel};
+
+/// Which files to take as databases, and how to verify them.
+#[derive(Debug, Clone)]
+pub struct DatabaseOptions {
+    /// Recognise SQLite databases by their 16-byte header (`--no-sqlite`
+    /// turns this off: databases are then stored as their raw bytes).
+    pub recognise: bool,
+    /// Files named as databases (`--sqlite PATH`) by (device, inode): taken
+    /// as databases even when recognition is off.
+    pub named: Vec<(u64, u64)>,
+    pub check: CheckLevel,
+    /// Where the fallback copy goes when the streaming path is unavailable.
+    pub temp_dir: PathBuf,
+}
+
+impl Default for DatabaseOptions {
+    fn default() -> Self {
+        DatabaseOptions {
+            recognise: true,
+            named: Vec::new(),
+            check: CheckLevel::Quick,
+            temp_dir: std::env::temp_dir(),
+        }
+    }
+}
+
+impl DatabaseOptions {
+    /// Should this file be opened as a database if its header says so?
+    pub fn wants(&self, device: u64, inode: u64) -> bool {
+        self.recognise || self.named.contains(&(device, inode))
+    }
+}
+
+/// A database snapshot ready to be read, with its record.
+pub struct Database {
+    /// The snapshot's bytes, exactly `size` of them, while its read
+    /// transaction is held.
+    pub reader: Box<dyn Read + Send>,
+    pub page_size: u32,
+    pub size: u64,
+    pub check: DbCheck,
+    /// The `-wal` companion as it was just before the snapshot was taken
+    /// (a commit after it makes the next backup read the database again).
+    pub wal: Option<WalStamp>,
+    /// The streaming path was not available: a temporary copy was read.
+    pub fallback: bool,
+}
+
+/// What to read for a changed regular file.
+pub enum Content {
+    /// The file's own bytes. `not_snapshotted` says why a database could
+    /// not be snapshotted, so its raw bytes are stored instead.
+    Plain {
+        file: File,
+        not_snapshotted: Option<Error>,
+    },
+    Database(Database),
+}
+
+/// Opens the content of `file` (already opened safely at `path`): a
+/// snapshot when `wanted` and its header is a SQLite database's, its raw
+/// bytes otherwise. Only the first 16 bytes are read to decide, with
+/// `pread`, so the file's position stays at 0.
+pub fn open(path: &Path, file: File, wanted: bool, opts: &DatabaseOptions) -> Content {
+    if !wanted || !starts_with_header(&file) {
+        return Content::Plain {
+            file,
+            not_snapshotted: None,
+        };
+    }
+    let wal = sqlite::wal_stamp(path).map(stamp);
+    match sqlite::Snapshot::open(path, opts.check, &opts.temp_dir) {
+        Ok(snap) => Content::Database(Database {
+            page_size: snap.page_size(),
+            size: snap.size(),
+            check: db_check(snap.check()),
+            wal,
+            fallback: snap.used_fallback(),
+            reader: snap.into_reader(),
+        }),
+        Err(e) => Content::Plain {
+            file,
+            not_snapshotted: Some(e),
+        },
+    }
+}
+
+/// Is the file at `path` a SQLite database by its header? (For `--sqlite`
+/// and for the walk's companion rule; never follows a symlink or blocks on
+/// a fifo.)
+pub fn is_database(path: &Path) -> bool {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .ok()
+        .filter(|f| f.metadata().is_ok_and(|m| m.is_file()))
+        .is_some_and(|f| starts_with_header(&f))
+}
+
+/// The `-wal` stamp now, in the tree's terms (change detection).
+pub fn wal_stamp(path: &Path) -> Option<WalStamp> {
+    sqlite::wal_stamp(path).map(stamp)
+}
+
+fn starts_with_header(file: &File) -> bool {
+    let mut first = [0u8; 16];
+    let mut n = 0;
+    while n < first.len() {
+        match file.read_at(&mut first[n..], n as u64) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return false,
+        }
+    }
+    sqlite::has_header(&first[..n])
+}
+
+fn stamp(w: sqlite::WalStamp) -> WalStamp {
+    let ts = |(secs, nanos)| Timestamp { secs, nanos };
+    WalStamp {
+        size: w.size,
+        mtime: ts(w.mtime),
+        ctime: ts(w.ctime),
+        inode: w.inode,
+    }
+}
+
+fn db_check(c: &sqlite::CheckResult) -> DbCheck {
+    DbCheck {
+        level: match c.level {
+            CheckLevel::None => 0,
+            CheckLevel::Quick => 1,
+            CheckLevel::Full => 2,
+        },
+        ok: c.ok,
+        report: c.report.clone(),
+    }
+}
