@@ -33,6 +33,7 @@ mod repair;
 mod roundtrip;
 mod selection;
 mod spec_rules;
+mod sqlite_db;
 mod stale_index;
 mod stale_lock;
 mod truth;
