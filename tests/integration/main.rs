@@ -34,6 +34,7 @@ mod roundtrip;
 mod selection;
 mod spec_rules;
 mod sqlite_db;
+mod sqlite_live;
 mod stale_index;
 mod stale_lock;
 mod truth;
