@@ -24,6 +24,7 @@ mod check;
 mod fallback;
 mod open;
 mod snapshot;
+mod stream;
 
 #[cfg(test)]
 mod tests;

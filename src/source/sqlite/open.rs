@@ -78,13 +78,28 @@ fn invalid(path: &Path, kind: io::ErrorKind, msg: &str) -> crate::Error {
 /// Opens a live database read-only (never creating the main file), with a
 /// busy timeout so that a writer holding a lock cannot make us wait
 /// forever. In WAL mode SQLite itself creates `-wal`/`-shm` when they are
-/// absent, as it does for any reader.
-pub(super) fn open_live(path: &Path, busy: Duration) -> Result<Connection> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+/// absent, as it does for any reader. `write` opens it read-write instead
+/// (still never creating it), for [`is_hot_journal`].
+pub(super) fn open_live(path: &Path, busy: Duration, write: bool) -> Result<Connection> {
+    let mode = if write {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+    };
+    let flags = mode | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags).map_err(|e| sql_error(path, e, busy))?;
     conn.busy_timeout(busy)
         .map_err(|e| sql_error(path, e, busy))?;
     Ok(conn)
+}
+
+/// Whether a read failed because of a hot `-journal`: a writer died in the
+/// middle of a transaction in rollback-journal mode, the main file holds
+/// part of it, and SQLite rolls it back before anyone can read, which a
+/// read-only connection cannot do.
+pub(super) fn is_hot_journal(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _)
+        if f.extended_code == rusqlite::ffi::SQLITE_READONLY_ROLLBACK)
 }
 
 /// Opens a database at rest as immutable: SQLite reads exactly the file's
@@ -120,6 +135,13 @@ pub(super) fn sql_error(path: &Path, e: rusqlite::Error, busy: Duration) -> crat
 
 /// An SQLite error as an `io::Error` of a matching kind.
 pub(super) fn sql_io_error(e: rusqlite::Error, busy: Duration) -> io::Error {
+    if is_hot_journal(&e) {
+        return io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            "a writer died mid-transaction and left a hot -journal; SQLite must roll it \
+             back before the database can be read, which needs write access to it",
+        );
+    }
     let code = e.sqlite_error_code();
     let kind = match code {
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {

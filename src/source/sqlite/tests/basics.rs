@@ -275,3 +275,44 @@ fn rollback_mode_reader_blocks_commits_until_dropped() {
     drop(reader);
     writer.execute(insert, []).unwrap();
 }
+
+/// The archiver may open a snapshot on one thread and read it on another.
+#[test]
+fn snapshot_and_reader_are_send() {
+    fn send<T: Send>(_: &T) {}
+    let (_d, dir) = tempdir();
+    let db = dir.join("send.db");
+    drop(make_db(&db, true, 1));
+    let snap = Snapshot::open(&db, CheckLevel::None, &dir).unwrap();
+    send(&snap);
+    let reader = snap.into_reader();
+    send(&reader);
+}
+
+/// The fallback's temporary copy goes when the snapshot or its half-read
+/// reader is dropped, not only after a full read.
+#[test]
+fn fallback_copy_is_deleted_on_drop() {
+    let (_d, dir) = tempdir();
+    let db = dir.join("f.db");
+    drop(make_db(&db, true, 2000));
+    let temp = dir.join("cache");
+    std::fs::create_dir(&temp).unwrap();
+    let forced = Options {
+        force_fallback: true,
+        ..Options::default()
+    };
+    let files = || std::fs::read_dir(&temp).unwrap().count();
+    let snap = Snapshot::open_with(&db, CheckLevel::Quick, &temp, &forced).unwrap();
+    assert!(snap.used_fallback());
+    assert_eq!(files(), 1, "the copy is in temp_dir");
+    drop(snap);
+    assert_eq!(files(), 0);
+    let snap = Snapshot::open_with(&db, CheckLevel::Quick, &temp, &forced).unwrap();
+    let mut reader = snap.into_reader();
+    let mut page = vec![0u8; 4096];
+    reader.read_exact(&mut page).unwrap();
+    assert_eq!(&page[..16], HEADER);
+    drop(reader);
+    assert_eq!(files(), 0);
+}

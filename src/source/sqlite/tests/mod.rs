@@ -2,7 +2,9 @@
 //! are separate python3 processes (`concurrent.rs`).
 
 mod basics;
+mod bench;
 mod concurrent;
+mod crash;
 mod hostile;
 
 use std::io::Read;
