@@ -59,6 +59,13 @@ pub struct Database {
     pub wal: Option<WalStamp>,
     /// The streaming path was not available: a temporary copy was read.
     pub fallback: bool,
+    /// Our own descriptor of the database file, kept open until the
+    /// snapshot is dropped: SQLite's locks are POSIX `fcntl` locks, which
+    /// the process loses on *every* descriptor of the file when any one of
+    /// them is closed. Closing this one mid-snapshot would let writers
+    /// commit under the read transaction (a torn snapshot in rollback
+    /// mode). Drop it after `reader`.
+    pub held_open: File,
 }
 
 /// What to read for a changed regular file.
@@ -92,6 +99,7 @@ pub fn open(path: &Path, file: File, wanted: bool, opts: &DatabaseOptions) -> Co
             wal,
             fallback: snap.used_fallback(),
             reader: snap.into_reader(),
+            held_open: file,
         }),
         Err(e) => Content::Plain {
             file,
@@ -102,7 +110,8 @@ pub fn open(path: &Path, file: File, wanted: bool, opts: &DatabaseOptions) -> Co
 
 /// Is the file at `path` a SQLite database by its header? (For `--sqlite`
 /// and for the walk's companion rule; never follows a symlink or blocks on
-/// a fifo.)
+/// a fifo.) It opens and closes the file, which drops any SQLite lock this
+/// process holds on it: never call it on a database being snapshotted.
 pub fn is_database(path: &Path) -> bool {
     use std::os::unix::fs::OpenOptionsExt;
     std::fs::OpenOptions::new()
