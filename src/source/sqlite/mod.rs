@@ -15,6 +15,11 @@
 //! cannot pass the snapshot, so the `-wal` grows until it ends); in
 //! rollback-journal mode the transaction holds a SHARED lock, so a writer
 //! can prepare a transaction but not commit it until the snapshot ends.
+//! The snapshot ends as soon as the last page is read (the reading thread
+//! runs a few MiB ahead of the consumer) or the reader is dropped; the
+//! fallback ends it once its copy is written. The one change a snapshot
+//! may make to the database is SQLite's own rollback of a hot `-journal` a
+//! writer that died mid-transaction left, as its next opener would.
 //!
 //! The module knows nothing of the repository: the archiver turns a
 //! snapshot into a stream of page-aligned chunks, restore writes the bytes

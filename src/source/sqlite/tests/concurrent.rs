@@ -12,14 +12,16 @@ const ACCOUNTS: i64 = 100;
 const START_BALANCE: i64 = 1000;
 
 /// The writer: transfers between random accounts, each with a log row
-/// (with a blob, so the database keeps allocating pages, and an index).
-/// Runs until `stop` exists.
+/// (with a blob, so the database keeps allocating pages, and an index);
+/// every 300 commits it deletes filler rows and runs VACUUM, which
+/// rewrites and shrinks the whole file. Runs until `stop` exists.
 const WRITER: &str = r#"
 import os, random, sqlite3, sys
 path, stop = sys.argv[1], sys.argv[2]
 c = sqlite3.connect(path, timeout=60, isolation_level=None)
 c.execute("PRAGMA synchronous = OFF")
 rnd = random.Random(7)
+n = 0
 while not os.path.exists(stop):
     a, b, amt = rnd.randrange(100), rnd.randrange(100), rnd.randrange(1, 50)
     c.execute("BEGIN IMMEDIATE")
@@ -27,6 +29,10 @@ while not os.path.exists(stop):
     c.execute("INSERT INTO log(a, b, amt, pad) VALUES (?, ?, ?, randomblob(300))", (a, b, amt))
     c.execute("UPDATE acct SET bal = bal + ? WHERE id = ?", (amt, b))
     c.execute("COMMIT")
+    n += 1
+    if n % 300 == 0:
+        c.execute("DELETE FROM log WHERE id IN (SELECT id FROM log WHERE a = -1 LIMIT 500)")
+        c.execute("VACUUM")
 "#;
 
 /// The writer process, stopped (by its stop file, else killed) on drop.
@@ -122,7 +128,8 @@ fn snapshots_under_a_writer(mode: &str, level: CheckLevel) {
     let writer = Writer::start(&db, &dir.join("stop"));
     let mut seen = 0;
     for i in 0..24 {
-        wait_for_commits(&db, seen);
+        // 50 commits apart: the 24 snapshots span several VACUUMs.
+        wait_for_commits(&db, seen + 50);
         let taken = take(&db, level, &Options::default());
         assert!(taken.check.ok, "snapshot {i}: {}", taken.check.report);
         let out = dir.join(format!("snap-{i}.db"));
@@ -146,7 +153,7 @@ fn snapshots_under_a_writer(mode: &str, level: CheckLevel) {
         std::fs::remove_file(&out).unwrap();
         let _ = super::super::remove_stale_companions(&out);
     }
-    assert!(seen > 24, "every snapshot saw new commits");
+    assert!(seen > 24 * 50, "every snapshot saw new commits");
     assert!(
         writer.finish(),
         "the writer failed (a commit stayed busy for 60 s?)"

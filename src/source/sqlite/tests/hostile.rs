@@ -153,3 +153,21 @@ fn non_utf8_path() {
     drop(writer);
     assert!(check_file(&path, CheckLevel::Full).unwrap().ok);
 }
+
+/// A header whose database size field (valid: version-valid-for equals the
+/// change counter) claims 2^31 pages of a small file.
+#[test]
+fn header_claims_a_huge_database() {
+    let (_d, dir) = tempdir();
+    let (path, mut bytes) = good_db(&dir, "huge.db");
+    bytes[28..32].copy_from_slice(&0x7fff_ffffu32.to_be_bytes());
+    let counter: [u8; 4] = bytes[24..28].try_into().unwrap();
+    bytes[92..96].copy_from_slice(&counter);
+    std::fs::write(&path, &bytes).unwrap();
+    let r = outcome(&path);
+    assert!(
+        matches!(r, Ok(false) | Err(std::io::ErrorKind::InvalidData)),
+        "{r:?}"
+    );
+    assert!(!check_file(&path, CheckLevel::Quick).unwrap().ok);
+}
