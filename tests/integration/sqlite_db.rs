@@ -290,3 +290,40 @@ fn a_version_1_repository_stays_version_1_and_records_files() {
     );
     drop(c);
 }
+
+#[test]
+fn a_database_locked_past_the_busy_timeout_is_stored_raw_and_exits_3() {
+    let env = Env::new();
+    let src = env.path("src");
+    std::fs::create_dir_all(&src).unwrap();
+    let db = src.join("locked.db");
+    let c = make_db(&db, "delete", 40);
+    // Read before the lock is taken: closing any descriptor of the file
+    // would drop this process's lock.
+    let raw = std::fs::read(&db).unwrap();
+    // A writer holding the EXCLUSIVE lock for longer than the 10 s busy
+    // timeout: no reader can take a snapshot.
+    c.execute_batch("BEGIN EXCLUSIVE; INSERT INTO t(id) VALUES (1000);")
+        .unwrap();
+    let out = env.run(&["--json", "backup", s(&src)]);
+    c.execute_batch("COMMIT").unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("locked.db") && stderr.contains("locked"),
+        "{stderr}"
+    );
+    let sum = last_json(&out);
+    assert_eq!(sum["errors"], 1, "{sum}");
+    assert_eq!(sum["databases"]["count"], 0, "{sum}");
+    let not = sum["databases"]["not_snapshotted"].as_array().unwrap();
+    assert!(
+        not[0]["path"].as_str().unwrap().ends_with("locked.db"),
+        "{sum}"
+    );
+    let target = restore_into(&env, "latest", "r");
+    assert_eq!(
+        std::fs::read(restored(&target, &src).join("locked.db")).unwrap(),
+        raw
+    );
+}
