@@ -250,27 +250,6 @@ impl Archiver<'_, '_> {
         self.push(node(name, meta, NodeKind::File { size, content }));
     }
 
-    /// The parent's node when the file is unchanged and all its chunks are
-    /// still known: recorded again without reading.
-    fn reuse_unchanged(&mut self, e: &Entry, size: u64, wanted: bool) -> Result<Option<NodeKind>> {
-        // A version-1 repository records databases as plain files, so a
-        // commit that only reached the `-wal` shows in nothing but the -wal.
-        let v1 = self.repo.config().version < 2;
-        let Some(kind) = self.parent.unchanged_file(
-            &e.name,
-            &e.meta,
-            size,
-            wanted,
-            || src_content::wal_stamp(&e.path),
-            || !(wanted && v1 && src_content::wal_stamp(&e.path).is_some()),
-        ) else {
-            return Ok(None);
-        };
-        let kind = kind.clone();
-        let (_, content) = kind.file_content().unwrap_or_default();
-        Ok(self.all_known(content)?.then_some(kind))
-    }
-
     fn push(&mut self, n: Node) {
         if let Some(top) = self.stack.last_mut() {
             top.nodes.push(n);

@@ -77,7 +77,11 @@ impl<'r> ParentCursor<'r> {
     ) -> Option<&NodeKind> {
         let node = self.find(name)?;
         let (s, _) = node.kind.file_content()?;
-        let same = s == size
+        // A snapshot's size is the database's as of its transaction, the
+        // -wal's pages included, not the main file's: for a database the
+        // main file's times and inode, and the -wal's stamp, decide.
+        let is_db = matches!(node.kind, NodeKind::Sqlite { .. });
+        let same = (is_db || s == size)
             && node.meta.mtime == meta.mtime
             && node.meta.ctime == meta.ctime
             && node.meta.inode == meta.inode;
@@ -86,7 +90,12 @@ impl<'r> ParentCursor<'r> {
         }
         match &node.kind {
             NodeKind::Sqlite { check, wal, .. } => {
-                (db_wanted && check.ok && *wal == wal_now()).then_some(&node.kind)
+                let wal_same = match (wal, wal_now()) {
+                    (Some(then), Some(now)) => then.same_writes(&now),
+                    (None, None) => true,
+                    _ => false,
+                };
+                (db_wanted && check.ok && wal_same).then_some(&node.kind)
             }
             _ => raw_ok().then_some(&node.kind),
         }

@@ -114,7 +114,12 @@ fn take(
     } else {
         let fs_opts = fs_options(a);
         if out.shows_totals() {
-            spawn_scanner(fs_opts.clone(), out.clone());
+            // It must not open databases (that would drop the snapshot's locks).
+            let counting = FsOptions {
+                keep_db_companions: true,
+                ..fs_opts.clone()
+            };
+            spawn_scanner(counting, out.clone());
         }
         let (peeked, empty) = empty::peek(Box::new(FsSource::new(fs_opts.clone())?));
         if empty && !save_empty_anyway(g, a) {

@@ -29,6 +29,16 @@ pub struct WalStamp {
     pub inode: u64,
 }
 
+impl WalStamp {
+    /// Has nothing been written to the `-wal` between the two stamps? Size,
+    /// mtime and inode, not ctime: every reader that opens a WAL database
+    /// changes the `-wal`'s ctime (measured: SQLite 3.4x, Linux), so the
+    /// snapshot itself would make every database look changed.
+    pub fn same_writes(&self, now: &WalStamp) -> bool {
+        self.size == now.size && self.mtime == now.mtime && self.inode == now.inode
+    }
+}
+
 impl DbCheck {
     /// The stored level's name, for listings and messages.
     pub fn level_name(&self) -> &'static str {

@@ -59,6 +59,13 @@ pub struct Database {
     pub wal: Option<WalStamp>,
     /// The streaming path was not available: a temporary copy was read.
     pub fallback: bool,
+    /// Our own descriptor of the database file, kept open until the
+    /// snapshot is dropped: SQLite's locks are POSIX `fcntl` locks, which
+    /// the process loses on *every* descriptor of the file when any one of
+    /// them is closed. Closing this one mid-snapshot would let writers
+    /// commit under the read transaction (a torn snapshot in rollback
+    /// mode). Drop it after `reader`.
+    pub held_open: File,
 }
 
 /// What to read for a changed regular file.
@@ -92,6 +99,7 @@ pub fn open(path: &Path, file: File, wanted: bool, opts: &DatabaseOptions) -> Co
             wal,
             fallback: snap.used_fallback(),
             reader: snap.into_reader(),
+            held_open: file,
         }),
         Err(e) => Content::Plain {
             file,
@@ -102,7 +110,8 @@ pub fn open(path: &Path, file: File, wanted: bool, opts: &DatabaseOptions) -> Co
 
 /// Is the file at `path` a SQLite database by its header? (For `--sqlite`
 /// and for the walk's companion rule; never follows a symlink or blocks on
-/// a fifo.)
+/// a fifo.) It opens and closes the file, which drops any SQLite lock this
+/// process holds on it: never call it on a database being snapshotted.
 pub fn is_database(path: &Path) -> bool {
     use std::os::unix::fs::OpenOptionsExt;
     std::fs::OpenOptions::new()
@@ -152,5 +161,74 @@ fn db_check(c: &sqlite::CheckResult) -> DbCheck {
         },
         ok: c.ok,
         report: c.report.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn is_database_reads_the_header_and_never_blocks_or_follows() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("x.db");
+        let c = rusqlite::Connection::open(&db).unwrap();
+        c.execute_batch("CREATE TABLE t(a)").unwrap();
+        drop(c);
+        assert!(is_database(&db));
+        let text = dir.path().join("t.txt");
+        std::fs::write(&text, b"SQLite format 2\0 and more").unwrap();
+        assert!(!is_database(&text));
+        std::fs::write(&text, b"SQLite").unwrap();
+        assert!(!is_database(&text), "a short file is no database");
+        // A fifo with no writer would block a plain open forever.
+        let fifo = dir.path().join("fifo");
+        let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: mkfifo(3) on a NUL-terminated path in our temp dir.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        assert!(!is_database(&fifo));
+        let link = dir.path().join("link.db");
+        std::os::unix::fs::symlink(&db, &link).unwrap();
+        assert!(!is_database(&link), "a symlink is not followed");
+        assert!(!is_database(dir.path()), "a directory");
+        assert!(!is_database(&dir.path().join("missing")));
+    }
+
+    #[test]
+    fn open_gives_plain_content_for_non_databases_and_when_not_wanted() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("x.db");
+        let c = rusqlite::Connection::open(&db).unwrap();
+        c.execute_batch("CREATE TABLE t(a); INSERT INTO t VALUES (1);")
+            .unwrap();
+        drop(c);
+        let opts = DatabaseOptions::default();
+        let open_it = |wanted| open(&db, File::open(&db).unwrap(), wanted, &opts);
+        assert!(matches!(
+            open_it(false),
+            Content::Plain {
+                not_snapshotted: None,
+                ..
+            }
+        ));
+        let Content::Database(d) = open_it(true) else {
+            panic!("a database")
+        };
+        assert_eq!(d.size, std::fs::metadata(&db).unwrap().len());
+        assert_eq!((d.check.level, d.check.ok), (1, true));
+        assert!(d.wal.is_none() && !d.fallback);
+        // Garbage after a valid header: no snapshot, the raw file instead.
+        let bad = dir.path().join("bad.db");
+        let mut bytes = b"SQLite format 3\0".to_vec();
+        bytes.extend_from_slice(&[0xee; 200]);
+        std::fs::write(&bad, &bytes).unwrap();
+        let got = open(&bad, File::open(&bad).unwrap(), true, &opts);
+        assert!(matches!(
+            got,
+            Content::Plain {
+                not_snapshotted: Some(_),
+                ..
+            }
+        ));
     }
 }

@@ -114,7 +114,7 @@ fn ls_dump_cat_and_dry_run() {
     assert_eq!(snap["host"], "h1");
     assert_eq!(snap["tags"][0], "t1");
     let cfg = env.json(&["cat", "config"]);
-    assert_eq!(cfg["version"], 1);
+    assert_eq!(cfg["version"], cairn::format::FORMAT_VERSION);
     let key = env.json(&["cat", "key"]);
     assert!(key["kdf"]["memory_kib"].as_u64().unwrap() >= 8);
     let tree = env.json(&["cat", "tree", &format!("latest:{}/dir", src.display())]);

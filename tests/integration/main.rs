@@ -40,6 +40,8 @@ mod roundtrip;
 mod selection;
 mod service_example;
 mod spec_rules;
+mod sqlite_db;
+mod sqlite_live;
 mod stale_index;
 mod stale_lock;
 mod truth;

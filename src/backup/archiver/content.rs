@@ -1,5 +1,6 @@
 //! Reading a file's content into chunks: content-defined for files, fixed
-//! and page-aligned for database snapshots (10-chunking.md).
+//! and page-aligned for database snapshots (10-chunking.md); or not reading
+//! it, when the parent snapshot has it unchanged.
 
 use std::fs::File;
 use std::io::Read;
@@ -9,9 +10,38 @@ use super::Archiver;
 use crate::chunker::chunk_fixed;
 use crate::error::{Error, Result};
 use crate::format::index::BlobKind;
+use crate::format::tree::NodeKind;
 use crate::ids::{BlobId, ChunkId};
+use crate::source::content as src_content;
+use crate::source::Entry;
 
 impl Archiver<'_, '_> {
+    /// The parent's node when the file is unchanged and all its chunks are
+    /// still known: recorded again without reading.
+    pub(super) fn reuse_unchanged(
+        &mut self,
+        e: &Entry,
+        size: u64,
+        wanted: bool,
+    ) -> Result<Option<NodeKind>> {
+        // A version-1 repository records databases as plain files, so a
+        // commit that only reached the `-wal` shows in nothing but the -wal.
+        let v1 = self.repo.config().version < 2;
+        let Some(kind) = self.parent.unchanged_file(
+            &e.name,
+            &e.meta,
+            size,
+            wanted,
+            || src_content::wal_stamp(&e.path),
+            || !(wanted && v1 && src_content::wal_stamp(&e.path).is_some()),
+        ) else {
+            return Ok(None);
+        };
+        let kind = kind.clone();
+        let (_, content) = kind.file_content().unwrap_or_default();
+        Ok(self.all_known(content)?.then_some(kind))
+    }
+
     /// Reads a file: small files in one read, large ones streamed.
     pub(super) fn content(&mut self, file: &File, size: u64) -> Result<(u64, Vec<ChunkId>)> {
         let max = self.repo.config().chunker.max_size as u64;

@@ -63,6 +63,7 @@ impl Archiver<'_, '_> {
             Err(other) => return Err(other),
         };
         drop(db.reader); // ends the read transaction
+        drop(db.held_open); // only now: closing it drops SQLite's locks
         if read != db.size {
             self.skip(
                 e.path,

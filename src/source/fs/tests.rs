@@ -10,6 +10,7 @@ use super::*;
 use crate::source::{Entry, EntryKind};
 use crate::ErrorKind;
 
+mod companions;
 mod excludes;
 mod special;
 

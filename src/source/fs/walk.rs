@@ -50,9 +50,6 @@ pub(super) struct Walker {
     owners: Owners,
     one_file_system: bool,
     keep_db_companions: bool,
-    /// The last database candidate sniffed, and whether it is one: `x.db-shm`
-    /// and `x.db-wal` ask about the same `x.db`.
-    last_db: Option<(PathBuf, bool)>,
 }
 
 fn skipped(path: PathBuf, err: &io::Error) -> Event {
@@ -89,7 +86,6 @@ impl Walker {
             owners: Owners::default(),
             one_file_system,
             keep_db_companions,
-            last_db: None,
         };
         let root = PathBuf::from("/");
         if !targets.included {
@@ -101,11 +97,14 @@ impl Walker {
         }
         let listed = std::fs::symlink_metadata(&root).and_then(|md| Ok((md, list_dir(&root)?)));
         match listed {
-            Ok((md, entries)) => walker.stack.push(Frame::Dir {
-                dir: root,
-                entries: entries.into_iter(),
-                dev: md.dev(),
-            }),
+            Ok((md, mut entries)) => {
+                walker.drop_db_companions(&root, &mut entries);
+                walker.stack.push(Frame::Dir {
+                    dir: root,
+                    entries: entries.into_iter(),
+                    dev: md.dev(),
+                })
+            }
             Err(e) => walker.pending = Some(skipped(root, &e)),
         }
         walker
@@ -141,26 +140,34 @@ impl Walker {
         Some(Event::Enter(entry))
     }
 
-    /// Is `path` the `-wal`, `-shm` or `-journal` companion of a SQLite
-    /// database beside it? Only such names' siblings are opened (16 bytes
-    /// read), so an unchanged re-backup does not open every file.
-    fn is_db_companion(&mut self, path: &Path) -> bool {
+    /// Leaves out the `-wal`, `-shm` and `-journal` companions of SQLite
+    /// databases in one directory listing. Only such names' siblings are
+    /// opened (16 bytes read), so an unchanged re-backup does not open every
+    /// file; and they are opened now, before any entry of the directory is
+    /// handed on: closing a descriptor of a database drops the SQLite locks
+    /// this process holds on it, so this must not happen while the
+    /// consumer snapshots it.
+    fn drop_db_companions(&self, dir: &Path, entries: &mut Vec<DirEntry>) {
         if self.keep_db_companions {
-            return false;
+            return;
         }
-        let name = path.file_name().map_or(&[][..], |n| n.as_bytes());
-        let Some(base) = crate::source::sqlite::companion_of(name) else {
-            return false;
-        };
-        let db = path.with_file_name(OsStr::from_bytes(base));
-        match &self.last_db {
-            Some((p, is)) if *p == db => *is,
-            _ => {
-                let is = crate::source::content::is_database(&db);
-                self.last_db = Some((db, is));
-                is
-            }
-        }
+        let mut last: Option<(Vec<u8>, bool)> = None;
+        entries.retain(|entry| {
+            let name = entry.file_name();
+            let Some(base) = crate::source::sqlite::companion_of(name.as_bytes()) else {
+                return true;
+            };
+            let is_db = match &last {
+                Some((b, is)) if b == base => *is,
+                _ => {
+                    let is =
+                        crate::source::content::is_database(&dir.join(OsStr::from_bytes(base)));
+                    last = Some((base.to_vec(), is));
+                    is
+                }
+            };
+            !is_db
+        });
     }
 
     /// Emits the event for one `lstat`ed entry, or nothing when excluded.
@@ -191,7 +198,10 @@ impl Walker {
         } else {
             match list_dir(&path) {
                 Ok(entries) if self.excludes.has_marker(&entries) => return None,
-                Ok(entries) => Some(entries),
+                Ok(mut entries) => {
+                    self.drop_db_companions(&path, &mut entries);
+                    Some(entries)
+                }
                 Err(e) => return Some(skipped(path, &e)),
             }
         };
@@ -240,7 +250,6 @@ impl Iterator for Walker {
                     };
                 }
                 Some(Child::Target(path, name, node)) => self.visit_target(path, name, node),
-                Some(Child::Real(path, _, _)) if self.is_db_companion(&path) => None,
                 Some(Child::Real(path, entry, dev)) => match entry.metadata() {
                     Ok(md) => self.visit(path, entry.file_name().into_vec(), &md, dev, false),
                     Err(e) => Some(skipped(path, &e)),
