@@ -87,14 +87,19 @@ impl Archiver<'_, '_> {
         let mut buf = std::mem::take(&mut self.buf);
         let chunker = self.chunker;
         let result = chunker.chunk_reader(reader, &mut buf, |chunk| {
-            let id = BlobId(self.repo.keys().blob_id(chunk));
-            content.push(ChunkId(id.0));
-            self.summary.bytes_read += chunk.len() as u64;
-            self.progress.bytes(chunk.len() as u64);
-            self.store(BlobKind::Data, id, chunk.to_vec())
+            self.chunk(chunk, &mut content)
         });
         self.buf = buf;
         Ok((result?, content))
+    }
+
+    /// One chunk of a file's content: named, counted, stored unless known.
+    fn chunk(&mut self, chunk: &[u8], content: &mut Vec<ChunkId>) -> Result<()> {
+        let id = BlobId(self.repo.keys().blob_id(chunk));
+        content.push(ChunkId(id.0));
+        self.summary.bytes_read += chunk.len() as u64;
+        self.progress.bytes(chunk.len() as u64);
+        self.store(BlobKind::Data, id, chunk.to_vec())
     }
 
     /// Cuts a stream into chunks of exactly `chunk_size` bytes (the last
@@ -109,11 +114,7 @@ impl Archiver<'_, '_> {
         let mut content = Vec::new();
         let mut buf = std::mem::take(&mut self.buf);
         let result = chunk_fixed(reader, path, chunk_size as usize, &mut buf, |chunk| {
-            let id = BlobId(self.repo.keys().blob_id(chunk));
-            content.push(ChunkId(id.0));
-            self.summary.bytes_read += chunk.len() as u64;
-            self.progress.bytes(chunk.len() as u64);
-            self.store(BlobKind::Data, id, chunk.to_vec())
+            self.chunk(chunk, &mut content)
         });
         self.buf = buf;
         Ok((result?, content))
