@@ -53,7 +53,9 @@ pub struct Database {
     pub reader: Box<dyn Read + Send>,
     pub page_size: u32,
     pub size: u64,
-    pub check: DbCheck,
+    /// The check, running beside the stream on the same database state:
+    /// [`Database::finish`] waits for it once the stream is read.
+    pub check: sqlite::PendingCheck,
     /// The `-wal` companion as it was just before the snapshot was taken
     /// (a commit after it makes the next backup read the database again).
     pub wal: Option<WalStamp>,
@@ -92,15 +94,19 @@ pub fn open(path: &Path, file: File, wanted: bool, opts: &DatabaseOptions) -> Co
     }
     let wal = sqlite::wal_stamp(path).map(stamp);
     match sqlite::Snapshot::open(path, opts.check, &opts.temp_dir) {
-        Ok(snap) => Content::Database(Database {
-            page_size: snap.page_size(),
-            size: snap.size(),
-            check: db_check(snap.check()),
-            wal,
-            fallback: snap.used_fallback(),
-            reader: snap.into_reader(),
-            held_open: file,
-        }),
+        Ok(snap) => {
+            let (page_size, size, fallback) = (snap.page_size(), snap.size(), snap.used_fallback());
+            let (reader, check) = snap.into_parts();
+            Content::Database(Database {
+                page_size,
+                size,
+                check,
+                wal,
+                fallback,
+                reader,
+                held_open: file,
+            })
+        }
         Err(e) => Content::Plain {
             file,
             not_snapshotted: Some(e),
@@ -149,6 +155,20 @@ fn stamp(w: sqlite::WalStamp) -> WalStamp {
         mtime: ts(w.mtime),
         ctime: ts(w.ctime),
         inode: w.inode,
+    }
+}
+
+impl Database {
+    /// Ends the snapshot once its stream is read (or given up): the read
+    /// transaction first, then the check's result (its own connection
+    /// holds the same state until it ends), and only then our descriptor
+    /// of the file (closing it drops every SQLite lock of this process on
+    /// the file, the check's included).
+    pub fn finish(self) -> DbCheck {
+        drop(self.reader);
+        let check = db_check(&self.check.wait());
+        drop(self.held_open);
+        check
     }
 }
 
@@ -215,8 +235,9 @@ mod tests {
             panic!("a database")
         };
         assert_eq!(d.size, std::fs::metadata(&db).unwrap().len());
-        assert_eq!((d.check.level, d.check.ok), (1, true));
         assert!(d.wal.is_none() && !d.fallback);
+        let check = d.finish();
+        assert_eq!((check.level, check.ok), (1, true));
         // Garbage after a valid header: no snapshot, the raw file instead.
         let bad = dir.path().join("bad.db");
         let mut bytes = b"SQLite format 3\0".to_vec();

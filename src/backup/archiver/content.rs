@@ -86,9 +86,8 @@ impl Archiver<'_, '_> {
         let mut content = Vec::new();
         let mut buf = std::mem::take(&mut self.buf);
         let chunker = self.chunker;
-        let result = chunker.chunk_reader(reader, &mut buf, |chunk| {
-            self.chunk(chunk, &mut content)
-        });
+        let result =
+            chunker.chunk_reader(reader, &mut buf, |chunk| self.chunk(chunk, &mut content));
         self.buf = buf;
         Ok((result?, content))
     }

@@ -57,33 +57,32 @@ impl Archiver<'_, '_> {
         let (read, content) = match self.fixed_content(&mut db.reader, &e.path, chunk_size) {
             Ok(r) => r,
             Err(Error::Io { source, .. }) => {
+                db.finish();
                 self.skip(e.path, format!("reading the database snapshot: {source}"));
                 return Ok(());
             }
+            // A stop or a storage failure: the check's result is not wanted.
             Err(other) => return Err(other),
         };
-        drop(db.reader); // ends the read transaction
-        drop(db.held_open); // only now: closing it drops SQLite's locks
-        if read != db.size {
+        let (size, page_size, wal, fallback) = (db.size, db.page_size, db.wal, db.fallback);
+        let check = db.finish(); // the stream's transaction, the check, our descriptor
+        if read != size {
             self.skip(
                 e.path,
-                format!(
-                    "the database snapshot gave {read} bytes, {} expected",
-                    db.size
-                ),
+                format!("the database snapshot gave {read} bytes, {} expected", size),
             );
             return Ok(());
         }
         self.databases.count += 1;
-        if db.fallback {
+        if fallback {
             self.progress.warn(&format!(
                 "{}: the page stream was unavailable; snapshot taken through a temporary copy",
                 e.path.display()
             ));
             self.databases.fallback.push(e.path.clone());
         }
-        if !db.check.ok {
-            self.failed_check(&e.path, &db.check.report);
+        if !check.ok {
+            self.failed_check(&e.path, &check.report);
         }
         self.summary.files_new += u64::from(is_new);
         self.summary.files_changed += u64::from(!is_new);
@@ -93,10 +92,10 @@ impl Archiver<'_, '_> {
             NodeKind::Sqlite {
                 size: read,
                 content,
-                page_size: db.page_size,
+                page_size,
                 chunk_size,
-                check: db.check,
-                wal: db.wal,
+                check,
+                wal,
             }
         } else {
             self.needs_v2();

@@ -25,6 +25,7 @@
 //! snapshot into a stream of page-aligned chunks, restore writes the bytes
 //! and calls [`check_file`] and [`remove_stale_companions`].
 
+mod alongside;
 mod check;
 mod fallback;
 mod open;
@@ -38,6 +39,7 @@ use std::ffi::OsString;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+pub use alongside::PendingCheck;
 pub use snapshot::Snapshot;
 
 /// The 16-byte header every SQLite 3 database starts with.

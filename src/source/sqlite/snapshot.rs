@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+use super::alongside::{self, PendingCheck};
 use super::fallback::{self, TempCopy};
 use super::open::{is_hot_journal, open_live, preflight, sql_error};
 use super::{check, stream, CheckLevel, CheckResult};
@@ -37,7 +38,7 @@ pub struct Snapshot {
     path: PathBuf,
     page_size: u32,
     page_count: u64,
-    check: CheckResult,
+    check: PendingCheck,
     body: Body,
 }
 
@@ -51,7 +52,8 @@ enum Body {
 impl Snapshot {
     /// Opens `path` read-only (never creating it; in WAL mode SQLite
     /// creates absent `-wal`/`-shm` as for any reader), starts one read
-    /// transaction, runs the check at `level` inside it, and prepares to
+    /// transaction, starts the check at `level` on the same database state
+    /// (beside the stream when it can, see `alongside`), and prepares to
     /// stream pages. `temp_dir` holds the fallback copy, if one is needed.
     /// The one write it may cause is SQLite's own rollback of a hot
     /// `-journal` a dead writer left (see `start`).
@@ -68,7 +70,12 @@ impl Snapshot {
         preflight(path)?;
         let err = |e| sql_error(path, e, opts.busy_timeout);
         let (conn, page_size, page_count) = start(path, opts.busy_timeout)?;
-        let check = check::run(&conn, level).map_err(err)?;
+        // Beside the stream when a second reader can join the snapshot,
+        // else first, inside this transaction (alongside.rs).
+        let check = match alongside::start(&conn, path, level) {
+            Some(pending) => pending,
+            None => PendingCheck::ready(check::run(&conn, level).map_err(err)?),
+        };
         let body = if !opts.force_fallback && dbpage_available(&conn).map_err(err)? {
             Body::Live(conn)
         } else {
@@ -100,8 +107,29 @@ impl Snapshot {
         u64::from(self.page_size) * self.page_count
     }
 
-    pub fn check(&self) -> &CheckResult {
-        &self.check
+    /// The check's result, waiting for it if it still runs.
+    pub fn wait_check(&mut self) -> &CheckResult {
+        self.check.resolve()
+    }
+
+    /// The page stream and the check running beside it. Wait for the check
+    /// only after the stream is read (or dropped): it reads the same
+    /// snapshot on its own connection.
+    pub fn into_parts(self) -> (Box<dyn Read + Send>, PendingCheck) {
+        let Snapshot {
+            path,
+            page_size,
+            page_count,
+            check,
+            body,
+        } = self;
+        let reader: Box<dyn Read + Send> = match body {
+            Body::Copy(copy) => Box::new(copy.into_reader()),
+            Body::Live(conn) => {
+                Box::new(stream::PageStream::spawn(conn, path, page_size, page_count))
+            }
+        };
+        (reader, check)
     }
 
     /// true when the streaming path was not available and the fallback
@@ -116,15 +144,7 @@ impl Snapshot {
     /// batches over a bounded channel; dropping the reader ends the
     /// transaction.
     pub fn into_reader(self) -> Box<dyn Read + Send> {
-        match self.body {
-            Body::Copy(copy) => Box::new(copy.into_reader()),
-            Body::Live(conn) => Box::new(stream::PageStream::spawn(
-                conn,
-                self.path,
-                self.page_size,
-                self.page_count,
-            )),
-        }
+        self.into_parts().0
     }
 }
 

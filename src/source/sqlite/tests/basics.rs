@@ -251,7 +251,8 @@ fn a_held_lock_gives_a_typed_busy_error_naming_the_database() {
 }
 
 /// In rollback-journal mode the snapshot's SHARED lock keeps a writer from
-/// committing until the reader is dropped, even half read. (The database
+/// committing until the reader is dropped, even half read, and the check
+/// beside it has ended. (The database
 /// is larger than the pages read ahead: once every page is read the lock
 /// goes, before the consumer has taken them all.)
 #[test]
@@ -262,7 +263,7 @@ fn rollback_mode_reader_blocks_commits_until_dropped() {
     fill(&writer, 1, 20_000);
     writer.busy_timeout(std::time::Duration::ZERO).unwrap();
     let snap = Snapshot::open(&db, CheckLevel::Quick, &dir).unwrap();
-    let mut reader = snap.into_reader();
+    let (mut reader, check) = snap.into_parts();
     let mut first = vec![0u8; 4096];
     reader.read_exact(&mut first).unwrap();
     let insert = "INSERT INTO t(id, v) VALUES (100000, 'x')";
@@ -273,6 +274,9 @@ fn rollback_mode_reader_blocks_commits_until_dropped() {
         "commit must wait for the reader's lock: {blocked}"
     );
     drop(reader);
+    // The check reads the same state beside the stream, under its own
+    // SHARED lock: writers wait for it too.
+    assert!(check.wait().ok);
     writer.execute(insert, []).unwrap();
 }
 

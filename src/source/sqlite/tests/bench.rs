@@ -24,8 +24,8 @@ fn best_of<F: FnMut()>(n: usize, mut f: F) -> Duration {
 
 fn snapshot_to_sink(db: &Path, level: CheckLevel, opts: &Options) -> u64 {
     let temp = tempfile::tempdir().unwrap();
-    let snap = Snapshot::open_with(db, level, temp.path(), opts).unwrap();
-    assert!(snap.check().ok);
+    let mut snap = Snapshot::open_with(db, level, temp.path(), opts).unwrap();
+    assert!(snap.wait_check().ok);
     let mut reader = snap.into_reader();
     let mut buf = vec![0u8; 1 << 20];
     let mut total = 0u64;

@@ -17,8 +17,8 @@ fn outcome(path: &Path) -> Result<bool, std::io::ErrorKind> {
     let path = path.to_path_buf();
     std::thread::spawn(move || {
         let temp = tempfile::tempdir().unwrap();
-        let r = Snapshot::open(&path, CheckLevel::Quick, temp.path()).and_then(|snap| {
-            let ok = snap.check().ok;
+        let r = Snapshot::open(&path, CheckLevel::Quick, temp.path()).and_then(|mut snap| {
+            let ok = snap.wait_check().ok;
             let mut sink = Vec::new();
             snap.into_reader()
                 .read_to_end(&mut sink)

@@ -1,6 +1,7 @@
 //! Tests on real SQLite files in temporary directories; concurrent writers
 //! are separate python3 processes (`concurrent.rs`).
 
+mod alongside;
 mod basics;
 mod bench;
 mod concurrent;
@@ -81,9 +82,9 @@ pub(super) struct Taken {
 /// the announced size and that a fallback copy is gone afterwards.
 pub(super) fn take(path: &Path, level: CheckLevel, opts: &Options) -> Taken {
     let temp = tempfile::tempdir().unwrap();
-    let snap = Snapshot::open_with(path, level, temp.path(), opts).unwrap();
+    let mut snap = Snapshot::open_with(path, level, temp.path(), opts).unwrap();
     let (page_size, size) = (snap.page_size(), snap.size());
-    let (check, fallback) = (snap.check().clone(), snap.used_fallback());
+    let (check, fallback) = (snap.wait_check().clone(), snap.used_fallback());
     let mut bytes = Vec::new();
     snap.into_reader().read_to_end(&mut bytes).unwrap();
     assert_eq!(
