@@ -24,18 +24,21 @@ fn best_of<F: FnMut()>(n: usize, mut f: F) -> Duration {
 
 fn snapshot_to_sink(db: &Path, level: CheckLevel, opts: &Options) -> u64 {
     let temp = tempfile::tempdir().unwrap();
-    let mut snap = Snapshot::open_with(db, level, temp.path(), opts).unwrap();
-    assert!(snap.wait_check().ok);
-    let mut reader = snap.into_reader();
+    let snap = Snapshot::open_with(db, level, temp.path(), opts).unwrap();
+    // As the archiver does: the check runs beside the stream, waited for last.
+    let (mut reader, check) = snap.into_parts();
     let mut buf = vec![0u8; 1 << 20];
     let mut total = 0u64;
     loop {
         let n = reader.read(&mut buf).unwrap();
         if n == 0 {
-            return total;
+            break;
         }
         total += n as u64;
     }
+    drop(reader);
+    assert!(check.wait().ok);
+    total
 }
 
 #[test]
