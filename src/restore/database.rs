@@ -12,14 +12,23 @@ use crate::restore::execute::RestoreReport;
 use crate::restore::plan::Plan;
 use crate::source::sqlite::{self, CheckLevel};
 
-/// Finishes every database file the restore wrote (not those it could not).
+/// Finishes every database file the restore wrote (not those it could not,
+/// nor those it found already right: see [`live_changes`]).
 pub(super) fn finish(plan: &Plan, target: &Path, report: &mut RestoreReport) {
-    let not_written = &report.not_written;
+    for &i in &report.unchanged {
+        let f = &plan.files[i];
+        if f.database {
+            if let Some(w) = live_changes(&target.join(&f.path)) {
+                report.warnings.push(w);
+            }
+        }
+    }
+    let (not_written, unchanged) = (&report.not_written, &report.unchanged);
     let results: Vec<(usize, Option<String>)> = plan
         .files
         .par_iter()
         .enumerate()
-        .filter(|(i, f)| f.database && !not_written.contains(i))
+        .filter(|(i, f)| f.database && !not_written.contains(i) && !unchanged.contains(i))
         .map(|(i, f)| (i, finish_one(&target.join(&f.path))))
         .collect();
     for (i, problem) in results {
@@ -29,6 +38,24 @@ pub(super) fn finish(plan: &Plan, target: &Path, report: &mut RestoreReport) {
             report.errors.push((path, message));
         }
     }
+}
+
+/// A database the restore left as it was (its file already had the
+/// snapshot's bytes) may have a `-wal` or `-journal` beside it holding a
+/// running application's later commits. Removing it would lose them, and
+/// corrupt the database under an application still writing to the removed
+/// file: it is left alone, and the warning says how to replace it anyway.
+fn live_changes(path: &Path) -> Option<String> {
+    let companion = ["-wal", "-journal"].into_iter().find(|suffix| {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        std::fs::metadata(&p).is_ok_and(|m| m.len() > 0)
+    })?;
+    Some(format!(
+        "{}: already has the snapshot's content, but its {companion} holds later changes; left as \
+         it is (stop what writes to it and restore with --overwrite always to replace it)",
+        path.display()
+    ))
 }
 
 /// Why the restored database at `path` is not right, if it is not.

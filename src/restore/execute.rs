@@ -61,6 +61,10 @@ pub struct RestoreReport {
     /// Indexes into the plan's files that were not (re)written.
     #[serde(skip)]
     pub not_written: HashSet<usize>,
+    /// Indexes into the plan's files that existed with the right content
+    /// and were left as they are.
+    #[serde(skip)]
+    pub unchanged: HashSet<usize>,
 }
 
 /// Where a restore ran out of space.

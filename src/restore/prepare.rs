@@ -91,7 +91,10 @@ fn record(
         Ok(Prepared::Write) => set.write.push(i),
         Ok(Prepared::Done) => {}
         Ok(Prepared::Link) => set.links.push(i),
-        Ok(Prepared::Unchanged) => report.files_unchanged += 1,
+        Ok(Prepared::Unchanged) => {
+            report.files_unchanged += 1;
+            report.unchanged.insert(i);
+        }
         Ok(Prepared::Kept) => {
             report.not_overwritten.push(path.clone());
             report.not_written.insert(i);

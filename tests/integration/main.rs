@@ -42,6 +42,7 @@ mod service_example;
 mod spec_rules;
 mod sqlite_db;
 mod sqlite_live;
+mod sqlite_restore;
 mod stale_index;
 mod stale_lock;
 mod truth;
