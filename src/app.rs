@@ -39,7 +39,7 @@ use crate::progress::NoProgress;
 use crate::repo::{InitOptions, OpenOptions, Repository};
 use crate::source::fs::{FsOptions, FsSource};
 use crate::source::Source;
-use crate::storage::{open_location_with, Storage, StorageOptions};
+use crate::storage::{open_location_with, StorageOptions};
 
 /// How to reach and create a repository; the defaults suit most services.
 #[derive(Debug, Clone, Default)]
@@ -90,7 +90,7 @@ impl Backups {
     /// location holds none (a service's first start).
     pub fn open_or_init(location: &str, password: &[u8], options: &Options) -> Result<Backups> {
         let storage = open_location_with(location, true, &options.storage)?.storage;
-        let repo = if holds_repository(&*storage)? {
+        let repo = if Repository::exists(&*storage)? {
             Repository::open(storage, password, open_options(options))?
         } else {
             let init = options.init.clone();
@@ -140,13 +140,5 @@ impl Backups {
 fn open_options(options: &Options) -> OpenOptions {
     OpenOptions {
         cache_dir: options.cache_dir.clone(),
-    }
-}
-
-fn holds_repository(storage: &dyn Storage) -> Result<bool> {
-    match storage.get(crate::format::layout::CONFIG) {
-        Ok(_) => Ok(true),
-        Err(e) if e.is_not_found() => Ok(false),
-        Err(e) => Err(e.into()),
     }
 }

@@ -106,7 +106,7 @@ pub fn run(g: &Global, a: InitArgs) -> Result<i32> {
 
 fn create(g: &Global, loc: &str, pw: &[u8], opts: InitOptions) -> Result<Repository> {
     let storage = crate::cli::storage::open(g, loc, true)?;
-    if open::exists(&*storage)? {
+    if Repository::exists(&*storage)? {
         return Err(Error::Usage(format!(
             "a repository already exists at {loc}"
         )));
@@ -174,7 +174,7 @@ fn topmost_missing(dir: &Path) -> Option<PathBuf> {
 /// there after all (another init won a race for the same place).
 fn remove_failed(g: &Global, loc: &str, dir: &Path) {
     let won_by_other = crate::cli::storage::open(g, loc, false)
-        .and_then(|s| open::exists(&*s))
+        .and_then(|s| Repository::exists(&*s))
         .unwrap_or(true);
     if !won_by_other {
         let _ = std::fs::remove_dir_all(dir);

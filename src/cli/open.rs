@@ -34,7 +34,7 @@ pub fn open(g: &Global, create_default: bool) -> Result<Repository> {
     let (loc, is_default) = location(g)?;
     let storage: Arc<dyn Storage> =
         crate::cli::storage::open(g, &loc, is_default && create_default)?;
-    if is_default && create_default && !exists(&*storage)? {
+    if is_default && create_default && !Repository::exists(&*storage)? {
         eprintln!("creating a new repository at {loc}");
         let pw = crate::cli::password::password(g, true)?;
         let repo = Repository::init(
@@ -50,13 +50,4 @@ pub fn open(g: &Global, create_default: bool) -> Result<Repository> {
     }
     let pw = crate::cli::password::password(g, false)?;
     Repository::open(storage, pw.as_bytes(), open_options(g))
-}
-
-/// Is there a repository in this storage?
-pub fn exists(s: &dyn Storage) -> Result<bool> {
-    match s.get(cairn::format::layout::CONFIG) {
-        Ok(_) => Ok(true),
-        Err(e) if e.is_not_found() => Ok(false),
-        Err(e) => Err(e.into()),
-    }
 }

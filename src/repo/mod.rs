@@ -234,6 +234,15 @@ impl Repository {
         Ok(repo)
     }
 
+    /// Whether `storage` holds a repository (its config object).
+    pub fn exists(storage: &dyn Storage) -> Result<bool> {
+        match storage.get(layout::CONFIG) {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_not_found() => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     pub fn config(&self) -> &Config {
         &self.config
     }

@@ -47,9 +47,7 @@ pub(super) fn finish(plan: &Plan, target: &Path, report: &mut RestoreReport) {
 /// file: it is left alone, and the warning says how to replace it anyway.
 fn live_changes(path: &Path) -> Option<String> {
     let companion = ["-wal", "-journal"].into_iter().find(|suffix| {
-        let mut p = path.as_os_str().to_owned();
-        p.push(suffix);
-        std::fs::metadata(&p).is_ok_and(|m| m.len() > 0)
+        std::fs::metadata(sqlite::companion_path(path, suffix)).is_ok_and(|m| m.len() > 0)
     })?;
     Some(format!(
         "{}: already has the snapshot's content, but its {companion} holds later changes; left as \
@@ -69,7 +67,7 @@ fn finish_one(path: &Path) -> Option<String> {
         Ok(c) if c.ok => None,
         Ok(c) => Some(format!(
             "the restored database fails quick_check: {}",
-            c.report.lines().take(3).collect::<Vec<_>>().join("; ")
+            sqlite::report_summary(&c.report)
         )),
         Err(e) => Some(format!("the restored database cannot be checked: {e}")),
     }

@@ -109,11 +109,10 @@ impl Archiver<'_, '_> {
     }
 
     fn failed_check(&mut self, path: &Path, report: &str) {
-        let first: Vec<&str> = report.lines().take(3).collect();
         self.progress.warn(&format!(
             "{}: the database check failed (stored anyway, marked): {}",
             path.display(),
-            first.join("; ")
+            crate::source::sqlite::report_summary(report)
         ));
         self.summary.errors += 1;
         self.databases.failed_checks.push(FailedCheck {

@@ -6,18 +6,15 @@
 //! replaces (a stale `-wal` or hot `-journal` would be replayed into the
 //! new file by the next opener).
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::error::Result;
 use crate::source::sqlite::{self, CheckLevel};
 
-/// Whether the file at `path` starts with the SQLite header.
+/// Whether the file at `path` starts with the SQLite header (never
+/// following a symlink or blocking on a fifo).
 pub fn is_database(path: &Path) -> bool {
-    let mut head = [0u8; 16];
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut head))
-        .is_ok_and(|()| sqlite::has_header(&head))
+    crate::source::content::is_database(path)
 }
 
 /// Runs `quick_check` on the staged database at `path`: the first lines
@@ -25,7 +22,7 @@ pub fn is_database(path: &Path) -> bool {
 /// snapshot afterwards, so a check that changed them would be caught.
 pub fn quick_check(path: &Path) -> Result<Option<String>> {
     let c = sqlite::check_file(path, CheckLevel::Quick)?;
-    Ok((!c.ok).then(|| c.report.lines().take(3).collect::<Vec<_>>().join("; ")))
+    Ok((!c.ok).then(|| sqlite::report_summary(&c.report)))
 }
 
 /// Removes the `-wal`, `-shm` and `-journal` next to `path`; returns what

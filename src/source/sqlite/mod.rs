@@ -122,6 +122,11 @@ pub fn check_file(path: &Path, level: CheckLevel) -> crate::Result<CheckResult> 
     check::check_file(path, level)
 }
 
+/// A check report's first three lines on one line, for messages.
+pub fn report_summary(report: &str) -> String {
+    report.lines().take(3).collect::<Vec<_>>().join("; ")
+}
+
 /// Removes the `-wal`, `-shm` and `-journal` companions left next to a
 /// restored or replaced database: the next opener would replay a stale
 /// `-wal` (or roll back a stale hot `-journal`) into the new file and
@@ -139,8 +144,9 @@ pub fn remove_stale_companions(path: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(removed)
 }
 
-/// `path` with `suffix` appended to its last component, byte-exact.
-fn companion_path(path: &Path, suffix: &str) -> PathBuf {
+/// `path` with `suffix` (one of [`COMPANIONS`]) appended to its last
+/// component, byte-exact.
+pub fn companion_path(path: &Path, suffix: &str) -> PathBuf {
     let mut name = OsString::from(path.as_os_str());
     name.push(suffix);
     PathBuf::from(name)
