@@ -41,6 +41,20 @@ pub struct Global {
     pub password_command: Option<String>,
     #[command(flatten)]
     pub backend: crate::cli::storage::BackendArgs,
+    /// The configuration file (docs/config.md) that `-P` and `serve` read.
+    /// Default: cairn/config.toml in your config directory.
+    #[arg(long, env = "CAIRN_CONFIG", global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Use the repository named NAME in the configuration file (its location,
+    /// password source and S3 settings).
+    #[arg(
+        short = 'P',
+        long,
+        env = "CAIRN_PROFILE",
+        global = true,
+        value_name = "NAME"
+    )]
+    pub profile: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -83,6 +97,8 @@ pub enum Command {
     Export(crate::cli::export::ExportArgs),
     /// Add the snapshots of a bundle file to this repository.
     Import(crate::cli::export::ImportArgs),
+    /// Run the backup service: scheduled plans, job history, REST API, metrics.
+    Serve(crate::cli::serve::ServeArgs),
 }
 
 /// Argon2id cost for a new key file or bundle.

@@ -25,6 +25,7 @@ mod prune;
 mod repair;
 mod repo;
 mod restore;
+mod serve;
 mod storage;
 mod table;
 
@@ -57,6 +58,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Diff(a) => diff::run(g, a),
         Command::Export(a) => export::export(g, a),
         Command::Import(a) => export::import(g, a),
+        Command::Serve(a) => serve::run(g, a),
     };
     storage::report(g);
     if interrupt::requested() && result.is_ok() {
