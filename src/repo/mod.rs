@@ -9,6 +9,7 @@ mod prune_cache;
 mod reader;
 mod repack;
 mod retention;
+mod snapshot_memo;
 mod snapshots;
 mod sync;
 #[cfg(test)]
@@ -22,7 +23,8 @@ pub use cache::{BlobLocation, IndexCache};
 pub use prune_cache::{PackUsage, UnindexedPack};
 pub use reader::PackRead;
 pub use repack::Repacker;
-pub use snapshots::{SnapshotFilter, SnapshotRef};
+pub use snapshot_memo::SnapshotMemo;
+pub use snapshots::{DamagedSnapshots, SnapshotFilter, SnapshotRef};
 pub use writer::{BlobWriter, WriteStats};
 
 use std::path::PathBuf;
