@@ -6,3 +6,4 @@
 //! announce it.
 
 pub mod model;
+pub mod notify;
