@@ -13,6 +13,8 @@ pub mod secret;
 mod validate;
 
 #[cfg(test)]
+mod access_tests;
+#[cfg(test)]
 mod tests;
 
 // The service (`crate::serve`) uses these; the CLI only some.
