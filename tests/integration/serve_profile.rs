@@ -94,6 +94,15 @@ fn serve_profile_conflicts_and_unknown_names_are_usage_errors() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("--password-file"), "{}", stderr(&out));
 
+    let missing = env.path("missing.toml");
+    let out = cairn(&env, &missing, &["-P", "main", "snapshots"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no such configuration file"),
+        "{}",
+        stderr(&out)
+    );
+
     let out = cairn(&env, &config, &["-P", "mian", "snapshots"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let msg = stderr(&out);
