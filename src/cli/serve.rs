@@ -49,6 +49,9 @@ pub enum TokenCommand {
     Revoke { name: String },
 }
 
-pub fn run(_g: &Global, _a: ServeArgs) -> Result<i32> {
+pub fn run(g: &Global, a: ServeArgs) -> Result<i32> {
+    if a.check_config {
+        return crate::config::check_cli(g, a.insecure_listen.as_deref());
+    }
     Err(Error::Usage("cairn serve: being built".into()))
 }

@@ -5,4 +5,6 @@
 //! SQLite; the API (axum), the metrics and the notifications read and
 //! announce it.
 
+pub mod metrics;
 pub mod model;
+pub mod notify;

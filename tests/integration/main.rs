@@ -38,6 +38,7 @@ mod readme_facts;
 mod repair;
 mod roundtrip;
 mod selection;
+mod serve_profile;
 mod service_example;
 mod spec_rules;
 mod sqlite_db;
