@@ -49,6 +49,17 @@ pub enum TokenCommand {
     Revoke { name: String },
 }
 
-pub fn run(_g: &Global, _a: ServeArgs) -> Result<i32> {
-    Err(Error::Usage("cairn serve: being built".into()))
+pub fn run(g: &Global, a: ServeArgs) -> Result<i32> {
+    let path = config_path(g)?;
+    crate::serve::run(&path, a.insecure_listen)
+}
+
+/// `--config FILE`, else the user's config directory + `cairn/config.toml`.
+fn config_path(g: &Global) -> Result<std::path::PathBuf> {
+    match &g.config {
+        Some(p) => Ok(p.clone()),
+        None => dirs::config_dir()
+            .map(|d| d.join("cairn").join("config.toml"))
+            .ok_or_else(|| Error::Usage("no --config given and no config directory known".into())),
+    }
 }
