@@ -80,6 +80,8 @@ fn check_listen(addr: SocketAddr, config: &Config, reason: Option<&str>) -> Resu
 }
 
 async fn serve(svc: Arc<Service>, listen: SocketAddr) -> Result<()> {
+    // Handlers first: once the API answers, a signal is never lost.
+    let signals = Signals::new()?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| Error::Usage(format!("cannot listen on {listen}: {e}")))?;
@@ -95,7 +97,7 @@ async fn serve(svc: Arc<Service>, listen: SocketAddr) -> Result<()> {
     });
     Jobs::start(&svc);
     let sched = tokio::spawn(scheduler::run(svc.clone()));
-    wait_for_stop(&svc).await?;
+    wait_for_stop(&svc, signals).await;
     sched.abort();
     let svc2 = svc.clone();
     let _ = tokio::task::spawn_blocking(move || drain(&svc2)).await;
@@ -105,23 +107,33 @@ async fn serve(svc: Arc<Service>, listen: SocketAddr) -> Result<()> {
     Ok(())
 }
 
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> Result<Signals> {
+        let sig = |k| signal(k).map_err(|e| Error::Internal(format!("signal handler: {e}")));
+        Ok(Signals {
+            term: sig(SignalKind::terminate())?,
+            int: sig(SignalKind::interrupt())?,
+            hup: sig(SignalKind::hangup())?,
+        })
+    }
+}
+
 /// Handles SIGHUP (reload) until SIGTERM or SIGINT arrives.
-async fn wait_for_stop(svc: &Service) -> Result<()> {
-    let sig = |k| signal(k).map_err(|e| Error::Internal(format!("signal handler: {e}")));
-    let (mut term, mut int, mut hup) = (
-        sig(SignalKind::terminate())?,
-        sig(SignalKind::interrupt())?,
-        sig(SignalKind::hangup())?,
-    );
+async fn wait_for_stop(svc: &Service, mut s: Signals) {
     loop {
         tokio::select! {
-            _ = term.recv() => break,
-            _ = int.recv() => break,
-            _ = hup.recv() => reload(svc),
+            _ = s.term.recv() => break,
+            _ = s.int.recv() => break,
+            _ = s.hup.recv() => reload(svc),
         }
     }
     tracing::warn!("stopping: no new jobs; a running job may finish within the grace period");
-    Ok(())
 }
 
 /// Loads the configuration again; a bad one leaves the running one.

@@ -5,8 +5,9 @@
 //! or running is not queued twice: the skipped run is a warning in the
 //! service's log (it is no job, so it has no history row).
 //!
-//! `run_missed`: at start, a plan whose last successful run (from the
-//! history) is older than a due time gets one job with trigger `missed`.
+//! `run_missed`: at start, a plan whose last run (from the history) is
+//! older than a due time, or was lost when the service stopped, gets one
+//! job with trigger `missed`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use chrono::{DateTime, Utc};
 
 use cairn::Result;
 
+use super::history::STOPPED_WHILE_RUNNING;
 use super::interim::{duration, Schedule};
 use super::model::{JobKind, JobRequest, JobStatus, Trigger};
 use super::Service;
@@ -91,32 +93,28 @@ pub fn entries(svc: &Service, now: DateTime<Utc>) -> Result<Vec<Entry>> {
     Ok(out)
 }
 
-/// Submits one `missed` job for each `run_missed` plan whose last
-/// successful backup is older than a due time. A plan that never ran has
-/// missed nothing.
+/// Submits one `missed` job for each `run_missed` plan whose last backup
+/// started before a due time that has passed, or was lost when the
+/// service stopped (killed, or stopped before it finished). A plan that
+/// never ran has missed nothing.
 pub fn catch_up(svc: &Service, entries: &[Entry], now: DateTime<Utc>) -> Result<()> {
     let config = svc.config();
     for e in entries.iter().filter(|e| e.kind == JobKind::Backup) {
         if !config.plans.get(&e.plan).is_some_and(|p| p.run_missed) {
             continue;
         }
-        let last = match svc
-            .history
-            .last(&e.plan, e.kind, Some(JobStatus::Succeeded))?
-        {
-            Some(r) => Some(r),
-            None => svc.history.last(&e.plan, e.kind, None)?,
+        let Some(last) = svc.history.last(&e.plan, e.kind, None)? else {
+            continue; // never ran: nothing was missed
         };
-        let Some(since) = last.and_then(|r| r.started_at.or(Some(r.queued_at))) else {
-            continue;
-        };
+        // A run the service's stop interrupted or never started is missed.
+        let lost = last.status == JobStatus::Cancelled
+            || last.error.as_deref() == Some(STOPPED_WHILE_RUNNING);
+        let since = last.started_at.unwrap_or(last.queued_at);
         let Ok(since) = DateTime::parse_from_rfc3339(&since) else {
             continue;
         };
-        if e.schedule
-            .next_after(since.with_timezone(&Utc))
-            .is_some_and(|due| due <= now)
-        {
+        let due = e.schedule.next_after(since.with_timezone(&Utc));
+        if lost || due.is_some_and(|due| due <= now) {
             tracing::warn!(plan = %e.plan, "a scheduled backup was missed while the service was down: running it now");
             submit(svc, e, Trigger::Missed);
         }
