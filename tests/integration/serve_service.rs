@@ -80,8 +80,8 @@ fn serve_sigterm_stops_a_running_job_cleanly_and_records_it_cancelled() {
     write(&data.join("big.bin"), &random_bytes(7, 64 << 20));
     let cfg = ServeConfig::new(&env, "shutdown_grace = \"0s\"");
     // The before-hook keeps the job running until the test has signalled.
-    let hook = format!("hook_before = \"sleep 60\"\nevery = \"1s\"");
-    cfg.write(&plan("big", &data, &hook));
+    let hook = "hook_before = \"sleep 60\"\nevery = \"1s\"";
+    cfg.write(&plan("big", &data, hook));
     let mut svc = Service::start(&env, &cfg);
     let running = wait_for("a running backup", || {
         jobs(&cfg.state_dir)
