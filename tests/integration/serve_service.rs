@@ -128,6 +128,7 @@ fn serve_sigterm_during_a_large_backup_leaves_a_clean_repository_and_a_true_hist
         .find(|j| j.id == running.id)
         .unwrap();
     let ids = snapshot_ids(&env);
+    eprintln!("the large backup ended {}", j.status);
     match j.status.as_str() {
         "cancelled" => assert!(ids.is_empty() && j.snapshot_id.is_none(), "{j:?} {ids:?}"),
         "succeeded" => assert_eq!(Some(&ids[0]), j.snapshot_id.as_ref()),

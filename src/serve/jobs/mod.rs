@@ -185,6 +185,16 @@ impl Jobs {
     }
 }
 
+/// The queue position of the job to start now: the oldest whose
+/// repository runs no job, if fewer than `max` jobs run.
+fn next_to_start(st: &State, max: usize) -> Option<usize> {
+    if st.running.len() >= max.max(1) {
+        return None;
+    }
+    let busy = |repo: &str| st.running.values().any(|r| r.req.repository == repo);
+    st.queue.iter().position(|(_, r)| !busy(&r.repository))
+}
+
 /// Starts each job when its repository is free and a slot is.
 fn dispatch(svc: &Arc<Service>) {
     let jobs = &svc.jobs;
@@ -193,12 +203,8 @@ fn dispatch(svc: &Arc<Service>) {
         if st.closed {
             return;
         }
-        let max = svc.config().server.max_parallel_jobs.max(1);
-        let busy = |st: &State, repo: &str| st.running.values().any(|r| r.req.repository == repo);
-        let next = (st.running.len() < max)
-            .then(|| st.queue.iter().position(|(_, r)| !busy(&st, &r.repository)))
-            .flatten();
-        let Some(pos) = next else {
+        let max = svc.config().server.max_parallel_jobs;
+        let Some(pos) = next_to_start(&st, max) else {
             st = jobs.changed.wait(st).unwrap_or_else(|p| p.into_inner());
             continue;
         };
@@ -228,3 +234,6 @@ fn dispatch(svc: &Arc<Service>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
