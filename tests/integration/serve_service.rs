@@ -244,3 +244,35 @@ fn serve_sighup_keeps_the_old_config_when_the_new_one_is_broken_and_takes_a_good
     svc.signal(libc::SIGTERM);
     assert_eq!(svc.wait_exit().code(), Some(0), "{}", svc.log());
 }
+
+/// A plan's check and prune schedules run as jobs of their own.
+#[test]
+fn serve_check_and_prune_schedules_run_their_jobs() {
+    let env = Env::new();
+    let data = env.path("data");
+    write(&data.join("a.bin"), &random_bytes(5, 200_000));
+    let cfg = ServeConfig::new(&env, "");
+    let extra = "every = \"1s\"\nkeep_last = 2\ncheck_every = \"1s\"\n\
+                 check_read_data_subset = \"100%\"\nprune_every = \"2s\"";
+    cfg.write(&plan("p", &data, extra));
+    let mut svc = Service::start(&env, &cfg);
+    let (check, prune) = wait_for("scheduled check and prune jobs", || {
+        let all = jobs(&cfg.state_dir);
+        let ok = |kind: &str| {
+            all.iter()
+                .filter(|j| j.kind == kind && j.status == "succeeded" && j.trigger == "schedule")
+                .last()
+                .cloned()
+        };
+        // A check after the first backup reads its data.
+        let check = ok("check").filter(|c| c.bytes_read.unwrap_or(0) > 0)?;
+        Some((check, ok("prune")?))
+    });
+    assert!(check.files.is_none(), "{check:?}");
+    assert!(job_log(&cfg.state_dir, prune.id)
+        .iter()
+        .any(|l| l.starts_with("prune: ")));
+    svc.signal(libc::SIGTERM);
+    assert_eq!(svc.wait_exit().code(), Some(0), "{}", svc.log());
+    env.ok(&["check"]);
+}
