@@ -260,8 +260,8 @@ fn serve_check_and_prune_schedules_run_their_jobs() {
         let all = jobs(&cfg.state_dir);
         let ok = |kind: &str| {
             all.iter()
-                .filter(|j| j.kind == kind && j.status == "succeeded" && j.trigger == "schedule")
-                .last()
+                .rev()
+                .find(|j| j.kind == kind && j.status == "succeeded" && j.trigger == "schedule")
                 .cloned()
         };
         // A check after the first backup reads its data.
