@@ -59,11 +59,13 @@ impl Jobs {
         }
     }
 
-    /// Records the job as `queued` and enqueues it; its id at once.
+    /// Records the job as `queued` and enqueues it; its id at once. After
+    /// [`Jobs::close`] (the service is stopping): `Error::Interrupted`.
     pub fn submit(&self, req: JobRequest) -> Result<JobId> {
         let mut st = self.lock();
         if st.closed {
-            return Err(Error::Usage("the service is stopping: no new jobs".into()));
+            let why = "the service is stopping: it takes no new jobs";
+            return Err(Error::Interrupted(why.into()));
         }
         let id = self.history.insert(&req)?;
         tracing::info!(job = id, kind = ?req.kind, plan = ?req.plan, "job queued");

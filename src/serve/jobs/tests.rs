@@ -203,5 +203,6 @@ fn failures_and_cancellations_are_recorded_as_such() {
     assert_eq!(rec.status, JobStatus::Cancelled, "{rec:?}");
     assert!(!svc.jobs.cancel(slow).unwrap());
     svc.jobs.close();
-    assert!(svc.jobs.submit(req(JobKind::Test, "main")).is_err());
+    let refused = svc.jobs.submit(req(JobKind::Test, "main")).unwrap_err();
+    assert_eq!(refused.kind(), cairn::ErrorKind::Interrupted);
 }
