@@ -50,5 +50,8 @@ pub enum TokenCommand {
 }
 
 pub fn run(_g: &Global, _a: ServeArgs) -> Result<i32> {
+    if let Some(ServeCommand::Token(t)) = _a.command {
+        return crate::serve::auth::command::from_cli(_g, t);
+    }
     Err(Error::Usage("cairn serve: being built".into()))
 }

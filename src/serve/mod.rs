@@ -5,4 +5,5 @@
 //! SQLite; the API (axum), the metrics and the notifications read and
 //! announce it.
 
+pub mod auth;
 pub mod model;

@@ -38,6 +38,8 @@ mod readme_facts;
 mod repair;
 mod roundtrip;
 mod selection;
+mod serve_api_tokens;
+mod serve_api_util;
 mod service_example;
 mod spec_rules;
 mod sqlite_db;
