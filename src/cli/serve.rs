@@ -49,9 +49,20 @@ pub enum TokenCommand {
     Revoke { name: String },
 }
 
-pub fn run(_g: &Global, _a: ServeArgs) -> Result<i32> {
-    if let Some(ServeCommand::Token(t)) = _a.command {
-        return crate::serve::auth::command::from_cli(_g, t);
+pub fn run(g: &Global, a: ServeArgs) -> Result<i32> {
+    let path = config_path(g)?;
+    if let Some(ServeCommand::Token(t)) = a.command {
+        return crate::serve::auth::command::run(&path, t.command, g.json);
     }
-    Err(Error::Usage("cairn serve: being built".into()))
+    crate::serve::run(&path, a.insecure_listen)
+}
+
+/// `--config FILE`, else the user's config directory + `cairn/config.toml`.
+fn config_path(g: &Global) -> Result<std::path::PathBuf> {
+    match &g.config {
+        Some(p) => Ok(p.clone()),
+        None => dirs::config_dir()
+            .map(|d| d.join("cairn").join("config.toml"))
+            .ok_or_else(|| Error::Usage("no --config given and no config directory known".into())),
+    }
 }

@@ -40,6 +40,8 @@ mod roundtrip;
 mod selection;
 mod serve_api_tokens;
 mod serve_api_util;
+mod serve_service;
+mod serve_util;
 mod service_example;
 mod spec_rules;
 mod sqlite_db;

@@ -7,26 +7,13 @@ use std::path::Path;
 use cairn::{Error, Result};
 
 use super::{generate, hash, tokens_path, Scope, StoredToken, TokenFile};
-use crate::cli::args::Global;
-use crate::cli::serve::{TokenArgs, TokenCommand};
+use crate::cli::serve::TokenCommand;
 
-/// `cairn serve token …`: the state directory from the configuration file.
-pub fn from_cli(g: &Global, t: TokenArgs) -> Result<i32> {
-    let path = match &g.config {
-        Some(p) => p.clone(),
-        None => dirs::config_dir()
-            .map(|d| d.join("cairn").join("config.toml"))
-            .ok_or_else(|| Error::Usage("no --config given and no config directory known".into()))?,
-    };
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    let config: crate::config::Config = toml::from_str(&text)
-        .map_err(|e| Error::Usage(format!("{}: {}", path.display(), e.message())))?;
-    run(&super::state_dir(&config)?, t.command, g.json)
-}
-
-/// Runs one token command against the state directory `state_dir`; the exit code.
-pub fn run(state_dir: &Path, cmd: TokenCommand, json: bool) -> Result<i32> {
-    let path = tokens_path(state_dir);
+/// Runs one token command against the state directory the configuration
+/// file `config` names; the exit code.
+pub fn run(config: &Path, cmd: TokenCommand, json: bool) -> Result<i32> {
+    let config = crate::serve::interim::load(config)?;
+    let path = tokens_path(&super::state_dir(&config)?);
     match cmd {
         TokenCommand::Create { name, scopes } => create(&path, &name, &scopes),
         TokenCommand::List => list(&path, json),
