@@ -20,6 +20,9 @@ pub struct Serve {
     pub data: PathBuf,
     /// The only directory restores may write under.
     pub restore_root: PathBuf,
+    /// `http`, or `https` with [`Serve::tls_ca`] trusted.
+    pub scheme: &'static str,
+    pub tls_ca: Option<Vec<u8>>,
     child: Option<Child>,
 }
 
@@ -73,6 +76,8 @@ tags = ["api"]
             addr,
             data,
             restore_root,
+            scheme: "http",
+            tls_ca: None,
             child: None,
         }
     }
@@ -123,11 +128,49 @@ tags = ["api"]
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        format!("{}://{}{path}", self.scheme, self.addr)
+    }
+
+    /// An agent that returns 4xx/5xx as responses and trusts the test CA.
+    pub fn agent(&self) -> ureq::Agent {
+        let mut b = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(120)));
+        if let Some(pem) = &self.tls_ca {
+            let cert = ureq::tls::Certificate::from_pem(pem).expect("a PEM certificate");
+            let roots = ureq::tls::RootCerts::Specific(std::sync::Arc::new(vec![cert]));
+            b = b.tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build());
+        }
+        b.build().into()
+    }
+
+    /// A request with the bearer token, if any: status, `WWW-Authenticate`, JSON body.
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: &str,
+    ) -> (u16, Option<String>, serde_json::Value) {
+        let mut req = ureq::http::Request::builder()
+            .method(method)
+            .uri(self.url(path))
+            .header("Content-Type", "application/json");
+        if let Some(t) = token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        let req = req.body(body.to_string()).unwrap();
+        let mut resp = self.agent().run(req).expect("request");
+        let www = resp
+            .headers()
+            .get("www-authenticate")
+            .map(|v| v.to_str().unwrap().to_string());
+        let bytes = resp.body_mut().read_to_vec().expect("body");
+        (resp.status().as_u16(), www, json(&bytes))
     }
 
     fn try_get(&self, path: &str, token: Option<&str>) -> Result<(u16, Vec<u8>), ureq::Error> {
-        let mut req = agent().get(&self.url(path));
+        let mut req = self.agent().get(self.url(path));
         if let Some(t) = token {
             req = req.header("Authorization", &format!("Bearer {t}"));
         }
@@ -150,8 +193,9 @@ tags = ["api"]
 
     /// POST a JSON body: status and JSON body.
     pub fn post(&self, path: &str, token: Option<&str>, body: &str) -> (u16, serde_json::Value) {
-        let mut req = agent()
-            .post(&self.url(path))
+        let mut req = self
+            .agent()
+            .post(self.url(path))
             .header("Content-Type", "application/json");
         if let Some(t) = token {
             req = req.header("Authorization", &format!("Bearer {t}"));
@@ -206,15 +250,6 @@ impl Drop for Serve {
             let _ = c.wait();
         }
     }
-}
-
-/// An agent that returns 4xx/5xx as responses, not errors.
-pub fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(120)))
-        .build()
-        .into()
 }
 
 pub fn json(bytes: &[u8]) -> serde_json::Value {
