@@ -51,6 +51,9 @@ pub enum TokenCommand {
 
 pub fn run(g: &Global, a: ServeArgs) -> Result<i32> {
     let path = config_path(g)?;
+    if let Some(ServeCommand::Token(t)) = a.command {
+        return crate::serve::auth::command::run(&path, t.command, g.json);
+    }
     crate::serve::run(&path, a.insecure_listen)
 }
 

@@ -8,6 +8,8 @@
 //! One [`Service`] value is shared (`Arc`) by all of them; `run` (in
 //! `process.rs`) builds it, starts the parts and handles the signals.
 
+pub mod api;
+pub mod auth;
 pub mod history;
 mod interim;
 pub mod jobs;

@@ -89,15 +89,17 @@ async fn serve(svc: Arc<Service>, listen: SocketAddr) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| Error::Usage(format!("cannot listen on {listen}: {e}")))?;
-    tracing::info!("listening on {listen}");
+    let tls = super::api::tls::load(&svc.config().server).await?;
+    tracing::info!("listening on {listen}{}", if tls.is_some() { " (TLS)" } else { "" });
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let app = router(svc.clone());
+    let app = super::api::router(svc.clone())?;
     let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stop_rx.await;
-            })
-            .await;
+        let stop = async {
+            let _ = stop_rx.await;
+        };
+        if let Err(e) = super::api::tls::serve(app, listener, tls, stop).await {
+            tracing::error!("{e}");
+        }
     });
     Jobs::start(&svc);
     let sched = tokio::spawn(scheduler::run(svc.clone()));
@@ -177,10 +179,3 @@ fn drain(svc: &Service) {
     }
 }
 
-/// Until the API lands: `GET /api/v1/health` only.
-fn router(_svc: Arc<Service>) -> axum::Router {
-    axum::Router::new().route(
-        "/api/v1/health",
-        axum::routing::get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
-    )
-}
