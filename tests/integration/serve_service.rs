@@ -3,7 +3,7 @@
 //! schedules, the job history, SIGTERM, SIGKILL and restart, SIGHUP.
 
 use crate::serve_util::{
-    job_log, jobs, serve_cmd, snapshot_ids, wait_for, Job, ServeConfig, Service,
+    get_auth, job_log, jobs, serve_cmd, snapshot_ids, token, wait_for, Job, ServeConfig, Service,
 };
 use crate::util::{random_bytes, write, Env};
 
@@ -53,6 +53,16 @@ fn serve_a_plan_every_2s_runs_on_schedule_and_records_its_jobs() {
     assert!(job_log(&cfg.state_dir, done[0].id)
         .iter()
         .any(|l| l.starts_with("snapshot ")));
+    // The API shows the same history.
+    let token = token(&env, &cfg, &["read"]);
+    let path = format!("/api/v1/jobs/{}", done[0].id);
+    let (code, body) = get_auth(cfg.port, &path, Some(&token)).unwrap();
+    assert_eq!(code, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["status"], "succeeded");
+    assert_eq!(v["trigger"], "schedule");
+    assert_eq!(v["snapshot_id"].as_str(), done[0].snapshot_id.as_deref());
+    assert_eq!(v["files"], 2);
     svc.signal(libc::SIGTERM);
     assert_eq!(svc.wait_exit().code(), Some(0), "{}", svc.log());
 }
