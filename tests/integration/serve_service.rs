@@ -88,7 +88,7 @@ fn serve_sigterm_stops_a_running_job_cleanly_and_records_it_cancelled() {
     let env = Env::new();
     let data = env.path("data");
     write(&data.join("big.bin"), &random_bytes(7, 64 << 20));
-    let cfg = ServeConfig::new(&env, "shutdown_grace = \"0s\"");
+    let cfg = ServeConfig::new(&env, "shutdown_grace = \"1s\"");
     // The before-hook keeps the job running until the test has signalled.
     let hook = "hook_before = \"sleep 60\"\nevery = \"1s\"";
     cfg.write(&plan("big", &data, hook));
@@ -123,7 +123,7 @@ fn serve_sigterm_during_a_large_backup_leaves_a_clean_repository_and_a_true_hist
     for i in 0..4 {
         write(&data.join(format!("f{i}.bin")), &random_bytes(i, 24 << 20));
     }
-    let cfg = ServeConfig::new(&env, "shutdown_grace = \"0s\"");
+    let cfg = ServeConfig::new(&env, "shutdown_grace = \"1s\"");
     cfg.write(&plan("big", &data, "every = \"1s\""));
     let mut svc = Service::start(&env, &cfg);
     let running = wait_for("a running backup", || {
@@ -138,7 +138,6 @@ fn serve_sigterm_during_a_large_backup_leaves_a_clean_repository_and_a_true_hist
         .find(|j| j.id == running.id)
         .unwrap();
     let ids = snapshot_ids(&env);
-    eprintln!("the large backup ended {}", j.status);
     match j.status.as_str() {
         "cancelled" => assert!(ids.is_empty() && j.snapshot_id.is_none(), "{j:?} {ids:?}"),
         "succeeded" => assert_eq!(Some(&ids[0]), j.snapshot_id.as_ref()),
