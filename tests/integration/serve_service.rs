@@ -285,3 +285,80 @@ fn serve_check_and_prune_schedules_run_their_jobs() {
     assert_eq!(svc.wait_exit().code(), Some(0), "{}", svc.log());
     env.ok(&["check"]);
 }
+
+/// A loopback HTTP server that answers 200 and hands over each request's
+/// first line and body.
+fn receiver() -> (u16, std::sync::mpsc::Receiver<(String, String)>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut r = BufReader::new(conn.try_clone().unwrap());
+            let mut first = String::new();
+            r.read_line(&mut first).unwrap();
+            let mut len = 0;
+            loop {
+                let mut h = String::new();
+                r.read_line(&mut h).unwrap();
+                if h.trim().is_empty() {
+                    break;
+                }
+                if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap();
+                }
+            }
+            let mut body = vec![0; len];
+            r.read_exact(&mut body).unwrap();
+            let _ = conn
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let _ = tx.send((
+                first.trim().to_string(),
+                String::from_utf8_lossy(&body).into(),
+            ));
+        }
+    });
+    (port, rx)
+}
+
+/// A scheduled job's end is announced: the webhook gets the job record,
+/// healthchecks get their start and success pings.
+#[test]
+fn serve_announces_a_scheduled_job_to_the_webhook_and_healthchecks() {
+    let env = Env::new();
+    let data = env.path("data");
+    write(&data.join("a.txt"), b"state");
+    let (port, rx) = receiver();
+    let cfg = ServeConfig::new(&env, "");
+    let notify = format!(
+        "every = \"1s\"\n[plans.p.notify]\nwebhook = \"http://127.0.0.1:{port}/hook\"\n\
+         healthchecks = \"http://127.0.0.1:{port}/hc\""
+    );
+    cfg.write(&plan("p", &data, &notify));
+    let mut svc = Service::start(&env, &cfg);
+    let mut seen: Vec<(String, String)> = Vec::new();
+    let end = std::time::Instant::now() + crate::serve_util::DEADLINE;
+    while !seen.iter().any(|(l, _)| l.starts_with("POST /hook")) {
+        let left = end.saturating_duration_since(std::time::Instant::now());
+        let got = rx
+            .recv_timeout(left)
+            .expect("announcements before the deadline");
+        seen.push(got);
+    }
+    let (_, body) = seen
+        .iter()
+        .find(|(l, _)| l.starts_with("POST /hook"))
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(v["event"], "success", "{v}");
+    assert_eq!(v["plan"], "p");
+    assert!(v["snapshot_id"].is_string(), "{v}");
+    assert!(
+        seen.iter().any(|(l, _)| l.starts_with("POST /hc/start")),
+        "{seen:?}"
+    );
+    svc.signal(libc::SIGTERM);
+    assert_eq!(svc.wait_exit().code(), Some(0), "{}", svc.log());
+}
