@@ -107,7 +107,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
         let de = &mut serde_json::Deserializer::from_slice(bytes);
         serde_path_to_error::deserialize(de).map(Body).map_err(|e| {
             let path = e.path().to_string();
-            let field = if path == "." { "body".to_string() } else { path };
+            let syntax = e.inner().is_syntax() || e.inner().is_eof();
+            let field = if syntax || path == "." || path == "?" { "body".to_string() } else { path };
             ApiError::bad(&field, e.into_inner().to_string())
         })
     }
