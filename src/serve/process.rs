@@ -86,7 +86,10 @@ async fn serve(svc: Arc<Service>, listen: SocketAddr) -> Result<()> {
         .await
         .map_err(|e| Error::Usage(format!("cannot listen on {listen}: {e}")))?;
     let tls = super::api::tls::load(&svc.config().server).await?;
-    tracing::info!("listening on {listen}{}", if tls.is_some() { " (TLS)" } else { "" });
+    tracing::info!(
+        "listening on {listen}{}",
+        if tls.is_some() { " (TLS)" } else { "" }
+    );
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let app = super::api::router(svc.clone())?;
     let server = tokio::spawn(async move {
@@ -169,4 +172,3 @@ fn drain(svc: &Service) {
         tracing::warn!("waiting for the running jobs to reach a safe point");
     }
 }
-

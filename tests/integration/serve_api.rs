@@ -9,7 +9,9 @@ use crate::serve_api_util::Serve;
 use crate::util::assert_same_tree;
 
 fn job_id(v: &Value) -> i64 {
-    v["job"].as_i64().unwrap_or_else(|| panic!("no job id: {v}"))
+    v["job"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no job id: {v}"))
 }
 
 #[test]
@@ -37,7 +39,10 @@ fn serve_api_tokens_and_scopes_guard_a_backup() {
     assert_eq!(st, 202, "{v}");
     let job = s.wait_job(job_id(&v), &read);
     assert_eq!(job["status"], "succeeded", "{job}");
-    let (_, snaps) = s.get("/api/v1/repositories/main/snapshots?tag=manual", Some(&read));
+    let (_, snaps) = s.get(
+        "/api/v1/repositories/main/snapshots?tag=manual",
+        Some(&read),
+    );
     assert_eq!(snaps.as_array().unwrap().len(), 1, "{snaps}");
 
     // Revoked: refused at the next request, no restart.
@@ -53,7 +58,10 @@ fn serve_api_every_endpoint_answers() {
     let read = s.token("reader", &["read"]);
     s.start();
     let job = s.backup(&admin);
-    let snapshot = job["snapshot_id"].as_str().expect("snapshot id").to_string();
+    let snapshot = job["snapshot_id"]
+        .as_str()
+        .expect("snapshot id")
+        .to_string();
 
     // Plans.
     let (st, v) = s.get("/api/v1/plans", Some(&read));
@@ -66,7 +74,11 @@ fn serve_api_every_endpoint_answers() {
     assert_eq!((st, v["field"].as_str()), (404, Some("name")), "{v}");
     let (st, v) = s.post("/api/v1/plans/files/run", Some(&admin), r#"{"tags": "x"}"#);
     assert_eq!((st, v["field"].as_str()), (400, Some("tags")), "{v}");
-    let (st, v) = s.post("/api/v1/plans/files/run", Some(&admin), r#"{"tags": ["a"], "x": 1}"#);
+    let (st, v) = s.post(
+        "/api/v1/plans/files/run",
+        Some(&admin),
+        r#"{"tags": ["a"], "x": 1}"#,
+    );
     assert_eq!(st, 400, "an unknown field: {v}");
     let (st, v) = s.post("/api/v1/plans/files/run", Some(&admin), "{not json");
     assert_eq!((st, v["field"].as_str()), (400, Some("body")), "{v}");
@@ -79,10 +91,21 @@ fn serve_api_every_endpoint_answers() {
     assert_eq!(s.wait_job(job_id(&v), &read)["status"], "succeeded");
 
     // Jobs.
-    let (st, v) = s.get("/api/v1/jobs?plan=files&kind=backup&status=succeeded&limit=5", Some(&read));
+    let (st, v) = s.get(
+        "/api/v1/jobs?plan=files&kind=backup&status=succeeded&limit=5",
+        Some(&read),
+    );
     assert_eq!(st, 200);
-    assert!(v.as_array().unwrap().iter().any(|j| j["id"] == job["id"]), "{v}");
-    for (q, field) in [("status=done", "status"), ("kind=x", "kind"), ("limit=0", "limit"), ("before=x", "before")] {
+    assert!(
+        v.as_array().unwrap().iter().any(|j| j["id"] == job["id"]),
+        "{v}"
+    );
+    for (q, field) in [
+        ("status=done", "status"),
+        ("kind=x", "kind"),
+        ("limit=0", "limit"),
+        ("before=x", "before"),
+    ] {
         let (st, v) = s.get(&format!("/api/v1/jobs?{q}"), Some(&read));
         assert_eq!((st, v["field"].as_str()), (400, Some(field)), "{q}: {v}");
     }
@@ -102,11 +125,23 @@ fn serve_api_every_endpoint_answers() {
     let (st, v) = s.post("/api/v1/repositories/main/test", Some(&admin), "");
     assert_eq!(st, 202, "{v}");
     assert_eq!(s.wait_job(job_id(&v), &read)["status"], "succeeded");
-    let (st, v) = s.post("/api/v1/repositories/main/check", Some(&admin), r#"{"read_data_subset": "50%"}"#);
+    let (st, v) = s.post(
+        "/api/v1/repositories/main/check",
+        Some(&admin),
+        r#"{"read_data_subset": "50%"}"#,
+    );
     assert_eq!(st, 202, "{v}");
     assert_eq!(s.wait_job(job_id(&v), &read)["status"], "succeeded");
-    let (st, v) = s.post("/api/v1/repositories/main/check", Some(&admin), r#"{"read_data_subset": "lots"}"#);
-    assert_eq!((st, v["field"].as_str()), (400, Some("read_data_subset")), "{v}");
+    let (st, v) = s.post(
+        "/api/v1/repositories/main/check",
+        Some(&admin),
+        r#"{"read_data_subset": "lots"}"#,
+    );
+    assert_eq!(
+        (st, v["field"].as_str()),
+        (400, Some("read_data_subset")),
+        "{v}"
+    );
     let (st, v) = s.get("/api/v1/repositories/main/stats", Some(&read));
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["snapshots"], 1);
@@ -116,27 +151,54 @@ fn serve_api_every_endpoint_answers() {
     assert_eq!(st, 404);
 
     // Snapshots.
-    let (st, v) = s.get("/api/v1/repositories/main/snapshots?tag=api&host=", Some(&read));
+    let (st, v) = s.get(
+        "/api/v1/repositories/main/snapshots?tag=api&host=",
+        Some(&read),
+    );
     assert_eq!((st, v.as_array().map(Vec::len)), (200, Some(1)), "{v}");
     let (_, v) = s.get("/api/v1/repositories/main/snapshots?tag=nope", Some(&read));
     assert_eq!(v.as_array().map(Vec::len), Some(0));
-    let (_, v) = s.get("/api/v1/repositories/main/snapshots?since=2999-01-01T00:00:00Z", Some(&read));
+    let (_, v) = s.get(
+        "/api/v1/repositories/main/snapshots?since=2999-01-01T00:00:00Z",
+        Some(&read),
+    );
     assert_eq!(v.as_array().map(Vec::len), Some(0));
-    let (_, v) = s.get("/api/v1/repositories/main/snapshots?until=2999-01-01T00:00:00Z", Some(&read));
+    let (_, v) = s.get(
+        "/api/v1/repositories/main/snapshots?until=2999-01-01T00:00:00Z",
+        Some(&read),
+    );
     assert_eq!(v.as_array().map(Vec::len), Some(1));
-    let (st, v) = s.get("/api/v1/repositories/main/snapshots?since=yesterday", Some(&read));
+    let (st, v) = s.get(
+        "/api/v1/repositories/main/snapshots?since=yesterday",
+        Some(&read),
+    );
     assert_eq!((st, v["field"].as_str()), (400, Some("since")), "{v}");
     let (st, v) = s.get("/api/v1/repositories/main/snapshots/latest", Some(&read));
-    assert_eq!((st, v["id"].as_str()), (200, Some(snapshot.as_str())), "{v}");
+    assert_eq!(
+        (st, v["id"].as_str()),
+        (200, Some(snapshot.as_str())),
+        "{v}"
+    );
     let (st, v) = s.get("/api/v1/repositories/main/snapshots/deadbeef", Some(&read));
     assert_eq!((st, v["field"].as_str()), (400, Some("id")), "{v}");
     let data = s.data.to_string_lossy().into_owned();
-    let (st, v) = s.get(&format!("/api/v1/repositories/main/snapshots/latest/files?path={data}"), Some(&read));
+    let (st, v) = s.get(
+        &format!("/api/v1/repositories/main/snapshots/latest/files?path={data}"),
+        Some(&read),
+    );
     assert_eq!(st, 200, "{v}");
-    let mut names: Vec<_> = v.as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap().to_string()).collect();
+    let mut names: Vec<_> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap().to_string())
+        .collect();
     names.sort();
     assert_eq!(names, ["a.txt", "sub"]);
-    let (st, v) = s.get(&format!("/api/v1/repositories/main/snapshots/latest/files?path={data}/none"), Some(&read));
+    let (st, v) = s.get(
+        &format!("/api/v1/repositories/main/snapshots/latest/files?path={data}/none"),
+        Some(&read),
+    );
     assert_eq!((st, v["field"].as_str()), (400, Some("path")), "{v}");
 
     // Service.
@@ -163,10 +225,17 @@ fn serve_api_downloads_are_byte_exact() {
     for rel in ["a.txt", "sub/b.bin"] {
         let (st, bytes) = s.get_bytes(&format!("{base}?path={data}/{rel}"), Some(&read));
         assert_eq!(st, 200, "{}", String::from_utf8_lossy(&bytes));
-        assert!(bytes == std::fs::read(s.data.join(rel)).unwrap(), "{rel} differs");
+        assert!(
+            bytes == std::fs::read(s.data.join(rel)).unwrap(),
+            "{rel} differs"
+        );
     }
     let (st, v) = s.get(&format!("{base}?path={data}"), Some(&read));
-    assert_eq!((st, v["field"].as_str()), (400, Some("path")), "a directory needs a format: {v}");
+    assert_eq!(
+        (st, v["field"].as_str()),
+        (400, Some("path")),
+        "a directory needs a format: {v}"
+    );
     let (st, v) = s.get(&format!("{base}?path={data}&format=rar"), Some(&read));
     assert_eq!((st, v["field"].as_str()), (400, Some("format")), "{v}");
 
@@ -208,16 +277,31 @@ fn serve_api_restore_is_byte_exact_and_confined_to_the_roots() {
         "relative/dir".to_string(),
     ] {
         let (st, v) = s.post(url, Some(&restore), &body(&bad));
-        assert_eq!((st, v["field"].as_str()), (400, Some("target")), "{bad}: {v}");
+        assert_eq!(
+            (st, v["field"].as_str()),
+            (400, Some("target")),
+            "{bad}: {v}"
+        );
     }
-    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0, "nothing written outside");
-    let (st, v) = s.post(url, Some(&restore), &format!(r#"{{"snapshot": "ffff", "target": "{root}/r0"}}"#));
+    assert_eq!(
+        std::fs::read_dir(&outside).unwrap().count(),
+        0,
+        "nothing written outside"
+    );
+    let (st, v) = s.post(
+        url,
+        Some(&restore),
+        &format!(r#"{{"snapshot": "ffff", "target": "{root}/r0"}}"#),
+    );
     assert_eq!((st, v["field"].as_str()), (400, Some("snapshot")), "{v}");
 
     let (st, v) = s.post(url, Some(&restore), &body(&format!("{root}/r1")));
     assert_eq!(st, 202, "{v}");
     let job = s.wait_job(job_id(&v), &restore);
     assert_eq!(job["status"], "succeeded", "{job}");
-    let restored = s.restore_root.join("r1").join(s.data.strip_prefix("/").unwrap());
+    let restored = s
+        .restore_root
+        .join("r1")
+        .join(s.data.strip_prefix("/").unwrap());
     assert_same_tree(&s.data, &restored);
 }

@@ -17,7 +17,8 @@ fn serve_api_events_stream_a_jobs_status_changes() {
     let token = s.token("ci", &["backup"]);
     s.start();
     let mut conn = TcpStream::connect(&s.addr).unwrap();
-    conn.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(120)))
+        .unwrap();
     write!(
         conn,
         "GET /api/v1/jobs/events HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\n\r\n",
@@ -35,11 +36,16 @@ fn serve_api_events_stream_a_jobs_status_changes() {
     let mut seen = Vec::new();
     for line in lines {
         let line = line.expect("the event stream ends only with the test");
-        let Some(data) = line.strip_prefix("data: ") else { continue };
+        let Some(data) = line.strip_prefix("data: ") else {
+            continue;
+        };
         let ev: serde_json::Value = serde_json::from_str(data).unwrap();
         if ev["event"] == "status" && ev["job"] == job {
             seen.push(ev["status"].as_str().unwrap().to_string());
-            if seen.last().is_some_and(|s| s == "succeeded" || s == "failed") {
+            if seen
+                .last()
+                .is_some_and(|s| s == "succeeded" || s == "failed")
+            {
                 break;
             }
         }
@@ -80,7 +86,8 @@ fn serve_api_fifty_pollers_during_a_backup_all_get_answers() {
     let s = Arc::new(s);
     let pollers: Vec<_> = (0..50)
         .map(|_| {
-            let (s, token, done, answers) = (s.clone(), token.clone(), done.clone(), answers.clone());
+            let (s, token, done, answers) =
+                (s.clone(), token.clone(), done.clone(), answers.clone());
             std::thread::spawn(move || {
                 while !done.load(Ordering::Relaxed) {
                     for path in ["/api/v1/jobs".to_string(), format!("/api/v1/jobs/{job}")] {
@@ -105,5 +112,8 @@ fn serve_api_fifty_pollers_during_a_backup_all_get_answers() {
         answers.load(Ordering::Relaxed),
         polled / alone.max(0.001)
     );
-    assert!(answers.load(Ordering::Relaxed) >= 100, "the pollers were answered");
+    assert!(
+        answers.load(Ordering::Relaxed) >= 100,
+        "the pollers were answered"
+    );
 }

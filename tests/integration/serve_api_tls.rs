@@ -11,7 +11,14 @@ fn serve_api_listens_with_tls() {
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
     let out = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
         .args(["-nodes", "-days", "2", "-subj", "/CN=127.0.0.1"])
         .args(["-addext", "subjectAltName=IP:127.0.0.1"])
         .args(["-addext", "basicConstraints=critical,CA:FALSE"])
@@ -22,7 +29,11 @@ fn serve_api_listens_with_tls() {
         .arg(&cert)
         .output()
         .expect("openssl makes a test certificate");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut s = Serve::new("");
     // [server] is the first table: the TLS keys go right below it.
     let text = std::fs::read_to_string(&s.config).unwrap().replacen(
@@ -40,5 +51,8 @@ fn serve_api_listens_with_tls() {
 
     s.scheme = "http";
     let plain = s.agent().get(s.url("/api/v1/health")).call();
-    assert!(plain.is_err() || plain.unwrap().status() != 200, "plain HTTP is not served");
+    assert!(
+        plain.is_err() || plain.unwrap().status() != 200,
+        "plain HTTP is not served"
+    );
 }

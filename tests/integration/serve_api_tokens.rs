@@ -26,7 +26,10 @@ fn serve_api_tokens_are_printed_once_and_stored_as_hashes() {
     let list = s.run(&["token", "list"]);
     assert!(list.status.success());
     let list = String::from_utf8(list.stdout).unwrap();
-    assert!(list.contains("ci") && list.contains("backup,read"), "{list}");
+    assert!(
+        list.contains("ci") && list.contains("backup,read"),
+        "{list}"
+    );
     assert!(!list.contains(&token));
 
     assert_eq!(s.run(&["token", "revoke", "nobody"]).status.code(), Some(2));

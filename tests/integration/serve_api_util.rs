@@ -40,7 +40,11 @@ impl Serve {
         let data = env.path("data");
         std::fs::create_dir_all(data.join("sub")).unwrap();
         std::fs::write(data.join("a.txt"), b"alpha\n").unwrap();
-        std::fs::write(data.join("sub/b.bin"), crate::util::random_bytes(7, 300_000)).unwrap();
+        std::fs::write(
+            data.join("sub/b.bin"),
+            crate::util::random_bytes(7, 300_000),
+        )
+        .unwrap();
         let restore_root = env.path("restores");
         std::fs::create_dir_all(&restore_root).unwrap();
         let pw = env.path("password");
@@ -100,7 +104,11 @@ tags = ["api"]
             args.extend(["--scope", s]);
         }
         let out = self.run(&args);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let stdout = String::from_utf8(out.stdout).unwrap();
         stdout.lines().last().expect("a token line").to_string()
     }

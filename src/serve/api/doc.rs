@@ -38,7 +38,8 @@ struct Bearer;
 
 impl Modify for Bearer {
     fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
-        let scheme = SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build());
+        let scheme =
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build());
         api.components
             .get_or_insert_with(Default::default)
             .add_security_scheme("bearer", scheme);
@@ -47,7 +48,9 @@ impl Modify for Bearer {
 
 /// The document as `docs/openapi.json` holds it.
 pub fn json() -> String {
-    let mut s = ApiDoc::openapi().to_pretty_json().expect("the OpenAPI document serializes");
+    let mut s = ApiDoc::openapi()
+        .to_pretty_json()
+        .expect("the OpenAPI document serializes");
     s.push('\n');
     s
 }

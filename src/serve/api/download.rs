@@ -65,7 +65,10 @@ pub async fn download(
         let (path, node) = resolve(&repo, &snap, q.path.as_deref())?;
         let size = node.kind.file_content().map(|(size, _)| size);
         if format.is_none() && size.is_none() {
-            return Err(ApiError::bad("path", "not a regular file: add format=tar or format=zip"));
+            return Err(ApiError::bad(
+                "path",
+                "not a regular file: add format=tar or format=zip",
+            ));
         }
         let name = String::from_utf8_lossy(&node.name).into_owned();
         // The rest runs after the response has started.
@@ -78,11 +81,11 @@ pub async fn download(
                         Format::Tar => ArchiveFormat::Tar,
                         Format::Zip => ArchiveFormat::Zip,
                     };
-                    write_archive(&*repo, &node, path.as_os_str().as_bytes(), f, &mut out)
-                        .map(drop)
+                    write_archive(&repo, &node, path.as_os_str().as_bytes(), f, &mut out).map(drop)
                 }
             };
-            let flushed = written.and_then(|()| out.flush().map_err(|e| cairn::Error::io("<client>", e)));
+            let flushed =
+                written.and_then(|()| out.flush().map_err(|e| cairn::Error::io("<client>", e)));
             if let Err(e) = flushed {
                 tracing::warn!("download stopped: {e}");
                 let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
@@ -115,9 +118,19 @@ pub async fn download(
 fn disposition(name: &str, ext: &str) -> String {
     let safe: String = name
         .chars()
-        .map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
-    let safe = if safe.is_empty() || safe == "/" { "snapshot".into() } else { safe };
+    let safe = if safe.is_empty() || safe == "/" {
+        "snapshot".into()
+    } else {
+        safe
+    };
     format!("attachment; filename=\"{safe}{ext}\"")
 }
 
@@ -129,7 +142,8 @@ fn file(
     let (_, content) = node.kind.file_content().expect("checked: a regular file");
     for c in content {
         let data = repo.read_blob(BlobKind::Data, &BlobId::from(*c))?;
-        out.write_all(&data).map_err(|e| cairn::Error::io("<client>", e))?;
+        out.write_all(&data)
+            .map_err(|e| cairn::Error::io("<client>", e))?;
     }
     Ok(())
 }

@@ -74,8 +74,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut r = (self.status, Json(self.body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
-            r.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, "Bearer".parse().expect("valid header"));
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                "Bearer".parse().expect("valid header"),
+            );
         }
         r
     }
@@ -94,7 +96,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
             .map_err(|e| match e.status() {
                 StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("the request body is larger than {} bytes", super::BODY_LIMIT),
+                    format!(
+                        "the request body is larger than {} bytes",
+                        super::BODY_LIMIT
+                    ),
                     Some("body"),
                 ),
                 s => ApiError::new(s, e.body_text(), Some("body")),
@@ -108,7 +113,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
         serde_path_to_error::deserialize(de).map(Body).map_err(|e| {
             let path = e.path().to_string();
             let syntax = e.inner().is_syntax() || e.inner().is_eof();
-            let field = if syntax || path == "." || path == "?" { "body".to_string() } else { path };
+            let field = if syntax || path == "." || path == "?" {
+                "body".to_string()
+            } else {
+                path
+            };
             ApiError::bad(&field, e.into_inner().to_string())
         })
     }
@@ -139,7 +148,12 @@ pub fn parse_time(
         .map(|v| {
             chrono::DateTime::parse_from_rfc3339(v)
                 .map(|t| t.to_utc())
-                .map_err(|e| ApiError::bad(field, format!("{field}: {v:?} is not an RFC 3339 time: {e}")))
+                .map_err(|e| {
+                    ApiError::bad(
+                        field,
+                        format!("{field}: {v:?} is not an RFC 3339 time: {e}"),
+                    )
+                })
         })
         .transpose()
 }

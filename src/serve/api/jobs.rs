@@ -63,7 +63,9 @@ pub async fn list(
         before: parse_opt("before", q.before.as_deref(), "a job id")?,
         limit,
     };
-    blocking(move || Ok(api.svc.history.list(&f)?)).await.map(Json)
+    blocking(move || Ok(api.svc.history.list(&f)?))
+        .await
+        .map(Json)
 }
 
 /// One job; `status` is queued, running, succeeded, failed or cancelled.
@@ -92,7 +94,10 @@ pub async fn log(
     blocking(move || {
         record(&api, id)?;
         let lines = api.svc.history.log(id)?;
-        Ok(lines.into_iter().map(|(time, line)| LogLine { time, line }).collect())
+        Ok(lines
+            .into_iter()
+            .map(|(time, line)| LogLine { time, line })
+            .collect())
     })
     .await
     .map(Json)
@@ -180,4 +185,3 @@ fn record(api: &Api, id: JobId) -> ApiResult<JobRecord> {
         .get(id)?
         .ok_or_else(|| ApiError::not_found("id", format!("no job {id}")))
 }
-

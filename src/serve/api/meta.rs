@@ -35,7 +35,9 @@ pub async fn health() -> Json<Health> {
 pub async fn openapi() -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "application/json")],
-        super::doc::ApiDoc::openapi().to_pretty_json().unwrap_or_default(),
+        super::doc::ApiDoc::openapi()
+            .to_pretty_json()
+            .unwrap_or_default(),
     )
 }
 

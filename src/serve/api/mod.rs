@@ -71,8 +71,14 @@ pub fn router(svc: Arc<Service>) -> Result<Router> {
         .route("/repositories/{name}/restore", post(restore::start))
         .route("/repositories/{name}/snapshots", get(snapshots::list))
         .route("/repositories/{name}/snapshots/{id}", get(snapshots::show))
-        .route("/repositories/{name}/snapshots/{id}/files", get(snapshots::files))
-        .route("/repositories/{name}/snapshots/{id}/download", get(download::download));
+        .route(
+            "/repositories/{name}/snapshots/{id}/files",
+            get(snapshots::files),
+        )
+        .route(
+            "/repositories/{name}/snapshots/{id}/download",
+            get(download::download),
+        );
     Ok(Router::new()
         .nest("/api/v1", v1)
         .route("/metrics", get(meta::metrics))
@@ -113,6 +119,9 @@ impl Api {
         if self.svc.config().repositories.contains_key(name) {
             return Ok(());
         }
-        Err(ApiError::not_found("name", format!("no repository {name:?}")))
+        Err(ApiError::not_found(
+            "name",
+            format!("no repository {name:?}"),
+        ))
     }
 }

@@ -87,8 +87,15 @@ pub async fn run(
     Path(name): Path<String>,
     Body(body): Body<RunBody>,
 ) -> ApiResult<(StatusCode, Json<Accepted>)> {
-    if let Some(i) = body.tags.iter().position(|t| t.is_empty() || t.contains(',')) {
-        return Err(ApiError::bad(&format!("tags[{i}]"), "a tag is not empty and has no comma"));
+    if let Some(i) = body
+        .tags
+        .iter()
+        .position(|t| t.is_empty() || t.contains(','))
+    {
+        return Err(ApiError::bad(
+            &format!("tags[{i}]"),
+            "a tag is not empty and has no comma",
+        ));
     }
     submit(&api, &name, JobKind::Backup, body.tags)
 }

@@ -123,8 +123,14 @@ pub async fn stats(
     blocking(move || {
         let repo = api.repository(&name)?;
         let snaps = repo.snapshots(&SnapshotFilter::default())?;
-        let packs = repo.storage().list(layout::PACKS_PREFIX).map_err(cairn::Error::from)?;
-        let audits = repo.storage().list(layout::AUDIT_PREFIX).map_err(cairn::Error::from)?;
+        let packs = repo
+            .storage()
+            .list(layout::PACKS_PREFIX)
+            .map_err(cairn::Error::from)?;
+        let audits = repo
+            .storage()
+            .list(layout::AUDIT_PREFIX)
+            .map_err(cairn::Error::from)?;
         let stored: u64 = packs.iter().map(|o| o.size).sum();
         let logical: u64 = snaps.iter().map(|s| s.snapshot.summary.total_bytes).sum();
         let f = JobFilter {
@@ -138,7 +144,11 @@ pub async fn stats(
             stored_bytes: stored,
             packs: packs.len() as u64,
             logical_bytes: logical,
-            dedup_ratio: if stored == 0 { 0.0 } else { logical as f64 / stored as f64 },
+            dedup_ratio: if stored == 0 {
+                0.0
+            } else {
+                logical as f64 / stored as f64
+            },
             last_check: api.svc.history.list(&f)?.into_iter().next(),
             audit_objects: audits.len() as u64,
         })

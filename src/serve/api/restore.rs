@@ -97,7 +97,10 @@ pub fn confine(target: &Path, roots: &[PathBuf], field: &str) -> ApiResult<PathB
     if !target.is_absolute() {
         return Err(bad("not an absolute path"));
     }
-    if target.components().any(|c| matches!(c, Component::ParentDir | Component::CurDir)) {
+    if target
+        .components()
+        .any(|c| matches!(c, Component::ParentDir | Component::CurDir))
+    {
         return Err(bad("`.` and `..` are not allowed"));
     }
     let mut existing = target.to_path_buf();
@@ -139,7 +142,10 @@ mod tests {
         std::os::unix::fs::symlink(&outside, root.join("escape")).unwrap();
         let roots = [root.clone()];
         let real_root = root.canonicalize().unwrap();
-        assert_eq!(confine(&root.join("a/new/dir"), &roots, "target").unwrap(), real_root.join("a/new/dir"));
+        assert_eq!(
+            confine(&root.join("a/new/dir"), &roots, "target").unwrap(),
+            real_root.join("a/new/dir")
+        );
         assert_eq!(confine(&root, &roots, "target").unwrap(), real_root);
         for bad in [
             outside.clone(),
@@ -152,6 +158,9 @@ mod tests {
             assert_eq!(e.status, StatusCode::BAD_REQUEST, "{bad:?}");
             assert_eq!(e.body.field.as_deref(), Some("target"));
         }
-        assert!(confine(&root, &[], "target").is_err(), "no roots: no restores");
+        assert!(
+            confine(&root, &[], "target").is_err(),
+            "no roots: no restores"
+        );
     }
 }

@@ -17,17 +17,24 @@ pub async fn load(server: &Server) -> Result<Option<RustlsConfig>> {
     let (cert, key) = match (&server.tls_cert, &server.tls_key) {
         (None, None) => return Ok(None),
         (Some(c), Some(k)) => (c, k),
-        _ => return Err(Error::Usage("server.tls_cert and server.tls_key go together".into())),
+        _ => {
+            return Err(Error::Usage(
+                "server.tls_cert and server.tls_key go together".into(),
+            ))
+        }
     };
     // Another part of the process may have installed it already.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    RustlsConfig::from_pem_file(cert, key).await.map(Some).map_err(|e| {
-        Error::Usage(format!(
-            "TLS certificate {} or key {}: {e}",
-            cert.display(),
-            key.display()
-        ))
-    })
+    RustlsConfig::from_pem_file(cert, key)
+        .await
+        .map(Some)
+        .map_err(|e| {
+            Error::Usage(format!(
+                "TLS certificate {} or key {}: {e}",
+                cert.display(),
+                key.display()
+            ))
+        })
 }
 
 /// Serves `app` on `listener` until `stop` completes, then lets open

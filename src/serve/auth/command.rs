@@ -23,7 +23,9 @@ pub fn run(config: &Path, cmd: TokenCommand, json: bool) -> Result<i32> {
 
 fn create(path: &Path, name: &str, scopes: &[String]) -> Result<i32> {
     if name.is_empty() || name.chars().any(|c| c.is_control()) {
-        return Err(Error::Usage("a token name must be printable and not empty".into()));
+        return Err(Error::Usage(
+            "a token name must be printable and not empty".into(),
+        ));
     }
     let mut scopes = scopes
         .iter()

@@ -88,7 +88,9 @@ pub fn state_dir(config: &crate::config::Config) -> cairn::Result<PathBuf> {
         Some(d) => Ok(d.clone()),
         None => dirs::data_dir()
             .map(|d| d.join("cairn").join("serve"))
-            .ok_or_else(|| cairn::Error::Usage("no server.state_dir and no data directory known".into())),
+            .ok_or_else(|| {
+                cairn::Error::Usage("no server.state_dir and no data directory known".into())
+            }),
     }
 }
 
@@ -153,9 +155,13 @@ impl Tokens {
     /// be read means no token is valid (and says so in the log).
     fn current(&self) -> Arc<Vec<Loaded>> {
         use std::os::unix::fs::MetadataExt;
-        let stamp = std::fs::metadata(&self.path)
-            .ok()
-            .map(|m| (m.ino(), m.size(), m.modified().unwrap_or(std::time::UNIX_EPOCH)));
+        let stamp = std::fs::metadata(&self.path).ok().map(|m| {
+            (
+                m.ino(),
+                m.size(),
+                m.modified().unwrap_or(std::time::UNIX_EPOCH),
+            )
+        });
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         match (&*cache, stamp) {
             (Some((old, all)), Some(new)) if *old == new => return all.clone(),

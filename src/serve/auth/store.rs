@@ -43,12 +43,14 @@ impl TokenFile {
     pub fn save(&self, path: &Path) -> Result<()> {
         let dir = path.parent().unwrap_or(Path::new("."));
         create_private_dir(dir)?;
-        let json = serde_json::to_vec_pretty(self)
-            .map_err(|e| Error::Internal(format!("json: {e}")))?;
+        let json =
+            serde_json::to_vec_pretty(self).map_err(|e| Error::Internal(format!("json: {e}")))?;
         // NamedTempFile is created with mode 0600.
         let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
         tmp.write_all(&json).map_err(|e| Error::io(tmp.path(), e))?;
-        tmp.as_file().sync_all().map_err(|e| Error::io(tmp.path(), e))?;
+        tmp.as_file()
+            .sync_all()
+            .map_err(|e| Error::io(tmp.path(), e))?;
         tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
         Ok(())
     }

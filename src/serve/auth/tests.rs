@@ -31,7 +31,10 @@ fn tokens_are_checked_by_hash_and_reloaded_when_the_file_changes() {
     assert!(!text.contains(&read), "the token itself is never stored");
     assert_eq!(tokens.check(Some(&read), Scope::Read), Verdict::Allowed);
     assert_eq!(tokens.check(Some(&read), Scope::Backup), Verdict::Forbidden);
-    assert_eq!(tokens.check(Some("cairn_00"), Scope::Read), Verdict::Unknown);
+    assert_eq!(
+        tokens.check(Some("cairn_00"), Scope::Read),
+        Verdict::Unknown
+    );
     assert_eq!(tokens.check(None, Scope::Read), Verdict::Unknown);
     // An empty presented token never matches, even against an empty hash list entry.
     file.tokens.clear();
