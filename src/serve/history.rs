@@ -262,6 +262,19 @@ impl History {
     }
 }
 
+#[cfg(test)]
+impl History {
+    /// Moves a job's start (tests of what the scheduler does with old runs).
+    pub fn set_started_at(&self, id: JobId, at: &str) {
+        self.conn()
+            .execute(
+                "UPDATE jobs SET started_at = ?2 WHERE id = ?1",
+                params![id, at],
+            )
+            .unwrap();
+    }
+}
+
 fn migrate(conn: &Connection) -> Result<()> {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))

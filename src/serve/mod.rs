@@ -50,6 +50,8 @@ impl Service {
     }
 
     /// The repository section `name`, opened (cached; its index refreshed).
+    /// Blocking (the KDF, storage requests, an S3 client's own runtime):
+    /// call it from `tokio::task::spawn_blocking`, never on an async thread.
     pub fn repository(&self, name: &str) -> Result<Arc<Repository>> {
         Ok(self.repos.open(&self.config(), name)?.repo)
     }

@@ -38,7 +38,11 @@ pub fn run(config_path: &Path, insecure_listen: Option<String>) -> Result<i32> {
         .enable_all()
         .build()
         .map_err(|e| Error::Internal(format!("starting the runtime: {e}")))?;
-    rt.block_on(serve(svc, listen))?;
+    // The last handle on the service is dropped here, outside the runtime:
+    // an S3 repository it holds owns a runtime of its own, which must not
+    // be dropped inside another's async context.
+    rt.block_on(serve(svc.clone(), listen))?;
+    drop(svc);
     Ok(0)
 }
 
@@ -130,12 +134,17 @@ impl Signals {
 }
 
 /// Handles SIGHUP (reload) until SIGTERM or SIGINT arrives.
-async fn wait_for_stop(svc: &Service, mut s: Signals) {
+async fn wait_for_stop(svc: &Arc<Service>, mut s: Signals) {
     loop {
         tokio::select! {
             _ = s.term.recv() => break,
             _ = s.int.recv() => break,
-            _ = s.hup.recv() => reload(svc),
+            _ = s.hup.recv() => {
+                // Off the async threads: dropping the cached repositories
+                // may drop an S3 client's runtime, which blocks.
+                let svc = svc.clone();
+                let _ = tokio::task::spawn_blocking(move || reload(&svc)).await;
+            }
         }
     }
     tracing::warn!("stopping: no new jobs; a running job may finish within the grace period");

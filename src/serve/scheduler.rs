@@ -191,3 +191,7 @@ pub fn prune_history(svc: &Service) {
         Err(e) => tracing::error!("pruning the history: {e}"),
     }
 }
+
+#[cfg(test)]
+#[path = "scheduler_tests.rs"]
+mod tests;

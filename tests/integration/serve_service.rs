@@ -80,8 +80,8 @@ fn serve_sigterm_stops_a_running_job_cleanly_and_records_it_cancelled() {
     write(&data.join("big.bin"), &random_bytes(7, 64 << 20));
     let cfg = ServeConfig::new(&env, "shutdown_grace = \"0s\"");
     // The before-hook keeps the job running until the test has signalled.
-    let hook = format!("hook_before = \"sleep 60\"\nevery = \"1s\"");
-    cfg.write(&plan("big", &data, &hook));
+    let hook = "hook_before = \"sleep 60\"\nevery = \"1s\"";
+    cfg.write(&plan("big", &data, hook));
     let mut svc = Service::start(&env, &cfg);
     let running = wait_for("a running backup", || {
         jobs(&cfg.state_dir)
@@ -128,6 +128,7 @@ fn serve_sigterm_during_a_large_backup_leaves_a_clean_repository_and_a_true_hist
         .find(|j| j.id == running.id)
         .unwrap();
     let ids = snapshot_ids(&env);
+    eprintln!("the large backup ended {}", j.status);
     match j.status.as_str() {
         "cancelled" => assert!(ids.is_empty() && j.snapshot_id.is_none(), "{j:?} {ids:?}"),
         "succeeded" => assert_eq!(Some(&ids[0]), j.snapshot_id.as_ref()),
@@ -242,4 +243,36 @@ fn serve_sighup_keeps_the_old_config_when_the_new_one_is_broken_and_takes_a_good
     });
     svc.signal(libc::SIGTERM);
     assert_eq!(svc.wait_exit().code(), Some(0), "{}", svc.log());
+}
+
+/// A plan's check and prune schedules run as jobs of their own.
+#[test]
+fn serve_check_and_prune_schedules_run_their_jobs() {
+    let env = Env::new();
+    let data = env.path("data");
+    write(&data.join("a.bin"), &random_bytes(5, 200_000));
+    let cfg = ServeConfig::new(&env, "");
+    let extra = "every = \"1s\"\nkeep_last = 2\ncheck_every = \"1s\"\n\
+                 check_read_data_subset = \"100%\"\nprune_every = \"2s\"";
+    cfg.write(&plan("p", &data, extra));
+    let mut svc = Service::start(&env, &cfg);
+    let (check, prune) = wait_for("scheduled check and prune jobs", || {
+        let all = jobs(&cfg.state_dir);
+        let ok = |kind: &str| {
+            all.iter()
+                .rev()
+                .find(|j| j.kind == kind && j.status == "succeeded" && j.trigger == "schedule")
+                .cloned()
+        };
+        // A check after the first backup reads its data.
+        let check = ok("check").filter(|c| c.bytes_read.unwrap_or(0) > 0)?;
+        Some((check, ok("prune")?))
+    });
+    assert!(check.files.is_none(), "{check:?}");
+    assert!(job_log(&cfg.state_dir, prune.id)
+        .iter()
+        .any(|l| l.starts_with("prune: ")));
+    svc.signal(libc::SIGTERM);
+    assert_eq!(svc.wait_exit().code(), Some(0), "{}", svc.log());
+    env.ok(&["check"]);
 }

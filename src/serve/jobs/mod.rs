@@ -59,11 +59,13 @@ impl Jobs {
         }
     }
 
-    /// Records the job as `queued` and enqueues it; its id at once.
+    /// Records the job as `queued` and enqueues it; its id at once. After
+    /// [`Jobs::close`] (the service is stopping): `Error::Interrupted`.
     pub fn submit(&self, req: JobRequest) -> Result<JobId> {
         let mut st = self.lock();
         if st.closed {
-            return Err(Error::Usage("the service is stopping: no new jobs".into()));
+            let why = "the service is stopping: it takes no new jobs";
+            return Err(Error::Interrupted(why.into()));
         }
         let id = self.history.insert(&req)?;
         tracing::info!(job = id, kind = ?req.kind, plan = ?req.plan, "job queued");
@@ -185,6 +187,16 @@ impl Jobs {
     }
 }
 
+/// The queue position of the job to start now: the oldest whose
+/// repository runs no job, if fewer than `max` jobs run.
+fn next_to_start(st: &State, max: usize) -> Option<usize> {
+    if st.running.len() >= max.max(1) {
+        return None;
+    }
+    let busy = |repo: &str| st.running.values().any(|r| r.req.repository == repo);
+    st.queue.iter().position(|(_, r)| !busy(&r.repository))
+}
+
 /// Starts each job when its repository is free and a slot is.
 fn dispatch(svc: &Arc<Service>) {
     let jobs = &svc.jobs;
@@ -193,12 +205,8 @@ fn dispatch(svc: &Arc<Service>) {
         if st.closed {
             return;
         }
-        let max = svc.config().server.max_parallel_jobs.max(1);
-        let busy = |st: &State, repo: &str| st.running.values().any(|r| r.req.repository == repo);
-        let next = (st.running.len() < max)
-            .then(|| st.queue.iter().position(|(_, r)| !busy(&st, &r.repository)))
-            .flatten();
-        let Some(pos) = next else {
+        let max = svc.config().server.max_parallel_jobs;
+        let Some(pos) = next_to_start(&st, max) else {
             st = jobs.changed.wait(st).unwrap_or_else(|p| p.into_inner());
             continue;
         };
@@ -228,3 +236,6 @@ fn dispatch(svc: &Arc<Service>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

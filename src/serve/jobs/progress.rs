@@ -96,3 +96,50 @@ impl Progress for JobProgress {
         self.cancel.load(Ordering::Relaxed)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::serve::model::{JobKind, JobRequest, Trigger};
+
+    #[test]
+    fn events_are_throttled_warnings_logged_and_cancel_read_from_the_flag() {
+        let dir = tempfile::tempdir().unwrap();
+        let history = Arc::new(History::open(dir.path()).unwrap());
+        let req = JobRequest {
+            kind: JobKind::Backup,
+            plan: None,
+            repository: "r".into(),
+            trigger: Trigger::Api,
+            tags: vec![],
+            restore: None,
+            check: None,
+        };
+        let id = history.insert(&req).unwrap();
+        let (tx, mut rx) = tokio::sync::broadcast::channel(100_000);
+        let cancel = Arc::new(AtomicBool::new(false));
+        let p = JobProgress::new(id, cancel.clone(), history.clone(), tx);
+        let started = Instant::now();
+        for _ in 0..20_000 {
+            p.item(Path::new("f"));
+            p.bytes(10);
+        }
+        let elapsed = started.elapsed();
+        let mut progress = 0;
+        while let Ok(ev) = rx.try_recv() {
+            assert!(matches!(ev, JobEvent::Progress { .. }));
+            progress += 1;
+        }
+        let allowed = elapsed.as_millis() / EVERY.as_millis() + 1;
+        assert!(
+            progress as u128 <= allowed,
+            "{progress} events in {elapsed:?}"
+        );
+        p.warn("file vanished");
+        assert!(matches!(rx.try_recv(), Ok(JobEvent::Log { .. })));
+        assert_eq!(history.log(id).unwrap()[0].1, "warning: file vanished");
+        assert!(!p.cancelled());
+        cancel.store(true, Ordering::Relaxed);
+        assert!(p.cancelled());
+    }
+}
