@@ -178,7 +178,17 @@ tags = ["api"]
     }
 
     fn try_get(&self, path: &str, token: Option<&str>) -> Result<(u16, Vec<u8>), ureq::Error> {
-        let mut req = self.agent().get(self.url(path));
+        self.get_with(&self.agent(), path, token)
+    }
+
+    /// GET through `agent` (which keeps its connections open between calls).
+    pub fn get_with(
+        &self,
+        agent: &ureq::Agent,
+        path: &str,
+        token: Option<&str>,
+    ) -> Result<(u16, Vec<u8>), ureq::Error> {
+        let mut req = agent.get(self.url(path));
         if let Some(t) = token {
             req = req.header("Authorization", &format!("Bearer {t}"));
         }

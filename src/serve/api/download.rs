@@ -81,7 +81,7 @@ pub async fn download(
                         Format::Tar => ArchiveFormat::Tar,
                         Format::Zip => ArchiveFormat::Zip,
                     };
-                    write_archive(&*repo, &node, path.as_os_str().as_bytes(), f, &mut out).map(drop)
+                    write_archive(&repo, &node, path.as_os_str().as_bytes(), f, &mut out).map(drop)
                 }
             };
             let flushed =

@@ -52,11 +52,14 @@ impl ApiError {
     }
 
     /// A library error met while serving `field` (if one input named the
-    /// thing): bad input is 400, a busy repository 409, the rest 500.
+    /// thing): bad input is 400, a busy repository 409, a stopping
+    /// service 503, the rest 500.
     pub fn from_lib(e: cairn::Error, field: Option<&str>) -> ApiError {
         let status = match e.kind() {
             ErrorKind::Usage => StatusCode::BAD_REQUEST,
             ErrorKind::Locked => StatusCode::CONFLICT,
+            // The service is stopping and takes no new jobs.
+            ErrorKind::Interrupted => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let field = field.filter(|_| status == StatusCode::BAD_REQUEST);
@@ -112,7 +115,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
         let de = &mut serde_json::Deserializer::from_slice(bytes);
         serde_path_to_error::deserialize(de).map(Body).map_err(|e| {
             let path = e.path().to_string();
-            let field = if path == "." {
+            let syntax = e.inner().is_syntax() || e.inner().is_eof();
+            let field = if syntax || path == "." || path == "?" {
                 "body".to_string()
             } else {
                 path

@@ -89,12 +89,12 @@ pub async fn list(
     let since = parse_time("since", q.since.as_deref())?.map(|t| t.timestamp());
     let until = parse_time("until", q.until.as_deref())?.map(|t| t.timestamp());
     let filter = SnapshotFilter {
-        hosts: q.host.into_iter().collect(),
+        hosts: q.host.into_iter().filter(|h| !h.is_empty()).collect(),
         tags: (q.tag.iter().flat_map(|t| t.split(',')))
             .filter(|t| !t.is_empty())
             .map(str::to_string)
             .collect(),
-        paths: q.path.into_iter().collect(),
+        paths: q.path.into_iter().filter(|p| !p.is_empty()).collect(),
         as_of: None,
     };
     blocking(move || {
