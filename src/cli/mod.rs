@@ -25,7 +25,7 @@ mod prune;
 mod repair;
 mod repo;
 mod restore;
-mod serve;
+pub(crate) mod serve;
 mod storage;
 mod table;
 

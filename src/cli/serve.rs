@@ -3,7 +3,7 @@
 
 use clap::{Args, Subcommand};
 
-use cairn::{Error, Result};
+use cairn::Result;
 
 use crate::cli::args::Global;
 
@@ -53,5 +53,9 @@ pub fn run(g: &Global, a: ServeArgs) -> Result<i32> {
     if a.check_config {
         return crate::config::check_cli(g, a.insecure_listen.as_deref());
     }
-    Err(Error::Usage("cairn serve: being built".into()))
+    let path = crate::config::path(g)?;
+    if let Some(ServeCommand::Token(t)) = a.command {
+        return crate::serve::auth::command::run(&path, t.command, g.json);
+    }
+    crate::serve::run(&path, a.insecure_listen)
 }

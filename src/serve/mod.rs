@@ -4,7 +4,66 @@
 //! library functions the CLI calls; the history records every job in
 //! SQLite; the API (axum), the metrics and the notifications read and
 //! announce it.
+//!
+//! One [`Service`] value is shared (`Arc`) by all of them; `run` (in
+//! `process.rs`) builds it, starts the parts and handles the signals.
 
+pub mod api;
+pub mod auth;
+pub mod history;
+pub mod jobs;
 pub mod metrics;
 pub mod model;
 pub mod notify;
+mod process;
+pub mod repos;
+pub mod scheduler;
+
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use cairn::repo::Repository;
+use cairn::Result;
+
+use crate::config::Config;
+
+pub use process::run;
+
+/// The service's shared state.
+pub struct Service {
+    pub config_path: PathBuf,
+    /// The running configuration; replaced whole on a good SIGHUP reload.
+    pub config: RwLock<Arc<Config>>,
+    pub history: Arc<history::History>,
+    pub jobs: jobs::Jobs,
+    pub repos: repos::Repos,
+    /// Wakes the scheduler when the configuration changed.
+    pub reloaded: tokio::sync::Notify,
+    pub metrics: metrics::Metrics,
+    /// `--insecure-listen REASON`, for validating a reloaded file as at start.
+    pub insecure_listen: Option<String>,
+}
+
+impl Service {
+    /// The running configuration (a cheap clone of the `Arc`).
+    pub fn config(&self) -> Arc<Config> {
+        self.config
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The repository section `name`, opened (cached; its index refreshed).
+    /// Blocking (the KDF, storage requests, an S3 client's own runtime):
+    /// call it from `tokio::task::spawn_blocking`, never on an async thread.
+    pub fn repository(&self, name: &str) -> Result<Arc<Repository>> {
+        Ok(self.repos.open(&self.config(), name)?.repo)
+    }
+
+    /// Replaces the running configuration.
+    pub fn set_config(&self, config: Config) {
+        *self.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(config);
+        self.repos.clear();
+        self.reloaded.notify_one();
+    }
+}

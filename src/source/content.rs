@@ -40,6 +40,26 @@ impl Default for DatabaseOptions {
 }
 
 impl DatabaseOptions {
+    /// The (device, inode) of each file named as a database (`backup
+    /// --sqlite`, a plan's `sqlite`), after checking that each one is a
+    /// database: a usage error naming `what` and the file otherwise.
+    pub fn name_files(what: &str, paths: &[PathBuf]) -> crate::Result<Vec<(u64, u64)>> {
+        use std::os::unix::fs::MetadataExt;
+        let mut named = Vec::new();
+        for path in paths {
+            if !is_database(path) {
+                return Err(Error::Usage(format!(
+                    "{what} {}: not a SQLite database (no \"SQLite format 3\" header, or not a \
+                     readable regular file)",
+                    path.display()
+                )));
+            }
+            let m = std::fs::symlink_metadata(path).map_err(|e| Error::io(path, e))?;
+            named.push((m.dev(), m.ino()));
+        }
+        Ok(named)
+    }
+
     /// Should this file be opened as a database if its header says so?
     pub fn wants(&self, device: u64, inode: u64) -> bool {
         self.recognise || self.named.contains(&(device, inode))

@@ -1,30 +1,16 @@
 //! `cairn backup`'s SQLite flags (`--sqlite`, `--no-sqlite`,
 //! `--sqlite-check`) and how databases show in its output.
 
-use std::os::unix::fs::MetadataExt;
-
 use cairn::backup::{DatabaseOptions, DatabaseReport};
-use cairn::source::content::is_database;
 use cairn::source::sqlite::CheckLevel;
-use cairn::{Error, Result};
+use cairn::Result;
 
 use crate::cli::args::{BackupArgs, Global, SqliteCheckArg};
 
 /// The options, after checking that every `--sqlite` file is a database
 /// (a usage error naming it otherwise: exit 2).
 pub fn options(g: &Global, a: &BackupArgs) -> Result<DatabaseOptions> {
-    let mut named = Vec::new();
-    for path in &a.sqlite {
-        if !is_database(path) {
-            return Err(Error::Usage(format!(
-                "--sqlite {}: not a SQLite database (no \"SQLite format 3\" header, or not a \
-                 readable regular file)",
-                path.display()
-            )));
-        }
-        let m = std::fs::symlink_metadata(path).map_err(|e| Error::io(path, e))?;
-        named.push((m.dev(), m.ino()));
-    }
+    let named = DatabaseOptions::name_files("--sqlite", &a.sqlite)?;
     let temp_dir = g
         .cache_dir
         .clone()

@@ -40,6 +40,9 @@ pub(super) fn write<W: Write>(
     walk(repo, node, path, &mut |name, n| {
         let mut pax: Vec<(String, Vec<u8>)> = Vec::new();
         let mut h = Header::new_ustar();
+        // An empty (all-NUL) size field is a parse error to strict readers
+        // (the `tar` crate, Go's archive/tar): every entry says its size.
+        h.set_size(0);
         let mut entry_name = name.to_vec();
         if matches!(n.kind, NodeKind::Dir { .. }) {
             entry_name.push(b'/');

@@ -1,0 +1,178 @@
+//! `/repositories`: the configured repositories, their figures, and jobs
+//! about them: a connection test (the `repo ping` checks) and a check.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use cairn::format::layout;
+use cairn::repo::SnapshotFilter;
+
+use super::error::{ApiError, ApiResult, Body};
+use super::guard::{Backup, Read};
+use super::plans::Accepted;
+use super::{blocking, Api};
+use crate::serve::model::{CheckRequest, JobFilter, JobKind, JobRecord, JobRequest, Trigger};
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RepositoryView {
+    pub name: String,
+    /// A directory, `s3:…` or `r2:…` (never credentials: those come from files).
+    pub location: String,
+    /// The plans that back up into it.
+    pub plans: Vec<String>,
+}
+
+/// A repository's figures.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RepositoryStats {
+    pub snapshots: u64,
+    /// Bytes stored in packs (what the storage bills).
+    pub stored_bytes: u64,
+    pub packs: u64,
+    /// Bytes of all snapshots' files together, before deduplication.
+    pub logical_bytes: u64,
+    /// `logical_bytes / stored_bytes` (0 when nothing is stored).
+    pub dedup_ratio: f64,
+    /// The newest check job of this repository, if any ran.
+    pub last_check: Option<JobRecord>,
+    /// Audit log objects in the repository (the rolling audit's records).
+    pub audit_objects: u64,
+}
+
+/// What a check job reads; both empty: the structure only.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckBody {
+    /// `5%`, `1/7` or `500MiB`: read and verify this part of the packs.
+    pub read_data_subset: Option<String>,
+    /// The rolling audit's byte budget for this run (`2GiB`).
+    pub audit_budget: Option<String>,
+}
+
+/// The configured repositories.
+#[utoipa::path(get, path = "/api/v1/repositories", tag = "repositories", security(("bearer" = [])),
+    responses((status = 200, body = [RepositoryView])))]
+pub async fn list(_: Read, State(api): State<Api>) -> Json<Vec<RepositoryView>> {
+    let config = api.svc.config();
+    let views = config
+        .repositories
+        .iter()
+        .map(|(name, r)| RepositoryView {
+            name: name.clone(),
+            location: r.location.clone(),
+            plans: (config.plans.iter())
+                .filter(|(_, p)| &p.repository == name)
+                .map(|(n, _)| n.clone())
+                .collect(),
+        })
+        .collect();
+    Json(views)
+}
+
+/// Starts a connection test (credentials, bucket access, write, read and
+/// delete a probe object: the `repo ping` checks) as a job.
+#[utoipa::path(post, path = "/api/v1/repositories/{name}/test", tag = "repositories",
+    security(("bearer" = [])), params(("name" = String, Path, description = "repository name")),
+    responses((status = 202, body = Accepted), (status = 404, body = super::error::ErrorBody)))]
+pub async fn test(
+    _: Backup,
+    State(api): State<Api>,
+    Path(name): Path<String>,
+) -> ApiResult<(StatusCode, Json<Accepted>)> {
+    submit(&api, &name, JobKind::Test, None)
+}
+
+/// Starts a check of the repository as a job.
+#[utoipa::path(post, path = "/api/v1/repositories/{name}/check", tag = "repositories",
+    security(("bearer" = [])), params(("name" = String, Path, description = "repository name")),
+    request_body(content = CheckBody, description = "optional"),
+    responses((status = 202, body = Accepted), (status = 400, body = super::error::ErrorBody),
+        (status = 404, body = super::error::ErrorBody)))]
+pub async fn check(
+    _: Backup,
+    State(api): State<Api>,
+    Path(name): Path<String>,
+    Body(body): Body<CheckBody>,
+) -> ApiResult<(StatusCode, Json<Accepted>)> {
+    if let Some(s) = &body.read_data_subset {
+        s.parse::<cairn::check::Subset>()
+            .map_err(|e| ApiError::bad("read_data_subset", e.to_string()))?;
+    }
+    if let Some(b) = &body.audit_budget {
+        b.parse::<cairn::check::Budget>()
+            .map_err(|e| ApiError::bad("audit_budget", e.to_string()))?;
+    }
+    let check = CheckRequest {
+        read_data_subset: body.read_data_subset,
+        audit_budget: body.audit_budget,
+    };
+    submit(&api, &name, JobKind::Check, Some(check))
+}
+
+/// Size, snapshots, deduplication, the last check and the audit log.
+#[utoipa::path(get, path = "/api/v1/repositories/{name}/stats", tag = "repositories",
+    security(("bearer" = [])), params(("name" = String, Path, description = "repository name")),
+    responses((status = 200, body = RepositoryStats), (status = 404, body = super::error::ErrorBody)))]
+pub async fn stats(
+    _: Read,
+    State(api): State<Api>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<RepositoryStats>> {
+    blocking(move || {
+        let repo = api.repository(&name)?;
+        let snaps = repo.snapshots(&SnapshotFilter::default())?;
+        let packs = repo
+            .storage()
+            .list(layout::PACKS_PREFIX)
+            .map_err(cairn::Error::from)?;
+        let audits = repo
+            .storage()
+            .list(layout::AUDIT_PREFIX)
+            .map_err(cairn::Error::from)?;
+        let stored: u64 = packs.iter().map(|o| o.size).sum();
+        let logical: u64 = snaps.iter().map(|s| s.snapshot.summary.total_bytes).sum();
+        let f = JobFilter {
+            repository: Some(name.clone()),
+            kind: Some(JobKind::Check),
+            limit: Some(1),
+            ..JobFilter::default()
+        };
+        Ok(RepositoryStats {
+            snapshots: snaps.len() as u64,
+            stored_bytes: stored,
+            packs: packs.len() as u64,
+            logical_bytes: logical,
+            dedup_ratio: if stored == 0 {
+                0.0
+            } else {
+                logical as f64 / stored as f64
+            },
+            last_check: api.svc.history.list(&f)?.into_iter().next(),
+            audit_objects: audits.len() as u64,
+        })
+    })
+    .await
+    .map(Json)
+}
+
+fn submit(
+    api: &Api,
+    name: &str,
+    kind: JobKind,
+    check: Option<CheckRequest>,
+) -> ApiResult<(StatusCode, Json<Accepted>)> {
+    api.known_repository(name)?;
+    let req = JobRequest {
+        kind,
+        plan: None,
+        repository: name.to_string(),
+        trigger: Trigger::Api,
+        tags: Vec::new(),
+        restore: None,
+        check,
+    };
+    let job = api.svc.jobs.submit(req)?;
+    Ok((StatusCode::ACCEPTED, Json(Accepted { job })))
+}

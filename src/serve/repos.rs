@@ -1,0 +1,55 @@
+//! Open repositories, cached by name: opening one costs the password's
+//! KDF (seconds by design), so jobs and API calls share one open handle per
+//! repository section. A cached handle re-reads the index files other
+//! writers added before it is handed out. A reloaded configuration empties
+//! the cache (a section may now point elsewhere).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use cairn::repo::Repository;
+use cairn::storage::stats::StatsHandle;
+use cairn::Result;
+
+use crate::config::{open_repository, Config};
+
+/// An open repository and the request counters of its storage.
+#[derive(Clone)]
+pub struct OpenRepo {
+    pub repo: Arc<Repository>,
+    pub stats: StatsHandle,
+}
+
+#[derive(Default)]
+pub struct Repos {
+    open: Mutex<HashMap<String, OpenRepo>>,
+}
+
+impl Repos {
+    /// The repository section `name` of `config`, opened (or from the cache,
+    /// its index brought up to date).
+    pub fn open(&self, config: &Config, name: &str) -> Result<OpenRepo> {
+        let cached = self.lock().get(name).cloned();
+        if let Some(o) = cached {
+            o.repo.sync_index()?;
+            return Ok(o);
+        }
+        let access = config.access(name)?;
+        let (repo, stats) = open_repository(&access, config.server.cache_dir.clone())?;
+        let o = OpenRepo {
+            repo: Arc::new(repo),
+            stats,
+        };
+        // Two callers may open it at once; the first one kept wins.
+        Ok(self.lock().entry(name.to_string()).or_insert(o).clone())
+    }
+
+    /// Forgets every open handle (after a configuration reload).
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, OpenRepo>> {
+        self.open.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
