@@ -7,9 +7,35 @@ use cairn::storage::Storage;
 use cairn::{Error, Result};
 
 use crate::cli::args::Global;
+use crate::config::RepositoryConfig;
 
-/// The repository location: `--repo`, `$CAIRN_REPOSITORY`, or the default.
+/// With `-P NAME`: that repository's section of the configuration file
+/// (`--config`, or the default file). An unknown name is a usage error
+/// naming the file and the known names.
+pub fn profile(g: &Global) -> Result<Option<(String, RepositoryConfig)>> {
+    let Some(name) = &g.profile else {
+        return Ok(None);
+    };
+    let file = crate::config::path(g)?;
+    let config = crate::config::load(&file)?;
+    match config.repository(name) {
+        Ok(r) => Ok(Some((name.clone(), r.clone()))),
+        Err(e) => Err(Error::Usage(format!("{}: {e}", file.display()))),
+    }
+}
+
+/// The repository location: `-P NAME`'s, `--repo`, `$CAIRN_REPOSITORY`, or
+/// the default. `-P` and `--repo` together are refused: which one was meant?
 pub fn location(g: &Global) -> Result<(String, bool)> {
+    if let Some((name, r)) = profile(g)? {
+        if g.repo.is_some() {
+            return Err(Error::Usage(format!(
+                "-P/--profile {name} and --repo (or CAIRN_REPOSITORY) both name a repository: \
+                 use one"
+            )));
+        }
+        return Ok((r.location.trim().to_string(), false));
+    }
     match &g.repo {
         Some(r) => Ok((r.clone(), false)),
         None => {

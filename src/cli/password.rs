@@ -2,18 +2,20 @@
 //! `--password-file`, `--password-command`, `$CAIRN_PASSWORD_FILE`,
 //! `$CAIRN_PASSWORD_COMMAND` or `$CAIRN_PASSWORD`; with none, a terminal
 //! prompt. Two set at once is an error naming both (never their values):
-//! a silent precedence let a stale variable pick the password.
+//! a silent precedence let a stale variable pick the password. With
+//! `-P NAME` the configuration's source is the one: any of the above set
+//! as well is refused the same way.
 
 use std::ffi::OsString;
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::process::Command;
 
 use zeroize::Zeroizing;
 
 use cairn::{Error, Result};
 
 use crate::cli::args::Global;
+use crate::config::secret::{read_secret_file, run_password_command};
 
 /// One way of getting the password, named as the user set it.
 enum Source {
@@ -59,6 +61,17 @@ fn sources(g: &Global) -> Vec<(&'static str, Source)> {
 /// (asked twice when `confirm`, for a new repository).
 pub fn password(g: &Global, confirm: bool) -> Result<Zeroizing<String>> {
     let mut set = sources(g);
+    if let Some((name, r)) = crate::cli::open::profile(g)? {
+        if !set.is_empty() {
+            let names: Vec<&str> = set.iter().map(|(n, _)| *n).collect();
+            return Err(Error::Usage(format!(
+                "-P/--profile {name} takes the password source of the configuration, and {} \
+                 is set too: use only one",
+                names.join(", ")
+            )));
+        }
+        return r.password(&name);
+    }
     if set.len() > 1 {
         let names: Vec<&str> = set.iter().map(|(n, _)| *n).collect();
         return Err(Error::Usage(format!(
@@ -71,40 +84,13 @@ pub fn password(g: &Global, confirm: bool) -> Result<Zeroizing<String>> {
     };
     let pw = match source {
         Source::Value(v) => v,
-        Source::File(name, path) => {
-            let s = std::fs::read_to_string(&path)
-                .map_err(|e| Error::file(format!("password file ({name})"), &path, e))?;
-            Zeroizing::new(s.trim_end_matches(['\n', '\r']).to_string())
-        }
-        Source::Command(name, cmd) => run_command(name, &cmd)?,
+        Source::File(name, path) => read_secret_file(&format!("password file ({name})"), &path)?,
+        Source::Command(name, cmd) => run_password_command(name, &cmd)?,
     };
     if pw.is_empty() {
         return Err(Error::Usage("an empty password is not allowed".into()));
     }
     Ok(pw)
-}
-
-/// Runs a password command with `sh -c`; its output minus the final
-/// newline is the password. The command line is not repeated in errors: it
-/// may hold a secret.
-fn run_command(name: &str, cmd: &str) -> Result<Zeroizing<String>> {
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(cmd)
-        .stdin(std::process::Stdio::inherit())
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .map_err(|e| Error::file(format!("shell for the password command ({name})"), "sh", e))?;
-    let stdout = Zeroizing::new(out.stdout);
-    if !out.status.success() {
-        return Err(Error::Usage(format!(
-            "the password command ({name}) failed with {}",
-            out.status
-        )));
-    }
-    let s = std::str::from_utf8(&stdout)
-        .map_err(|_| Error::Usage(format!("the password command ({name}) printed non-UTF-8")))?;
-    Ok(Zeroizing::new(s.trim_end_matches(['\n', '\r']).to_string()))
 }
 
 /// Asks on the terminal.

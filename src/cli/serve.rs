@@ -50,6 +50,9 @@ pub enum TokenCommand {
 }
 
 pub fn run(g: &Global, a: ServeArgs) -> Result<i32> {
+    if a.check_config {
+        return crate::config::check_cli(g, a.insecure_listen.as_deref());
+    }
     let path = config_path(g)?;
     if let Some(ServeCommand::Token(t)) = a.command {
         return crate::serve::auth::command::run(&path, t.command, g.json);

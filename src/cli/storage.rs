@@ -32,16 +32,20 @@ pub struct BackendArgs {
 }
 
 impl BackendArgs {
-    pub fn options(&self) -> StorageOptions {
-        let mut s3 = S3Options {
-            path_style: self.s3_path_style,
-            region: self.s3_region.clone(),
-            ..S3Options::default()
-        };
+    /// `base` (a `-P` profile's settings, or the defaults) with the flags
+    /// given on top: a flag on the command line wins.
+    pub fn over(&self, mut base: StorageOptions) -> StorageOptions {
+        let s3: &mut S3Options = &mut base.s3;
+        if self.s3_path_style.is_some() {
+            s3.path_style = self.s3_path_style;
+        }
+        if self.s3_region.is_some() {
+            s3.region = self.s3_region.clone();
+        }
         if let Some(n) = self.s3_connections {
             s3.connections = n as usize;
         }
-        StorageOptions { s3 }
+        base
     }
 }
 
@@ -50,8 +54,13 @@ static OPENED: Mutex<Vec<StatsHandle>> = Mutex::new(Vec::new());
 
 /// Opens the storage at `location` with the global backend flags, and keeps
 /// its counters for [`report`].
+/// With `-P`, the profile's S3 settings and keys, under the flags.
 pub fn open(g: &Global, location: &str, create: bool) -> Result<Arc<dyn Storage>> {
-    let opened = open_location_with(location, create, &g.backend.options())?;
+    let base = match crate::cli::open::profile(g)? {
+        Some((name, r)) => r.storage_options(&name)?,
+        None => StorageOptions::default(),
+    };
+    let opened = open_location_with(location, create, &g.backend.over(base))?;
     OPENED
         .lock()
         .unwrap_or_else(|p| p.into_inner())

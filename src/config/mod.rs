@@ -3,6 +3,31 @@
 //! One typed tree, read and validated once at load; every error names the
 //! file, the line and the field. `docs/config.md` is the commented example.
 
+mod access;
+mod check;
+mod duration;
+mod load;
+mod plan;
+pub mod schedule;
+pub mod secret;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+// The service (`crate::serve`) uses these; the CLI only some.
+#[allow(unused_imports)]
+pub use access::{open_repository, RepoAccess};
+pub use check::{check_cli, path};
+#[allow(unused_imports)]
+pub use duration::parse_duration;
+#[allow(unused_imports)]
+pub use load::{default_path, load, load_with};
+#[allow(unused_imports)]
+pub use plan::DEFAULT_GRACE;
+#[allow(unused_imports)]
+pub use schedule::Schedule;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -14,6 +14,7 @@ pub mod history;
 mod interim;
 pub mod jobs;
 pub mod model;
+pub mod notify;
 mod process;
 pub mod repos;
 pub mod scheduler;

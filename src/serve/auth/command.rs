@@ -12,7 +12,7 @@ use crate::cli::serve::TokenCommand;
 /// Runs one token command against the state directory the configuration
 /// file `config` names; the exit code.
 pub fn run(config: &Path, cmd: TokenCommand, json: bool) -> Result<i32> {
-    let config = crate::serve::interim::load(config)?;
+    let config = crate::config::load(config)?;
     let path = tokens_path(&super::state_dir(&config)?);
     match cmd {
         TokenCommand::Create { name, scopes } => create(&path, &name, &scopes),

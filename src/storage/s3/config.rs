@@ -10,9 +10,11 @@
 //!   `r2:` alone takes both from `R2_ACCOUNT_ID` and `R2_BUCKET`, and
 //!   `r2:/PREFIX` does the same with a prefix.
 //!
-//! Credentials come only from the environment: `R2_ACCESS_KEY_ID` /
-//! `R2_SECRET_ACCESS_KEY` for `r2:` locations when both are set, otherwise
-//! `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN`.
+//! Credentials come from [`S3Options::credentials`] when set (the
+//! configuration file's key files), else from the environment:
+//! `R2_ACCESS_KEY_ID` / `R2_SECRET_ACCESS_KEY` for `r2:` locations when both
+//! are set, otherwise `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` /
+//! `AWS_SESSION_TOKEN`.
 
 use std::fmt;
 use std::time::Duration;
@@ -50,6 +52,9 @@ pub struct S3Options {
     /// over plain HTTP; TLS already protects the body in transit, and the
     /// hash costs a pass over every uploaded byte.
     pub sign_payload: Option<bool>,
+    /// Explicit access keys (read from files named in the configuration);
+    /// `None`: from the environment.
+    pub credentials: Option<Secrets>,
 }
 
 impl Default for S3Options {
@@ -63,6 +68,7 @@ impl Default for S3Options {
             multipart_threshold: DEFAULT_MULTIPART_THRESHOLD,
             part_size: DEFAULT_PART_SIZE,
             sign_payload: None,
+            credentials: None,
         }
     }
 }
@@ -272,7 +278,7 @@ fn normalise_prefix(prefix: &str) -> Result<String, String> {
 }
 
 /// Access keys, kept out of `Debug` output and wiped on drop.
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Secrets {
     pub access_key_id: String,
     pub secret_access_key: Zeroizing<String>,

@@ -28,13 +28,13 @@ use bytes::Bytes;
 use tokio::runtime::Runtime;
 use tokio::sync::Semaphore;
 
-pub use config::{is_s3_location, S3Location, S3Options};
+pub use config::{is_s3_location, S3Location, S3Options, Secrets};
 
 use crate::error::{Error, Result};
 use crate::storage::stats::WireCounter;
 use crate::storage::{ObjectInfo, Staged, Storage, StorageResult};
 use client::SharedBucket;
-use config::{process_env, Env, Secrets};
+use config::{process_env, Env};
 
 /// A bucket (and key prefix) as a [`Storage`].
 pub struct S3Storage {
@@ -53,8 +53,8 @@ impl std::fmt::Debug for S3Storage {
 }
 
 impl S3Storage {
-    /// Opens `location` (`s3:…` or `r2:…`) with credentials from the
-    /// environment. With `create`, makes the bucket if it does not exist.
+    /// Opens `location` (`s3:…` or `r2:…`) with the credentials of `opts`,
+    /// else from the environment. With `create`, makes the bucket if it does not exist.
     pub fn open(location: &str, opts: &S3Options, create: bool) -> Result<S3Storage> {
         Self::open_with_env(location, opts, create, &process_env)
     }
@@ -67,8 +67,12 @@ impl S3Storage {
         env: Env,
     ) -> Result<S3Storage> {
         let loc = S3Location::parse(location, env).map_err(Error::Usage)?;
-        let secrets =
-            Secrets::from_env(&loc, env).map_err(|e| Error::Usage(format!("{loc}: {e}")))?;
+        let secrets = match &opts.credentials {
+            Some(given) => given.clone(),
+            None => {
+                Secrets::from_env(&loc, env).map_err(|e| Error::Usage(format!("{loc}: {e}")))?
+            }
+        };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("cairn-s3")
