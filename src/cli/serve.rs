@@ -3,7 +3,7 @@
 
 use clap::{Args, Subcommand};
 
-use cairn::{Error, Result};
+use cairn::Result;
 
 use crate::cli::args::Global;
 
@@ -53,19 +53,9 @@ pub fn run(g: &Global, a: ServeArgs) -> Result<i32> {
     if a.check_config {
         return crate::config::check_cli(g, a.insecure_listen.as_deref());
     }
-    let path = config_path(g)?;
+    let path = crate::config::path(g)?;
     if let Some(ServeCommand::Token(t)) = a.command {
         return crate::serve::auth::command::run(&path, t.command, g.json);
     }
     crate::serve::run(&path, a.insecure_listen)
-}
-
-/// `--config FILE`, else the user's config directory + `cairn/config.toml`.
-fn config_path(g: &Global) -> Result<std::path::PathBuf> {
-    match &g.config {
-        Some(p) => Ok(p.clone()),
-        None => dirs::config_dir()
-            .map(|d| d.join("cairn").join("config.toml"))
-            .ok_or_else(|| Error::Usage("no --config given and no config directory known".into())),
-    }
 }

@@ -26,8 +26,14 @@ pub fn load(path: &Path) -> Result<Config> {
 /// (it allows a non-loopback `listen` without TLS, as the
 /// `server.insecure_listen` key does).
 pub fn load_with(path: &Path, insecure_listen: Option<&str>) -> Result<Config> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| Error::file("configuration file", path, e))?;
+    let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
+        // The user named it (or relied on the default): a usage error, exit 2.
+        std::io::ErrorKind::NotFound => Error::Usage(format!(
+            "{}: no such configuration file (--config or CAIRN_CONFIG names another)",
+            path.display()
+        )),
+        _ => Error::file("configuration file", path, e),
+    })?;
     parse(path, &text, insecure_listen)
 }
 

@@ -13,6 +13,8 @@ pub mod secret;
 mod validate;
 
 #[cfg(test)]
+mod access_tests;
+#[cfg(test)]
 mod tests;
 
 // The service (`crate::serve`) uses these; the CLI only some.
@@ -54,7 +56,8 @@ pub struct Server {
     /// `insecure_listen` (a stated reason).
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
-    /// Job history and tokens. Default: the user's data directory + `cairn/serve`.
+    /// Job history and tokens. Default: the user's data directory +
+    /// `cairn/serve`, filled in at load (read it with [`Server::state_dir()`]).
     pub state_dir: Option<PathBuf>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
@@ -141,7 +144,9 @@ pub struct Plan {
     #[serde(default)]
     pub tags: Vec<String>,
     pub host: Option<String>,
-    /// Cron expression (5 or 6 fields), in `timezone` (default UTC).
+    /// Cron expression (5 or 6 fields), in `timezone` (default UTC). With
+    /// neither `cron` nor `every` the plan runs only when asked. Read the
+    /// parsed form with [`Plan::schedule`].
     pub cron: Option<String>,
     /// Or a fixed interval: `90s`, `15m`, `6h`, `1d`.
     pub every: Option<String>,
@@ -187,7 +192,8 @@ pub struct Notify {
     pub webhook: Option<String>,
     /// healthchecks.io-style base URL: `/start`, `` (success) and `/fail` are pinged.
     pub healthchecks: Option<String>,
-    /// Only announce failures.
+    /// Only failures go to the webhook (healthchecks still get every ping:
+    /// a missing success ping is what raises their alarm).
     #[serde(default)]
     pub failures_only: bool,
 }

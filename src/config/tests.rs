@@ -248,3 +248,28 @@ fn durations_combine_and_schedules_are_typed() {
     );
     assert!(p.check_schedule().unwrap().next_after(t) > t);
 }
+
+/// The commented example in docs/config.md: every key, valid as written.
+#[test]
+fn the_documented_example_loads() {
+    let doc = include_str!("../../docs/config.md");
+    let start = doc.find("```toml\n").expect("a toml block") + "```toml\n".len();
+    let end = start + doc[start..].find("```").expect("its end");
+    let c = load(&doc[start..end]).unwrap();
+    assert_eq!(c.server.grace(), Duration::from_secs(120));
+    let db = &c.plans["databases"];
+    let policy = db.policy().unwrap();
+    assert_eq!(
+        (policy.daily, policy.weekly, policy.monthly, policy.min),
+        (90, 8, 12, 3)
+    );
+    assert!(db.check_options().audit.is_some() && db.notify.webhook.is_some());
+    assert!(db.prune_schedule().is_some() && db.check_schedule().is_some());
+    let home = &c.plans["home"];
+    assert!(home.check_options().read_data);
+    assert_eq!(c.repositories.len(), 2);
+    let s3 = c.repositories["main"].storage_options("main");
+    // The key files do not exist here: reading them fails, naming the file.
+    let msg = s3.unwrap_err().to_string();
+    assert!(msg.contains("/etc/cairn/r2.key-id"), "{msg}");
+}

@@ -11,8 +11,8 @@
 pub mod api;
 pub mod auth;
 pub mod history;
-mod interim;
 pub mod jobs;
+pub mod metrics;
 pub mod model;
 pub mod notify;
 mod process;
@@ -39,6 +39,9 @@ pub struct Service {
     pub repos: repos::Repos,
     /// Wakes the scheduler when the configuration changed.
     pub reloaded: tokio::sync::Notify,
+    pub metrics: metrics::Metrics,
+    /// `--insecure-listen REASON`, for validating a reloaded file as at start.
+    pub insecure_listen: Option<String>,
 }
 
 impl Service {

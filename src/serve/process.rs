@@ -18,20 +18,17 @@ use tokio::signal::unix::{signal, SignalKind};
 use cairn::{Error, Result};
 
 use super::history::History;
-use super::interim;
 use super::jobs::Jobs;
 use super::{scheduler, Service};
 use crate::config::Config;
 
-/// How long SIGTERM waits for a running job without `shutdown_grace`.
-const DEFAULT_GRACE: Duration = Duration::from_secs(60);
-
 /// Runs the service until SIGTERM or SIGINT; the exit code.
 pub fn run(config_path: &Path, insecure_listen: Option<String>) -> Result<i32> {
-    let config = interim::load(config_path)?;
+    let config = crate::config::load_with(config_path, insecure_listen.as_deref())?;
     let listen = config.server.listen;
-    check_listen(listen, &config, insecure_listen.as_deref())?;
-    let svc = Arc::new(service(config_path, config)?);
+    let mut svc = service(config_path, config)?;
+    svc.insecure_listen = insecure_listen;
+    let svc = Arc::new(svc);
     scheduler::prune_history(&svc);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -48,15 +45,7 @@ pub fn run(config_path: &Path, insecure_listen: Option<String>) -> Result<i32> {
 
 /// The shared state for `config`, its history opened.
 pub fn service(config_path: &Path, config: Config) -> Result<Service> {
-    let state_dir = match &config.server.state_dir {
-        Some(d) => d.clone(),
-        None => dirs::data_dir()
-            .map(|d| d.join("cairn").join("serve"))
-            .ok_or_else(|| {
-                Error::Usage("no server.state_dir and no data directory known".into())
-            })?,
-    };
-    let history = Arc::new(History::open(&state_dir)?);
+    let history = Arc::new(History::open(&config.server.state_dir())?);
     Ok(Service {
         config_path: config_path.to_path_buf(),
         config: RwLock::new(Arc::new(config)),
@@ -64,23 +53,9 @@ pub fn service(config_path: &Path, config: Config) -> Result<Service> {
         history,
         repos: Default::default(),
         reloaded: Default::default(),
+        metrics: Default::default(),
+        insecure_listen: None,
     })
-}
-
-/// A non-loopback address needs TLS or a stated reason.
-fn check_listen(addr: SocketAddr, config: &Config, reason: Option<&str>) -> Result<()> {
-    let s = &config.server;
-    if addr.ip().is_loopback()
-        || s.tls_cert.is_some()
-        || reason.is_some()
-        || s.insecure_listen.is_some()
-    {
-        return Ok(());
-    }
-    Err(Error::Usage(format!(
-        "server.listen {addr} is not a loopback address: configure tls_cert and tls_key, \
-         or give a reason with --insecure-listen REASON"
-    )))
 }
 
 async fn serve(svc: Arc<Service>, listen: SocketAddr) -> Result<()> {
@@ -152,7 +127,7 @@ async fn wait_for_stop(svc: &Arc<Service>, mut s: Signals) {
 
 /// Loads the configuration again; a bad one leaves the running one.
 pub fn reload(svc: &Service) {
-    match interim::load(&svc.config_path) {
+    match crate::config::load_with(&svc.config_path, svc.insecure_listen.as_deref()) {
         Ok(config) => {
             svc.set_config(config);
             tracing::warn!("configuration reloaded from {}", svc.config_path.display());
@@ -165,13 +140,7 @@ pub fn reload(svc: &Service) {
 /// then stops them.
 fn drain(svc: &Service) {
     svc.jobs.close();
-    let grace = svc
-        .config()
-        .server
-        .shutdown_grace
-        .as_deref()
-        .and_then(|g| interim::duration(g).ok())
-        .unwrap_or(DEFAULT_GRACE);
+    let grace = svc.config().server.grace();
     if svc.jobs.wait_idle(grace) {
         return;
     }

@@ -7,11 +7,11 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use cairn::repo::{OpenOptions, Repository};
+use cairn::repo::Repository;
 use cairn::storage::stats::StatsHandle;
-use cairn::{Error, Result};
+use cairn::Result;
 
-use crate::config::Config;
+use crate::config::{open_repository, Config};
 
 /// An open repository and the request counters of its storage.
 #[derive(Clone)]
@@ -34,19 +34,11 @@ impl Repos {
             o.repo.sync_index()?;
             return Ok(o);
         }
-        let rc = config
-            .repositories
-            .get(name)
-            .ok_or_else(|| Error::Usage(format!("no repository {name:?} in the configuration")))?;
-        let opened = super::interim::open_storage(rc)?;
-        let password = super::interim::password(rc)?;
-        let open = OpenOptions {
-            cache_dir: config.server.cache_dir.clone(),
-        };
-        let repo = Repository::open(opened.storage, password.as_bytes(), open)?;
+        let access = config.access(name)?;
+        let (repo, stats) = open_repository(&access, config.server.cache_dir.clone())?;
         let o = OpenRepo {
             repo: Arc::new(repo),
-            stats: opened.stats,
+            stats,
         };
         // Two callers may open it at once; the first one kept wins.
         Ok(self.lock().entry(name.to_string()).or_insert(o).clone())

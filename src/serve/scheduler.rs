@@ -17,9 +17,9 @@ use chrono::{DateTime, Utc};
 use cairn::Result;
 
 use super::history::STOPPED_WHILE_RUNNING;
-use super::interim::{duration, Schedule};
 use super::model::{JobKind, JobRequest, JobStatus, Trigger};
 use super::Service;
+use crate::config::Schedule;
 
 /// The scheduler wakes at least this often (history pruning, clock jumps).
 const MAX_SLEEP: Duration = Duration::from_secs(3600);
@@ -30,67 +30,42 @@ pub struct Entry {
     pub plan: String,
     pub repository: String,
     pub kind: JobKind,
+    /// When, with its jitter (a random delay after each due time).
     pub schedule: Schedule,
-    /// Random delay up to this much after each due time.
-    pub jitter: Duration,
-    pub next: Option<DateTime<Utc>>,
+    pub next: DateTime<Utc>,
 }
 
 impl Entry {
     fn advance(&mut self, now: DateTime<Utc>) {
-        let jitter = match self.jitter.as_millis() as u64 {
-            0 => 0,
-            max => rand::random_range(0..=max),
-        };
-        self.next = self
-            .schedule
-            .next_after(now)
-            .map(|t| t + chrono::Duration::milliseconds(jitter as i64));
+        let jitter = chrono::Duration::from_std(self.schedule.jitter()).unwrap_or_default();
+        self.next = self.schedule.next_after(now) + jitter;
     }
 }
 
 /// Every schedule the configuration names, each due at its next time after `now`.
-pub fn entries(svc: &Service, now: DateTime<Utc>) -> Result<Vec<Entry>> {
+pub fn entries(svc: &Service, now: DateTime<Utc>) -> Vec<Entry> {
     let config = svc.config();
     let mut out = Vec::new();
     for (name, p) in &config.plans {
-        let tz = p.timezone.as_deref();
-        let jitter = p
-            .jitter
-            .as_deref()
-            .map(duration)
-            .transpose()?
-            .unwrap_or_default();
         let kinds = [
-            (JobKind::Backup, p.cron.as_deref(), p.every.as_deref()),
-            (
-                JobKind::Prune,
-                p.prune_cron.as_deref(),
-                p.prune_every.as_deref(),
-            ),
-            (
-                JobKind::Check,
-                p.check_cron.as_deref(),
-                p.check_every.as_deref(),
-            ),
+            (JobKind::Backup, p.schedule()),
+            (JobKind::Prune, p.prune_schedule()),
+            (JobKind::Check, p.check_schedule()),
         ];
-        for (kind, cron, every) in kinds {
-            let Some(schedule) = Schedule::parse(cron, every, tz)? else {
-                continue;
-            };
+        for (kind, schedule) in kinds {
+            let Some(schedule) = schedule else { continue };
             let mut e = Entry {
                 plan: name.clone(),
                 repository: p.repository.clone(),
                 kind,
                 schedule,
-                jitter,
-                next: None,
+                next: now,
             };
             e.advance(now);
             out.push(e);
         }
     }
-    Ok(out)
+    out
 }
 
 /// Submits one `missed` job for each `run_missed` plan whose last backup
@@ -113,8 +88,7 @@ pub fn catch_up(svc: &Service, entries: &[Entry], now: DateTime<Utc>) -> Result<
         let Ok(since) = DateTime::parse_from_rfc3339(&since) else {
             continue;
         };
-        let due = e.schedule.next_after(since.with_timezone(&Utc));
-        if lost || due.is_some_and(|due| due <= now) {
+        if lost || e.schedule.missed(since.with_timezone(&Utc), now) {
             tracing::warn!(plan = %e.plan, "a scheduled backup was missed while the service was down: running it now");
             submit(svc, e, Trigger::Missed);
         }
@@ -143,13 +117,7 @@ fn submit(svc: &Service, e: &Entry, trigger: Trigger) {
 
 /// The scheduler task; runs until aborted.
 pub async fn run(svc: Arc<Service>) {
-    let mut entries = match entries(&svc, Utc::now()) {
-        Ok(e) => e,
-        Err(e) => {
-            tracing::error!("scheduler: {e}");
-            Vec::new()
-        }
-    };
+    let mut entries = entries(&svc, Utc::now());
     if let Err(e) = catch_up(&svc, &entries, Utc::now()) {
         tracing::error!("scheduler: run_missed: {e}");
     }
@@ -157,7 +125,7 @@ pub async fn run(svc: Arc<Service>) {
     loop {
         let now = Utc::now();
         for e in entries.iter_mut() {
-            if e.next.is_some_and(|t| t <= now) {
+            if e.next <= now {
                 submit(&svc, e, Trigger::Schedule);
                 e.advance(now);
             }
@@ -166,7 +134,7 @@ pub async fn run(svc: Arc<Service>) {
             prune_history(&svc);
             pruned = std::time::Instant::now();
         }
-        let earliest = entries.iter().filter_map(|e| e.next).min();
+        let earliest = entries.iter().map(|e| e.next).min();
         let sleep = earliest
             .map(|t| (t - Utc::now()).to_std().unwrap_or_default())
             .unwrap_or(MAX_SLEEP)
@@ -174,10 +142,7 @@ pub async fn run(svc: Arc<Service>) {
         tokio::select! {
             _ = tokio::time::sleep(sleep) => {}
             _ = svc.reloaded.notified() => {
-                match self::entries(&svc, Utc::now()) {
-                    Ok(e) => entries = e,
-                    Err(e) => tracing::error!("scheduler: keeping the old schedules: {e}"),
-                }
+                entries = self::entries(&svc, Utc::now());
             }
         }
     }

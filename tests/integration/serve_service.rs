@@ -3,7 +3,7 @@
 //! schedules, the job history, SIGTERM, SIGKILL and restart, SIGHUP.
 
 use crate::serve_util::{
-    job_log, jobs, serve_cmd, snapshot_ids, wait_for, Job, ServeConfig, Service,
+    get_auth, job_log, jobs, serve_cmd, snapshot_ids, token, wait_for, Job, ServeConfig, Service,
 };
 use crate::util::{random_bytes, write, Env};
 
@@ -53,6 +53,16 @@ fn serve_a_plan_every_2s_runs_on_schedule_and_records_its_jobs() {
     assert!(job_log(&cfg.state_dir, done[0].id)
         .iter()
         .any(|l| l.starts_with("snapshot ")));
+    // The API shows the same history.
+    let token = token(&env, &cfg, &["read"]);
+    let path = format!("/api/v1/jobs/{}", done[0].id);
+    let (code, body) = get_auth(cfg.port, &path, Some(&token)).unwrap();
+    assert_eq!(code, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["status"], "succeeded");
+    assert_eq!(v["trigger"], "schedule");
+    assert_eq!(v["snapshot_id"].as_str(), done[0].snapshot_id.as_deref());
+    assert_eq!(v["files"], 2);
     svc.signal(libc::SIGTERM);
     assert_eq!(svc.wait_exit().code(), Some(0), "{}", svc.log());
 }
@@ -78,7 +88,7 @@ fn serve_sigterm_stops_a_running_job_cleanly_and_records_it_cancelled() {
     let env = Env::new();
     let data = env.path("data");
     write(&data.join("big.bin"), &random_bytes(7, 64 << 20));
-    let cfg = ServeConfig::new(&env, "shutdown_grace = \"0s\"");
+    let cfg = ServeConfig::new(&env, "shutdown_grace = \"1s\"");
     // The before-hook keeps the job running until the test has signalled.
     let hook = "hook_before = \"sleep 60\"\nevery = \"1s\"";
     cfg.write(&plan("big", &data, hook));
@@ -113,7 +123,7 @@ fn serve_sigterm_during_a_large_backup_leaves_a_clean_repository_and_a_true_hist
     for i in 0..4 {
         write(&data.join(format!("f{i}.bin")), &random_bytes(i, 24 << 20));
     }
-    let cfg = ServeConfig::new(&env, "shutdown_grace = \"0s\"");
+    let cfg = ServeConfig::new(&env, "shutdown_grace = \"1s\"");
     cfg.write(&plan("big", &data, "every = \"1s\""));
     let mut svc = Service::start(&env, &cfg);
     let running = wait_for("a running backup", || {
@@ -128,7 +138,6 @@ fn serve_sigterm_during_a_large_backup_leaves_a_clean_repository_and_a_true_hist
         .find(|j| j.id == running.id)
         .unwrap();
     let ids = snapshot_ids(&env);
-    eprintln!("the large backup ended {}", j.status);
     match j.status.as_str() {
         "cancelled" => assert!(ids.is_empty() && j.snapshot_id.is_none(), "{j:?} {ids:?}"),
         "succeeded" => assert_eq!(Some(&ids[0]), j.snapshot_id.as_ref()),
@@ -275,4 +284,81 @@ fn serve_check_and_prune_schedules_run_their_jobs() {
     svc.signal(libc::SIGTERM);
     assert_eq!(svc.wait_exit().code(), Some(0), "{}", svc.log());
     env.ok(&["check"]);
+}
+
+/// A loopback HTTP server that answers 200 and hands over each request's
+/// first line and body.
+fn receiver() -> (u16, std::sync::mpsc::Receiver<(String, String)>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut r = BufReader::new(conn.try_clone().unwrap());
+            let mut first = String::new();
+            r.read_line(&mut first).unwrap();
+            let mut len = 0;
+            loop {
+                let mut h = String::new();
+                r.read_line(&mut h).unwrap();
+                if h.trim().is_empty() {
+                    break;
+                }
+                if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap();
+                }
+            }
+            let mut body = vec![0; len];
+            r.read_exact(&mut body).unwrap();
+            let _ = conn
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let _ = tx.send((
+                first.trim().to_string(),
+                String::from_utf8_lossy(&body).into(),
+            ));
+        }
+    });
+    (port, rx)
+}
+
+/// A scheduled job's end is announced: the webhook gets the job record,
+/// healthchecks get their start and success pings.
+#[test]
+fn serve_announces_a_scheduled_job_to_the_webhook_and_healthchecks() {
+    let env = Env::new();
+    let data = env.path("data");
+    write(&data.join("a.txt"), b"state");
+    let (port, rx) = receiver();
+    let cfg = ServeConfig::new(&env, "");
+    let notify = format!(
+        "every = \"1s\"\n[plans.p.notify]\nwebhook = \"http://127.0.0.1:{port}/hook\"\n\
+         healthchecks = \"http://127.0.0.1:{port}/hc\""
+    );
+    cfg.write(&plan("p", &data, &notify));
+    let mut svc = Service::start(&env, &cfg);
+    let mut seen: Vec<(String, String)> = Vec::new();
+    let end = std::time::Instant::now() + crate::serve_util::DEADLINE;
+    while !seen.iter().any(|(l, _)| l.starts_with("POST /hook")) {
+        let left = end.saturating_duration_since(std::time::Instant::now());
+        let got = rx
+            .recv_timeout(left)
+            .expect("announcements before the deadline");
+        seen.push(got);
+    }
+    let (_, body) = seen
+        .iter()
+        .find(|(l, _)| l.starts_with("POST /hook"))
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(v["event"], "success", "{v}");
+    assert_eq!(v["plan"], "p");
+    assert!(v["snapshot_id"].is_string(), "{v}");
+    assert!(
+        seen.iter().any(|(l, _)| l.starts_with("POST /hc/start")),
+        "{seen:?}"
+    );
+    svc.signal(libc::SIGTERM);
+    assert_eq!(svc.wait_exit().code(), Some(0), "{}", svc.log());
 }

@@ -152,12 +152,20 @@ pub fn serve_cmd(env: &Env, cfg: &ServeConfig) -> Command {
 
 /// A plain HTTP/1.1 GET on loopback: status code and body.
 pub fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    get_auth(port, path, None)
+}
+
+/// A GET with a bearer token.
+pub fn get_auth(port: u16, path: &str, token: Option<&str>) -> Option<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
     use std::io::Write;
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Connection: close\r\n\r\n"
     )
     .ok()?;
     let mut buf = String::new();
@@ -165,6 +173,23 @@ pub fn get(port: u16, path: &str) -> Option<(u16, String)> {
     let code = buf.split_whitespace().nth(1)?.parse().ok()?;
     let body = buf.split_once("\r\n\r\n").map(|b| b.1.to_string())?;
     Some((code, body))
+}
+
+/// A token with `scopes`, from `cairn serve token create` (its last line).
+pub fn token(env: &Env, cfg: &ServeConfig, scopes: &[&str]) -> String {
+    let mut c = serve_cmd(env, cfg);
+    c.args(["token", "create", "--name", "t"]);
+    for s in scopes {
+        c.args(["--scope", s]);
+    }
+    let out = c.stdout(Stdio::piped()).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    stdout.lines().last().expect("a token line").to_string()
 }
 
 /// One row of the job history.

@@ -145,10 +145,9 @@ fn plan(api: &Api, name: &str) -> ApiResult<Plan> {
 
 fn view(api: &Api, name: &str, p: &Plan) -> ApiResult<PlanView> {
     let now = chrono::Utc::now();
-    let next_run = crate::serve::scheduler::entries(&api.svc, now)?
-        .into_iter()
-        .find(|e| e.plan == name && e.kind == JobKind::Backup)
-        .and_then(|e| e.next)
+    let next_run = p
+        .schedule()
+        .map(|s| s.next_after(now))
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
     Ok(PlanView {
         name: name.to_string(),

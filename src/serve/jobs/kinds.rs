@@ -15,11 +15,11 @@ use cairn::restore::inplace::{restore_in_place, InPlaceOptions, NoSteps};
 use cairn::restore::{restore as restore_to, RestoreOptions, Selection};
 use cairn::source::fs::{FsOptions, FsSource};
 use cairn::source::Source;
+use cairn::storage::open_location_with;
 use cairn::{Error, Result};
 
 use super::run::Ctx;
 use crate::config::{Config, Plan};
-use crate::serve::interim;
 use crate::serve::repos::OpenRepo;
 
 /// The job's plan in the running configuration.
@@ -156,10 +156,9 @@ fn hook(
 
 /// Forgets by the plan's policy, if it has one.
 fn apply_retention(ctx: &Ctx, plan: &Plan, o: &OpenRepo) -> Result<()> {
-    let policy = interim::policy(plan)?;
-    if policy.is_empty() {
+    let Some(policy) = plan.policy() else {
         return Ok(());
-    }
+    };
     let opts = ForgetOptions {
         policy,
         ..ForgetOptions::default()
@@ -170,6 +169,9 @@ fn apply_retention(ctx: &Ctx, plan: &Plan, o: &OpenRepo) -> Result<()> {
         r.kept(),
         r.removed.len()
     ));
+    if let Some(name) = &ctx.req.plan {
+        ctx.svc.metrics.snapshots_kept(name, r.kept() as u64);
+    }
     Ok(())
 }
 
@@ -195,26 +197,25 @@ fn prune_repo(ctx: &Ctx, o: &OpenRepo) -> Result<()> {
 }
 
 pub fn check(ctx: &mut Ctx) -> Result<()> {
-    let plan = ctx.req.plan.as_ref().map(|_| plan(ctx)).transpose()?;
-    let req = ctx.req.check.clone().unwrap_or_default();
-    let plan_subset = plan
-        .as_ref()
-        .and_then(|p| p.1.check_read_data_subset.clone());
-    let plan_budget = plan.as_ref().and_then(|p| p.1.check_audit_budget.clone());
-    let subset = req.read_data_subset.or(plan_subset);
-    let budget = req.audit_budget.or(plan_budget);
-    let opts = CheckOptions {
-        read_data: subset.is_some(),
-        subset: subset.map(|s| s.parse()).transpose()?,
-        audit: budget
-            .map(|b| -> Result<_> {
-                Ok(AuditOptions {
-                    budget: b.parse()?,
-                    ..AuditOptions::default()
-                })
-            })
-            .transpose()?,
+    // The plan's check, unless the request says otherwise.
+    let mut opts = match &ctx.req.plan {
+        Some(_) => plan(ctx)?.1.check_options(),
+        None => CheckOptions::default(),
     };
+    let req = ctx.req.check.clone().unwrap_or_default();
+    if let Some(s) = req.read_data_subset {
+        opts.read_data = true;
+        opts.subset = Some(s.parse()?);
+        opts.audit = None;
+    }
+    if let Some(b) = req.audit_budget {
+        opts.read_data = false;
+        opts.subset = None;
+        opts.audit = Some(AuditOptions {
+            budget: b.parse()?,
+            ..AuditOptions::default()
+        });
+    }
     let o = open(ctx)?;
     let r = cairn::check::check(&o.repo, &opts, &ctx.progress)?;
     ctx.figures.bytes_read = Some(r.bytes_read);
@@ -295,17 +296,8 @@ pub fn restore(ctx: &mut Ctx) -> Result<()> {
 
 /// The `repo ping` checks: list, write, read back and delete a probe object.
 pub fn test(ctx: &mut Ctx) -> Result<()> {
-    let config = ctx.svc.config();
-    let rc = config
-        .repositories
-        .get(&ctx.req.repository)
-        .ok_or_else(|| {
-            Error::Usage(format!(
-                "no repository {:?} in the configuration",
-                ctx.req.repository
-            ))
-        })?;
-    let opened = interim::open_storage(rc)?;
+    let access = ctx.svc.config().access(&ctx.req.repository)?;
+    let opened = open_location_with(&access.location, false, &access.storage)?;
     ctx.count_requests(&opened.stats);
     let report = cairn::storage::probe::probe(&*opened.storage, cairn::format::layout::CONFIG);
     for s in &report.steps {

@@ -12,6 +12,7 @@ use cairn::Error;
 
 use super::progress::JobProgress;
 use crate::serve::model::{JobEvent, JobFigures, JobId, JobKind, JobRequest, JobStatus};
+use crate::serve::notify::{notify, NotifyEvent};
 use crate::serve::Service;
 
 /// What a job does as it runs: its observer and its figures.
@@ -63,6 +64,7 @@ pub fn run(svc: &Arc<Service>, id: JobId, req: &JobRequest, cancel: Arc<AtomicBo
         status: JobStatus::Running,
     });
     tracing::info!(job = id, kind = ?req.kind, plan = ?req.plan, "job started");
+    announce(svc, id, NotifyEvent::Start);
     let mut ctx = Ctx {
         svc,
         req,
@@ -95,4 +97,25 @@ pub fn run(svc: &Arc<Service>, id: JobId, req: &JobRequest, cancel: Arc<AtomicBo
         tracing::error!("job {id}: {e}");
     }
     let _ = events.send(JobEvent::Status { job: id, status });
+    let event = match status {
+        JobStatus::Succeeded => NotifyEvent::Success,
+        _ => NotifyEvent::Failure,
+    };
+    announce(svc, id, event);
+}
+
+/// Counts a finished job in the metrics and tells its plan's receivers
+/// (webhook, healthchecks) how it went.
+fn announce(svc: &Service, id: JobId, event: NotifyEvent) {
+    let Ok(Some(rec)) = svc.history.get(id) else {
+        return;
+    };
+    if event != NotifyEvent::Start {
+        svc.metrics.job_finished(&rec);
+    }
+    let config = svc.config();
+    if let Some(plan) = rec.plan.as_ref().and_then(|p| config.plans.get(p)) {
+        // Delivery runs on its own thread, with retries.
+        drop(notify(&plan.notify, &rec, event));
+    }
 }
