@@ -205,8 +205,14 @@ fn serve_api_every_endpoint_answers() {
     let (st, v) = s.get("/api/v1/openapi.json", None);
     assert_eq!(st, 200);
     assert!(v["paths"]["/api/v1/plans/{name}/run"].is_object());
-    let (st, _) = s.get_bytes("/metrics", Some(&read));
+    let (st, text) = s.get_bytes("/metrics", Some(&read));
+    let text = String::from_utf8(text).unwrap();
     assert_eq!(st, 200);
+    assert!(
+        text.contains("repository=\"main\""),
+        "the stats call's figures: {text}"
+    );
+    assert!(text.trim_end().ends_with("# EOF"), "{text}");
     let (st, _) = s.get_bytes("/metrics", None);
     assert_eq!(st, 401);
     let (st, v) = s.get("/api/v1/nothing", Some(&read));
