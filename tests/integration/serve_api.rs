@@ -300,6 +300,15 @@ fn serve_api_restore_is_byte_exact_and_confined_to_the_roots() {
         &format!(r#"{{"snapshot": "ffff", "target": "{root}/r0"}}"#),
     );
     assert_eq!((st, v["field"].as_str()), (400, Some("snapshot")), "{v}");
+    // In place means the snapshot's own paths, which lie outside the roots.
+    let (st, v) = s.post(
+        url,
+        Some(&restore),
+        r#"{"snapshot": "latest", "in_place": true}"#,
+    );
+    assert_eq!((st, v["field"].as_str()), (400, Some("in_place")), "{v}");
+    let (st, v) = s.post(url, Some(&restore), r#"{"snapshot": "latest"}"#);
+    assert_eq!((st, v["field"].as_str()), (400, Some("target")), "{v}");
 
     let (st, v) = s.post(url, Some(&restore), &body(&format!("{root}/r1")));
     assert_eq!(st, 202, "{v}");
