@@ -205,8 +205,14 @@ fn serve_api_every_endpoint_answers() {
     let (st, v) = s.get("/api/v1/openapi.json", None);
     assert_eq!(st, 200);
     assert!(v["paths"]["/api/v1/plans/{name}/run"].is_object());
-    let (st, _) = s.get_bytes("/metrics", Some(&read));
+    let (st, text) = s.get_bytes("/metrics", Some(&read));
+    let text = String::from_utf8(text).unwrap();
     assert_eq!(st, 200);
+    assert!(
+        text.contains("repository=\"main\""),
+        "the stats call's figures: {text}"
+    );
+    assert!(text.trim_end().ends_with("# EOF"), "{text}");
     let (st, _) = s.get_bytes("/metrics", None);
     assert_eq!(st, 401);
     let (st, v) = s.get("/api/v1/nothing", Some(&read));
@@ -294,6 +300,15 @@ fn serve_api_restore_is_byte_exact_and_confined_to_the_roots() {
         &format!(r#"{{"snapshot": "ffff", "target": "{root}/r0"}}"#),
     );
     assert_eq!((st, v["field"].as_str()), (400, Some("snapshot")), "{v}");
+    // In place means the snapshot's own paths, which lie outside the roots.
+    let (st, v) = s.post(
+        url,
+        Some(&restore),
+        r#"{"snapshot": "latest", "in_place": true}"#,
+    );
+    assert_eq!((st, v["field"].as_str()), (400, Some("in_place")), "{v}");
+    let (st, v) = s.post(url, Some(&restore), r#"{"snapshot": "latest"}"#);
+    assert_eq!((st, v["field"].as_str()), (400, Some("target")), "{v}");
 
     let (st, v) = s.post(url, Some(&restore), &body(&format!("{root}/r1")));
     assert_eq!(st, 202, "{v}");

@@ -5,9 +5,6 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::error::ApiResult;
-use super::Api;
-
 #[derive(OpenApi)]
 #[openapi(
     info(title = "cairn serve", description = "The backup service's REST API. \
@@ -53,13 +50,6 @@ pub fn json() -> String {
         .expect("the OpenAPI document serializes");
     s.push('\n');
     s
-}
-
-/// The metrics page (until the metrics module lands: job counts by kind
-/// and status from the history).
-pub fn metrics_text(api: &Api) -> ApiResult<String> {
-    let _ = api;
-    Ok(String::from("# EOF\n"))
 }
 
 #[cfg(test)]

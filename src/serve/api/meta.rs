@@ -46,7 +46,9 @@ pub async fn openapi() -> impl IntoResponse {
     responses((status = 200, description = "OpenMetrics text", content_type = "text/plain"),
         (status = 401, body = super::error::ErrorBody)))]
 pub async fn metrics(_: Read, State(api): State<Api>) -> ApiResult<impl IntoResponse> {
-    let text = super::blocking(move || super::doc::metrics_text(&api)).await?;
+    // Repository figures are as fresh as the last `…/stats` call: a scrape
+    // costs no storage request.
+    let text = api.svc.metrics.render();
     Ok((
         [(
             header::CONTENT_TYPE,

@@ -111,7 +111,8 @@ pub async fn check(
     submit(&api, &name, JobKind::Check, Some(check))
 }
 
-/// Size, snapshots, deduplication, the last check and the audit log.
+/// Size, snapshots, deduplication, the last check and the audit log
+/// (also the repository's figures in `/metrics`).
 #[utoipa::path(get, path = "/api/v1/repositories/{name}/stats", tag = "repositories",
     security(("bearer" = [])), params(("name" = String, Path, description = "repository name")),
     responses((status = 200, body = RepositoryStats), (status = 404, body = super::error::ErrorBody)))]
@@ -139,6 +140,19 @@ pub async fn stats(
             limit: Some(1),
             ..JobFilter::default()
         };
+        let last_check = api.svc.history.list(&f)?.into_iter().next();
+        let figures = crate::serve::metrics::RepositoryFigures {
+            size_bytes: stored,
+            packs: packs.len() as u64,
+            snapshots: snaps.len() as u64,
+            last_check_age_secs: last_check
+                .as_ref()
+                .and_then(|j| j.finished_at.as_deref())
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| (chrono::Utc::now() - t.to_utc()).num_milliseconds() as f64 / 1000.0),
+            ..Default::default()
+        };
+        api.svc.metrics.repository_stats(&name, &figures);
         Ok(RepositoryStats {
             snapshots: snaps.len() as u64,
             stored_bytes: stored,
@@ -149,7 +163,7 @@ pub async fn stats(
             } else {
                 logical as f64 / stored as f64
             },
-            last_check: api.svc.history.list(&f)?.into_iter().next(),
+            last_check,
             audit_objects: audits.len() as u64,
         })
     })

@@ -82,7 +82,8 @@ pub fn hash(token: &str) -> blake3::Hash {
 }
 
 /// The service's state directory: `server.state_dir`, else the user's
-/// data directory + `cairn/serve`.
+/// data directory + `cairn/serve` (what `config::load` fills in; this also
+/// serves a configuration read without it).
 pub fn state_dir(config: &crate::config::Config) -> cairn::Result<PathBuf> {
     match &config.server.state_dir {
         Some(d) => Ok(d.clone()),
