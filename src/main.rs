@@ -1,10 +1,7 @@
 //! The `cairn` command: a thin layer over the `cairn` library.
 
 mod cli;
-// Skeleton of `cairn serve`: the lead removes these allows once the helpers' work is merged.
-#[allow(dead_code)]
 mod config;
-#[allow(dead_code)]
 mod serve;
 
 use clap::Parser;

@@ -22,7 +22,7 @@ pub mod scheduler;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
-use cairn::repo::Repository;
+use cairn::repo::{Repository, SnapshotFilter, SnapshotRef};
 use cairn::Result;
 
 use crate::config::Config;
@@ -44,6 +44,10 @@ pub struct Service {
     pub insecure_listen: Option<String>,
 }
 
+/// How long a snapshot listing may be behind writers other than the
+/// service (a `cairn backup` run by hand, another host).
+pub const SNAPSHOT_LIST_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(15);
+
 impl Service {
     /// The running configuration (a cheap clone of the `Arc`).
     pub fn config(&self) -> Arc<Config> {
@@ -58,6 +62,19 @@ impl Service {
     /// call it from `tokio::task::spawn_blocking`, never on an async thread.
     pub fn repository(&self, name: &str) -> Result<Arc<Repository>> {
         Ok(self.repos.open(&self.config(), name)?.repo)
+    }
+
+    /// The snapshots of repository `name` matching `filter`, oldest first,
+    /// from its in-memory list: refreshed after the service's own jobs, and
+    /// at most [`SNAPSHOT_LIST_MAX_AGE`] behind other writers. A damaged
+    /// snapshot is an error, as in [`Repository::snapshots`]. Blocking.
+    pub fn snapshots(&self, name: &str, filter: &SnapshotFilter) -> Result<Vec<SnapshotRef>> {
+        let o = self.repos.open(&self.config(), name)?;
+        let (list, damaged) = o.snapshots.list(&o.repo, filter, SNAPSHOT_LIST_MAX_AGE)?;
+        match damaged.into_iter().next() {
+            Some((_, e)) => Err(e),
+            None => Ok(list),
+        }
     }
 
     /// Replaces the running configuration.

@@ -2,12 +2,14 @@
 //! KDF (seconds by design), so jobs and API calls share one open handle per
 //! repository section. A cached handle re-reads the index files other
 //! writers added before it is handed out. A reloaded configuration empties
-//! the cache (a section may now point elsewhere).
+//! the cache (a section may now point elsewhere). Each handle keeps its
+//! snapshot list in memory too ([`SnapshotMemo`]): the API lists 10,000
+//! snapshots without reading 10,000 files.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use cairn::repo::Repository;
+use cairn::repo::{Repository, SnapshotMemo};
 use cairn::storage::stats::StatsHandle;
 use cairn::Result;
 
@@ -18,6 +20,7 @@ use crate::config::{open_repository, Config};
 pub struct OpenRepo {
     pub repo: Arc<Repository>,
     pub stats: StatsHandle,
+    pub snapshots: Arc<SnapshotMemo>,
 }
 
 #[derive(Default)]
@@ -39,9 +42,18 @@ impl Repos {
         let o = OpenRepo {
             repo: Arc::new(repo),
             stats,
+            snapshots: Arc::new(SnapshotMemo::new()),
         };
         // Two callers may open it at once; the first one kept wins.
         Ok(self.lock().entry(name.to_string()).or_insert(o).clone())
+    }
+
+    /// Makes the next snapshot listing of `name` read the repository (a
+    /// job may have added or forgotten snapshots).
+    pub fn snapshots_changed(&self, name: &str) {
+        if let Some(o) = self.lock().get(name) {
+            o.snapshots.invalidate();
+        }
     }
 
     /// Forgets every open handle (after a configuration reload).

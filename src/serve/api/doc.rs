@@ -44,6 +44,7 @@ impl Modify for Bearer {
 }
 
 /// The document as `docs/openapi.json` holds it.
+#[cfg(test)]
 pub fn json() -> String {
     let mut s = ApiDoc::openapi()
         .to_pretty_json()

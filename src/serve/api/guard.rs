@@ -18,7 +18,6 @@ pub struct Need<const S: u8>;
 pub const READ: u8 = 0;
 pub const BACKUP: u8 = 1;
 pub const RESTORE: u8 = 2;
-pub const ADMIN: u8 = 3;
 
 pub type Read = Need<READ>;
 pub type Backup = Need<BACKUP>;

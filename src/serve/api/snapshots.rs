@@ -98,8 +98,8 @@ pub async fn list(
         as_of: None,
     };
     blocking(move || {
-        let repo = api.repository(&name)?;
-        let list = repo.snapshots(&filter)?;
+        api.known_repository(&name)?;
+        let list = api.svc.snapshots(&name, &filter)?;
         Ok(list
             .iter()
             .filter(|s| since.is_none_or(|t| s.snapshot.time.secs >= t))

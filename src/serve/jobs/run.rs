@@ -81,6 +81,7 @@ pub fn run(svc: &Arc<Service>, id: JobId, req: &JobRequest, cancel: Arc<AtomicBo
         JobKind::Test => super::kinds::test(&mut ctx),
     };
     ctx.requests();
+    svc.repos.snapshots_changed(&req.repository);
     let (status, error) = match result {
         Ok(()) => (JobStatus::Succeeded, None),
         Err(Error::Interrupted(state)) => (JobStatus::Cancelled, Some(state)),
