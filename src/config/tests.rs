@@ -273,3 +273,18 @@ fn the_documented_example_loads() {
     let msg = s3.unwrap_err().to_string();
     assert!(msg.contains("/etc/cairn/r2.key-id"), "{msg}");
 }
+
+#[test]
+fn the_readme_service_example_loads() {
+    let readme = include_str!("../../README.md");
+    let section = &readme[readme
+        .find("## Running cairn as a service")
+        .expect("the section")..];
+    let start = section.find("```toml\n").expect("a toml block") + "```toml\n".len();
+    let end = start + section[start..].find("```").expect("its end");
+    let c = load(&section[start..end]).unwrap();
+    let db = &c.plans["databases"];
+    assert!(db.schedule().is_some() && db.check_schedule().is_some());
+    assert_eq!(db.policy().unwrap().min, 3);
+    assert!(db.notify.healthchecks.is_some());
+}
