@@ -6,6 +6,7 @@
 use std::collections::{HashMap, HashSet};
 
 use bytes::Bytes;
+use serde::Serialize;
 
 use crate::check::{CheckReport, Problem};
 use crate::error::{Error, Result};
@@ -169,4 +170,46 @@ pub(crate) fn append(
         compacted,
         live: state.live.len() as u64,
     })
+}
+
+/// How much of the repository the rolling audit has verified: what a
+/// service shows and exports as a metric between audits.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct AuditCoverage {
+    /// Packs in the repository now.
+    pub packs: u64,
+    /// Of those, packs whose latest verification passed.
+    pub verified: u64,
+    /// The oldest of those latest passed verifications: every verified pack
+    /// was verified at or after it.
+    pub oldest_verified: Option<Timestamp>,
+}
+
+impl AuditCoverage {
+    /// `verified / packs` (1.0 for an empty repository).
+    pub fn share(&self) -> f64 {
+        if self.packs == 0 {
+            1.0
+        } else {
+            self.verified as f64 / self.packs as f64
+        }
+    }
+}
+
+/// Reads the audit log and the pack listing. Unreadable audit objects are
+/// skipped, as an audit run skips them.
+pub fn audit_coverage(repo: &Repository) -> Result<AuditCoverage> {
+    let state = load(repo, &mut CheckReport::default())?;
+    let mut c = AuditCoverage::default();
+    for o in repo.storage().list(layout::PACKS_PREFIX)? {
+        let Some(pack) = layout::parse_id::<PackId>(&o.key) else {
+            continue;
+        };
+        c.packs += 1;
+        if let Some(t) = state.last_ok(&pack) {
+            c.verified += 1;
+            c.oldest_verified = Some(c.oldest_verified.map_or(t, |o| o.min(t)));
+        }
+    }
+    Ok(c)
 }

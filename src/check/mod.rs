@@ -26,6 +26,7 @@ mod subset;
 
 pub use affected::{AffectedKind, AffectedPath, DamageReport, SnapshotDamage, SnapshotStatus};
 pub use audit::{AuditOptions, AuditReport, Budget, COMPACT_AFTER};
+pub use auditlog::{audit_coverage, AuditCoverage};
 pub use lost::LostBlobs;
 pub use subset::Subset;
 

@@ -132,6 +132,15 @@ fn serve_api_every_endpoint_answers() {
     );
     assert_eq!(st, 202, "{v}");
     assert_eq!(s.wait_job(job_id(&v), &read)["status"], "succeeded");
+    let (_, v) = s.get("/api/v1/repositories/main/stats", Some(&read));
+    assert_eq!(v["audit_coverage"], 0.0, "{v}");
+    let (st, v) = s.post(
+        "/api/v1/repositories/main/check",
+        Some(&admin),
+        r#"{"audit_budget": "1GiB"}"#,
+    );
+    assert_eq!(st, 202, "{v}");
+    assert_eq!(s.wait_job(job_id(&v), &read)["status"], "succeeded");
     let (st, v) = s.post(
         "/api/v1/repositories/main/check",
         Some(&admin),
@@ -147,6 +156,9 @@ fn serve_api_every_endpoint_answers() {
     assert_eq!(v["snapshots"], 1);
     assert!(v["stored_bytes"].as_u64().unwrap() > 0 && v["dedup_ratio"].as_f64().unwrap() > 0.0);
     assert_eq!(v["last_check"]["status"], "succeeded", "{v}");
+    // The audit verified every pack.
+    assert_eq!(v["audit_coverage"], 1.0, "{v}");
+    assert!(v["audit_oldest_verified"].is_string() && v["blobs"].as_u64().unwrap() > 0);
     let (st, _) = s.get("/api/v1/repositories/nope/stats", Some(&read));
     assert_eq!(st, 404);
 

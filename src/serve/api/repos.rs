@@ -37,8 +37,14 @@ pub struct RepositoryStats {
     pub dedup_ratio: f64,
     /// The newest check job of this repository, if any ran.
     pub last_check: Option<JobRecord>,
-    /// Audit log objects in the repository (the rolling audit's records).
-    pub audit_objects: u64,
+    /// Distinct blobs (chunks and trees) the index knows.
+    pub blobs: u64,
+    /// Share of the packs whose latest rolling-audit verification passed (0..=1).
+    pub audit_coverage: f64,
+    /// Packs whose latest audit passed.
+    pub audit_verified_packs: u64,
+    /// RFC 3339: every verified pack was verified at or after this; none: no audit yet.
+    pub audit_oldest_verified: Option<String>,
 }
 
 /// What a check job reads; both empty: the structure only.
@@ -123,15 +129,13 @@ pub async fn stats(
 ) -> ApiResult<Json<RepositoryStats>> {
     blocking(move || {
         let repo = api.repository(&name)?;
-        let snaps = repo.snapshots(&SnapshotFilter::default())?;
+        let snaps = api.svc.snapshots(&name, &SnapshotFilter::default())?;
         let packs = repo
             .storage()
             .list(layout::PACKS_PREFIX)
             .map_err(cairn::Error::from)?;
-        let audits = repo
-            .storage()
-            .list(layout::AUDIT_PREFIX)
-            .map_err(cairn::Error::from)?;
+        let (blobs, _) = repo.index_counts()?;
+        let audit = cairn::check::audit_coverage(&repo)?;
         let stored: u64 = packs.iter().map(|o| o.size).sum();
         let logical: u64 = snaps.iter().map(|s| s.snapshot.summary.total_bytes).sum();
         let f = JobFilter {
@@ -150,7 +154,8 @@ pub async fn stats(
                 .and_then(|j| j.finished_at.as_deref())
                 .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
                 .map(|t| (chrono::Utc::now() - t.to_utc()).num_milliseconds() as f64 / 1000.0),
-            ..Default::default()
+            blobs,
+            audit_coverage: Some(audit.share()),
         };
         api.svc.metrics.repository_stats(&name, &figures);
         Ok(RepositoryStats {
@@ -164,7 +169,10 @@ pub async fn stats(
                 logical as f64 / stored as f64
             },
             last_check,
-            audit_objects: audits.len() as u64,
+            blobs,
+            audit_coverage: audit.share(),
+            audit_verified_packs: audit.verified,
+            audit_oldest_verified: audit.oldest_verified.map(|t| cairn::time::rfc3339(t, 0)),
         })
     })
     .await
