@@ -205,9 +205,21 @@ fn kill_9_leftovers_are_reported_when_old_and_pruned() {
     let mut stdin = child.stdin.take().unwrap();
     // Feed it until a pack is being staged in a temporary file.
     let data = random_bytes(9, 64 * MIB);
+    let pid = child.id() as i32;
     let staged = data.chunks(MIB).any(|piece| {
         stdin.write_all(piece).unwrap();
-        !env.storage().strays().unwrap().is_empty()
+        if env.storage().strays().unwrap().is_empty() {
+            return false;
+        }
+        // Freeze it, so the file seen cannot be finished and renamed before
+        // the kill (seen on a loaded machine); if it already was, go on.
+        // SAFETY: signals to our own child, whose pid it still holds (not reaped).
+        unsafe { libc::kill(pid, libc::SIGSTOP) };
+        if !env.storage().strays().unwrap().is_empty() {
+            return true;
+        }
+        unsafe { libc::kill(pid, libc::SIGCONT) };
+        false
     });
     assert!(staged, "no temporary file seen while 64 MiB were read");
     child.kill().unwrap(); // SIGKILL
