@@ -119,3 +119,18 @@ fn condemned_packs_are_readable_but_not_offered_for_dedup() {
     let fresh = open(storage, &dir.path().join("fresh"));
     assert_eq!(fresh.condemned_packs().unwrap().len(), 1);
 }
+
+#[test]
+fn lookups_still_answer_after_the_cache_memory_is_released() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Arc::new(MemoryStorage::new());
+    let repo = init(storage, dir.path());
+    let data = b"a blob written before the release";
+    let id = BlobId(repo.keys().blob_id(data));
+    let w = BlobWriter::new(&repo);
+    w.add_if_new(BlobKind::Data, id, data).unwrap();
+    w.finish().unwrap();
+    repo.release_memory().unwrap();
+    assert!(repo.locate(BlobKind::Data, &id).unwrap().is_some());
+    assert_eq!(repo.index_counts().unwrap().0, 1);
+}

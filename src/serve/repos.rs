@@ -56,6 +56,15 @@ impl Repos {
         }
     }
 
+    /// Gives back the memory repository `name` keeps between jobs (its
+    /// index cache's page caches); see [`Repository::release_memory`].
+    pub fn release_memory(&self, name: &str) {
+        let open = self.lock().get(name).map(|o| o.repo.clone());
+        if let Some(Err(e)) = open.map(|r| r.release_memory()) {
+            tracing::warn!("repository {name}: releasing cache memory: {e}");
+        }
+    }
+
     /// Forgets every open handle (after a configuration reload).
     pub fn clear(&self) {
         self.lock().clear();

@@ -296,6 +296,17 @@ impl IndexCache {
         self.generation.set(self.generation.get().wrapping_add(1));
     }
 
+    /// Gives back the page caches' memory (up to 24 MiB between the two
+    /// connections); they refill from the file as lookups need them. For a
+    /// long-running process between operations.
+    pub fn release_memory(&self) -> Result<()> {
+        self.conn.release_memory()?;
+        if let Some(r) = &self.reader {
+            r.release_memory()?;
+        }
+        Ok(())
+    }
+
     /// Number of distinct blobs and packs indexed.
     pub fn counts(&self) -> Result<(u64, u64)> {
         let blobs = self

@@ -33,6 +33,10 @@ pub(super) struct Reader {
 }
 
 impl Reader {
+    pub(super) fn release_memory(&self) -> Result<()> {
+        Ok(self.conn.release_memory()?)
+    }
+
     pub fn open(path: &Path) -> Result<Reader> {
         let conn = Connection::open_with_flags(
             path,
