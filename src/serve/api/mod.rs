@@ -35,7 +35,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use cairn::Result;
 
 use self::error::{ApiError, ApiResult};
-use super::auth::{self, Tokens};
+use super::auth::Tokens;
 use super::Service;
 
 /// Request bodies larger than this are refused (413): every body the API
@@ -51,7 +51,7 @@ pub struct Api {
 
 /// The whole HTTP application: `/api/v1/…` and `/metrics`.
 pub fn router(svc: Arc<Service>) -> Result<Router> {
-    let tokens = Arc::new(Tokens::new(&auth::state_dir(&svc.config())?));
+    let tokens = Arc::new(Tokens::new(&svc.config().server.state_dir()));
     let v1 = Router::new()
         .route("/health", get(meta::health))
         .route("/openapi.json", get(meta::openapi))

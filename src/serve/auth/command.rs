@@ -13,7 +13,7 @@ use crate::cli::serve::TokenCommand;
 /// file `config` names; the exit code.
 pub fn run(config: &Path, cmd: TokenCommand, json: bool) -> Result<i32> {
     let config = crate::config::load(config)?;
-    let path = tokens_path(&super::state_dir(&config)?);
+    let path = tokens_path(&config.server.state_dir());
     match cmd {
         TokenCommand::Create { name, scopes } => create(&path, &name, &scopes),
         TokenCommand::List => list(&path, json),

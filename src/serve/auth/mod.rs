@@ -81,20 +81,6 @@ pub fn hash(token: &str) -> blake3::Hash {
     blake3::hash(token.as_bytes())
 }
 
-/// The service's state directory: `server.state_dir`, else the user's
-/// data directory + `cairn/serve` (what `config::load` fills in; this also
-/// serves a configuration read without it).
-pub fn state_dir(config: &crate::config::Config) -> cairn::Result<PathBuf> {
-    match &config.server.state_dir {
-        Some(d) => Ok(d.clone()),
-        None => dirs::data_dir()
-            .map(|d| d.join("cairn").join("serve"))
-            .ok_or_else(|| {
-                cairn::Error::Usage("no server.state_dir and no data directory known".into())
-            }),
-    }
-}
-
 /// Where the tokens live in a state directory.
 pub fn tokens_path(state_dir: &Path) -> PathBuf {
     state_dir.join("tokens.json")
