@@ -69,7 +69,7 @@ impl Service {
     /// at most [`SNAPSHOT_LIST_MAX_AGE`] behind other writers. A damaged
     /// snapshot is an error, as in [`Repository::snapshots`]. Blocking.
     pub fn snapshots(&self, name: &str, filter: &SnapshotFilter) -> Result<Vec<SnapshotRef>> {
-        let o = self.repos.open(&self.config(), name)?;
+        let o = self.repos.handle(&self.config(), name)?;
         let (list, damaged) = o.snapshots.list(&o.repo, filter, SNAPSHOT_LIST_MAX_AGE)?;
         match damaged.into_iter().next() {
             Some((_, e)) => Err(e),

@@ -37,6 +37,16 @@ impl Repos {
             o.repo.sync_index()?;
             return Ok(o);
         }
+        self.handle(config, name)
+    }
+
+    /// Like [`Repos::open`], but a cached handle is handed out as it is:
+    /// for callers that read no index (a snapshot listing), so an API call
+    /// does not cost a LIST of the index files.
+    pub fn handle(&self, config: &Config, name: &str) -> Result<OpenRepo> {
+        if let Some(o) = self.lock().get(name).cloned() {
+            return Ok(o);
+        }
         let access = config.access(name)?;
         let (repo, stats) = open_repository(&access, config.server.cache_dir.clone())?;
         let o = OpenRepo {
