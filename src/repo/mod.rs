@@ -305,10 +305,12 @@ impl Repository {
         Ok(id)
     }
 
-    /// Gives back the index cache's page caches (up to 24 MiB), which
-    /// refill as they are used: a service calls it when a job ends, so an
-    /// idle process holding open repositories stays small.
+    /// Gives back the index cache's page caches (up to 24 MiB) and the
+    /// kept tree-pack blocks (up to 16 MiB), which refill as they are used:
+    /// a service calls it when a job ends, so an idle process holding open
+    /// repositories stays small.
     pub fn release_memory(&self) -> Result<()> {
+        self.tree_blocks.clear();
         self.cache().release_memory()
     }
 

@@ -52,6 +52,14 @@ impl TreeBlocks {
         });
         blocks.truncate(KEPT);
     }
+
+    /// Forgets every kept block (they are read again when next needed).
+    pub fn clear(&self) {
+        self.blocks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
 }
 
 /// The range to read for a blob at `offset..offset+len` of a pack of
@@ -66,6 +74,16 @@ pub fn block_range(offset: u64, len: u64, pack_size: u64) -> (u64, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cleared_blocks_are_gone() {
+        let blocks = TreeBlocks::default();
+        let pack = PackId([7; 32]);
+        blocks.put(pack, 0, vec![1, 2, 3, 4]);
+        assert_eq!(blocks.get(&pack, 1, 2), Some(vec![2, 3]));
+        blocks.clear();
+        assert_eq!(blocks.get(&pack, 1, 2), None);
+    }
 
     #[test]
     fn ranges_are_aligned_and_cover_the_blob() {

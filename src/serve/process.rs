@@ -25,6 +25,7 @@ use crate::config::Config;
 /// Runs the service until SIGTERM or SIGINT; the exit code.
 pub fn run(config_path: &Path, insecure_listen: Option<String>) -> Result<i32> {
     let config = crate::config::load_with(config_path, insecure_listen.as_deref())?;
+    limit_arenas();
     let listen = config.server.listen;
     let mut svc = service(config_path, config)?;
     svc.insecure_listen = insecure_listen;
@@ -41,6 +42,21 @@ pub fn run(config_path: &Path, insecure_listen: Option<String>) -> Result<i32> {
     rt.block_on(serve(svc.clone(), listen))?;
     drop(svc);
     Ok(0)
+}
+
+/// Caps glibc's malloc at two arenas. By default every thread that
+/// allocates under contention gets an arena of its own (up to eight per
+/// core), and each keeps fragments of a job's buffers that `malloc_trim`
+/// cannot return: after a 1.6 GB backup and an unchanged one, the idle
+/// service held 43 MiB with the default and 28 MiB with two arenas. The
+/// service runs one job at a time, so contention stays low.
+fn limit_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator settings; called before the
+    // service starts its threads.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
 }
 
 /// The shared state for `config`, its history opened.

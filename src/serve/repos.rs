@@ -67,7 +67,8 @@ impl Repos {
     }
 
     /// Gives back the memory repository `name` keeps between jobs (its
-    /// index cache's page caches); see [`Repository::release_memory`].
+    /// index cache's page caches and tree blocks); see
+    /// [`Repository::release_memory`].
     pub fn release_memory(&self, name: &str) {
         let open = self.lock().get(name).map(|o| o.repo.clone());
         if let Some(Err(e)) = open.map(|r| r.release_memory()) {
