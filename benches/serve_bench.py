@@ -45,7 +45,7 @@ def free_port():
 class Service:
     """A `cairn serve` process with one repository and one manual plan."""
 
-    def __init__(self, cairn, work, corpus, repo, repo2):
+    def __init__(self, cairn, work, corpus, repo, *more):
         self.cairn, self.work = cairn, work
         self.port = free_port()
         self.state = os.path.join(work, "state")
@@ -59,10 +59,11 @@ class Service:
                 f'[server]\nlisten = "127.0.0.1:{self.port}"\nstate_dir = "{self.state}"\n'
                 f'cache_dir = "{os.path.join(work, "cache")}"\n\n'
                 f'[repositories.bench]\nlocation = "{repo}"\npassword_file = "{pw}"\n\n'
-                f'[plans.bench]\nrepository = "bench"\npaths = ["{corpus}"]\n\n'
-                f'[repositories.bench2]\nlocation = "{repo2}"\npassword_file = "{pw}"\n\n'
-                f'[plans.bench2]\nrepository = "bench2"\npaths = ["{corpus}"]\n'
+                f'[plans.bench]\nrepository = "bench"\npaths = ["{corpus}"]\n'
             )
+            for i, r in enumerate(more, start=2):
+                f.write(f'\n[repositories.bench{i}]\nlocation = "{r}"\npassword_file = "{pw}"\n\n'
+                        f'[plans.bench{i}]\nrepository = "bench{i}"\npaths = ["{corpus}"]\n')
         out = subprocess.run(
             [cairn, "serve", "--config", self.config, "token", "create", "--name", "bench",
              "--scope", "admin"],
@@ -135,11 +136,11 @@ def cli_backup(cairn, repo, cache, corpus):
     return time.monotonic() - t0
 
 
-def pollers(svc, job_ids, stop, counts):
-    """50 clients, each asking for the job list and one job every 50 ms."""
+def pollers(svc, job_ids, stop, counts, interval):
+    """50 clients, each asking for the job list and one job every `interval` seconds."""
     def poll():
         n = 0
-        while not stop.wait(0.05):
+        while not stop.wait(interval):
             svc.get("/api/v1/jobs?limit=20")
             if job_ids:
                 svc.get(f"/api/v1/jobs/{job_ids[-1]}")
@@ -163,27 +164,36 @@ def one_run(a, run, raw):
         drop_caches(a.corpus, cache)
         raw.append((run, "cli", step, cli_backup(a.cairn, repo, cache, a.corpus)))
     # The service, on its own repository.
-    repo, repo2 = env_repo("repo-serve"), env_repo("repo-serve2")
-    for r in (repo, repo2):
+    repos = [env_repo(n) for n in ("repo-serve", "repo-serve2", "repo-serve3")]
+    for r in repos:
         subprocess.run([a.cairn, "--repo", r, "--cache-dir", env_repo("cache"), "--quiet",
                         "init"], check=True)
-    svc = Service(a.cairn, work, a.corpus, repo, repo2)
+    repo = repos[0]
+    svc = Service(a.cairn, work, a.corpus, *repos)
     try:
         for step in ("first", "unchanged"):
             drop_caches(a.corpus, env_repo("cache"))
+            cpu0 = svc.proc_figures()[2]
             t, _ = svc.run_plan()
             raw.append((run, "serve", step, t))
-        # A first backup again (into the second repository) with 50 pollers.
-        stop, counts = threading.Event(), []
-        ids = [j["id"] for j in svc.get("/api/v1/jobs?limit=1")]
-        drop_caches(a.corpus, env_repo("cache"))
-        threads = pollers(svc, ids, stop, counts)
-        t, _ = svc.run_plan("bench2")
-        stop.set()
-        for th in threads:
-            th.join()
-        raw.append((run, "serve", "first-50-pollers", t))
-        raw.append((run, "serve", "poller-requests", sum(counts)))
+            raw.append((run, "serve", f"{step}-cpu", svc.proc_figures()[2] - cpu0))
+        # First backups again (into fresh repositories) with 50 clients polling the jobs, once
+        # at a dashboard's pace (every second) and once as a stress (every 50 ms). The clients
+        # are Python threads on the same two cores: the service's own CPU time is recorded too,
+        # to tell its cost from theirs.
+        for plan, interval, step in (("bench2", 1.0, "pollers-1s"), ("bench3", 0.05, "pollers-50ms")):
+            stop, counts = threading.Event(), []
+            ids = [j["id"] for j in svc.get("/api/v1/jobs?limit=1")]
+            drop_caches(a.corpus, env_repo("cache"))
+            cpu0 = svc.proc_figures()[2]
+            threads = pollers(svc, ids, stop, counts, interval)
+            t, _ = svc.run_plan(plan)
+            stop.set()
+            for th in threads:
+                th.join()
+            raw.append((run, "serve", f"first-{step}", t))
+            raw.append((run, "serve", f"first-{step}-cpu", svc.proc_figures()[2] - cpu0))
+            raw.append((run, "serve", f"{step}-requests", sum(counts)))
         # Idle.
         time.sleep(5)
         rss0, _, cpu0 = svc.proc_figures()
@@ -226,9 +236,14 @@ def report(raw, a):
         ("first backup: service / command line", med("serve", "first") / med("cli", "first")),
         ("unchanged backup: service / command line",
          med("serve", "unchanged") / med("cli", "unchanged")),
+        ("first backup with 50 clients polling the jobs every second / without",
+         med("serve", "first-pollers-1s") / med("serve", "first")),
         ("first backup with 50 clients polling the jobs every 50 ms / without",
-         med("serve", "first-50-pollers") / med("serve", "first")),
+         med("serve", "first-pollers-50ms") / med("serve", "first")),
     ]
+    # The service's CPU time per API request answered, over what the same backup costs it.
+    per_request_us = 1e6 * (med("serve", "first-pollers-50ms-cpu") - med("serve", "first-cpu")) \
+        / med("serve", "pollers-50ms-requests")
     lines = [
         "<!-- serve:begin -->",
         "## The service (benches/serve.sh)",
@@ -242,7 +257,9 @@ def report(raw, a):
     ]
     lines += [f"| {name} | {v:.2f} |" for name, v in rows]
     lines += [
-        f"| API requests answered during that backup | {med('serve', 'poller-requests'):.0f} |",
+        f"| API requests answered during those backups (1 s / 50 ms) | "
+        f"{med('serve', 'pollers-1s-requests'):.0f} / {med('serve', 'pollers-50ms-requests'):.0f} |",
+        f"| the service's CPU time per API request (50 ms pollers) | {per_request_us:.0f} µs |",
         f"| idle service, resident memory | {med('serve', 'idle-rss-kib') / 1024:.1f} MiB |",
         f"| peak resident memory (after the backups) | {med('serve', 'peak-rss-kib') / 1024:.1f} MiB |",
         f"| idle service, CPU over 30 s | {med('serve', 'idle-cpu-percent'):.2f} % |",
