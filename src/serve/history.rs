@@ -185,9 +185,12 @@ impl History {
     }
 
     pub fn get(&self, id: JobId) -> Result<Option<JobRecord>> {
+        // Cached: API clients poll this, and parsing the SQL anew cost
+        // more than running it.
         let sql = format!("SELECT {COLUMNS} FROM jobs WHERE id = ?1");
-        self.conn()
-            .query_row(&sql, params![id], record)
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&sql).map_err(db_err)?;
+        stmt.query_row(params![id], record)
             .optional()
             .map_err(db_err)
     }
