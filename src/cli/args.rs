@@ -99,6 +99,8 @@ pub enum Command {
     Import(crate::cli::export::ImportArgs),
     /// Run the backup service: scheduled plans, job history, REST API, metrics.
     Serve(crate::cli::serve::ServeArgs),
+    /// Manage the key files (passwords) that open the repository.
+    Key(crate::cli::key::KeyArgs),
 }
 
 /// Argon2id cost for a new key file or bundle.

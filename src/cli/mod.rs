@@ -14,6 +14,7 @@ pub mod forget;
 mod init;
 mod inplace;
 mod interrupt;
+mod key;
 mod last_check;
 mod listing;
 mod mount;
@@ -59,6 +60,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Export(a) => export::export(g, a),
         Command::Import(a) => export::import(g, a),
         Command::Serve(a) => serve::run(g, a),
+        Command::Key(a) => key::run(g, a),
     };
     storage::report(g);
     if interrupt::requested() && result.is_ok() {

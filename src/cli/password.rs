@@ -93,8 +93,57 @@ pub fn password(g: &Global, confirm: bool) -> Result<Zeroizing<String>> {
     Ok(pw)
 }
 
+/// The new password of `key add` / `key passwd`: from `file`
+/// (`--new-password-file`), `$CAIRN_NEW_PASSWORD`, or a prompt asked twice.
+/// Both set is refused, as for the repository password.
+pub fn new_password(file: Option<&std::path::Path>) -> Result<Zeroizing<String>> {
+    let var = env("CAIRN_NEW_PASSWORD");
+    let pw = match (file, var) {
+        (Some(_), Some(_)) => {
+            return Err(Error::Usage(
+                "both --new-password-file and CAIRN_NEW_PASSWORD are set: use only one".into(),
+            ))
+        }
+        (Some(f), None) => read_secret_file("new password file (--new-password-file)", f)?,
+        (None, Some(v)) => Zeroizing::new(v.to_string_lossy().into_owned()),
+        (None, None) if !std::io::stderr().is_terminal() => {
+            return Err(Error::Usage(
+                "no new password: use --new-password-file or set CAIRN_NEW_PASSWORD, or run on a terminal"
+                    .into(),
+            ))
+        }
+        (None, None) => ask_twice("new password: ", "enter the new password again: ")?,
+    };
+    if pw.is_empty() {
+        return Err(Error::Usage("an empty password is not allowed".into()));
+    }
+    Ok(pw)
+}
+
 /// Asks on the terminal.
 fn prompt(confirm: bool) -> Result<Zeroizing<String>> {
+    let pw = if confirm {
+        ask_twice("repository password: ", "enter the password again: ")?
+    } else {
+        ask("repository password: ")?
+    };
+    if pw.is_empty() {
+        return Err(Error::Usage("an empty password is not allowed".into()));
+    }
+    Ok(pw)
+}
+
+/// Asks twice on the terminal; the answers must match.
+fn ask_twice(first: &str, again: &str) -> Result<Zeroizing<String>> {
+    let pw = ask(first)?;
+    if *pw != *ask(again)? {
+        return Err(Error::Usage("the passwords do not match".into()));
+    }
+    Ok(pw)
+}
+
+/// One answer from the terminal (never echoed).
+fn ask(question: &str) -> Result<Zeroizing<String>> {
     if !std::io::stderr().is_terminal() {
         return Err(Error::Usage(
             "no password: use --password-file or --password-command, set CAIRN_PASSWORD_FILE, \
@@ -102,27 +151,12 @@ fn prompt(confirm: bool) -> Result<Zeroizing<String>> {
                 .into(),
         ));
     }
-    let ask = |p: &str| {
-        rpassword::prompt_password(p)
-            .map(Zeroizing::new)
-            .map_err(|e| match e.kind() {
-                // Ctrl-C at the prompt: the handler of a long command took
-                // the signal, so exit as interrupted (130), not as failed.
-                std::io::ErrorKind::Interrupted => {
-                    Error::Interrupted("no password was entered".into())
-                }
-                _ => Error::file("password prompt", "/dev/tty", e),
-            })
-    };
-    let first = ask("repository password: ")?;
-    if confirm {
-        let again = ask("enter the password again: ")?;
-        if *first != *again {
-            return Err(Error::Usage("the passwords do not match".into()));
-        }
-    }
-    if first.is_empty() {
-        return Err(Error::Usage("an empty password is not allowed".into()));
-    }
-    Ok(first)
+    rpassword::prompt_password(question)
+        .map(Zeroizing::new)
+        .map_err(|e| match e.kind() {
+            // Ctrl-C at the prompt: the handler of a long command took
+            // the signal, so exit as interrupted (130), not as failed.
+            std::io::ErrorKind::Interrupted => Error::Interrupted("no password was entered".into()),
+            _ => Error::file("password prompt", "/dev/tty", e),
+        })
 }

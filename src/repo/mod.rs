@@ -3,6 +3,7 @@
 //! writes typed objects through it.
 
 mod cache;
+mod keyring;
 pub mod lock;
 pub mod marker;
 mod prune_cache;
@@ -20,6 +21,7 @@ mod tree_blocks;
 mod writer;
 
 pub use cache::{BlobLocation, IndexCache};
+pub use keyring::{KeyInfo, NewKey};
 pub use prune_cache::{PackUsage, UnindexedPack};
 pub use reader::PackRead;
 pub use repack::Repacker;

@@ -27,6 +27,7 @@ mod inplace_crash;
 mod inplace_sqlite;
 mod interrupt;
 mod json_doc;
+mod keys;
 mod listing;
 mod messages;
 mod mount;

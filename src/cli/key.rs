@@ -1,0 +1,170 @@
+//! `cairn key list | add | remove ID | passwd`: the key files that wrap the
+//! repository's master key (one per password). The library keeps a
+//! repository openable through crashes and races (`cairn::repo::keyring`);
+//! this layer reads the passwords and prints.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use cairn::ids::KeyId;
+use cairn::repo::{KeyInfo, NewKey, Repository};
+use cairn::{Error, Result};
+
+use crate::cli::args::{Global, KdfArgs};
+use crate::cli::table::{Align, Table};
+use crate::cli::{exit, open, password, print_json};
+
+#[derive(Args, Debug)]
+pub struct KeyArgs {
+    #[command(subcommand)]
+    pub command: KeyCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeyCommand {
+    /// List the key files: id, kind, host, user, creation time, KDF cost.
+    List,
+    /// Add a key file for a new password (the repository's data is unchanged).
+    Add(NewKeyArgs),
+    /// Remove a key file (not the last one; not the one in use without --force).
+    Remove {
+        /// The key's id, or a unique prefix of it (see `key list`).
+        id: String,
+        /// Remove the key this command opened the repository with.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Replace the key in use by one for a new password.
+    Passwd(NewKeyArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct NewKeyArgs {
+    /// Read the new password from this file (else $CAIRN_NEW_PASSWORD, else a prompt).
+    #[arg(long)]
+    pub new_password_file: Option<PathBuf>,
+    /// The host recorded in the key file [default: this machine's name].
+    #[arg(long)]
+    pub host: Option<String>,
+    /// The user recorded in the key file [default: the current user].
+    #[arg(long)]
+    pub user: Option<String>,
+    #[command(flatten)]
+    pub kdf: KdfArgs,
+}
+
+pub fn run(g: &Global, a: KeyArgs) -> Result<i32> {
+    let pw = password::password(g, false)?;
+    let repo = open_with(g, pw.as_bytes())?;
+    match a.command {
+        KeyCommand::List => list(g, &repo),
+        KeyCommand::Add(n) => {
+            let new_pw = password::new_password(n.new_password_file.as_deref())?;
+            let id = repo.add_key(pw.as_bytes(), &new_key(&n, new_pw.as_bytes())?)?;
+            done(g, "added", id)
+        }
+        KeyCommand::Remove { id, force } => {
+            let id = resolve(&repo.list_keys()?, &id)?;
+            repo.remove_key(&id, force)?;
+            done(g, "removed", id)
+        }
+        KeyCommand::Passwd(n) => {
+            let new_pw = password::new_password(n.new_password_file.as_deref())?;
+            let id = repo.change_password(pw.as_bytes(), &new_key(&n, new_pw.as_bytes())?)?;
+            done(g, "changed", id)
+        }
+    }
+}
+
+fn open_with(g: &Global, pw: &[u8]) -> Result<Repository> {
+    let (loc, _) = open::location(g)?;
+    let storage = crate::cli::storage::open(g, &loc, false)?;
+    Repository::open(storage, pw, open::open_options(g))
+}
+
+fn new_key<'a>(n: &NewKeyArgs, password: &'a [u8]) -> Result<NewKey<'a>> {
+    Ok(NewKey {
+        password,
+        kdf: crate::cli::init::kdf_params(&n.kdf)?,
+        host: n.host.clone().unwrap_or_else(cairn::time::hostname),
+        username: n.user.clone().unwrap_or_else(cairn::time::username),
+    })
+}
+
+/// The one key whose id starts with `given`.
+fn resolve(keys: &[KeyInfo], given: &str) -> Result<KeyId> {
+    let given = given.to_ascii_lowercase();
+    let found: Vec<&KeyInfo> = keys
+        .iter()
+        .filter(|k| !given.is_empty() && k.id.to_string().starts_with(&given))
+        .collect();
+    match found.as_slice() {
+        [one] => Ok(one.id),
+        [] => Err(Error::Usage(format!("no key {given:?} in this repository"))),
+        _ => Err(Error::Usage(format!(
+            "{given:?} names {} keys: give more of the id",
+            found.len()
+        ))),
+    }
+}
+
+fn list(g: &Global, repo: &Repository) -> Result<i32> {
+    let keys = repo.list_keys()?;
+    if g.json {
+        let rows: Vec<serde_json::Value> = keys
+            .iter()
+            .map(|k| {
+                json!({
+                    "id": k.id.to_string(),
+                    "kind": k.kind,
+                    "host": k.host,
+                    "username": k.username,
+                    "created": cairn::time::rfc3339(k.created, 0),
+                    "kdf": k.kdf,
+                    "in_use": k.in_use,
+                })
+            })
+            .collect();
+        print_json(&rows)?;
+        return Ok(exit::OK);
+    }
+    let out = std::io::stdout().lock();
+    let mut t = Table::new(out, &[Align::Left; 7]);
+    let header = ["", "id", "kind", "host", "user", "created", "kdf"];
+    t.row(header.iter().map(|h| h.to_string()).collect())
+        .map_err(stdout_err)?;
+    for k in &keys {
+        t.row(vec![
+            if k.in_use { "*" } else { "" }.to_string(),
+            k.id.to_string()[..16].to_string(),
+            k.kind.to_string(),
+            k.host.clone(),
+            k.username.clone(),
+            cairn::time::format_local(k.created),
+            format!(
+                "argon2id m={} MiB t={} p={}",
+                k.kdf.memory_kib / 1024,
+                k.kdf.iterations,
+                k.kdf.parallelism
+            ),
+        ])
+        .map_err(stdout_err)?;
+    }
+    drop(t.finish().map_err(stdout_err)?);
+    Ok(exit::OK)
+}
+
+fn stdout_err(e: std::io::Error) -> Error {
+    Error::io("<stdout>", e)
+}
+
+fn done(g: &Global, what: &str, id: KeyId) -> Result<i32> {
+    if g.json {
+        print_json(&json!({"message_type": format!("key_{what}"), "id": id.to_string()}))?;
+    } else if !g.quiet {
+        println!("{what} key {id}");
+    }
+    Ok(exit::OK)
+}
