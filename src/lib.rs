@@ -58,6 +58,7 @@ pub mod backup;
 pub mod check;
 pub mod child;
 pub mod chunker;
+pub mod copy;
 pub mod crypto;
 pub mod error;
 pub mod explore;

@@ -101,6 +101,8 @@ pub enum Command {
     Serve(crate::cli::serve::ServeArgs),
     /// Manage the key files (passwords) that open the repository.
     Key(crate::cli::key::KeyArgs),
+    /// Copy snapshots, with their trees and data, into another repository.
+    Copy(crate::cli::copy::CopyArgs),
 }
 
 /// Argon2id cost for a new key file or bundle.

@@ -6,6 +6,7 @@ mod backup;
 mod browse;
 mod check;
 mod check_report;
+mod copy;
 mod diff;
 pub mod exit;
 mod export;
@@ -61,6 +62,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Import(a) => export::import(g, a),
         Command::Serve(a) => serve::run(g, a),
         Command::Key(a) => key::run(g, a),
+        Command::Copy(a) => copy::run(g, a),
     };
     storage::report(g);
     if interrupt::requested() && result.is_ok() {

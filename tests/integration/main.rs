@@ -9,6 +9,7 @@ mod cache_copy;
 mod check;
 mod cli;
 mod command_source;
+mod copy;
 mod crash;
 mod damage;
 mod diff;
