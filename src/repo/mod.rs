@@ -3,6 +3,7 @@
 //! writes typed objects through it.
 
 mod cache;
+mod fan_out;
 mod keyring;
 pub mod lock;
 pub mod marker;

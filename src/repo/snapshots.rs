@@ -136,8 +136,10 @@ impl Repository {
     ) -> Result<(Vec<SnapshotRef>, DamagedSnapshots)> {
         let mut out = Vec::new();
         let mut damaged = Vec::new();
-        for id in self.snapshot_ids()? {
-            match self.load_snapshot(&id) {
+        let ids = self.snapshot_ids()?;
+        let loaded = super::fan_out::fetch_all(&ids, |id| self.load_snapshot(id));
+        for (id, loaded) in ids.into_iter().zip(loaded) {
+            match loaded {
                 Ok(snapshot) if filter.matches(&snapshot) => out.push(SnapshotRef { id, snapshot }),
                 Ok(_) => {}
                 Err(e) if e.kind() == crate::ErrorKind::Corrupt => damaged.push((id, e)),

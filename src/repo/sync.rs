@@ -47,13 +47,21 @@ impl Repository {
         }
         let mut superseded = self.cache().superseded()?;
         let mut corrupt: Vec<(IndexId, Error)> = Vec::new();
-        for id in &listed {
+        // Read the new files at once (a round trip each on object storage),
+        // then record them in listing order.
+        let new: Vec<IndexId> = listed
+            .iter()
+            .filter(|id| !known_before.contains(id) && !superseded.contains(id))
+            .copied()
+            .collect();
+        let loaded = super::fan_out::fetch_all(&new, |id| self.load_index_file(id));
+        for (id, loaded) in new.iter().zip(loaded) {
             // A superseded file still listed (its replacer crashed before
             // deleting it) must never come back: its packs may be gone.
-            if known_before.contains(id) || superseded.contains(id) {
+            if superseded.contains(id) {
                 continue;
             }
-            match self.load_index_file(id) {
+            match loaded {
                 Ok(file) => {
                     superseded.extend(file.supersedes.iter().copied());
                     self.cache().add_index_file(id, &file)?;
