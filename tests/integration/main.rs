@@ -57,3 +57,5 @@ mod truth;
 mod util;
 mod util_backend;
 mod validation;
+mod web_pages;
+mod web_util;

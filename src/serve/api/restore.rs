@@ -17,7 +17,7 @@ use super::error::{ApiError, ApiResult, Body};
 use super::guard::Restore;
 use super::plans::Accepted;
 use super::{blocking, Api};
-use crate::serve::model::{JobKind, JobRequest, RestoreRequest, Trigger};
+use crate::serve::model::{JobId, JobKind, JobRequest, RestoreRequest, Trigger};
 
 /// What to restore and where.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -49,6 +49,12 @@ pub async fn start(
     UrlPath(name): UrlPath<String>,
     Body(body): Body<RestoreBody>,
 ) -> ApiResult<(StatusCode, Json<Accepted>)> {
+    let job = submit(api, name, body).await?;
+    Ok((StatusCode::ACCEPTED, Json(Accepted { job })))
+}
+
+/// Checks a restore request and queues it: the API's and the dashboard's.
+pub async fn submit(api: Api, name: String, body: RestoreBody) -> ApiResult<JobId> {
     let roots = api.svc.config().server.restore_roots.clone();
     let target = match (&body.target, body.in_place) {
         (Some(t), false) => Some(confine(Path::new(t), &roots, "target")?),
@@ -56,7 +62,7 @@ pub async fn start(
         (_, true) => None,
     };
     api.known_repository(&name)?;
-    let job = blocking(move || {
+    blocking(move || {
         let repo = api.repository(&name)?;
         let snap = repo
             .find_snapshot(&body.snapshot, &SnapshotFilter::default())
@@ -82,8 +88,7 @@ pub async fn start(
         };
         Ok(api.svc.jobs.submit(req)?)
     })
-    .await?;
-    Ok((StatusCode::ACCEPTED, Json(Accepted { job })))
+    .await
 }
 
 /// `target` with its symlinks resolved, if it lies under one of `roots`;
