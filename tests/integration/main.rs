@@ -57,5 +57,6 @@ mod truth;
 mod util;
 mod util_backend;
 mod validation;
+mod web_browser;
 mod web_pages;
 mod web_util;

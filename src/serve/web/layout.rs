@@ -92,9 +92,12 @@ pub fn badge(s: JobStatus) -> Markup {
     html! { span class={ "status s-" (name) } { (name) } }
 }
 
-/// An RFC 3339 time, shown shorter.
+/// An RFC 3339 time, shown to the second with its offset.
 pub fn time(t: &str) -> Markup {
-    let shown = t.replacen('T', " ", 1);
+    let shown = match chrono::DateTime::parse_from_rfc3339(t) {
+        Ok(d) => d.format("%Y-%m-%d %H:%M:%S %:z").to_string(),
+        Err(_) => t.to_string(),
+    };
     html! { time datetime=(t) { (shown) } }
 }
 

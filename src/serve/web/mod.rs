@@ -100,7 +100,9 @@ async fn script() -> impl IntoResponse {
 }
 
 /// Every dashboard response: scripts, styles and images only from the
-/// service itself, never framed, no content sniffing, no referrer.
+/// service itself, never framed, no content sniffing, no referrer to
+/// other sites (`same-origin`: under `no-referrer` browsers send
+/// `Origin: null` on a form POST, which the origin check refuses).
 async fn headers(mut r: Response) -> Response {
     let h = r.headers_mut();
     let csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
@@ -116,7 +118,7 @@ async fn headers(mut r: Response) -> Response {
     );
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     h.entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));
