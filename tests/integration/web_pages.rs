@@ -250,8 +250,13 @@ fn web_sessions_csrf_and_scopes_guard_every_post() {
 }
 
 #[test]
-fn web_downloads_and_restores_reuse_the_api() {
+fn web_downloads_restores_and_large_directories() {
     let mut s = Serve::new("");
+    let many = s.data.join("many");
+    std::fs::create_dir_all(&many).unwrap();
+    for i in 0..1200 {
+        std::fs::write(many.join(format!("f{i:04}")), b"x").unwrap();
+    }
     let admin = s.token("admin", &["admin"]);
     s.start();
     s.backup(&admin);
@@ -276,6 +281,24 @@ fn web_downloads_and_restores_reuse_the_api() {
         .unwrap();
     assert_eq!(body, std::fs::read(s.data.join("sub/b.bin")).unwrap());
     assert_eq!(get(&s, &url, None).status, 303, "no session, no bytes");
+
+    // A large directory comes in pages of 500 entries, each small.
+    let dir = serde_urlencoded::to_string([("path", format!("{data}/many"))]).unwrap();
+    let browse = format!("/repos/main/snapshots/{id}/browse?{dir}");
+    let first = get(&s, &browse, Some(&cookie));
+    assert_well_formed("page 1", &first.body);
+    assert_eq!(count(&first.body, "a.file"), 500);
+    assert!(first.body.len() < 200 * 1024, "{}", first.body.len());
+    let next = attr(&first.body, "a[rel=next]", "href").expect("a next page");
+    let second = get(
+        &s,
+        &format!("/repos/main/snapshots/{id}/{next}"),
+        Some(&cookie),
+    );
+    assert_eq!(texts(&second.body, "a.file")[0], "f0500");
+    let last = get(&s, &format!("{browse}&page=3"), Some(&cookie));
+    assert_eq!(count(&last.body, "a.file"), 200);
+    assert!(attr(&last.body, "a[rel=next]", "href").is_none());
 
     // Restore: the confirmation names the target, then the job restores.
     let page = get(

@@ -111,9 +111,9 @@ fn render(v: &Viewer, j: &JobRecord, log: &[LogLine], live: bool) -> Markup {
                 "Files: " span id="p-files" { "–" } " · bytes: " span id="p-bytes" { "–" }
                 " · throughput: " span id="p-rate" { "–" }
             }
-            @if live && v.can(Scope::Backup) { (button(v, &format!("/jobs/{}/cancel", j.id), "Cancel")) }
+            @if live && v.can(Scope::Backup) { div id="cancel" { (button(v, &format!("/jobs/{}/cancel", j.id), "Cancel")) } }
         }
-        dl.facts {
+        dl.facts id="facts" {
             dt { "Plan" } dd { (j.plan.as_deref().unwrap_or("–")) }
             dt { "Repository" } dd { (j.repository) }
             dt { "Queued" } dd { (opt_time(Some(&j.queued_at))) }

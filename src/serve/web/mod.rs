@@ -11,6 +11,8 @@
 //! button checks the scope again.
 
 mod actions;
+#[cfg(test)]
+mod bench;
 mod chart;
 mod diff;
 mod jobs;

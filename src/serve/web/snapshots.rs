@@ -6,16 +6,28 @@
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use maud::{html, Markup};
+use serde::Deserialize;
 
 use super::layout::{bytes, page, time};
 use super::session::Viewer;
 use super::{blocking, query, seg, Web, WebResult};
 use crate::serve::api::download::{self, DownloadQuery};
-use crate::serve::api::snapshots::{self, FileEntry, FilesQuery, SnapshotView, SnapshotsQuery};
+use crate::serve::api::snapshots::{self, FileEntry, SnapshotView, SnapshotsQuery};
 use crate::serve::auth::Scope;
 
 /// At most this many snapshots are listed (newest first).
 const SHOWN: usize = 500;
+
+/// Directory entries per page: a page stays under 200 KiB.
+pub const PER_PAGE: usize = 500;
+
+#[derive(Deserialize)]
+pub struct BrowseQuery {
+    /// A path in the snapshot (default `/`).
+    pub path: Option<String>,
+    /// Which page of a large directory, from 1.
+    pub page: Option<usize>,
+}
 
 /// A date (`2026-12-06`) as the start or end of that day in UTC; any
 /// other text goes to the API's parser as it is.
@@ -103,7 +115,7 @@ pub async fn browse(
     v: Viewer,
     State(web): State<Web>,
     Path((name, id)): Path<(String, String)>,
-    Query(q): Query<FilesQuery>,
+    Query(q): Query<BrowseQuery>,
 ) -> WebResult<Markup> {
     let api = web.api.clone();
     let (n, i, p) = (name.clone(), id.clone(), q.path.clone());
@@ -118,25 +130,55 @@ pub async fn browse(
         .filter(|p| !p.is_empty())
         .unwrap_or_else(|| "/".into());
     let title = format!("Snapshot {} of {name}", snap.short_id);
+    let at = Page {
+        number: q.page.unwrap_or(1).max(1),
+        entries: &entries,
+    };
     Ok(page(
         &v,
         &title,
-        listing(&v, &name, &snap, &path, is_dir, &entries),
+        listing(&v, &name, &snap, &path, is_dir, at),
     ))
 }
 
-/// The breadcrumbs, actions and entries of `path` in `snap`.
+/// One page of a directory's entries.
+pub struct Page<'a> {
+    /// From 1.
+    pub number: usize,
+    pub entries: &'a [FileEntry],
+}
+
+/// The breadcrumbs, actions and entries of `path` in `snap`. Links are
+/// relative to the page (`…/browse`), which keeps a page of entries small.
 pub fn listing(
     v: &Viewer,
     repo: &str,
     snap: &SnapshotView,
     path: &str,
     is_dir: bool,
-    entries: &[FileEntry],
+    at: Page,
 ) -> Markup {
-    let base = format!("/repos/{}/snapshots/{}", seg(repo), snap.id);
-    let browse = |p: &str| format!("{base}/browse{}", query(&[("path", p)]));
-    let get = |p: &str, f: &str| format!("{base}/download{}", query(&[("path", p), ("format", f)]));
+    let browse = |p: &str| format!("browse{}", query(&[("path", p)]));
+    let get = |p: &str, f: &str| {
+        let q = match f {
+            "" => query(&[("path", p)]),
+            f => query(&[("path", p), ("format", f)]),
+        };
+        format!("download{q}")
+    };
+    let pages = at.entries.len().div_ceil(PER_PAGE).max(1);
+    let number = at.number.min(pages);
+    let shown = at
+        .entries
+        .iter()
+        .skip((number - 1) * PER_PAGE)
+        .take(PER_PAGE);
+    let page_link = |n: usize| {
+        format!(
+            "browse{}",
+            query(&[("path", path), ("page", &n.to_string())])
+        )
+    };
     let mut crumbs = vec![("/".to_string(), "/".to_string())];
     let mut acc = String::new();
     for part in path.split('/').filter(|p| !p.is_empty()) {
@@ -164,7 +206,7 @@ pub fn listing(
         table.files {
             thead { tr { th scope="col" { "Name" } th scope="col" { "Type" } th scope="col" { "Size" } th scope="col" { "Modified" } } }
             tbody {
-                @for e in entries {
+                @for e in shown {
                     tr {
                         td {
                             @match e.kind {
@@ -180,6 +222,13 @@ pub fn listing(
                 }
             }
         }
+        }
+        @if pages > 1 {
+            nav.pages aria-label="Pages" {
+                "Page " (number) " of " (pages) " (" (at.entries.len()) " entries) "
+                @if number > 1 { a rel="prev" href=(page_link(number - 1)) { "previous" } " " }
+                @if number < pages { a rel="next" href=(page_link(number + 1)) { "next" } }
+            }
         }
     }
 }

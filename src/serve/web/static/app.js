@@ -21,32 +21,37 @@
     el.className = "status s-" + s;
     if (FINAL.includes(s)) {
       $("job-progress").hidden = true;
+      const c = $("cancel");
+      if (c) c.remove();
       if (es) { es.close(); es = null; }
     } else {
       $("job-progress").hidden = false;
     }
   }
-  function fill(rec) {
-    setText($("f-files"), rec.files == null ? "–" : String(rec.files));
-    setText($("f-read"), rec.bytes_read == null ? "–" : human(rec.bytes_read));
-    setText($("f-added"), rec.bytes_added == null ? "–" : human(rec.bytes_added));
-    setText($("f-stored"), rec.bytes_stored == null ? "–" : human(rec.bytes_stored));
-    setText($("f-started"), rec.started_at || "–");
-    setText($("f-finished"), rec.finished_at || "–");
-    if (rec.snapshot_id) setText($("f-snapshot"), rec.snapshot_id);
-    if (rec.error) {
-      let e = $("job-error");
-      if (!e) { e = document.createElement("p"); e.id = "job-error"; e.className = "error"; e.setAttribute("role", "alert"); live.after(e); }
-      e.textContent = rec.error;
-    }
-    setStatus(rec.status);
+  // Once the job has ended: the server's own rendering of its figures
+  // and log, swapped in (the page is not reloaded).
+  function swap() {
+    fetch(location.pathname, { credentials: "same-origin" })
+      .then((r) => (r.ok ? r.text() : Promise.reject(r.status)))
+      .then((t) => {
+        const d = new DOMParser().parseFromString(t, "text/html");
+        for (const x of ["facts", "job-log"]) {
+          const n = d.getElementById(x), o = $(x);
+          if (n && o) o.replaceWith(n);
+        }
+        const e = d.getElementById("job-error");
+        if (e && !$("job-error")) $("facts").before(e);
+      })
+      .catch(() => {});
   }
-  // The record, once the stream is open (nothing is missed in between)
-  // and when the job has ended (its final figures).
+  // The status, once the stream is open: an end it missed before.
   function refresh() {
     fetch("/jobs/" + id + "/state", { credentials: "same-origin" })
       .then((r) => (r.ok ? r.json() : Promise.reject(r.status)))
-      .then(fill)
+      .then((rec) => {
+        setStatus(rec.status);
+        if (FINAL.includes(rec.status)) swap();
+      })
       .catch(() => {});
   }
   es = new EventSource("/events?job=" + encodeURIComponent(id));
@@ -54,7 +59,7 @@
   es.addEventListener("status", (e) => {
     const d = JSON.parse(e.data);
     setStatus(d.status);
-    if (FINAL.includes(d.status)) refresh();
+    if (FINAL.includes(d.status)) swap();
   });
   es.addEventListener("progress", (e) => {
     const d = JSON.parse(e.data);
