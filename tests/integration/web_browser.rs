@@ -259,7 +259,7 @@ fn web_browser_backup_download_scopes_and_revocation() {
         sign_in(&c, &s, &read).await;
         let buttons = c.find_all(Locator::Css("main button")).await.unwrap();
         assert!(buttons.is_empty(), "a read session sees no action buttons");
-        c.goto(&here.to_string()).await.unwrap();
+        c.goto(here.as_str()).await.unwrap();
         until(&c, "the snapshot browser", || async {
             text(&c, "h1").await
         })
