@@ -210,6 +210,35 @@ fn web_browser_backup_download_scopes_and_revocation() {
         // Its snapshot, a directory, a file downloaded by the browser.
         c.goto(&s.url("/")).await.unwrap();
         shot(&c, "overview.png").await;
+        // At phone width the page itself does not scroll sideways (wide
+        // tables scroll in their own box), and the actions are reachable
+        // by keyboard: Tab reaches "Back up now".
+        c.set_window_size(390, 844).await.unwrap();
+        let fits = c
+            .execute(
+                "return document.documentElement.scrollWidth <= window.innerWidth;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(fits, json!(true), "the overview overflows a phone's width");
+        shot(&c, "overview-phone.png").await;
+        c.set_window_size(1280, 1000).await.unwrap();
+        let mut reached = false;
+        for _ in 0..30 {
+            c.active_element()
+                .await
+                .unwrap()
+                .send_keys("\u{E004}")
+                .await
+                .unwrap();
+            let label = c.active_element().await.unwrap().text().await.unwrap();
+            if label == "Back up now" {
+                reached = true;
+                break;
+            }
+        }
+        assert!(reached, "Tab never reached the Back up now button");
         let job_url = c
             .find(Locator::Css("tr[data-plan=files] td a[href^='/jobs/']"))
             .await
