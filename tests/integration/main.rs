@@ -59,4 +59,5 @@ mod util_backend;
 mod validation;
 mod web_browser;
 mod web_pages;
+mod web_sessions;
 mod web_util;

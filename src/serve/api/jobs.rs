@@ -167,26 +167,63 @@ pub fn event_stream(
     api: &Api,
     only: Option<JobId>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    event_stream_while(api, only, || true)
+}
+
+/// How often a stream asks `alive` while no event comes.
+pub const ALIVE_CHECK: Duration = Duration::from_secs(2);
+
+/// [`event_stream`] that ends once `alive` says false: asked before each
+/// event and every [`ALIVE_CHECK`], so a dashboard stream stops when its
+/// session ends (sign-out, revoked token, lifetime), not when the tab closes.
+pub fn event_stream_while<F>(
+    api: &Api,
+    only: Option<JobId>,
+    alive: F,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>>
+where
+    F: Fn() -> bool + Send + 'static,
+{
     let rx = api.svc.jobs.subscribe();
-    let stream = futures_util::stream::unfold(rx, move |mut rx| async move {
-        loop {
-            let ev = match rx.recv().await {
-                Ok(ev) => ev,
-                Err(RecvError::Lagged(n)) => {
-                    return Some((Ok(Event::default().event("lagged").data(n.to_string())), rx))
+    let tick = tokio::time::interval(ALIVE_CHECK);
+    let stream = futures_util::stream::unfold((rx, tick, alive), move |state| {
+        let (mut rx, mut tick, alive) = state;
+        async move {
+            loop {
+                let got = tokio::select! {
+                    got = rx.recv() => got,
+                    _ = tick.tick() => {
+                        if !alive() {
+                            return None;
+                        }
+                        continue;
+                    }
+                };
+                if !alive() {
+                    return None;
                 }
-                Err(RecvError::Closed) => return None,
-            };
-            let (name, job) = match &ev {
-                JobEvent::Status { job, .. } => ("status", *job),
-                JobEvent::Progress { job, .. } => ("progress", *job),
-                JobEvent::Log { job, .. } => ("log", *job),
-            };
-            if only.is_some_and(|o| o != job) {
-                continue;
+                let ev = match got {
+                    Ok(ev) => ev,
+                    Err(RecvError::Lagged(n)) => {
+                        let ev = Event::default().event("lagged").data(n.to_string());
+                        return Some((Ok(ev), (rx, tick, alive)));
+                    }
+                    Err(RecvError::Closed) => return None,
+                };
+                let (name, job) = match &ev {
+                    JobEvent::Status { job, .. } => ("status", *job),
+                    JobEvent::Progress { job, .. } => ("progress", *job),
+                    JobEvent::Log { job, .. } => ("log", *job),
+                };
+                if only.is_some_and(|o| o != job) {
+                    continue;
+                }
+                let data = serde_json::to_string(&ev).unwrap_or_default();
+                return Some((
+                    Ok(Event::default().event(name).data(data)),
+                    (rx, tick, alive),
+                ));
             }
-            let data = serde_json::to_string(&ev).unwrap_or_default();
-            return Some((Ok(Event::default().event(name).data(data)), rx));
         }
     });
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))

@@ -153,12 +153,16 @@ pub async fn state(
     blocking(move || jobs::record(&api, id)).await.map(Json)
 }
 
-/// The API's event stream, for a signed-in viewer.
+/// The API's event stream, for a signed-in viewer, while the session
+/// lives: it ends at sign-out, at the token's revocation or at the
+/// session's end of life.
 pub async fn events(
-    _: Viewer,
+    v: Viewer,
     State(web): State<Web>,
     Query(q): Query<EventsQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
     let only = parse_opt("job", q.job.as_deref(), "a job id")?;
-    Ok(jobs::event_stream(&web.api, only))
+    let api = web.api.clone();
+    let alive = move || web.sessions.alive(&v.id) && web.api.tokens.by_hash(&v.who.hash).is_some();
+    Ok(jobs::event_stream_while(&api, only, alive))
 }

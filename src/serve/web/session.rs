@@ -72,6 +72,11 @@ impl Sessions {
         }
     }
 
+    /// Whether session `id` still lives (a live event stream asks).
+    pub fn alive(&self, id: &str) -> bool {
+        self.get(id).is_some()
+    }
+
     pub fn end(&self, id: &str) {
         self.lock().remove(id);
     }
