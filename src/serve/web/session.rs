@@ -3,7 +3,8 @@
 //! token's identity (its hash, name and scopes: never the token) and a
 //! per-session CSRF token. Every request re-checks the identity against
 //! the token store, so revoking a token ends its sessions at once; a
-//! session also ends after [`LIFETIME`], or at sign-out. Sessions do not
+//! session also ends after [`LIFETIME`], at sign-out or at the next sign-in
+//! from the same browser; a token holds at most [`PER_TOKEN`] sessions. Sessions do not
 //! survive a restart (sign in again).
 //!
 //! A POST passes three checks before its handler runs ([`Post`]): a
@@ -39,23 +40,51 @@ struct Session {
     started: Instant,
 }
 
+/// At most this many sessions per token: signing in again and again
+/// (a script, a forgotten loop) drops that token's oldest session.
+pub const PER_TOKEN: usize = 16;
+
+/// At most this many sessions in all: the oldest goes first.
+pub const TOTAL: usize = 10_000;
+
 /// The sessions of this process.
-#[derive(Default)]
 pub struct Sessions {
     map: Mutex<HashMap<String, Session>>,
+    lifetime: Duration,
+}
+
+impl Default for Sessions {
+    fn default() -> Sessions {
+        Sessions::with_lifetime(LIFETIME)
+    }
 }
 
 impl Sessions {
-    /// Starts a session for `who`; its id (the cookie's value).
-    pub fn start(&self, who: Identity) -> String {
+    /// Sessions that last `lifetime` at most (tests shorten it).
+    pub fn with_lifetime(lifetime: Duration) -> Sessions {
+        Sessions {
+            map: Mutex::new(HashMap::new()),
+            lifetime,
+        }
+    }
+
+    /// Starts a session for `who`, ending session `replaces` (the one the
+    /// request's cookie named, if any); its id (the cookie's value).
+    pub fn start(&self, who: Identity, replaces: Option<&str>) -> String {
         let id = hex::encode(rand::random::<[u8; 32]>());
+        let mut map = self.lock();
+        if let Some(old) = replaces {
+            map.remove(old);
+        }
+        let life = self.lifetime;
+        map.retain(|_, s| s.started.elapsed() < life);
+        drop_oldest(&mut map, PER_TOKEN - 1, |s| s.who.hash == who.hash);
+        drop_oldest(&mut map, TOTAL - 1, |_| true);
         let s = Session {
             who,
             csrf: hex::encode(rand::random::<[u8; 32]>()),
             started: Instant::now(),
         };
-        let mut map = self.lock();
-        map.retain(|_, s| s.started.elapsed() < LIFETIME);
         map.insert(id.clone(), s);
         id
     }
@@ -63,7 +92,7 @@ impl Sessions {
     fn get(&self, id: &str) -> Option<Session> {
         let mut map = self.lock();
         match map.get(id) {
-            Some(s) if s.started.elapsed() < LIFETIME => Some(s.clone()),
+            Some(s) if s.started.elapsed() < self.lifetime => Some(s.clone()),
             Some(_) => {
                 map.remove(id);
                 None
@@ -83,6 +112,22 @@ impl Sessions {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {
         self.map.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Removes the oldest of the sessions `which` selects until `keep` are left.
+fn drop_oldest(map: &mut HashMap<String, Session>, keep: usize, which: impl Fn(&Session) -> bool) {
+    if map.len() <= keep || map.values().filter(|s| which(s)).count() <= keep {
+        return;
+    }
+    let mut chosen: Vec<(Instant, String)> = map
+        .iter()
+        .filter(|(_, s)| which(s))
+        .map(|(id, s)| (s.started, id.clone()))
+        .collect();
+    chosen.sort();
+    for (_, id) in &chosen[..chosen.len() - keep] {
+        map.remove(id);
     }
 }
 
@@ -234,3 +279,7 @@ impl<T: DeserializeOwned + Send> FromRequest<Web> for Post<T> {
 /// A form with no fields but the CSRF token.
 #[derive(Deserialize)]
 pub struct Empty {}
+
+#[cfg(test)]
+#[path = "session_tests.rs"]
+mod tests;

@@ -8,7 +8,7 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::layout::bare;
-use super::session::{same_site, set_cookie, Empty, Post};
+use super::session::{cookie_id, same_site, set_cookie, Empty, Post};
 use super::{Web, WebError};
 
 #[derive(Deserialize)]
@@ -53,7 +53,7 @@ pub async fn submit(
         return (StatusCode::UNAUTHORIZED, page).into_response();
     };
     tracing::info!(token = %who.name, "dashboard sign-in");
-    let id = web.sessions.start(who);
+    let id = web.sessions.start(who, cookie_id(&headers).as_deref());
     (
         [(header::SET_COOKIE, set_cookie(Some(&id), web.tls))],
         Redirect::to("/"),
