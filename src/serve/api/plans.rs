@@ -99,7 +99,7 @@ pub async fn run(
             "a tag is not empty and has no comma",
         ));
     }
-    let job = submit(&api, &name, JobKind::Backup, body.tags)?;
+    let job = submit(&api, &name, JobKind::Backup, body.tags).await?;
     Ok((StatusCode::ACCEPTED, Json(Accepted { job })))
 }
 
@@ -113,13 +113,14 @@ pub async fn cleanup(
     State(api): State<Api>,
     Path(name): Path<String>,
 ) -> ApiResult<(StatusCode, Json<Accepted>)> {
-    let job = submit(&api, &name, JobKind::Cleanup, Vec::new())?;
+    let job = submit(&api, &name, JobKind::Cleanup, Vec::new()).await?;
     Ok((StatusCode::ACCEPTED, Json(Accepted { job })))
 }
 
 /// Queues a job of `kind` for the plan `name` (404 if there is none):
-/// the API's and the dashboard's plan actions.
-pub fn submit(api: &Api, name: &str, kind: JobKind, tags: Vec<String>) -> ApiResult<JobId> {
+/// the API's and the dashboard's plan actions. The insert into the
+/// history runs off the async runtime.
+pub async fn submit(api: &Api, name: &str, kind: JobKind, tags: Vec<String>) -> ApiResult<JobId> {
     let plan = plan(api, name)?;
     let req = JobRequest {
         kind,
@@ -130,7 +131,8 @@ pub fn submit(api: &Api, name: &str, kind: JobKind, tags: Vec<String>) -> ApiRes
         restore: None,
         check: None,
     };
-    Ok(api.svc.jobs.submit(req)?)
+    let api = api.clone();
+    blocking(move || Ok(api.svc.jobs.submit(req)?)).await
 }
 
 /// The plan `name`, or 404.

@@ -93,7 +93,7 @@ pub async fn test(
     State(api): State<Api>,
     Path(name): Path<String>,
 ) -> ApiResult<(StatusCode, Json<Accepted>)> {
-    let job = submit(&api, &name, JobKind::Test, None)?;
+    let job = submit(&api, &name, JobKind::Test, None).await?;
     Ok((StatusCode::ACCEPTED, Json(Accepted { job })))
 }
 
@@ -121,7 +121,7 @@ pub async fn check(
         read_data_subset: body.read_data_subset,
         audit_budget: body.audit_budget,
     };
-    let job = submit(&api, &name, JobKind::Check, Some(check))?;
+    let job = submit(&api, &name, JobKind::Check, Some(check)).await?;
     Ok((StatusCode::ACCEPTED, Json(Accepted { job })))
 }
 
@@ -189,8 +189,9 @@ pub fn stats_of(api: &Api, name: &str) -> ApiResult<RepositoryStats> {
     })
 }
 
-/// Queues a job of `kind` about repository `name` (404 if unknown).
-pub fn submit(
+/// Queues a job of `kind` about repository `name` (404 if unknown); the
+/// insert into the history runs off the async runtime.
+pub async fn submit(
     api: &Api,
     name: &str,
     kind: JobKind,
@@ -206,5 +207,6 @@ pub fn submit(
         restore: None,
         check,
     };
-    Ok(api.svc.jobs.submit(req)?)
+    let api = api.clone();
+    blocking(move || Ok(api.svc.jobs.submit(req)?)).await
 }

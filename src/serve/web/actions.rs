@@ -23,12 +23,9 @@ pub async fn backup(
     p: Post<Empty>,
 ) -> WebResult<Redirect> {
     p.viewer.need(Scope::Backup)?;
-    Ok(to_job(plans::submit(
-        &web.api,
-        &name,
-        JobKind::Backup,
-        vec![],
-    )?))
+    Ok(to_job(
+        plans::submit(&web.api, &name, JobKind::Backup, vec![]).await?,
+    ))
 }
 
 /// "Check now" on a plan: its repository, with the plan's check settings.
@@ -38,12 +35,9 @@ pub async fn check_plan(
     p: Post<Empty>,
 ) -> WebResult<Redirect> {
     p.viewer.need(Scope::Backup)?;
-    Ok(to_job(plans::submit(
-        &web.api,
-        &name,
-        JobKind::Check,
-        vec![],
-    )?))
+    Ok(to_job(
+        plans::submit(&web.api, &name, JobKind::Check, vec![]).await?,
+    ))
 }
 
 /// "Test connection" to a plan's repository.
@@ -56,7 +50,9 @@ pub async fn test_plan(
     let Some(repo) = (web.api.svc.config().plans.get(&name)).map(|p| p.repository.clone()) else {
         return Err(ApiError::not_found("name", format!("no plan {name:?}")).into());
     };
-    Ok(to_job(repos::submit(&web.api, &repo, JobKind::Test, None)?))
+    Ok(to_job(
+        repos::submit(&web.api, &repo, JobKind::Test, None).await?,
+    ))
 }
 
 /// "Check now" on the verification page.
@@ -66,12 +62,9 @@ pub async fn check_repo(
     p: Post<Empty>,
 ) -> WebResult<Redirect> {
     p.viewer.need(Scope::Backup)?;
-    Ok(to_job(repos::submit(
-        &web.api,
-        &name,
-        JobKind::Check,
-        None,
-    )?))
+    Ok(to_job(
+        repos::submit(&web.api, &name, JobKind::Check, None).await?,
+    ))
 }
 
 pub async fn cancel(
