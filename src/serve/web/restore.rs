@@ -1,9 +1,8 @@
 //! Restoring from the dashboard, in three steps: a form (what, and to a
 //! directory or in place), a confirmation naming exactly what will be
 //! written over, and the job. The checks are the API's (`restore_roots`,
-//! symlinks resolved); the confirmation runs them before it is shown.
-
-use std::path::Path as FsPath;
+//! symlinks resolved: `api::restore::plan`); the confirmation runs them
+//! before it is shown, and the submit runs them again.
 
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -13,7 +12,7 @@ use serde::Deserialize;
 use super::layout::{csrf, page};
 use super::session::{Post, Viewer};
 use super::{blocking, seg, Web, WebResult};
-use crate::serve::api::restore::{self, confine, RestoreBody};
+use crate::serve::api::restore::{self, RestoreBody};
 use crate::serve::api::snapshots;
 use crate::serve::auth::Scope;
 
@@ -37,6 +36,15 @@ pub struct RestoreForm {
 impl RestoreForm {
     fn in_place(&self) -> bool {
         self.mode == "in_place"
+    }
+    /// The API's request for this form: the same checks, one place.
+    fn body(&self) -> RestoreBody {
+        RestoreBody {
+            snapshot: self.snapshot.clone(),
+            include: self.include(),
+            target: (!self.in_place()).then(|| self.target.clone()),
+            in_place: self.in_place(),
+        }
     }
     fn include(&self) -> Vec<String> {
         match self.path.trim() {
@@ -81,38 +89,20 @@ pub async fn submit(
     let (v, f) = (p.viewer, p.form);
     v.need(Scope::Restore)?;
     if f.confirm == "yes" {
-        let body = RestoreBody {
-            snapshot: f.snapshot.clone(),
-            include: f.include(),
-            target: (!f.in_place()).then(|| f.target.clone()),
-            in_place: f.in_place(),
-        };
-        let job = restore::submit(web.api.clone(), name, body).await?;
+        let job = restore::submit(web.api.clone(), name, f.body()).await?;
         return Ok(Redirect::to(&format!("/jobs/{job}")).into_response());
     }
     let (api, n, f2) = (web.api.clone(), name.clone(), f.clone());
-    let roots = api.svc.config().server.restore_roots.clone();
     let replaced = blocking(move || {
-        let (_, snap) = snapshots::find(&api, &n, &f2.snapshot)?;
+        let plan = restore::plan(&api, &n, &f2.body())?;
         let sub = f2.path.trim().trim_start_matches('/').to_string();
-        if f2.in_place() {
-            let mut out = Vec::new();
-            for p in &snap.snapshot.paths {
-                confine(FsPath::new(p), &roots, "in_place")?;
-                out.push(p.clone());
-            }
-            let out = match sub.is_empty() {
-                true => out,
-                false => vec![format!("/{sub}")],
-            };
-            return Ok((snapshots::view(&snap), out));
-        }
-        let t = confine(FsPath::new(&f2.target), &roots, "target")?;
-        let shown = if sub.is_empty() { t } else { t.join(&sub) };
-        Ok((
-            snapshots::view(&snap),
-            vec![shown.to_string_lossy().into_owned()],
-        ))
+        let out = match (plan.target, sub.is_empty()) {
+            (None, true) => plan.snapshot.snapshot.paths.clone(),
+            (None, false) => vec![format!("/{sub}")],
+            (Some(t), true) => vec![t.to_string_lossy().into_owned()],
+            (Some(t), false) => vec![t.join(&sub).to_string_lossy().into_owned()],
+        };
+        Ok((snapshots::view(&plan.snapshot), out))
     })
     .await?;
     Ok(page(
