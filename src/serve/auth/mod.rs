@@ -140,16 +140,9 @@ impl Tokens {
     /// Checks `token` for `need`. Every stored hash is compared, in
     /// constant time, whether or not one matched already.
     pub fn check(&self, token: Option<&str>, need: Scope) -> Verdict {
-        let presented = hash(token.unwrap_or(""));
-        let mut found: Option<&Loaded> = None;
-        let all = self.current();
-        for t in all.iter() {
-            if t.hash == presented {
-                found = Some(t);
-            }
-        }
+        let found = self.by_hash(&hash(token.unwrap_or("")));
         match (token, found) {
-            (Some(_), Some(t)) if t.scopes.iter().any(|s| s.grants(need)) => Verdict::Allowed,
+            (Some(_), Some(t)) if t.grants(need) => Verdict::Allowed,
             (Some(_), Some(_)) => Verdict::Forbidden,
             _ => Verdict::Unknown,
         }
