@@ -83,3 +83,29 @@ fn web_event_stream_ends_with_its_session() {
     assert!(s.run(&["token", "revoke", "reader"]).status.success());
     ends(&b, "token revoked");
 }
+
+#[test]
+fn web_every_post_route_refuses_a_missing_or_wrong_csrf_token() {
+    let mut s = Serve::new("");
+    let admin = s.token("admin", &["admin"]);
+    s.start();
+    let cookie = sign_in(&s, &admin);
+    let routes = [
+        "/jobs/1/cancel",
+        "/logout",
+        "/repos/main/restore",
+        "/plans/files/run",
+        "/plans/files/check",
+        "/plans/files/test",
+        "/repos/main/check",
+    ];
+    for path in routes {
+        for pairs in [&[][..], &[("csrf", "0123")][..]] {
+            let r = post(&s, path, Some(&cookie), pairs, &[]);
+            assert_eq!(r.status, 403, "{path} {pairs:?}: {}", r.body);
+        }
+    }
+    let (_, jobs) = s.get("/api/v1/jobs", Some(&admin));
+    assert_eq!(jobs.as_array().unwrap().len(), 0, "nothing queued: {jobs}");
+    assert_eq!(get(&s, "/", Some(&cookie)).status, 200, "still signed in");
+}
