@@ -18,6 +18,7 @@ pub mod notify;
 mod process;
 pub mod repos;
 pub mod scheduler;
+pub mod web;
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};

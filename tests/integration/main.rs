@@ -59,3 +59,7 @@ mod truth;
 mod util;
 mod util_backend;
 mod validation;
+mod web_browser;
+mod web_pages;
+mod web_sessions;
+mod web_util;

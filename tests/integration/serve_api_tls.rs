@@ -49,6 +49,26 @@ fn serve_api_listens_with_tls() {
     let (st, v) = s.get("/api/v1/plans", Some(&read));
     assert_eq!((st, v[0]["name"].as_str()), (200, Some("files")), "{v}");
 
+    // The dashboard's session cookie is `Secure` over TLS.
+    let ca = ureq::tls::Certificate::from_pem(s.tls_ca.as_ref().unwrap()).unwrap();
+    let roots = ureq::tls::RootCerts::Specific(std::sync::Arc::new(vec![ca]));
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build())
+        .max_redirects(0)
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let origin = format!("https://{}", s.addr);
+    let r = agent
+        .post(s.url("/login"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header("Origin", &origin)
+        .send(format!("token={read}"))
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    let set = r.headers().get("set-cookie").unwrap().to_str().unwrap();
+    assert!(set.contains("Secure") && set.contains("HttpOnly"), "{set}");
+
     s.scheme = "http";
     let plain = s.agent().get(s.url("/api/v1/health")).call();
     assert!(

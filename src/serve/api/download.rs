@@ -58,6 +58,12 @@ pub async fn download(
     Path((name, id)): Path<(String, String)>,
     Params(q): Params<DownloadQuery>,
 ) -> ApiResult<Response> {
+    respond(api, name, id, q).await
+}
+
+/// The download response for `q` in snapshot `id` of repository `name`:
+/// the API's and the dashboard's.
+pub async fn respond(api: Api, name: String, id: String, q: DownloadQuery) -> ApiResult<Response> {
     let format: Option<Format> = parse_enum("format", q.format.as_deref())?;
     let (tx, rx) = mpsc::channel::<Chunk>(4);
     let (file_name, size) = blocking(move || {

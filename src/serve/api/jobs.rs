@@ -51,21 +51,26 @@ pub async fn list(
     State(api): State<Api>,
     Params(q): Params<JobsQuery>,
 ) -> ApiResult<Json<Vec<JobRecord>>> {
+    let f = filter(q)?;
+    blocking(move || Ok(api.svc.history.list(&f)?))
+        .await
+        .map(Json)
+}
+
+/// The history filter `q` asks for; each bad parameter is a 400 naming it.
+pub fn filter(q: JobsQuery) -> ApiResult<JobFilter> {
     let limit: Option<u32> = parse_opt("limit", q.limit.as_deref(), "a number")?;
     if limit.is_some_and(|l| !(1..=1000).contains(&l)) {
         return Err(ApiError::bad("limit", "limit: 1 to 1000"));
     }
-    let f = JobFilter {
+    Ok(JobFilter {
         plan: q.plan,
         kind: parse_enum("kind", q.kind.as_deref())?,
         status: parse_enum("status", q.status.as_deref())?,
         repository: q.repository,
         before: parse_opt("before", q.before.as_deref(), "a job id")?,
         limit,
-    };
-    blocking(move || Ok(api.svc.history.list(&f)?))
-        .await
-        .map(Json)
+    })
 }
 
 /// One job; `status` is queued, running, succeeded, failed or cancelled.
@@ -91,16 +96,17 @@ pub async fn log(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<LogLine>>> {
     let id = job_id(&id)?;
-    blocking(move || {
-        record(&api, id)?;
-        let lines = api.svc.history.log(id)?;
-        Ok(lines
-            .into_iter()
-            .map(|(time, line)| LogLine { time, line })
-            .collect())
-    })
-    .await
-    .map(Json)
+    blocking(move || log_lines(&api, id)).await.map(Json)
+}
+
+/// Job `id`'s log, oldest first (404 if there is no such job; blocking).
+pub fn log_lines(api: &Api, id: JobId) -> ApiResult<Vec<LogLine>> {
+    record(api, id)?;
+    let lines = api.svc.history.log(id)?;
+    Ok(lines
+        .into_iter()
+        .map(|(time, line)| LogLine { time, line })
+        .collect())
 }
 
 /// Cancels a queued job, or asks a running one to stop at its next safe
@@ -115,18 +121,21 @@ pub async fn cancel(
     Path(id): Path<String>,
 ) -> ApiResult<(StatusCode, Json<Accepted>)> {
     let id = job_id(&id)?;
-    blocking(move || {
-        let rec = record(&api, id)?;
-        if api.svc.jobs.cancel(id)? {
-            return Ok((StatusCode::ACCEPTED, Json(Accepted { job: id })));
-        }
-        Err(ApiError::new(
-            StatusCode::CONFLICT,
-            format!("job {id} has ended ({:?})", rec.status).to_lowercase(),
-            Some("id"),
-        ))
-    })
-    .await
+    blocking(move || cancel_job(&api, id)).await?;
+    Ok((StatusCode::ACCEPTED, Json(Accepted { job: id })))
+}
+
+/// Cancels job `id`; 404 if there is none, 409 if it has ended (blocking).
+pub fn cancel_job(api: &Api, id: JobId) -> ApiResult<()> {
+    let rec = record(api, id)?;
+    if api.svc.jobs.cancel(id)? {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::CONFLICT,
+        format!("job {id} has ended ({:?})", rec.status).to_lowercase(),
+        Some("id"),
+    ))
 }
 
 /// Query of the event stream.
@@ -149,37 +158,85 @@ pub async fn events(
     Params(q): Params<EventsQuery>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let only: Option<JobId> = parse_opt("job", q.job.as_deref(), "a job id")?;
-    let rx = api.svc.jobs.subscribe();
-    let stream = futures_util::stream::unfold(rx, move |mut rx| async move {
-        loop {
-            let ev = match rx.recv().await {
-                Ok(ev) => ev,
-                Err(RecvError::Lagged(n)) => {
-                    return Some((Ok(Event::default().event("lagged").data(n.to_string())), rx))
-                }
-                Err(RecvError::Closed) => return None,
-            };
-            let (name, job) = match &ev {
-                JobEvent::Status { job, .. } => ("status", *job),
-                JobEvent::Progress { job, .. } => ("progress", *job),
-                JobEvent::Log { job, .. } => ("log", *job),
-            };
-            if only.is_some_and(|o| o != job) {
-                continue;
-            }
-            let data = serde_json::to_string(&ev).unwrap_or_default();
-            return Some((Ok(Event::default().event(name).data(data)), rx));
-        }
-    });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+    Ok(event_stream(&api, only))
 }
 
-fn job_id(s: &str) -> ApiResult<JobId> {
+/// The live job events (of job `only`, if given) as an SSE response: the
+/// API's stream and the dashboard's.
+pub fn event_stream(
+    api: &Api,
+    only: Option<JobId>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    event_stream_while(api, only, || true)
+}
+
+/// How often a stream asks `alive` while no event comes.
+pub const ALIVE_CHECK: Duration = Duration::from_secs(2);
+
+/// [`event_stream`] that ends once `alive` says false: asked before each
+/// event and every [`ALIVE_CHECK`], so a dashboard stream stops when its
+/// session ends (sign-out, revoked token, lifetime), not when the tab closes.
+pub fn event_stream_while<F>(
+    api: &Api,
+    only: Option<JobId>,
+    alive: F,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>>
+where
+    F: Fn() -> bool + Send + 'static,
+{
+    let rx = api.svc.jobs.subscribe();
+    let tick = tokio::time::interval(ALIVE_CHECK);
+    let stream = futures_util::stream::unfold((rx, tick, alive), move |state| {
+        let (mut rx, mut tick, alive) = state;
+        async move {
+            loop {
+                let got = tokio::select! {
+                    got = rx.recv() => got,
+                    _ = tick.tick() => {
+                        if !alive() {
+                            return None;
+                        }
+                        continue;
+                    }
+                };
+                if !alive() {
+                    return None;
+                }
+                let ev = match got {
+                    Ok(ev) => ev,
+                    Err(RecvError::Lagged(n)) => {
+                        let ev = Event::default().event("lagged").data(n.to_string());
+                        return Some((Ok(ev), (rx, tick, alive)));
+                    }
+                    Err(RecvError::Closed) => return None,
+                };
+                let (name, job) = match &ev {
+                    JobEvent::Status { job, .. } => ("status", *job),
+                    JobEvent::Progress { job, .. } => ("progress", *job),
+                    JobEvent::Log { job, .. } => ("log", *job),
+                };
+                if only.is_some_and(|o| o != job) {
+                    continue;
+                }
+                let data = serde_json::to_string(&ev).unwrap_or_default();
+                return Some((
+                    Ok(Event::default().event(name).data(data)),
+                    (rx, tick, alive),
+                ));
+            }
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+/// A job id from a path parameter (400 naming `id`).
+pub fn job_id(s: &str) -> ApiResult<JobId> {
     s.parse()
         .map_err(|_| ApiError::bad("id", format!("id: {s:?} is not a job id")))
 }
 
-fn record(api: &Api, id: JobId) -> ApiResult<JobRecord> {
+/// Job `id` from the history, or 404 (blocking).
+pub fn record(api: &Api, id: JobId) -> ApiResult<JobRecord> {
     api.svc
         .history
         .get(id)?

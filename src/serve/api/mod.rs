@@ -12,15 +12,15 @@
 //! test keeps equal.
 
 pub mod doc;
-mod download;
+pub mod download;
 pub mod error;
 mod guard;
-mod jobs;
+pub mod jobs;
 mod meta;
-mod plans;
-mod repos;
-mod restore;
-mod snapshots;
+pub mod plans;
+pub mod repos;
+pub mod restore;
+pub mod snapshots;
 pub mod tls;
 
 use std::sync::Arc;
@@ -49,7 +49,8 @@ pub struct Api {
     pub tokens: Arc<Tokens>,
 }
 
-/// The whole HTTP application: `/api/v1/…` and `/metrics`.
+/// The whole HTTP application: `/api/v1/…`, `/metrics` and the dashboard
+/// (`super::web`).
 pub fn router(svc: Arc<Service>) -> Result<Router> {
     let tokens = Arc::new(Tokens::new(&svc.config().server.state_dir()));
     let v1 = Router::new()
@@ -79,13 +80,15 @@ pub fn router(svc: Arc<Service>) -> Result<Router> {
             "/repositories/{name}/snapshots/{id}/download",
             get(download::download),
         );
+    let api = Api { svc, tokens };
     Ok(Router::new()
         .nest("/api/v1", v1)
         .route("/metrics", get(meta::metrics))
+        .with_state(api.clone())
+        .merge(crate::serve::web::router(api))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint", None) })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(CatchPanicLayer::custom(panicked))
-        .with_state(Api { svc, tokens }))
+        .layer(CatchPanicLayer::custom(panicked)))
 }
 
 /// A handler that panicked answers 500; the service keeps running.

@@ -50,12 +50,14 @@ pub struct RunBody {
 #[utoipa::path(get, path = "/api/v1/plans", tag = "plans", security(("bearer" = [])),
     responses((status = 200, body = [PlanView]), (status = 401, body = super::error::ErrorBody)))]
 pub async fn list(_: Read, State(api): State<Api>) -> ApiResult<Json<Vec<PlanView>>> {
-    blocking(move || {
-        let config = api.svc.config();
-        config.plans.iter().map(|(n, p)| view(&api, n, p)).collect()
-    })
-    .await
-    .map(Json)
+    blocking(move || views(&api)).await.map(Json)
+}
+
+/// Every configured plan as the API and the dashboard show it (blocking:
+/// it reads the history).
+pub fn views(api: &Api) -> ApiResult<Vec<PlanView>> {
+    let config = api.svc.config();
+    config.plans.iter().map(|(n, p)| view(api, n, p)).collect()
 }
 
 /// One plan, with its next run and last result.
@@ -97,7 +99,8 @@ pub async fn run(
             "a tag is not empty and has no comma",
         ));
     }
-    submit(&api, &name, JobKind::Backup, body.tags)
+    let job = submit(&api, &name, JobKind::Backup, body.tags).await?;
+    Ok((StatusCode::ACCEPTED, Json(Accepted { job })))
 }
 
 /// Starts a cleanup now: forget per the plan's retention, then prune.
@@ -110,15 +113,14 @@ pub async fn cleanup(
     State(api): State<Api>,
     Path(name): Path<String>,
 ) -> ApiResult<(StatusCode, Json<Accepted>)> {
-    submit(&api, &name, JobKind::Cleanup, Vec::new())
+    let job = submit(&api, &name, JobKind::Cleanup, Vec::new()).await?;
+    Ok((StatusCode::ACCEPTED, Json(Accepted { job })))
 }
 
-fn submit(
-    api: &Api,
-    name: &str,
-    kind: JobKind,
-    tags: Vec<String>,
-) -> ApiResult<(StatusCode, Json<Accepted>)> {
+/// Queues a job of `kind` for the plan `name` (404 if there is none):
+/// the API's and the dashboard's plan actions. The insert into the
+/// history runs off the async runtime.
+pub async fn submit(api: &Api, name: &str, kind: JobKind, tags: Vec<String>) -> ApiResult<JobId> {
     let plan = plan(api, name)?;
     let req = JobRequest {
         kind,
@@ -129,8 +131,8 @@ fn submit(
         restore: None,
         check: None,
     };
-    let job = api.svc.jobs.submit(req)?;
-    Ok((StatusCode::ACCEPTED, Json(Accepted { job })))
+    let api = api.clone();
+    blocking(move || Ok(api.svc.jobs.submit(req)?)).await
 }
 
 /// The plan `name`, or 404.

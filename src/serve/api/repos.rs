@@ -13,7 +13,9 @@ use super::error::{ApiError, ApiResult, Body};
 use super::guard::{Backup, Read};
 use super::plans::Accepted;
 use super::{blocking, Api};
-use crate::serve::model::{CheckRequest, JobFilter, JobKind, JobRecord, JobRequest, Trigger};
+use crate::serve::model::{
+    CheckRequest, JobFilter, JobId, JobKind, JobRecord, JobRequest, Trigger,
+};
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct RepositoryView {
@@ -61,8 +63,13 @@ pub struct CheckBody {
 #[utoipa::path(get, path = "/api/v1/repositories", tag = "repositories", security(("bearer" = [])),
     responses((status = 200, body = [RepositoryView])))]
 pub async fn list(_: Read, State(api): State<Api>) -> Json<Vec<RepositoryView>> {
+    Json(views(&api))
+}
+
+/// The configured repositories, as the API and the dashboard show them.
+pub fn views(api: &Api) -> Vec<RepositoryView> {
     let config = api.svc.config();
-    let views = config
+    config
         .repositories
         .iter()
         .map(|(name, r)| RepositoryView {
@@ -73,8 +80,7 @@ pub async fn list(_: Read, State(api): State<Api>) -> Json<Vec<RepositoryView>> 
                 .map(|(n, _)| n.clone())
                 .collect(),
         })
-        .collect();
-    Json(views)
+        .collect()
 }
 
 /// Starts a connection test (credentials, bucket access, write, read and
@@ -87,7 +93,8 @@ pub async fn test(
     State(api): State<Api>,
     Path(name): Path<String>,
 ) -> ApiResult<(StatusCode, Json<Accepted>)> {
-    submit(&api, &name, JobKind::Test, None)
+    let job = submit(&api, &name, JobKind::Test, None).await?;
+    Ok((StatusCode::ACCEPTED, Json(Accepted { job })))
 }
 
 /// Starts a check of the repository as a job.
@@ -114,7 +121,8 @@ pub async fn check(
         read_data_subset: body.read_data_subset,
         audit_budget: body.audit_budget,
     };
-    submit(&api, &name, JobKind::Check, Some(check))
+    let job = submit(&api, &name, JobKind::Check, Some(check)).await?;
+    Ok((StatusCode::ACCEPTED, Json(Accepted { job })))
 }
 
 /// Size, snapshots, deduplication, the last check and the audit log
@@ -127,64 +135,68 @@ pub async fn stats(
     State(api): State<Api>,
     Path(name): Path<String>,
 ) -> ApiResult<Json<RepositoryStats>> {
-    blocking(move || {
-        let repo = api.repository(&name)?;
-        let snaps = api.svc.snapshots(&name, &SnapshotFilter::default())?;
-        let packs = repo
-            .storage()
-            .list(layout::PACKS_PREFIX)
-            .map_err(cairn::Error::from)?;
-        let (blobs, _) = repo.index_counts()?;
-        let audit = cairn::check::audit_coverage(&repo)?;
-        let stored: u64 = packs.iter().map(|o| o.size).sum();
-        let logical: u64 = snaps.iter().map(|s| s.snapshot.summary.total_bytes).sum();
-        let f = JobFilter {
-            repository: Some(name.clone()),
-            kind: Some(JobKind::Check),
-            limit: Some(1),
-            ..JobFilter::default()
-        };
-        let last_check = api.svc.history.list(&f)?.into_iter().next();
-        let figures = crate::serve::metrics::RepositoryFigures {
-            size_bytes: stored,
-            packs: packs.len() as u64,
-            snapshots: snaps.len() as u64,
-            last_check_age_secs: last_check
-                .as_ref()
-                .and_then(|j| j.finished_at.as_deref())
-                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-                .map(|t| (chrono::Utc::now() - t.to_utc()).num_milliseconds() as f64 / 1000.0),
-            blobs,
-            audit_coverage: Some(audit.share()),
-        };
-        api.svc.metrics.repository_stats(&name, &figures);
-        Ok(RepositoryStats {
-            snapshots: snaps.len() as u64,
-            stored_bytes: stored,
-            packs: packs.len() as u64,
-            logical_bytes: logical,
-            dedup_ratio: if stored == 0 {
-                0.0
-            } else {
-                logical as f64 / stored as f64
-            },
-            last_check,
-            blobs,
-            audit_coverage: audit.share(),
-            audit_verified_packs: audit.verified,
-            audit_oldest_verified: audit.oldest_verified.map(|t| cairn::time::rfc3339(t, 0)),
-        })
-    })
-    .await
-    .map(Json)
+    blocking(move || stats_of(&api, &name)).await.map(Json)
 }
 
-fn submit(
+/// The figures of repository `name` (blocking: it lists the packs and
+/// reads the audit log); also updates its metrics.
+pub fn stats_of(api: &Api, name: &str) -> ApiResult<RepositoryStats> {
+    let repo = api.repository(name)?;
+    let snaps = api.svc.snapshots(name, &SnapshotFilter::default())?;
+    let packs = repo
+        .storage()
+        .list(layout::PACKS_PREFIX)
+        .map_err(cairn::Error::from)?;
+    let (blobs, _) = repo.index_counts()?;
+    let audit = cairn::check::audit_coverage(&repo)?;
+    let stored: u64 = packs.iter().map(|o| o.size).sum();
+    let logical: u64 = snaps.iter().map(|s| s.snapshot.summary.total_bytes).sum();
+    let f = JobFilter {
+        repository: Some(name.to_string()),
+        kind: Some(JobKind::Check),
+        limit: Some(1),
+        ..JobFilter::default()
+    };
+    let last_check = api.svc.history.list(&f)?.into_iter().next();
+    let figures = crate::serve::metrics::RepositoryFigures {
+        size_bytes: stored,
+        packs: packs.len() as u64,
+        snapshots: snaps.len() as u64,
+        last_check_age_secs: last_check
+            .as_ref()
+            .and_then(|j| j.finished_at.as_deref())
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| (chrono::Utc::now() - t.to_utc()).num_milliseconds() as f64 / 1000.0),
+        blobs,
+        audit_coverage: Some(audit.share()),
+    };
+    api.svc.metrics.repository_stats(name, &figures);
+    Ok(RepositoryStats {
+        snapshots: snaps.len() as u64,
+        stored_bytes: stored,
+        packs: packs.len() as u64,
+        logical_bytes: logical,
+        dedup_ratio: if stored == 0 {
+            0.0
+        } else {
+            logical as f64 / stored as f64
+        },
+        last_check,
+        blobs,
+        audit_coverage: audit.share(),
+        audit_verified_packs: audit.verified,
+        audit_oldest_verified: audit.oldest_verified.map(|t| cairn::time::rfc3339(t, 0)),
+    })
+}
+
+/// Queues a job of `kind` about repository `name` (404 if unknown); the
+/// insert into the history runs off the async runtime.
+pub async fn submit(
     api: &Api,
     name: &str,
     kind: JobKind,
     check: Option<CheckRequest>,
-) -> ApiResult<(StatusCode, Json<Accepted>)> {
+) -> ApiResult<JobId> {
     api.known_repository(name)?;
     let req = JobRequest {
         kind,
@@ -195,6 +207,6 @@ fn submit(
         restore: None,
         check,
     };
-    let job = api.svc.jobs.submit(req)?;
-    Ok((StatusCode::ACCEPTED, Json(Accepted { job })))
+    let api = api.clone();
+    blocking(move || Ok(api.svc.jobs.submit(req)?)).await
 }

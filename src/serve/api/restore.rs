@@ -11,13 +11,13 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 
-use cairn::repo::SnapshotFilter;
+use cairn::repo::{SnapshotFilter, SnapshotRef};
 
 use super::error::{ApiError, ApiResult, Body};
 use super::guard::Restore;
 use super::plans::Accepted;
 use super::{blocking, Api};
-use crate::serve::model::{JobKind, JobRequest, RestoreRequest, Trigger};
+use crate::serve::model::{JobId, JobKind, JobRequest, RestoreRequest, Trigger};
 
 /// What to restore and where.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -49,23 +49,45 @@ pub async fn start(
     UrlPath(name): UrlPath<String>,
     Body(body): Body<RestoreBody>,
 ) -> ApiResult<(StatusCode, Json<Accepted>)> {
-    let roots = api.svc.config().server.restore_roots.clone();
+    let job = submit(api, name, body).await?;
+    Ok((StatusCode::ACCEPTED, Json(Accepted { job })))
+}
+
+/// A restore request that passed every check: the API queues it, the
+/// dashboard's confirmation shows it and its submit queues it.
+pub struct RestorePlan {
+    pub snapshot: SnapshotRef,
+    /// The target with its symlinks resolved (`None`: in place).
+    pub target: Option<PathBuf>,
+}
+
+/// Checks `body` against repository `name` (blocking): the target (or,
+/// in place, each of the snapshot's paths) must lie under
+/// `server.restore_roots`, and the snapshot must exist.
+pub fn plan(api: &Api, name: &str, body: &RestoreBody) -> ApiResult<RestorePlan> {
+    let roots = &api.svc.config().server.restore_roots;
     let target = match (&body.target, body.in_place) {
-        (Some(t), false) => Some(confine(Path::new(t), &roots, "target")?),
+        (Some(t), false) => Some(confine(Path::new(t), roots, "target")?),
         (None, false) => return Err(ApiError::bad("target", "target: required")),
         (_, true) => None,
     };
-    api.known_repository(&name)?;
-    let job = blocking(move || {
-        let repo = api.repository(&name)?;
-        let snap = repo
-            .find_snapshot(&body.snapshot, &SnapshotFilter::default())
-            .map_err(|e| ApiError::from_lib(e, Some("snapshot")))?;
-        if body.in_place {
-            for p in &snap.snapshot.paths {
-                confine(Path::new(p), &roots, "in_place")?;
-            }
+    api.known_repository(name)?;
+    let repo = api.repository(name)?;
+    let snapshot = repo
+        .find_snapshot(&body.snapshot, &SnapshotFilter::default())
+        .map_err(|e| ApiError::from_lib(e, Some("snapshot")))?;
+    if body.in_place {
+        for p in &snapshot.snapshot.paths {
+            confine(Path::new(p), roots, "in_place")?;
         }
+    }
+    Ok(RestorePlan { snapshot, target })
+}
+
+/// Checks a restore request and queues it: the API's and the dashboard's.
+pub async fn submit(api: Api, name: String, body: RestoreBody) -> ApiResult<JobId> {
+    blocking(move || {
+        let plan = plan(&api, &name, &body)?;
         let req = JobRequest {
             kind: JobKind::Restore,
             plan: None,
@@ -73,17 +95,16 @@ pub async fn start(
             trigger: Trigger::Api,
             tags: Vec::new(),
             restore: Some(RestoreRequest {
-                snapshot: snap.id.to_hex(),
+                snapshot: plan.snapshot.id.to_hex(),
                 include: body.include,
-                target,
+                target: plan.target,
                 in_place: body.in_place,
             }),
             check: None,
         };
         Ok(api.svc.jobs.submit(req)?)
     })
-    .await?;
-    Ok((StatusCode::ACCEPTED, Json(Accepted { job })))
+    .await
 }
 
 /// `target` with its symlinks resolved, if it lies under one of `roots`;

@@ -36,7 +36,7 @@ pub struct SnapshotView {
 }
 
 /// Filters of the snapshot list; all must match.
-#[derive(Deserialize, utoipa::IntoParams)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SnapshotsQuery {
     pub host: Option<String>,
@@ -86,6 +86,12 @@ pub async fn list(
     Path(name): Path<String>,
     Params(q): Params<SnapshotsQuery>,
 ) -> ApiResult<Json<Vec<SnapshotView>>> {
+    blocking(move || list_views(&api, &name, q)).await.map(Json)
+}
+
+/// The snapshots of repository `name` that `q` selects, oldest first
+/// (blocking; 404 for an unknown repository, 400 naming a bad filter).
+pub fn list_views(api: &Api, name: &str, q: SnapshotsQuery) -> ApiResult<Vec<SnapshotView>> {
     let since = parse_time("since", q.since.as_deref())?.map(|t| t.timestamp());
     let until = parse_time("until", q.until.as_deref())?.map(|t| t.timestamp());
     let filter = SnapshotFilter {
@@ -97,18 +103,14 @@ pub async fn list(
         paths: q.path.into_iter().filter(|p| !p.is_empty()).collect(),
         as_of: None,
     };
-    blocking(move || {
-        api.known_repository(&name)?;
-        let list = api.svc.snapshots(&name, &filter)?;
-        Ok(list
-            .iter()
-            .filter(|s| since.is_none_or(|t| s.snapshot.time.secs >= t))
-            .filter(|s| until.is_none_or(|t| s.snapshot.time.secs <= t))
-            .map(view)
-            .collect())
-    })
-    .await
-    .map(Json)
+    api.known_repository(name)?;
+    let list = api.svc.snapshots(name, &filter)?;
+    Ok(list
+        .iter()
+        .filter(|s| since.is_none_or(|t| s.snapshot.time.secs >= t))
+        .filter(|s| until.is_none_or(|t| s.snapshot.time.secs <= t))
+        .map(view)
+        .collect())
 }
 
 /// One snapshot: `latest`, an id or a unique prefix.
@@ -144,20 +146,31 @@ pub async fn files(
 ) -> ApiResult<Json<Vec<FileEntry>>> {
     blocking(move || {
         let (repo, snap) = find(&api, &name, &id)?;
-        let (path, node) = resolve(&repo, &snap, q.path.as_deref())?;
-        let offset = snap.snapshot.utc_offset_secs;
-        let NodeKind::Dir { subtree } = &node.kind else {
-            return Ok(vec![entry(&path, &node, offset)]);
-        };
-        let tree = repo.load_tree(subtree)?;
-        Ok(tree
-            .nodes
-            .iter()
-            .map(|n| entry(&path.join(OsStr::from_bytes(&n.name)), n, offset))
-            .collect())
+        Ok(entries(&repo, &snap, q.path.as_deref())?.1)
     })
     .await
     .map(Json)
+}
+
+/// The entries of the directory at `path` in the snapshot (or the one
+/// entry, for a file), and whether `path` is a directory (blocking).
+pub fn entries(
+    repo: &Repository,
+    snap: &SnapshotRef,
+    path: Option<&str>,
+) -> ApiResult<(bool, Vec<FileEntry>)> {
+    let (path, node) = resolve(repo, snap, path)?;
+    let offset = snap.snapshot.utc_offset_secs;
+    let NodeKind::Dir { subtree } = &node.kind else {
+        return Ok((false, vec![entry(&path, &node, offset)]));
+    };
+    let tree = repo.load_tree(subtree)?;
+    let list = tree
+        .nodes
+        .iter()
+        .map(|n| entry(&path.join(OsStr::from_bytes(&n.name)), n, offset))
+        .collect();
+    Ok((true, list))
 }
 
 /// The repository and the snapshot `id` of it; an unknown or ambiguous
@@ -181,7 +194,8 @@ pub fn resolve(
         .map_err(|e| ApiError::from_lib(e, Some("path")))
 }
 
-fn view(s: &SnapshotRef) -> SnapshotView {
+/// A snapshot as the API and the dashboard show it.
+pub fn view(s: &SnapshotRef) -> SnapshotView {
     let sn = &s.snapshot;
     SnapshotView {
         id: s.id.to_hex(),

@@ -109,7 +109,24 @@ type Stamp = (u64, u64, std::time::SystemTime);
 
 struct Loaded {
     hash: blake3::Hash,
+    name: String,
     scopes: Vec<Scope>,
+}
+
+/// Who a valid token is: what a dashboard session keeps (the hash, never
+/// the token) and re-checks on every request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub hash: blake3::Hash,
+    pub name: String,
+    pub scopes: Vec<Scope>,
+}
+
+impl Identity {
+    /// Whether this identity may do what needs `need`.
+    pub fn grants(&self, need: Scope) -> bool {
+        self.scopes.iter().any(|s| s.grants(need))
+    }
 }
 
 impl Tokens {
@@ -123,19 +140,35 @@ impl Tokens {
     /// Checks `token` for `need`. Every stored hash is compared, in
     /// constant time, whether or not one matched already.
     pub fn check(&self, token: Option<&str>, need: Scope) -> Verdict {
-        let presented = hash(token.unwrap_or(""));
-        let mut found: Option<&Loaded> = None;
-        let all = self.current();
-        for t in all.iter() {
-            if t.hash == presented {
-                found = Some(t);
-            }
-        }
+        let found = self.by_hash(&hash(token.unwrap_or("")));
         match (token, found) {
-            (Some(_), Some(t)) if t.scopes.iter().any(|s| s.grants(need)) => Verdict::Allowed,
+            (Some(_), Some(t)) if t.grants(need) => Verdict::Allowed,
             (Some(_), Some(_)) => Verdict::Forbidden,
             _ => Verdict::Unknown,
         }
+    }
+
+    /// The identity of `token`, if it is a stored one (the dashboard's
+    /// sign-in). Compared like [`Tokens::check`]: every hash, constant time.
+    pub fn identify(&self, token: &str) -> Option<Identity> {
+        self.by_hash(&hash(token))
+    }
+
+    /// The identity whose token hashes to `presented`, if it is still
+    /// stored: a revoked token's sessions end at their next request.
+    pub fn by_hash(&self, presented: &blake3::Hash) -> Option<Identity> {
+        let all = self.current();
+        let mut found: Option<&Loaded> = None;
+        for t in all.iter() {
+            if t.hash == *presented {
+                found = Some(t);
+            }
+        }
+        found.map(|t| Identity {
+            hash: t.hash,
+            name: t.name.clone(),
+            scopes: t.scopes.clone(),
+        })
     }
 
     /// The stored tokens, re-read when the file changed. A file that cannot
@@ -172,6 +205,7 @@ impl StoredToken {
     fn loaded(&self) -> Option<Loaded> {
         Some(Loaded {
             hash: blake3::Hash::from_hex(&self.hash).ok()?,
+            name: self.name.clone(),
             scopes: self.scopes.clone(),
         })
     }
