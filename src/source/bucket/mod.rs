@@ -68,7 +68,6 @@ struct Object {
 pub struct BucketSource {
     bucket: Arc<S3Bucket>,
     objects: Vec<Object>,
-    parent_seen: bool,
     walk: Option<walk::Walk>,
 }
 
@@ -97,7 +96,6 @@ impl BucketSource {
         Ok(BucketSource {
             bucket,
             objects,
-            parent_seen: false,
             walk: None,
         })
     }
@@ -179,7 +177,6 @@ impl Source for BucketSource {
                 .filter(|p| same_object(&o.listed, &o.path, p))
                 .map(|p| p.meta);
         }
-        self.parent_seen = true;
         Ok(())
     }
 }
