@@ -17,6 +17,7 @@ mod errors;
 pub mod objects;
 #[cfg(test)]
 mod retry_tests;
+mod role;
 #[cfg(test)]
 mod tests;
 mod upload;
