@@ -31,10 +31,14 @@ use crate::error::Result;
 use crate::format::object::{join_path, tree_paths, ObjectMeta};
 use crate::format::tree::{Meta, Timestamp};
 use crate::source::{ParentLookup, Source};
-use crate::storage::s3::{ListedObject, S3Bucket};
+use crate::storage::s3::{ListedObject, Role, S3Bucket, S3Options};
 
 pub use fetch::{parts_of, PART};
 pub use select::Selection;
+
+/// Requests to a source bucket in flight at once, unless set
+/// (`--source-connections`): small objects need many in flight.
+pub const DEFAULT_CONNECTIONS: usize = 16;
 
 /// What a backup of the bucket will read, known before any GET: the body
 /// of a dry run's report.
@@ -98,6 +102,14 @@ impl BucketSource {
             objects,
             walk: None,
         })
+    }
+
+    /// Opens the bucket at `location` (`s3:…`/`r2:…`) as a source with its
+    /// own options and credentials ([`Role::Source`]: from `s3` or the
+    /// `CAIRN_SOURCE_*` environment), lists it and selects objects.
+    pub fn open_location(location: &str, s3: &S3Options, selection: &Selection) -> Result<Self> {
+        let bucket = Arc::new(S3Bucket::open(location, Role::Source, s3)?);
+        Self::open(bucket, selection)
     }
 
     /// What the backup will read (after [`Source::see_parent`]; before it,
