@@ -37,7 +37,7 @@ pub fn run(g: &Global, a: BackupArgs) -> Result<i32> {
     let mut hooks = Hooks::new(g, &a);
     let taken = match hooks.before(&*out) {
         Ok(()) => match &bucket_location {
-            Some(loc) => bucket::take(&a, loc, &repo, &opts, &out, &mut source).map(Some),
+            Some(loc) => bucket::take((g, &a), loc, &repo, &opts, &out, &mut source),
             None => take(g, &a, &repo, &opts, &out),
         },
         Err(e) => Err(e),

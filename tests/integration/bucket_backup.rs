@@ -428,3 +428,38 @@ fn bucket_on_another_server_with_other_keys() {
     assert!(err.contains(&format!("source bucket {location}")), "{err}");
     assert!(!err.contains(&secret), "{err}");
 }
+
+/// A selection that keeps nothing saves nothing (exit 3), as for an empty
+/// directory, unless --allow-empty; --include and --older-than select.
+#[test]
+fn bucket_selection_that_keeps_nothing_saves_nothing() {
+    let env = Env::new();
+    let b = TestBucket::new("sel");
+    b.put("images/a.jpg", b"a");
+    b.put("docs/b.txt", b"b");
+    b.put("c.jpg", b"c");
+    let location = b.location("");
+    let mut cmd = env.cmd(&["backup", "--include", "*.png", &location]);
+    let out = b.with_keys(&mut cmd).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(env.json(&["snapshots"]).as_array().unwrap().len(), 0);
+    let picked = backup_bucket(
+        &env,
+        &b,
+        "",
+        &["--include", "*.jpg", "--exclude", "images/**"],
+    );
+    assert_eq!(picked["files_new"], 1, "{picked}");
+    let old = backup_bucket(
+        &env,
+        &b,
+        "",
+        &["--older-than", "2000-01-01", "--allow-empty"],
+    );
+    assert_eq!(old["files_new"], 0, "{old}");
+}

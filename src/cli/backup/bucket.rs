@@ -105,20 +105,25 @@ fn selection(a: &BackupArgs) -> Result<Selection> {
     })
 }
 
-/// Backs up the bucket; `source` receives the requests it cost, for the summary.
+/// Backs up the bucket; `source` receives the requests it cost, for the
+/// summary. `None`: nothing selected and no snapshot saved (as for an
+/// empty directory: `--allow-empty` saves one anyway).
 pub fn take(
-    a: &BackupArgs,
+    (g, a): (&Global, &BackupArgs),
     location: &str,
     repo: &Repository,
     opts: &BackupOptions,
     out: &Arc<Output>,
     source: &mut Option<Value>,
-) -> Result<BackupReport> {
+) -> Result<Option<BackupReport>> {
     let bucket = open(location, &a.bucket)?;
     let mut src = BucketSource::open(bucket.clone(), &selection(a)?)?;
+    if src.plan().objects == 0 && !super::save_empty_anyway(g, a) {
+        return Ok(None);
+    }
     let report = backup(repo, &mut src, opts, &**out);
     *source = Some(requests(&bucket));
-    report
+    report.map(Some)
 }
 
 /// `--dry-run`: what a backup would read, from the listing and the parent
