@@ -160,16 +160,21 @@ pub fn is_reserved_xattr(name: &[u8]) -> bool {
 }
 
 /// The tree name of one key segment: itself when safe and not starting
-/// with `%`, else `%` followed by the segment with `%` written `%25` and
-/// NUL `%00`. Injective: literal names never start with `%`, and after the
-/// mark every `%` is followed by two hex digits.
+/// with `%`, else `%` followed by [`escape`]`(segment)`. Injective: literal
+/// names never start with `%`, and after the mark every `%` is followed by
+/// two hex digits.
 pub fn segment_name(segment: &str) -> Vec<u8> {
     let b = segment.as_bytes();
     let literal = !b.is_empty() && b != b"." && b != b".." && !b.contains(&0) && b[0] != ESCAPE;
     if literal {
         return b.to_vec();
     }
-    let mut out = vec![ESCAPE];
+    [vec![ESCAPE], escape(b)].concat()
+}
+
+/// `b` with every `%` written `%25` and NUL `%00`.
+fn escape(b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(b.len());
     for &c in b {
         match c {
             b'%' => out.extend_from_slice(b"%25"),
@@ -181,15 +186,12 @@ pub fn segment_name(segment: &str) -> Vec<u8> {
 }
 
 /// The name of an object whose own name (`segment_name`) is also the name
-/// of a directory beside it (keys `a` and `a/b`): the escaped form plus a
-/// final bare `%`, which no other name can end in (`a` becomes `%a%`).
+/// of a directory beside it (keys `a` and `a/b`): always `%` +
+/// [`escape`]`(segment)` + `%` (`a` becomes `%a%`). Its final `%` is bare,
+/// which no escaped name has, and the escape is injective, so no two
+/// segments share this name nor take one of [`segment_name`]'s.
 pub fn beside_dir_name(segment: &str) -> Vec<u8> {
-    let mut escaped = segment_name(segment);
-    if escaped.first() != Some(&ESCAPE) {
-        escaped = [vec![ESCAPE], escaped].concat();
-    }
-    escaped.push(ESCAPE);
-    escaped
+    [vec![ESCAPE], escape(segment.as_bytes()), vec![ESCAPE]].concat()
 }
 
 /// A key's tree path: one name per `/`-separated segment, each from

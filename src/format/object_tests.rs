@@ -141,3 +141,47 @@ fn tree_paths_are_unique_and_rename_objects_beside_directories() {
         }
     }
 }
+
+#[test]
+fn names_beside_directories_escape_every_percent() {
+    // "a%00" is a literal name, "a\0" an escaped one; beside their
+    // directories they must still differ.
+    assert_eq!(beside_dir_name("a%00"), b"%a%2500%");
+    assert_eq!(beside_dir_name("a\0"), b"%a%00%");
+}
+
+mod injective {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Segments made of the pieces escaping cares about.
+    fn segment() -> impl Strategy<Value = String> {
+        let piece = prop::sample::select(vec!["a", "%", "%00", "\0", ".", "00"]);
+        prop::collection::vec(piece, 0..=2).prop_map(|p| p.concat())
+    }
+
+    proptest! {
+        /// Distinct keys in one directory (each maybe also a directory,
+        /// so its object moves beside it) never share a tree name.
+        #[test]
+        fn distinct_keys_never_share_a_tree_name(
+            segs in prop::collection::btree_map(segment(), prop::bool::weighted(0.75), 1..16)
+        ) {
+            let mut keys = Vec::new();
+            for (seg, dir) in &segs {
+                keys.push(format!("d/{seg}"));
+                if *dir {
+                    keys.push(format!("d/{seg}/c"));
+                }
+            }
+            let paths = tree_paths(keys.iter().map(String::as_str));
+            let mut seen = std::collections::HashMap::new();
+            for (key, path) in &paths {
+                prop_assert!(path.iter().all(|n| is_safe_name(n)), "{:?}", key);
+                if let Some(other) = seen.insert(path.clone(), *key) {
+                    prop_assert!(false, "{:?} and {:?} both map to {:?}", other, key, path);
+                }
+            }
+        }
+    }
+}
