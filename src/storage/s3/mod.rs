@@ -14,6 +14,7 @@
 mod client;
 pub mod config;
 mod errors;
+mod get_check;
 pub mod objects;
 #[cfg(test)]
 mod retry_tests;

@@ -25,6 +25,7 @@ use tokio::runtime::Runtime;
 use super::client::{self, SharedBucket};
 use super::config::{process_env, Env, S3Location, S3Options};
 use super::errors::{map_sdk, status_of};
+use super::get_check::check_response;
 pub use super::role::Role;
 use crate::error::{Error, Result};
 use crate::storage::stats::WireCounter;
@@ -376,6 +377,8 @@ async fn send_get(
             .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default(),
     };
+    let asked = (range, if_match);
+    check_response(key, asked, &head.etag, head.length, out.content_range())?;
     let body = ObjectBody {
         stream: out.body,
         counters: counters.clone(),
