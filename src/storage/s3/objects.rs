@@ -280,19 +280,31 @@ impl ObjectReads {
     }
 
     /// [`ObjectReads::get`], collecting the body while the request slot is
-    /// held (for ranges and small objects).
+    /// held (for ranges and small objects). The SDK retries a request but
+    /// not its body stream: a body cut off (connection reset) is asked for
+    /// again, a few times with backoff (still `If-Match`, so the same object).
     pub async fn get_bytes(
         &self,
         key: &str,
         range: Option<(u64, u64)>,
         if_match: Option<&str>,
     ) -> StorageResult<(ObjectHead, Bytes)> {
-        let _p = self.bucket.permit().await;
-        let (head, body) = send_get(&self.bucket, &self.counters, key, range, if_match).await?;
-        let bytes = body.collect(key).await?;
-        Ok((head, bytes))
+        for retry in 1.. {
+            let p = self.bucket.permit().await;
+            let (head, body) = send_get(&self.bucket, &self.counters, key, range, if_match).await?;
+            match body.collect(key).await {
+                Ok(bytes) => return Ok((head, bytes)),
+                Err(e) if retry > BODY_RETRIES => return Err(e),
+                Err(_) => drop(p),
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100 << retry)).await;
+        }
+        unreachable!("the loop returns")
     }
 }
+
+/// Body reads cut off that [`ObjectReads::get_bytes`] asks for again.
+const BODY_RETRIES: u32 = 3;
 
 /// An object's body as it arrives.
 pub struct ObjectBody {
