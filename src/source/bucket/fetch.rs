@@ -13,7 +13,8 @@
 //! and new ranges.
 
 use std::io::Read;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use tokio::runtime::Handle;
@@ -55,48 +56,65 @@ pub struct Piece {
 /// A started GET of one part.
 pub type PartTask = JoinHandle<StorageResult<Piece>>;
 
-/// Starts downloading `objects` in order; one receiver per object, in the
-/// same order, for [`PartsReader::prefetched`].
-pub fn start(
-    handle: &Handle,
-    reads: ObjectReads,
-    objects: Vec<Wanted>,
-) -> Vec<UnboundedReceiver<PartTask>> {
-    let mut senders = Vec::with_capacity(objects.len());
-    let mut receivers = Vec::with_capacity(objects.len());
-    for _ in &objects {
-        let (tx, rx) = unbounded_channel();
-        senders.push(tx);
-        receivers.push(rx);
-    }
-    let bytes = Arc::new(Semaphore::new(BUDGET as usize));
-    let count = Arc::new(Semaphore::new(AHEAD_PARTS));
-    let spawner = handle.clone();
-    handle.spawn(async move {
-        for (w, tx) in objects.into_iter().zip(senders) {
-            schedule(&spawner, &reads, &w, tx, (&bytes, &count)).await;
-        }
-    });
-    receivers
+/// The parts of all objects in one queue, in order, each tagged with its
+/// object's index: one channel for the whole bucket, not one per object
+/// (which would grow with the bucket before a byte is read).
+pub struct Feed {
+    rx: UnboundedReceiver<(usize, PartTask)>,
+    /// A part of a later object, met while looking for an earlier one's.
+    early: Option<(usize, PartTask)>,
+    /// The object the archiver reads: the scheduler skips those before it.
+    reading: Arc<AtomicUsize>,
 }
 
+/// One prefetched object's place in the [`Feed`].
+pub struct Slot {
+    pub feed: Arc<Mutex<Feed>>,
+    pub index: usize,
+}
+
+/// Starts downloading `objects` in order; object `i`'s parts are read
+/// with `Slot { feed, index: i }` and [`PartsReader::prefetched`].
+pub fn start(handle: &Handle, reads: ObjectReads, objects: Vec<Wanted>) -> Arc<Mutex<Feed>> {
+    let (tx, rx) = unbounded_channel();
+    let reading = Arc::new(AtomicUsize::new(0));
+    let bytes = Arc::new(Semaphore::new(BUDGET as usize));
+    let count = Arc::new(Semaphore::new(AHEAD_PARTS));
+    let (spawner, at) = (handle.clone(), reading.clone());
+    handle.spawn(async move {
+        for (i, w) in objects.iter().enumerate() {
+            let to = (&tx, i, &*at);
+            if !schedule(&spawner, &reads, w, to, (&bytes, &count)).await {
+                return;
+            }
+        }
+    });
+    let feed = Feed {
+        rx,
+        early: None,
+        reading,
+    };
+    Arc::new(Mutex::new(feed))
+}
+
+/// Starts `w`'s parts; `false` once nobody reads any more.
 async fn schedule(
     spawner: &Handle,
     reads: &ObjectReads,
     w: &Wanted,
-    tx: UnboundedSender<PartTask>,
+    (tx, index, reading): (&UnboundedSender<(usize, PartTask)>, usize, &AtomicUsize),
     (bytes, count): (&Arc<Semaphore>, &Arc<Semaphore>),
-) {
+) -> bool {
     for (offset, len) in ranges(w.size) {
-        if tx.is_closed() {
-            return; // the archiver did not want this object after all
+        if reading.load(Ordering::Relaxed) > index {
+            return true; // the archiver did not want this object after all
         }
         let room = len.clamp(1, BUDGET) as u32;
         let (Ok(b), Ok(c)) = (
             bytes.clone().acquire_many_owned(room).await,
             count.clone().acquire_owned().await,
         ) else {
-            return;
+            return false;
         };
         let (reads, key, etag) = (reads.clone(), w.key.clone(), w.etag.clone());
         let whole = w.size <= PART;
@@ -110,8 +128,31 @@ async fn schedule(
                 _room: (b, c),
             })
         });
-        if tx.send(task).is_err() {
-            return;
+        if tx.send((index, task)).is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+/// The next part of object `index`: parts of earlier objects (not read to
+/// their end) are dropped, giving their room back; `None` when the next
+/// part is a later object's or all are done.
+fn next_of(handle: &Handle, feed: &Mutex<Feed>, index: usize) -> Option<PartTask> {
+    let mut f = feed.lock().unwrap_or_else(|p| p.into_inner());
+    f.reading.fetch_max(index, Ordering::Relaxed);
+    loop {
+        let (i, task) = match f.early.take() {
+            Some(early) => early,
+            None => handle.block_on(f.rx.recv())?,
+        };
+        match i.cmp(&index) {
+            std::cmp::Ordering::Less => continue,
+            std::cmp::Ordering::Equal => return Some(task),
+            std::cmp::Ordering::Greater => {
+                f.early = Some((i, task));
+                return None;
+            }
         }
     }
 }
@@ -129,8 +170,8 @@ fn ranges(size: u64) -> Vec<(u64, u64)> {
 
 /// Where a reader's parts come from.
 enum Parts {
-    /// Started by the scheduler, in order.
-    Prefetched(UnboundedReceiver<PartTask>),
+    /// Started by the scheduler, in order; `left` parts still to read.
+    Prefetched { slot: Slot, left: u64 },
     /// Fetched one at a time when read (an object the source did not
     /// expect to be read: the parent had it, but its chunks are gone).
     OnDemand {
@@ -156,12 +197,9 @@ pub struct PartsReader {
 }
 
 impl PartsReader {
-    pub fn prefetched(
-        (handle, location): (Handle, Arc<str>),
-        w: &Wanted,
-        rx: UnboundedReceiver<PartTask>,
-    ) -> Self {
-        Self::new((handle, location), w, Parts::Prefetched(rx))
+    pub fn prefetched((handle, location): (Handle, Arc<str>), w: &Wanted, slot: Slot) -> Self {
+        let left = parts_of(w.size);
+        Self::new((handle, location), w, Parts::Prefetched { slot, left })
     }
 
     pub fn on_demand(
@@ -217,9 +255,14 @@ impl PartsReader {
     /// Loads the next part into `current`; `false` at the end.
     fn next_part(&mut self) -> std::io::Result<bool> {
         let fetched = match &mut self.parts {
-            Parts::Prefetched(rx) => match self.handle.block_on(rx.recv()) {
+            Parts::Prefetched { left: 0, .. } => return Ok(false),
+            Parts::Prefetched { slot, left } => match next_of(&self.handle, &slot.feed, slot.index)
+            {
                 None => return Ok(false),
-                Some(task) => match self.handle.block_on(task) {
+                Some(task) => match {
+                    *left -= 1;
+                    self.handle.block_on(task)
+                } {
                     Ok(r) => r.map(|p| (p.head, p.data)),
                     Err(e) => return Err(std::io::Error::other(e.to_string())),
                 },
@@ -275,6 +318,39 @@ impl Read for PartsReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Object 1's reader skips what object 0 left unread, stops at object
+    /// 2's first part, which object 2's reader then gets.
+    #[test]
+    fn one_feed_hands_each_reader_its_own_parts() {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let room = Arc::new(Semaphore::new(100));
+        let (tx, rx) = unbounded_channel();
+        for (i, byte) in [(0, b'a'), (1, b'b'), (1, b'c'), (2, b'd')] {
+            let room = (room.clone(), room.clone());
+            let task = rt.spawn(async move {
+                let (b, c) = (room.0.acquire_many_owned(1), room.1.acquire_owned());
+                let data = Bytes::from(vec![byte]);
+                let (head, _room) = (ObjectHead::default(), (b.await.unwrap(), c.await.unwrap()));
+                Ok(Piece { head, data, _room })
+            });
+            tx.send((i, task)).unwrap();
+        }
+        drop(tx);
+        let feed = Mutex::new(Feed {
+            rx,
+            early: None,
+            reading: Arc::new(AtomicUsize::new(0)),
+        });
+        let h = rt.handle();
+        let byte = |t: PartTask| h.block_on(t).unwrap().unwrap().data[0];
+        assert_eq!(next_of(h, &feed, 1).map(byte), Some(b'b'));
+        assert_eq!(next_of(h, &feed, 1).map(byte), Some(b'c'));
+        assert!(next_of(h, &feed, 1).is_none());
+        assert_eq!(next_of(h, &feed, 2).map(byte), Some(b'd'));
+        assert!(next_of(h, &feed, 2).is_none());
+        assert_eq!(feed.lock().unwrap().reading.load(Ordering::Relaxed), 2);
+    }
 
     #[test]
     fn ranges_cover_objects_exactly() {

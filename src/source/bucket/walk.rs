@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::runtime::Handle;
-use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::fetch::{self, PartsReader, Wanted};
 use super::{listed_meta, object_meta, Object};
@@ -21,7 +20,7 @@ use crate::storage::s3::{ObjectReads, S3Bucket};
 const DIR_MODE: u32 = 0o040755;
 
 pub(super) struct Walk {
-    objects: std::vec::IntoIter<(Object, Option<UnboundedReceiver<fetch::PartTask>>)>,
+    objects: std::vec::IntoIter<(Object, Option<fetch::Slot>)>,
     handle: Handle,
     reads: ObjectReads,
     location: Arc<str>,
@@ -41,16 +40,16 @@ impl Walk {
             .filter(|o| o.unchanged.is_none())
             .map(|o| wanted(&o.listed))
             .collect();
-        let mut receivers = fetch::start(&handle, bucket.reads(), wanted).into_iter();
+        let feed = fetch::start(&handle, bucket.reads(), wanted);
+        let mut index = 0..;
         let paired: Vec<_> = objects
             .into_iter()
             .map(|o| {
-                let rx = if o.unchanged.is_none() {
-                    receivers.next()
-                } else {
-                    None
-                };
-                (o, rx)
+                let slot = o.unchanged.is_none().then(|| fetch::Slot {
+                    feed: feed.clone(),
+                    index: index.next().unwrap_or_default(),
+                });
+                (o, slot)
             })
             .collect();
         Walk {
@@ -76,7 +75,7 @@ impl Walk {
 
     /// Queues the events for one object: leaves and enters to reach its
     /// directory, then the object itself.
-    fn queue(&mut self, o: Object, rx: Option<UnboundedReceiver<fetch::PartTask>>) {
+    fn queue(&mut self, o: Object, rx: Option<fetch::Slot>) {
         let Some((name, dir)) = o.path.split_last() else {
             return;
         };
@@ -111,7 +110,7 @@ impl Walk {
         self.pending.push_back(Event::Deferred(e, open));
     }
 
-    fn opener(&self, o: Object, rx: Option<UnboundedReceiver<fetch::PartTask>>) -> OpenFn {
+    fn opener(&self, o: Object, rx: Option<fetch::Slot>) -> OpenFn {
         let ctx = (self.handle.clone(), self.location.clone());
         let reads = self.reads.clone();
         Box::new(move |meta: &mut Meta| {
