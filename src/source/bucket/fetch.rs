@@ -256,17 +256,16 @@ impl PartsReader {
     fn next_part(&mut self) -> std::io::Result<bool> {
         let fetched = match &mut self.parts {
             Parts::Prefetched { left: 0, .. } => return Ok(false),
-            Parts::Prefetched { slot, left } => match next_of(&self.handle, &slot.feed, slot.index)
-            {
-                None => return Ok(false),
-                Some(task) => match {
-                    *left -= 1;
-                    self.handle.block_on(task)
-                } {
+            Parts::Prefetched { slot, left } => {
+                let Some(task) = next_of(&self.handle, &slot.feed, slot.index) else {
+                    return Ok(false);
+                };
+                *left -= 1;
+                match self.handle.block_on(task) {
                     Ok(r) => r.map(|p| (p.head, p.data)),
                     Err(e) => return Err(std::io::Error::other(e.to_string())),
-                },
-            },
+                }
+            }
             Parts::OnDemand {
                 reads,
                 etag,
