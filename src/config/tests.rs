@@ -129,6 +129,20 @@ fn plan_errors_name_their_key() {
         12,
         &["nothing to back up"],
     );
+    // A bucket is a plan's one path (17-bucket.md).
+    let bucket = edit(
+        "paths = [\"/var/lib/sentinel\"]",
+        "paths = [\"r2:acct/media/photos\"]",
+    );
+    assert!(load(&bucket).is_ok());
+    refused(
+        &edit(
+            "paths = [\"/var/lib/sentinel\"]",
+            "paths = [\"r2:acct/media\", \"/srv\"]",
+        ),
+        12,
+        &["paths", "bucket is backed up on its own"],
+    );
     refused(
         &edit(
             "keep_min = 3",

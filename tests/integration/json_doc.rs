@@ -7,6 +7,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use crate::bucket_util::TestBucket;
 use crate::util::*;
 
 /// One documented example: the command line and its output block.
@@ -157,6 +158,8 @@ struct Scene {
     /// Where the documented `init` runs.
     fresh: Env,
     vars: Vec<(&'static str, String)>,
+    /// `$BUCKET`: a bucket on the test S3 server (bucket_util.rs).
+    bucket: TestBucket,
 }
 
 fn scene() -> Scene {
@@ -168,7 +171,7 @@ fn scene() -> Scene {
     let first = env.backup(&[&src], &[]);
     write(&src.join("notes.txt"), b"second, longer version\n");
     write(&src.join("docs/new.txt"), b"new\n");
-    let vars = vec![
+    let mut vars = vec![
         ("$SRC", src.to_string_lossy().into_owned()),
         (
             "$SNAP",
@@ -183,10 +186,15 @@ fn scene() -> Scene {
             env.path("bundle.cairn").to_string_lossy().into_owned(),
         ),
     ];
+    let bucket = TestBucket::new("doc");
+    bucket.put("photos/a.jpg", b"jpeg bytes");
+    bucket.put("photos/b/c.png", b"png bytes");
+    vars.push(("$BUCKET", bucket.location("photos")));
     Scene {
         env,
         fresh: Env::uninit(),
         vars,
+        bucket,
     }
 }
 
@@ -210,6 +218,7 @@ impl Scene {
             self.env.cmd(&args)
         };
         cmd.env("CAIRN_BUNDLE_PASSWORD", "bundle password");
+        self.bucket.with_keys(&mut cmd);
         cmd.output().expect("run cairn")
     }
 }

@@ -14,8 +14,11 @@
 mod client;
 pub mod config;
 mod errors;
+mod get_check;
+pub mod objects;
 #[cfg(test)]
 mod retry_tests;
+mod role;
 #[cfg(test)]
 mod tests;
 mod upload;
@@ -29,6 +32,7 @@ use tokio::runtime::Runtime;
 use tokio::sync::Semaphore;
 
 pub use config::{is_s3_location, S3Location, S3Options, Secrets};
+pub use objects::{ListedObject, ObjectBody, ObjectHead, ObjectReads, ObjectStats, Role, S3Bucket};
 
 use crate::error::{Error, Result};
 use crate::storage::stats::WireCounter;
