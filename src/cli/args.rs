@@ -99,6 +99,8 @@ pub enum Command {
     Import(crate::cli::export::ImportArgs),
     /// Run the backup service: scheduled plans, job history, REST API, metrics.
     Serve(crate::cli::serve::ServeArgs),
+    /// Statistics of snapshots: files, logical, unique and stored bytes, dedup, largest prefixes.
+    Stats(crate::cli::stats::StatsArgs),
 }
 
 /// Argon2id cost for a new key file or bundle.

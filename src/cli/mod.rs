@@ -26,6 +26,7 @@ mod repair;
 mod repo;
 mod restore;
 pub(crate) mod serve;
+mod stats;
 mod storage;
 mod table;
 
@@ -59,6 +60,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Export(a) => export::export(g, a),
         Command::Import(a) => export::import(g, a),
         Command::Serve(a) => serve::run(g, a),
+        Command::Stats(a) => stats::run(g, a),
     };
     storage::report(g);
     if interrupt::requested() && result.is_ok() {

@@ -53,6 +53,7 @@ mod sqlite_live;
 mod sqlite_restore;
 mod stale_index;
 mod stale_lock;
+mod stats;
 mod truth;
 mod util;
 mod util_backend;
