@@ -244,7 +244,9 @@ pub enum OverwriteArg {
 pub struct RestoreArgs {
     /// SNAPSHOT or SNAPSHOT:path (an id prefix or "latest").
     pub snapshot: String,
-    /// Directory to restore into.
+    /// Directory to restore into, or a bucket: s3:https://ENDPOINT/BUCKET[/PREFIX],
+    /// s3:BUCKET[/PREFIX] or r2:ACCOUNT_ID/BUCKET[/PREFIX] (credentials from
+    /// CAIRN_TARGET_ACCESS_KEY_ID/CAIRN_TARGET_SECRET_ACCESS_KEY; `./s3:x` is a directory).
     #[arg(short, long, required_unless_present = "in_place")]
     pub target: Option<PathBuf>,
     /// Replace the live files at their original paths: stage and verify
@@ -267,6 +269,15 @@ pub struct RestoreArgs {
     /// Leave out paths matching this pattern (repeatable).
     #[arg(short, long)]
     pub exclude: Vec<String>,
+    /// Only files (objects) modified at or after this time (an object's
+    /// original LastModified), e.g. "2026-11-01" or an RFC 3339 time.
+    #[arg(long, value_name = "TIME")]
+    pub newer_than: Option<String>,
+    /// Only files (objects) modified before this time.
+    #[arg(long, value_name = "TIME")]
+    pub older_than: Option<String>,
+    #[command(flatten)]
+    pub bucket: TargetBucketArgs,
     /// With "latest": the newest snapshot at or before this time.
     #[arg(long)]
     pub as_of: Option<String>,
@@ -281,6 +292,20 @@ pub struct RestoreArgs {
     /// Say what would be restored, write nothing.
     #[arg(short = 'n', long)]
     pub dry_run: bool,
+}
+
+/// Settings of a bucket restore target (not the repository's).
+#[derive(Args, Debug, Clone)]
+pub struct TargetBucketArgs {
+    /// Region of the target bucket [env: CAIRN_TARGET_REGION].
+    #[arg(long, value_name = "REGION")]
+    pub target_region: Option<String>,
+    /// Address the target bucket as ENDPOINT/BUCKET (on for IP and localhost endpoints).
+    #[arg(long, value_name = "BOOL")]
+    pub target_path_style: Option<bool>,
+    /// Uploads in flight to the target bucket.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub target_connections: usize,
 }
 
 #[derive(Args, Debug)]

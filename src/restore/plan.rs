@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use crate::error::{Error, Result};
-use crate::format::tree::{is_safe_name, Meta, Node, NodeKind, Tree};
+use crate::format::tree::{is_safe_name, Meta, Node, NodeKind, Timestamp, Tree};
 use crate::ids::{ChunkId, TreeId};
 use crate::repo::Repository;
 
@@ -23,6 +23,24 @@ pub struct Selection {
     pub include: Vec<String>,
     /// Leave out paths matching these globs (and what is below them).
     pub exclude: Vec<String>,
+    /// Only files (objects) modified at or after this time: a bucket
+    /// snapshot's mtime is the object's LastModified. Directories are kept
+    /// when something below them is.
+    pub newer_than: Option<Timestamp>,
+    /// Only files modified before this time.
+    pub older_than: Option<Timestamp>,
+    /// Patterns with a `/` that start with neither `/` nor `*` match from
+    /// the snapshot's root: a bucket snapshot's root is the backed-up
+    /// prefix, so `images/**` names keys. (Off, such a pattern must match
+    /// the whole absolute path, as for directory snapshots.)
+    pub keys_relative: bool,
+}
+
+impl Selection {
+    /// Does a non-directory node's modification time pass the time window?
+    fn in_window(&self, mtime: Timestamp) -> bool {
+        self.newer_than.is_none_or(|t| mtime >= t) && self.older_than.is_none_or(|t| mtime < t)
+    }
 }
 
 /// A regular file to write.
@@ -54,16 +72,19 @@ pub struct Plan {
 struct Matcher {
     include: Option<GlobSet>,
     exclude: Option<GlobSet>,
+    sel: Selection,
 }
 
-fn globset(patterns: &[String]) -> Result<Option<GlobSet>> {
+fn globset(patterns: &[String], keys_relative: bool) -> Result<Option<GlobSet>> {
     if patterns.is_empty() {
         return Ok(None);
     }
     let mut b = GlobSetBuilder::new();
     for p in patterns {
         // A pattern without a slash matches a name at any depth.
-        let p = if p.contains('/') {
+        let p = if keys_relative && p.contains('/') && !p.starts_with(['/', '*']) {
+            format!("/{p}")
+        } else if p.contains('/') {
             p.clone()
         } else {
             format!("**/{p}")
@@ -79,8 +100,9 @@ fn globset(patterns: &[String]) -> Result<Option<GlobSet>> {
 /// Builds the plan for restoring `root` with `sel`.
 pub fn plan(repo: &Repository, root: TreeId, sel: &Selection) -> Result<Plan> {
     let m = Matcher {
-        include: globset(&sel.include)?,
-        exclude: globset(&sel.exclude)?,
+        include: globset(&sel.include, sel.keys_relative)?,
+        exclude: globset(&sel.exclude, sel.keys_relative)?,
+        sel: sel.clone(),
     };
     let mut p = Planner {
         repo,
@@ -193,7 +215,7 @@ impl Planner<'_> {
                         self.plan.dirs.truncate(at);
                     }
                 }
-                _ if !here => {}
+                _ if !here || !self.m.sel.in_window(node.meta.mtime) => {}
                 NodeKind::File { size, content } | NodeKind::Sqlite { size, content, .. } => {
                     any = true;
                     let key = (node.meta.device, node.meta.inode);
