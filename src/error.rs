@@ -53,6 +53,17 @@ pub enum Error {
     UnsupportedVersion { found: u32, supported: u32 },
     #[error("storage: {0}")]
     Storage(#[from] crate::storage::StorageError),
+    /// A bucket that is not the repository failed: the source of a bucket
+    /// backup or the target of a restore into a bucket. `role` says which
+    /// ("source", "target"), so a refused key is never taken for the
+    /// repository's; `bucket` is its location (no secrets in it).
+    #[error("{role} bucket {bucket}: {source}")]
+    Bucket {
+        role: &'static str,
+        bucket: String,
+        #[source]
+        source: crate::storage::StorageError,
+    },
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,
@@ -127,7 +138,7 @@ impl Error {
             Error::WrongPassword | Error::BundlePassword(_) => ErrorKind::WrongPassword,
             Error::Corrupt { .. } => ErrorKind::Corrupt,
             Error::UnsupportedVersion { .. } => ErrorKind::UnsupportedVersion,
-            Error::Storage(_) => ErrorKind::Storage,
+            Error::Storage(_) | Error::Bucket { .. } => ErrorKind::Storage,
             Error::Io { .. } | Error::File { .. } | Error::Cache(_) => ErrorKind::Io,
             Error::Locked(_) => ErrorKind::Locked,
             Error::Internal(_) => ErrorKind::Internal,

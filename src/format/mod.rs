@@ -14,6 +14,7 @@ pub mod keyfile;
 pub mod layout;
 pub mod lock;
 pub mod marker;
+pub mod object;
 pub mod pack;
 pub mod policy;
 pub mod snapshot;

@@ -17,6 +17,7 @@ use std::path::Path;
 use filetime::FileTime;
 use xattr::FileExt;
 
+use crate::format::object::is_reserved_xattr;
 use crate::format::tree::Meta;
 
 /// Is this process able to restore ownership?
@@ -89,7 +90,9 @@ pub fn apply_open(file: &File, path: &Path, meta: &Meta) -> Vec<String> {
     if is_root() && unsafe { libc::fchown(fd, meta.uid, meta.gid) } != 0 {
         warn("chown", std::io::Error::last_os_error());
     }
-    for x in &meta.xattrs {
+    // `cairn.*` xattrs are a bucket object's S3 metadata (17-bucket.md), not the file's.
+    let own = meta.xattrs.iter().filter(|x| !is_reserved_xattr(&x.name));
+    for x in own {
         if let Err(e) = file.set_xattr(std::ffi::OsStr::from_bytes(&x.name), &x.value) {
             warn("xattr", e);
         }

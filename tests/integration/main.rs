@@ -4,6 +4,8 @@ mod archive;
 mod audit;
 mod backend;
 mod backup_vanished;
+mod bucket_backup;
+mod bucket_util;
 mod bundle;
 mod cache_copy;
 mod check;

@@ -14,6 +14,7 @@
 mod client;
 pub mod config;
 mod errors;
+pub mod objects;
 #[cfg(test)]
 mod retry_tests;
 #[cfg(test)]
@@ -29,6 +30,7 @@ use tokio::runtime::Runtime;
 use tokio::sync::Semaphore;
 
 pub use config::{is_s3_location, S3Location, S3Options, Secrets};
+pub use objects::{ListedObject, ObjectBody, ObjectHead, ObjectStats, Role, S3Bucket};
 
 use crate::error::{Error, Result};
 use crate::storage::stats::WireCounter;
