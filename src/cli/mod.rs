@@ -25,6 +25,7 @@ mod prune;
 mod repair;
 mod repo;
 mod restore;
+mod restore_bucket;
 pub(crate) mod serve;
 mod stats;
 mod storage;

@@ -16,7 +16,8 @@ pub fn run(g: &Global, a: RestoreArgs) -> Result<i32> {
         return crate::cli::inplace::run(g, a);
     }
     let target = a.target.clone().unwrap_or_default();
-    if target.symlink_metadata().is_ok() && !target.is_dir() {
+    let bucket = target.to_str().filter(|t| is_s3_location(t));
+    if bucket.is_none() && target.symlink_metadata().is_ok() && !target.is_dir() {
         return Err(Error::Usage(format!(
             "restore target {} exists and is not a directory",
             target.display()
@@ -35,14 +36,18 @@ pub fn run(g: &Global, a: RestoreArgs) -> Result<i32> {
         filter.as_of = Some(cairn::time::parse_time(t)?.0);
     }
     let snap = repo.find_snapshot(spec, &filter)?;
+    let overwrite = match a.overwrite {
+        OverwriteArg::Never => Overwrite::Never,
+        OverwriteArg::IfChanged => Overwrite::IfChanged,
+        OverwriteArg::Always => Overwrite::Always,
+    };
+    if let Some(bucket) = bucket {
+        return crate::cli::restore_bucket::run(g, &a, &repo, &snap, sub, bucket, overwrite);
+    }
     let opts = RestoreOptions {
         target: target.clone(),
         selection: selection(&a, sub, &snap.snapshot)?,
-        overwrite: match a.overwrite {
-            OverwriteArg::Never => Overwrite::Never,
-            OverwriteArg::IfChanged => Overwrite::IfChanged,
-            OverwriteArg::Always => Overwrite::Always,
-        },
+        overwrite,
         verify: a.verify,
         threads: None,
         dry_run: a.dry_run,

@@ -12,6 +12,7 @@
 //! below the target, and files are opened with `O_NOFOLLOW` and directories
 //! checked not to be symlinks, so nothing is written outside the target.
 
+pub mod bucket;
 mod database;
 mod dry;
 mod execute;

@@ -5,6 +5,7 @@ mod audit;
 mod backend;
 mod backup_vanished;
 mod bucket_backup;
+mod bucket_restore;
 mod bucket_util;
 mod bundle;
 mod cache_copy;

@@ -15,6 +15,7 @@ mod client;
 pub mod config;
 mod errors;
 pub mod objects;
+pub mod objects_put;
 #[cfg(test)]
 mod retry_tests;
 #[cfg(test)]
@@ -31,6 +32,7 @@ use tokio::sync::Semaphore;
 
 pub use config::{is_s3_location, S3Location, S3Options, Secrets};
 pub use objects::{ListedObject, ObjectBody, ObjectHead, ObjectStats, Role, S3Bucket};
+pub use objects_put::{MultipartUpload, PutHeaders, PutOutcome, TargetHead};
 
 use crate::error::{Error, Result};
 use crate::storage::stats::WireCounter;

@@ -1,0 +1,270 @@
+//! Restoring into a bucket (issue 16) on the test S3 server: keys and
+//! metadata, selection, overwrite protection, `--verify`, the target's
+//! credentials. Directory snapshots here; bucket snapshots (round trip
+//! bucket → repository → bucket) in `bucket_roundtrip.rs`.
+
+use std::path::Path;
+use std::process::Output;
+
+use serde_json::Value;
+
+use crate::bucket_util::*;
+use crate::util::*;
+
+/// `cairn restore SPEC --target LOCATION ARGS…` with the target's keys.
+pub fn restore_into(env: &Env, b: &TestBucket, spec: &str, target: &str, args: &[&str]) -> Output {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    restore_text(env, b, spec, target, &all)
+}
+
+/// [`restore_into`] without `--json`: problems on stderr as text.
+pub fn restore_text(env: &Env, b: &TestBucket, spec: &str, target: &str, args: &[&str]) -> Output {
+    let mut all = vec!["restore", spec, "--target", target];
+    all.extend_from_slice(args);
+    let mut cmd = env.cmd(&all);
+    b.with_keys(&mut cmd);
+    cmd.output().expect("run cairn")
+}
+
+fn summary(out: &Output) -> Value {
+    last_json(out)
+}
+
+fn tree(env: &Env) -> std::path::PathBuf {
+    let src = env.path("src");
+    write(&src.join("docs/a.txt"), b"a text");
+    write(&src.join("docs/b.md"), b"b markdown");
+    write(&src.join("images/p.jpg"), &random_bytes(1, 3000));
+    write(&src.join("images/2024/q.jpg"), &random_bytes(2, 5000));
+    write(&src.join("thumbs/t.jpg"), b"thumb");
+    write(&src.join("empty"), b"");
+    src
+}
+
+fn spec(src: &Path) -> String {
+    format!("latest:{}", src.display())
+}
+
+#[test]
+fn directory_snapshot_into_a_bucket_with_filters() {
+    let env = Env::new();
+    let src = tree(&env);
+    env.backup(&[&src], &[]);
+    let b = TestBucket::new("restore-filters");
+
+    // Everything, below a prefix of the target: keys are the paths below SNAP:path.
+    let out = restore_into(&env, &b, &spec(&src), &b.location("all"), &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = summary(&out);
+    assert_eq!(s["objects_uploaded"], 6, "{s}");
+    assert_eq!(s["objects_skipped"], 0);
+    assert_eq!(
+        b.keys(),
+        [
+            "all/docs/a.txt",
+            "all/docs/b.md",
+            "all/empty",
+            "all/images/2024/q.jpg",
+            "all/images/p.jpg",
+            "all/thumbs/t.jpg"
+        ]
+    );
+    assert_eq!(
+        b.get("all/images/2024/q.jpg").unwrap().body,
+        random_bytes(2, 5000)
+    );
+    assert_eq!(b.get("all/empty").unwrap().body, b"");
+
+    // --include by extension, and a prefix from the snapshot path.
+    let out = restore_into(
+        &env,
+        &b,
+        &format!("{}/images", spec(&src)),
+        &b.location("img"),
+        &["--include", "*.jpg"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let img: Vec<String> = b
+        .keys()
+        .into_iter()
+        .filter(|k| k.starts_with("img/"))
+        .collect();
+    assert_eq!(img, ["img/2024/q.jpg", "img/p.jpg"]);
+
+    // --exclude wins; the root of the bucket as target.
+    let out = restore_into(
+        &env,
+        &b,
+        &spec(&src),
+        &b.location(""),
+        &["--include", "*.jpg", "--exclude", "thumbs"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let root: Vec<String> = b
+        .keys()
+        .into_iter()
+        .filter(|k| !k.starts_with("all/") && !k.starts_with("img/"))
+        .collect();
+    assert_eq!(root, ["images/2024/q.jpg", "images/p.jpg"]);
+}
+
+#[test]
+fn existing_objects_are_never_replaced_by_default() {
+    let env = Env::new();
+    let src = tree(&env);
+    env.backup(&[&src], &[]);
+    let b = TestBucket::new("restore-protect");
+    let theirs = b.put("t/docs/a.txt", b"someone else's bytes");
+
+    let out = restore_into(&env, &b, &spec(&src), &b.location("t"), &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "a kept object makes it incomplete"
+    );
+    let s = summary(&out);
+    assert_eq!(s["objects_skipped"], 1, "{s}");
+    assert_eq!(s["skipped"], serde_json::json!(["docs/a.txt"]));
+    assert_eq!(s["objects_uploaded"], 5);
+    assert_eq!(s["create_only_writes"], true);
+    let kept = b.get("t/docs/a.txt").unwrap();
+    assert_eq!(kept.body, b"someone else's bytes");
+    assert_eq!(kept.etag, theirs);
+
+    // A second run changes nothing: every object is there already, and
+    // each is named.
+    let out = restore_text(&env, &b, &spec(&src), &b.location("t"), &[]);
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("not overwritten (exists; use --overwrite): docs/a.txt"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("not overwritten (exists; use --overwrite): images/p.jpg"),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("0 objects uploaded (0 B), 6 left as they were"),
+        "{stdout}"
+    );
+    assert_eq!(b.get("t/docs/a.txt").unwrap().body, b"someone else's bytes");
+
+    // if-changed replaces only what differs.
+    let out = restore_into(
+        &env,
+        &b,
+        &spec(&src),
+        &b.location("t"),
+        &["--overwrite", "if-changed"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = summary(&out);
+    assert_eq!(s["objects_uploaded"], 1, "{s}");
+    assert_eq!(s["objects_unchanged"], 5, "{s}");
+    assert_eq!(b.get("t/docs/a.txt").unwrap().body, b"a text");
+
+    // always rewrites everything.
+    let out = restore_into(
+        &env,
+        &b,
+        &spec(&src),
+        &b.location("t"),
+        &["--overwrite", "always"],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(summary(&out)["objects_uploaded"], 6);
+}
+
+#[test]
+fn verify_catches_an_object_changed_behind_the_restore() {
+    let env = Env::new();
+    let src = tree(&env);
+    env.backup(&[&src], &[]);
+    let b = TestBucket::new("restore-verify");
+    let out = restore_into(&env, &b, &spec(&src), &b.location("v"), &["--verify"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = summary(&out);
+    assert_eq!(s["verified"], true);
+    assert_eq!(s["objects_verified"], 6, "{s}");
+
+    // Someone replaces one object with other bytes of the same size; a
+    // verify of the restored bucket (the objects exist, so none is
+    // written) names exactly that key.
+    let mut other = random_bytes(2, 5000);
+    other[4000] ^= 1;
+    b.put("v/images/2024/q.jpg", &other);
+    let out = restore_into(&env, &b, &spec(&src), &b.location("v"), &["--verify"]);
+    assert_eq!(out.status.code(), Some(3));
+    let s = summary(&out);
+    assert_eq!(s["objects_uploaded"], 0, "{s}");
+    let failures = s["verify_failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 1, "{s}");
+    assert_eq!(failures[0]["key"], "images/2024/q.jpg");
+    let out = restore_text(&env, &b, &spec(&src), &b.location("v"), &["--verify"]);
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("verify failed: images/2024/q.jpg"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn refused_target_credentials_name_the_target() {
+    let env = Env::new();
+    let src = tree(&env);
+    env.backup(&[&src], &[]);
+    let b = TestBucket::new("restore-creds");
+    let target = b.location("x");
+    let args = ["restore", "latest", "--target", &target];
+    let out = env
+        .cmd(&args)
+        .env("CAIRN_TARGET_ACCESS_KEY_ID", "nobody")
+        .env("CAIRN_TARGET_SECRET_ACCESS_KEY", "wrong-secret-value")
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("target"), "{stderr}");
+    assert!(stderr.contains(&b.name), "{stderr}");
+    assert!(!stderr.contains("wrong-secret-value"), "{stderr}");
+    assert!(b.keys().is_empty());
+    // No keys at all: a usage error saying which variables to set.
+    let out = env
+        .cmd(&args)
+        .env_remove("CAIRN_TARGET_ACCESS_KEY_ID")
+        .env_remove("CAIRN_TARGET_SECRET_ACCESS_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("CAIRN_TARGET_ACCESS_KEY_ID"), "{stderr}");
+}
