@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use crate::error::{Error, Result};
+use crate::format::object::{self, ObjectMeta};
 use crate::format::tree::{is_safe_name, Meta, Node, NodeKind, Timestamp, Tree};
 use crate::ids::{ChunkId, TreeId};
 use crate::repo::Repository;
@@ -67,6 +68,11 @@ pub struct Plan {
     /// Symlinks, devices, fifos, sockets.
     pub others: Vec<(PathBuf, Node)>,
     pub total_bytes: u64,
+    /// Objects of a bucket snapshot whose key cannot be a path below the
+    /// target (`..`, `.` or empty segments, a leading `/`): not written,
+    /// reported as errors. (Their tree names are escaped and safe, but
+    /// writing `%..` for `..` would not be the object.)
+    pub refused: Vec<(PathBuf, String)>,
 }
 
 struct Matcher {
@@ -97,8 +103,19 @@ fn globset(patterns: &[String], keys_relative: bool) -> Result<Option<GlobSet>> 
         .map_err(|e| Error::Usage(format!("bad patterns: {e}")))
 }
 
-/// Builds the plan for restoring `root` with `sel`.
+/// Builds the plan for restoring `root` with `sel` into a directory.
 pub fn plan(repo: &Repository, root: TreeId, sel: &Selection) -> Result<Plan> {
+    plan_for(repo, root, sel, true)
+}
+
+/// [`plan`], for a directory target (`paths`: refuse bucket objects whose
+/// keys are no path) or a bucket target (every key is fine).
+pub(crate) fn plan_for(
+    repo: &Repository,
+    root: TreeId,
+    sel: &Selection,
+    paths: bool,
+) -> Result<Plan> {
     let m = Matcher {
         include: globset(&sel.include, sel.keys_relative)?,
         exclude: globset(&sel.exclude, sel.keys_relative)?,
@@ -109,6 +126,7 @@ pub fn plan(repo: &Repository, root: TreeId, sel: &Selection) -> Result<Plan> {
         m,
         plan: Plan::default(),
         links: HashMap::new(),
+        paths,
     };
     let tree = repo.load_tree(&root)?;
     match &sel.sub_path {
@@ -161,11 +179,30 @@ pub(super) fn find(repo: &Repository, mut tree: Tree, sub: &str) -> Result<(Node
     ))
 }
 
+/// Why a bucket object's key cannot be restored as a path, if it cannot.
+fn unsafe_key(snap_path: &Path, node: &Node) -> Option<String> {
+    if !object::is_object(node) {
+        return None;
+    }
+    let tree_path = snap_path.as_os_str().as_bytes().strip_prefix(b"/")?;
+    let key = ObjectMeta::from_xattrs(tree_path, &node.meta)?.key;
+    let bad = key
+        .split('/')
+        .any(|s| s.is_empty() || s == "." || s == ".." || s.contains('\0'));
+    bad.then(|| {
+        format!(
+            "object key {key:?} has an empty, `.` or `..` segment: it is no path below the target"
+        )
+    })
+}
+
 struct Planner<'r> {
     repo: &'r Repository,
     m: Matcher,
     plan: Plan,
     links: HashMap<(u64, u64), usize>,
+    /// Restoring to paths: refuse objects whose keys are no path.
+    paths: bool,
 }
 
 impl Planner<'_> {
@@ -216,6 +253,10 @@ impl Planner<'_> {
                     }
                 }
                 _ if !here || !self.m.sel.in_window(node.meta.mtime) => {}
+                NodeKind::File { .. } if self.paths && unsafe_key(&snap_path, node).is_some() => {
+                    let why = unsafe_key(&snap_path, node).unwrap_or_default();
+                    self.plan.refused.push((rel, why));
+                }
                 NodeKind::File { size, content } | NodeKind::Sqlite { size, content, .. } => {
                     any = true;
                     let key = (node.meta.device, node.meta.inode);

@@ -11,8 +11,8 @@ use crate::util::*;
 
 /// One documented example: the command line and its output block.
 #[derive(Debug)]
-struct Example {
-    command: String,
+pub struct Example {
+    pub command: String,
     /// `json`: one document; `jsonl`: JSON Lines.
     lines: bool,
     output: String,
@@ -20,7 +20,7 @@ struct Example {
 
 /// The examples of docs/json.md: each ```sh block holding one `cairn`
 /// command, followed by the ```json or ```jsonl block of its output.
-fn examples(doc: &str) -> Vec<Example> {
+pub fn examples(doc: &str) -> Vec<Example> {
     let mut out = Vec::new();
     let mut lines = doc.lines();
     let mut command: Option<String> = None;
@@ -122,7 +122,7 @@ fn try_parse(text: &str) -> Result<Value, String> {
 }
 
 /// Checks one example's real stdout against the documented output.
-fn check(ex: &Example, stdout: &str) -> Result<(), String> {
+pub fn check(ex: &Example, stdout: &str) -> Result<(), String> {
     if !ex.lines {
         let doc = parse(&ex.output, &ex.command);
         return same_shape(&doc, &try_parse(stdout.trim())?, "$");
@@ -224,6 +224,10 @@ fn every_documented_json_example_matches_real_output() {
     let mut failures = Vec::new();
     for ex in &examples {
         assert!(ex.command.contains("--json"), "{}: no --json", ex.command);
+        if ex.command.contains(" s3:") {
+            // Needs an S3 server: bucket_restore.rs checks it.
+            continue;
+        }
         let out = scene.run(&ex.command);
         let stdout = String::from_utf8_lossy(&out.stdout);
         let result = match out.status.code() {

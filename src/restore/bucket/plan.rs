@@ -16,7 +16,8 @@ use crate::format::object::ObjectMeta;
 use crate::format::tree::NodeKind;
 use crate::ids::{ChunkId, TreeId};
 use crate::repo::Repository;
-use crate::restore::{plan, Selection};
+use crate::restore::plan::plan_for;
+use crate::restore::Selection;
 use crate::storage::s3::PutHeaders;
 
 /// One object to write.
@@ -43,7 +44,7 @@ pub struct BucketPlan {
 /// Plans restoring `root` (below `sel.sub_path`) into a bucket.
 pub fn plan_objects(repo: &Repository, root: TreeId, sel: &Selection) -> Result<BucketPlan> {
     let start = start_segments(repo, root, sel.sub_path.as_deref())?;
-    let files = plan(repo, root, sel)?.files;
+    let files = plan_for(repo, root, sel, false)?.files;
     let mut out = BucketPlan::default();
     for f in files {
         let rel = f.path.as_os_str().as_bytes();
