@@ -3,6 +3,7 @@
 
 mod content;
 mod database;
+mod deferred;
 
 pub use database::{DatabaseReport, FailedCheck, NotSnapshotted};
 
@@ -183,6 +184,10 @@ impl Archiver<'_, '_> {
                 Event::Stream(mut e, reader) => {
                     self.complete_xattrs(&mut e);
                     self.stream(e, reader)?
+                }
+                Event::Deferred(mut e, open) => {
+                    self.complete_xattrs(&mut e);
+                    self.deferred(e, open)?
                 }
                 Event::Skipped { path, error } => self.skip(path, error),
             }

@@ -153,6 +153,7 @@ fn attempt(
     let paths = source.paths();
     let marker = begin(repo, opts)?;
     let parent = find_parent(repo, opts, &host, &paths)?;
+    see_parent(repo, source, parent.as_ref().map(|p| p.1.tree))?;
     let (time, utc_offset_secs) = opts.time.unwrap_or_else(crate::time::now);
 
     let writer = BlobWriter::new(repo).stop_when(progress);
@@ -274,6 +275,29 @@ fn lapsed<T>(e: Error) -> Result<std::result::Result<T, verify::Void>> {
         ErrorKind::Raced => Ok(Err(verify::Void::Lapsed(e))),
         _ => Err(e),
     }
+}
+
+/// Finds the parent snapshot the backup of `source` would use and shows
+/// it to the source ([`Source::see_parent`]) without reading anything: what
+/// a dry run that must not download needs. Returns the parent's id.
+pub fn prepare_source(
+    repo: &Repository,
+    source: &mut dyn Source,
+    opts: &BackupOptions,
+) -> Result<Option<SnapshotId>> {
+    let host = opts.host.clone().unwrap_or_else(crate::time::hostname);
+    let parent = find_parent(repo, opts, &host, &source.paths())?;
+    see_parent(repo, source, parent.as_ref().map(|p| p.1.tree))?;
+    Ok(parent.map(|p| p.0))
+}
+
+fn see_parent(
+    repo: &Repository,
+    source: &mut dyn Source,
+    root: Option<crate::ids::TreeId>,
+) -> Result<()> {
+    let mut files = root.map(|r| parent::ParentFiles::new(repo, r));
+    source.see_parent(&mut |path| files.as_mut()?.file(path))
 }
 
 fn find_parent(

@@ -55,6 +55,16 @@ impl<'r> ParentCursor<'r> {
             .then_some(node.meta.xattrs.as_slice())
     }
 
+    /// The parent's node for a [`crate::source::Event::Deferred`] file: a
+    /// plain file with the same size, times, inode and xattrs.
+    pub fn unchanged_deferred(&self, name: &[u8], meta: &Meta, size: u64) -> Option<&NodeKind> {
+        let node = self.find(name)?;
+        let NodeKind::File { size: s, .. } = node.kind else {
+            return None;
+        };
+        crate::source::same_file((s, &node.meta), (size, meta)).then_some(&node.kind)
+    }
+
     /// Did the parent have an entry of this name (so the file is changed, not new)?
     pub fn has(&self, name: &[u8]) -> bool {
         self.find(name).is_some()
@@ -100,4 +110,61 @@ impl<'r> ParentCursor<'r> {
             _ => raw_ok().then_some(&node.kind),
         }
     }
+}
+
+/// The parent snapshot's regular files by path, for
+/// [`crate::source::Source::see_parent`]: directory trees are loaded once
+/// each, on first use. A damaged subtree just finds nothing (read afresh).
+pub struct ParentFiles<'r> {
+    repo: &'r Repository,
+    root: TreeId,
+    dirs: std::collections::HashMap<Vec<Vec<u8>>, Option<Tree>>,
+}
+
+impl<'r> ParentFiles<'r> {
+    pub fn new(repo: &'r Repository, root: TreeId) -> Self {
+        ParentFiles {
+            repo,
+            root,
+            dirs: Default::default(),
+        }
+    }
+
+    fn dir(&mut self, path: &[Vec<u8>]) -> Option<&Tree> {
+        if !self.dirs.contains_key(path) {
+            let tree = match path.split_last() {
+                None => self.repo.load_tree(&self.root).ok(),
+                Some((name, up)) => {
+                    let subtree = self.dir(up).and_then(|t| match &find_in(t, name)?.kind {
+                        NodeKind::Dir { subtree } => Some(*subtree),
+                        _ => None,
+                    });
+                    subtree.and_then(|s| self.repo.load_tree(&s).ok())
+                }
+            };
+            self.dirs.insert(path.to_vec(), tree);
+        }
+        self.dirs.get(path)?.as_ref()
+    }
+
+    /// The parent's regular file at `path` (a plain file node; a database
+    /// snapshot is compared by its own rules, never here).
+    pub fn file(&mut self, path: &[Vec<u8>]) -> Option<crate::source::ParentFile> {
+        let (name, dir) = path.split_last()?;
+        let node = find_in(self.dir(dir)?, name)?;
+        match &node.kind {
+            NodeKind::File { size, .. } => Some(crate::source::ParentFile {
+                size: *size,
+                meta: node.meta.clone(),
+            }),
+            _ => None,
+        }
+    }
+}
+
+fn find_in<'t>(tree: &'t Tree, name: &[u8]) -> Option<&'t Node> {
+    tree.nodes
+        .binary_search_by(|n| n.name.as_slice().cmp(name))
+        .ok()
+        .map(|i| &tree.nodes[i])
 }

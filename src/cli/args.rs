@@ -218,6 +218,8 @@ pub struct BackupArgs {
     /// How to check each database snapshot: quick_check, integrity_check, or none.
     #[arg(long, value_enum, default_value = "quick")]
     pub sqlite_check: SqliteCheckArg,
+    #[command(flatten)]
+    pub bucket: crate::cli::backup::bucket::BucketArgs,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

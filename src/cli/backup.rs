@@ -15,6 +15,7 @@ use crate::cli::args::{BackupArgs, Global};
 use crate::cli::output::{bytes, Output};
 use crate::cli::{exit, open, print_json};
 
+pub mod bucket;
 mod databases;
 mod empty;
 mod hooks;
@@ -24,13 +25,21 @@ use hooks::Hooks;
 pub fn run(g: &Global, a: BackupArgs) -> Result<i32> {
     let repo = open::open(g, true)?;
     let opts = backup_options(g, &repo, &a)?;
+    let bucket_location = bucket::location(&a)?;
+    if let (Some(loc), true) = (&bucket_location, a.dry_run) {
+        return bucket::dry_run(g, &a, loc, &repo, &opts);
+    }
+    let mut source = None;
     let out = Arc::new(Output::new(g).list_files(g, a.dry_run));
     // The before-hook quiesces what is backed up; nothing is written to the
     // repository before it succeeded. The after-hook runs whatever happened
     // (a service the before-hook stopped must be started again).
     let mut hooks = Hooks::new(g, &a);
     let taken = match hooks.before(&*out) {
-        Ok(()) => take(g, &a, &repo, &opts, &out),
+        Ok(()) => match &bucket_location {
+            Some(loc) => bucket::take(&a, loc, &repo, &opts, &out, &mut source).map(Some),
+            None => take(g, &a, &repo, &opts, &out),
+        },
         Err(e) => Err(e),
     };
     let ok = matches!(taken, Ok(Some(_)));
@@ -49,12 +58,12 @@ pub fn run(g: &Global, a: BackupArgs) -> Result<i32> {
         (Ok(None), Ok(())) => return Ok(exit::INCOMPLETE),
         (Ok(None), Err(ae)) => return Err(ae),
         (Ok(Some(report)), Err(ae)) => {
-            print_summary(g, &a, &report, &hooks)?;
+            print_summary(g, &a, &report, &hooks, source.as_ref())?;
             return after_hook_failed(g, &report, ae);
         }
         (Ok(Some(report)), Ok(())) => report,
     };
-    print_summary(g, &a, &report, &hooks)?;
+    print_summary(g, &a, &report, &hooks, source.as_ref())?;
     if !report.is_complete() {
         if !report.skipped.is_empty() {
             eprintln!(
@@ -139,10 +148,16 @@ fn take(
     Ok(Some(report))
 }
 
-fn print_summary(g: &Global, a: &BackupArgs, report: &BackupReport, hooks: &Hooks) -> Result<()> {
+fn print_summary(
+    g: &Global,
+    a: &BackupArgs,
+    report: &BackupReport,
+    hooks: &Hooks,
+    source: Option<&serde_json::Value>,
+) -> Result<()> {
     let s = &report.snapshot.summary;
     if g.json {
-        print_json(&serde_json::json!({
+        let mut summary = serde_json::json!({
             "message_type": "summary",
             "snapshot_id": report.snapshot_id,
             "parent": report.parent,
@@ -165,7 +180,11 @@ fn print_summary(g: &Global, a: &BackupArgs, report: &BackupReport, hooks: &Hook
             "changed_while_read": report.changed_while_read,
             "hooks": hooks.json(),
             "databases": databases::json(&report.databases),
-        }))?;
+        });
+        if let Some(source) = source {
+            summary["source"] = source.clone();
+        }
+        print_json(&summary)?;
     } else if !g.quiet {
         println!(
             "files: {} new, {} changed, {} unchanged; {} directories",
@@ -180,6 +199,9 @@ fn print_summary(g: &Global, a: &BackupArgs, report: &BackupReport, hooks: &Hook
             s.duration_ms as f64 / 1000.0
         );
         databases::print(&report.databases);
+        if let Some(source) = source {
+            bucket::print(source);
+        }
         match report.snapshot_id {
             Some(id) => println!("snapshot {} saved", id.short()),
             None => println!("dry run: nothing saved"),

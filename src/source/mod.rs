@@ -6,6 +6,7 @@
 //!
 //! Sources know nothing of the repository.
 
+pub mod bucket;
 pub mod command;
 pub mod content;
 pub mod fs;
@@ -74,9 +75,49 @@ pub enum Event {
     /// A regular file whose content comes from a stream rather than a path
     /// (standard input, a database's online backup).
     Stream(Entry, Box<dyn Read + Send>),
+    /// A regular file whose content is opened only if the backup needs it:
+    /// the consumer first compares the entry with the parent snapshot like
+    /// a [`Event::Leaf`] (size, mtime, ctime, inode) and also requires equal
+    /// xattrs, and calls the opener only when they differ. Opening may
+    /// complete the entry's metadata (a bucket object's HTTP headers are
+    /// only known once it is read). Reading costs requests (a bucket).
+    Deferred(Entry, OpenFn),
     /// An entry that could not be read: reported, counted, left out.
     Skipped { path: PathBuf, error: String },
 }
+
+/// Opens a [`Event::Deferred`] file's content, updating its metadata. An
+/// error skips the file (or, wrapping a [`crate::Error`], fails the backup:
+/// see [`skippable`]).
+pub type OpenFn = Box<dyn FnOnce(&mut Meta) -> std::io::Result<Box<dyn Read + Send>> + Send>;
+
+/// What the parent snapshot recorded for a regular file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParentFile {
+    pub size: u64,
+    pub meta: Meta,
+}
+
+impl ParentFile {
+    /// Does an entry of this size and metadata count as unchanged for a
+    /// [`Event::Deferred`] file? Size, mtime, ctime, inode and xattrs equal.
+    pub fn matches(&self, size: u64, meta: &Meta) -> bool {
+        same_file((self.size, &self.meta), (size, meta))
+    }
+}
+
+/// The unchanged test of [`ParentFile::matches`] on (size, metadata) pairs.
+pub fn same_file(a: (u64, &Meta), b: (u64, &Meta)) -> bool {
+    a.0 == b.0
+        && a.1.mtime == b.1.mtime
+        && a.1.ctime == b.1.ctime
+        && a.1.inode == b.1.inode
+        && a.1.xattrs == b.1.xattrs
+}
+
+/// Looks up the parent snapshot's regular file at a path (names from the
+/// snapshot's root).
+pub type ParentLookup<'a> = &'a mut dyn FnMut(&[Vec<u8>]) -> Option<ParentFile>;
 
 impl std::fmt::Debug for Event {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -85,6 +126,7 @@ impl std::fmt::Debug for Event {
             Event::Leave => f.write_str("Leave"),
             Event::Leaf(e) => f.debug_tuple("Leaf").field(e).finish(),
             Event::Stream(e, _) => f.debug_tuple("Stream").field(e).finish(),
+            Event::Deferred(e, _) => f.debug_tuple("Deferred").field(e).finish(),
             Event::Skipped { path, error } => f
                 .debug_struct("Skipped")
                 .field("path", path)
@@ -98,6 +140,16 @@ impl std::fmt::Debug for Event {
 pub trait Source: Iterator<Item = Event> + Send {
     /// The paths recorded in the snapshot (used to find a parent snapshot).
     fn paths(&self) -> Vec<String>;
+
+    /// Called once before the walk with the parent snapshot's files (a
+    /// lookup that finds nothing when there is no parent). A source whose
+    /// reads cost requests and run ahead of the archiver (a bucket
+    /// prefetches objects in parallel) must know before the walk which
+    /// files the archiver will not read, or it would fetch them for
+    /// nothing; the archiver alone decides too late. Others ignore it.
+    fn see_parent(&mut self, _parent: ParentLookup) -> crate::Result<()> {
+        Ok(())
+    }
 }
 
 /// A stream reader ([`Event::Stream`]) can only fail with an I/O error, and

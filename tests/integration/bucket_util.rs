@@ -116,6 +116,14 @@ impl TestBucket {
 
     /// Stores an object with its metadata; returns its ETag.
     pub fn put_obj(&self, key: &str, o: &Obj) -> String {
+        self.try_put_obj(key, o)
+            .unwrap_or_else(|e| panic!("put {key:?}: {e}"))
+    }
+
+    /// [`TestBucket::put_obj`], or the server's refusal (SeaweedFS refuses
+    /// keys with `.` or `..` segments, and a key that is both an object and
+    /// a "directory").
+    pub fn try_put_obj(&self, key: &str, o: &Obj) -> Result<String, String> {
         let mut req = self
             .client
             .put_object()
@@ -127,11 +135,8 @@ impl TestBucket {
         for (k, v) in &o.user {
             req = req.metadata(k, v);
         }
-        let out = self
-            .rt
-            .block_on(req.send())
-            .unwrap_or_else(|e| panic!("put {key:?}: {e:?}"));
-        out.e_tag().unwrap_or_default().to_string()
+        let out = self.rt.block_on(req.send()).map_err(|e| format!("{e:?}"))?;
+        Ok(out.e_tag().unwrap_or_default().to_string())
     }
 
     /// Stores `parts` parts of `part_size` bytes each from `fill(part_number)`

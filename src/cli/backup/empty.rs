@@ -27,7 +27,7 @@ pub fn peek(mut source: Box<dyn Source>) -> (Peeked, bool) {
         // nothing inside it. A given file is.
         let content = match &ev {
             Event::Enter(e) => roots.iter().any(|r| below(&e.path, r)),
-            Event::Leaf(e) | Event::Stream(e, _) => {
+            Event::Leaf(e) | Event::Stream(e, _) | Event::Deferred(e, _) => {
                 roots.iter().any(|r| e.path.starts_with(Path::new(r)))
             }
             Event::Skipped { .. } => true,

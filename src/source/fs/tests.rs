@@ -48,7 +48,7 @@ pub(super) fn render(events: &[Event]) -> Vec<String> {
             Event::Enter(e) => format!("+{}", name(&e.name)),
             Event::Leaf(e) => format!("-{}", name(&e.name)),
             Event::Leave => "<".to_string(),
-            Event::Stream(e, _) => format!("~{}", name(&e.name)),
+            Event::Stream(e, _) | Event::Deferred(e, _) => format!("~{}", name(&e.name)),
             Event::Skipped { path, .. } => {
                 format!("!{}", name(path.file_name().unwrap().as_bytes()))
             }

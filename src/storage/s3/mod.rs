@@ -31,7 +31,7 @@ use tokio::runtime::Runtime;
 use tokio::sync::Semaphore;
 
 pub use config::{is_s3_location, S3Location, S3Options, Secrets};
-pub use objects::{ListedObject, ObjectBody, ObjectHead, ObjectStats, Role, S3Bucket};
+pub use objects::{ListedObject, ObjectBody, ObjectHead, ObjectReads, ObjectStats, Role, S3Bucket};
 pub use objects_put::{MultipartUpload, PutHeaders, PutOutcome, TargetHead};
 
 use crate::error::{Error, Result};

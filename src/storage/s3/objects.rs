@@ -287,6 +287,44 @@ impl S3Bucket {
         }
     }
 
+    /// A handle for reads that can move into spawned tasks (it holds no
+    /// runtime, so dropping it inside one is fine).
+    pub fn reads(&self) -> ObjectReads {
+        ObjectReads {
+            bucket: self.bucket.clone(),
+            counters: self.counters.clone(),
+        }
+    }
+
+    /// See [`ObjectReads::get`].
+    pub async fn get(
+        &self,
+        key: &str,
+        range: Option<(u64, u64)>,
+        if_match: Option<&str>,
+    ) -> StorageResult<(ObjectHead, ObjectBody)> {
+        self.reads().get(key, range, if_match).await
+    }
+
+    /// See [`ObjectReads::get_bytes`].
+    pub async fn get_bytes(
+        &self,
+        key: &str,
+        range: Option<(u64, u64)>,
+        if_match: Option<&str>,
+    ) -> StorageResult<(ObjectHead, Bytes)> {
+        self.reads().get_bytes(key, range, if_match).await
+    }
+}
+
+/// Reads of one [`S3Bucket`]'s objects, counted with its statistics.
+#[derive(Clone)]
+pub struct ObjectReads {
+    bucket: SharedBucket,
+    counters: Arc<Counters>,
+}
+
+impl ObjectReads {
     /// GETs `key` (relative to the prefix), `range` = (offset, length) or
     /// the whole object, only if its ETag is still `if_match` when given.
     /// The body streams; the request slot is held until the headers came.
@@ -296,17 +334,20 @@ impl S3Bucket {
         range: Option<(u64, u64)>,
         if_match: Option<&str>,
     ) -> StorageResult<(ObjectHead, ObjectBody)> {
-        get_object(&self.bucket, &self.counters, key, range, if_match).await
+        let _p = self.bucket.permit().await;
+        send_get(&self.bucket, &self.counters, key, range, if_match).await
     }
 
-    /// [`S3Bucket::get`], collecting the body (for ranges and small objects).
+    /// [`ObjectReads::get`], collecting the body while the request slot is
+    /// held (for ranges and small objects).
     pub async fn get_bytes(
         &self,
         key: &str,
         range: Option<(u64, u64)>,
         if_match: Option<&str>,
     ) -> StorageResult<(ObjectHead, Bytes)> {
-        let (head, body) = self.get(key, range, if_match).await?;
+        let _p = self.bucket.permit().await;
+        let (head, body) = send_get(&self.bucket, &self.counters, key, range, if_match).await?;
         let bytes = body.collect(key).await?;
         Ok((head, bytes))
     }
@@ -348,7 +389,7 @@ impl ObjectBody {
     }
 }
 
-async fn get_object(
+async fn send_get(
     b: &client::Bucket,
     counters: &Arc<Counters>,
     key: &str,
@@ -356,7 +397,6 @@ async fn get_object(
     if_match: Option<&str>,
 ) -> StorageResult<(ObjectHead, ObjectBody)> {
     let full = b.key(key);
-    let _p = b.permit().await;
     counters.gets.fetch_add(1, Ordering::Relaxed);
     let mut req = b.client.get_object().bucket(&b.loc.bucket).key(&full);
     if let Some((offset, len)) = range.filter(|r| r.1 > 0) {
