@@ -302,12 +302,19 @@ pub struct TargetBucketArgs {
     /// Region of the target bucket [env: CAIRN_TARGET_REGION].
     #[arg(long, value_name = "REGION")]
     pub target_region: Option<String>,
-    /// Address the target bucket as ENDPOINT/BUCKET (on for IP and localhost endpoints).
-    #[arg(long, value_name = "BOOL")]
-    pub target_path_style: Option<bool>,
+    /// Address the target bucket path-style (ENDPOINT/BUCKET; the default
+    /// for IP and localhost endpoints).
+    #[arg(long)]
+    pub target_path_style: bool,
     /// Uploads in flight to the target bucket.
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub target_connections: usize,
+    /// File holding the target's access key id (else CAIRN_TARGET_ACCESS_KEY_ID).
+    #[arg(long, value_name = "FILE", requires = "target_secret_access_key_file")]
+    pub target_access_key_id_file: Option<PathBuf>,
+    /// File holding the target's secret key (else CAIRN_TARGET_SECRET_ACCESS_KEY).
+    #[arg(long, value_name = "FILE", requires = "target_access_key_id_file")]
+    pub target_secret_access_key_file: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

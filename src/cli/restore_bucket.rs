@@ -4,13 +4,14 @@ use cairn::ids::SnapshotId;
 use cairn::repo::{Repository, SnapshotRef};
 use cairn::restore::bucket::{restore_to_bucket, BucketRestoreOptions, BucketRestoreReport};
 use cairn::restore::Overwrite;
-use cairn::storage::s3::{Role, S3Bucket, S3Options};
+use cairn::storage::s3::{Role, S3Bucket, S3Options, Secrets};
 use cairn::Result;
 
 use crate::cli::args::{Global, RestoreArgs};
 use crate::cli::inplace::Hooks;
 use crate::cli::output::{bytes, Output};
 use crate::cli::{exit, print_json, summary_json};
+use crate::config::secret::read_secret_file;
 
 /// Restores `snap` (below `sub`) into the bucket `target`.
 pub fn run(
@@ -22,12 +23,24 @@ pub fn run(
     target: &str,
     overwrite: Overwrite,
 ) -> Result<i32> {
-    let s3 = S3Options {
-        region: a.bucket.target_region.clone(),
-        path_style: a.bucket.target_path_style,
-        connections: a.bucket.target_connections.max(1),
+    let t = &a.bucket;
+    let mut s3 = S3Options {
+        region: t.target_region.clone(),
+        path_style: t.target_path_style.then_some(true),
+        connections: t.target_connections.max(1),
         ..S3Options::default()
     };
+    if let (Some(id), Some(secret)) = (
+        &t.target_access_key_id_file,
+        &t.target_secret_access_key_file,
+    ) {
+        s3.credentials = Some(Secrets {
+            access_key_id: read_secret_file("target access key id file", id)?.to_string(),
+            secret_access_key: read_secret_file("target secret key file", secret)?,
+            session_token: None,
+            source: "--target-access-key-id-file/--target-secret-access-key-file",
+        });
+    }
     let bucket = S3Bucket::open(target, Role::Target, &s3)?;
     let opts = BucketRestoreOptions {
         selection: crate::cli::restore::selection(a, sub, &snap.snapshot)?,

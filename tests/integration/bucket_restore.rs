@@ -132,6 +132,20 @@ fn existing_objects_are_never_replaced_by_default() {
     let b = TestBucket::new("restore-protect");
     let theirs = b.put("t/docs/a.txt", b"someone else's bytes");
 
+    // A dry run says what would happen and writes nothing.
+    let out = restore_into(&env, &b, &spec(&src), &b.location("t"), &["--dry-run"]);
+    let s = summary(&out);
+    assert_eq!(
+        (
+            s["objects_skipped"].as_u64(),
+            s["objects_uploaded"].as_u64()
+        ),
+        (Some(1), Some(5)),
+        "{s}"
+    );
+    assert_eq!(s["dry_run"], true);
+    assert_eq!(b.keys().len(), 1, "a dry run wrote");
+
     let out = restore_into(&env, &b, &spec(&src), &b.location("t"), &[]);
     assert_eq!(
         out.status.code(),
@@ -267,6 +281,27 @@ fn refused_target_credentials_name_the_target() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("CAIRN_TARGET_ACCESS_KEY_ID"), "{stderr}");
+    // Key files instead of the environment.
+    let (id, secret) = server_keys();
+    let (idf, secf) = (env.path("target-id"), env.path("target-secret"));
+    std::fs::write(&idf, format!("{id}\n")).unwrap();
+    std::fs::write(&secf, format!("{secret}\n")).unwrap();
+    let spec = spec(&src);
+    let out = env
+        .cmd(&["restore", &spec, "--target", &target])
+        .args(["--target-access-key-id-file", idf.to_str().unwrap()])
+        .args(["--target-secret-access-key-file", secf.to_str().unwrap()])
+        .env_remove("CAIRN_TARGET_ACCESS_KEY_ID")
+        .env_remove("CAIRN_TARGET_SECRET_ACCESS_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(b.keys().len(), 6);
 }
 
 #[test]

@@ -136,6 +136,25 @@ fn bucket_snapshot_selection_by_glob_prefix_and_time() {
         src.put_obj(k, &obj(i, random_bytes(i as u64, 100)));
     }
     backup(&env, &src, "");
+    // Statistics of a bucket snapshot: its largest prefixes (100 bytes an object).
+    let stats = &env.json(&["stats", "latest"])[0];
+    assert_eq!(stats["files"], 6);
+    assert_eq!(stats["logical_bytes"], 600);
+    let prefixes: Vec<(&str, u64)> = stats["largest_prefixes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["path"].as_str().unwrap(),
+                p["logical_bytes"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        prefixes,
+        [("/images/", 300), ("/docs/", 200), ("/images/2024/", 100)]
+    );
     let dst = TestBucket::new("sel-dst");
     let pick = |name: &str, args: &[&str]| {
         let out = restore_into(&env, &dst, "latest", &dst.location(name), args);
