@@ -153,8 +153,18 @@ fn plan_rules(p: &Plan) -> std::result::Result<(), (&'static str, String)> {
     if p.paths.is_empty() && p.sqlite.is_empty() {
         return Err(("paths", "nothing to back up: set paths or sqlite".into()));
     }
-    for path in &p.paths {
-        absolute(path).map_err(|e| ("paths", e))?;
+    // A bucket (`s3:…`, `r2:…`) is backed up on its own (17-bucket.md).
+    let is_bucket = |p: &Path| p.to_str().is_some_and(cairn::storage::s3::is_s3_location);
+    if p.paths.iter().any(|q| is_bucket(q)) {
+        if p.paths.len() > 1 || !p.sqlite.is_empty() {
+            let why =
+                "a bucket is backed up on its own: one s3:/r2: location, no other paths or sqlite";
+            return Err(("paths", why.into()));
+        }
+    } else {
+        for path in &p.paths {
+            absolute(path).map_err(|e| ("paths", e))?;
+        }
     }
     for path in &p.sqlite {
         absolute(path).map_err(|e| ("sqlite", e))?;

@@ -303,23 +303,3 @@ fn refused_target_credentials_name_the_target() {
     );
     assert_eq!(b.keys().len(), 6);
 }
-
-#[test]
-fn json_output_is_as_documented() {
-    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/json.md"))
-        .unwrap();
-    let examples = crate::json_doc::examples(&doc);
-    let ex = examples
-        .iter()
-        .find(|e| e.command.contains("--target s3:"))
-        .expect("docs/json.md documents a restore into a bucket");
-    let env = Env::new();
-    let src = tree(&env);
-    env.backup(&[&src], &[]);
-    let b = TestBucket::new("restore-json");
-    b.put("j/docs/a.txt", b"theirs");
-    let out = restore_into(&env, &b, &spec(&src), &b.location("j"), &["--verify"]);
-    assert_eq!(out.status.code(), Some(3));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    crate::json_doc::check(ex, &stdout).unwrap_or_else(|e| panic!("{e}"));
-}

@@ -46,15 +46,22 @@ pub struct Obj {
 pub struct TestBucket {
     pub name: String,
     pub endpoint: String,
+    /// The server's access key id and secret.
+    pub keys: (String, String),
     client: Client,
     rt: tokio::runtime::Runtime,
 }
 
 impl TestBucket {
-    /// A new, empty bucket with a random name.
+    /// A new, empty bucket with a random name on the test server.
     pub fn new(stem: &str) -> TestBucket {
-        let endpoint = s3_server();
-        let (id, secret) = server_keys();
+        Self::new_on(stem, &s3_server(), server_keys())
+    }
+
+    /// A new, empty bucket on the server at `endpoint` with these keys.
+    pub fn new_on(stem: &str, endpoint: &str, keys: (String, String)) -> TestBucket {
+        let endpoint = endpoint.to_string();
+        let (id, secret) = keys.clone();
         let http = aws_smithy_http_client::Builder::new()
             .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
                 aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
@@ -79,6 +86,7 @@ impl TestBucket {
         let b = TestBucket {
             name,
             endpoint,
+            keys,
             client: Client::from_conf(config),
             rt,
         };
@@ -93,13 +101,13 @@ impl TestBucket {
         format!("s3:{}/{}{sep}{prefix}", self.endpoint, self.name)
     }
 
-    /// Gives `cmd` the server's keys as the source's and the target's
-    /// (`CAIRN_SOURCE_*`, `CAIRN_TARGET_*`).
+    /// Gives `cmd` the bucket's server's keys as the source's and the
+    /// target's (`CAIRN_SOURCE_*`, `CAIRN_TARGET_*`).
     pub fn with_keys<'c>(&self, cmd: &'c mut Command) -> &'c mut Command {
-        let (id, secret) = server_keys();
+        let (id, secret) = &self.keys;
         for role in ["SOURCE", "TARGET"] {
-            cmd.env(format!("CAIRN_{role}_ACCESS_KEY_ID"), &id)
-                .env(format!("CAIRN_{role}_SECRET_ACCESS_KEY"), &secret);
+            cmd.env(format!("CAIRN_{role}_ACCESS_KEY_ID"), id)
+                .env(format!("CAIRN_{role}_SECRET_ACCESS_KEY"), secret);
         }
         cmd
     }
@@ -318,5 +326,53 @@ impl Drop for TestBucket {
         let _ = self
             .rt
             .block_on(self.client.delete_bucket().bucket(&self.name).send());
+    }
+}
+
+/// A second SeaweedFS server with keys of its own (started by
+/// scripts/seaweedfs.sh on free loopback ports), stopped on drop: the
+/// source of a backup whose repository is on the first one.
+pub struct SecondServer {
+    pub endpoint: String,
+    pub keys: (String, String),
+    pid: i32,
+    dir: String,
+}
+
+impl SecondServer {
+    pub fn start() -> SecondServer {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/seaweedfs.sh");
+        let out = Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "export SEAWEEDFS_NO_TRAP=1; source {script}; seaweedfs_start >&2 || exit 1; \
+                 echo \"$CAIRN_TEST_S3 $AWS_ACCESS_KEY_ID $AWS_SECRET_ACCESS_KEY $SEAWEEDFS_PID $SEAWEEDFS_DIR\""
+            ))
+            // SeaweedFS also admits the keys in its environment: the first
+            // server's must not become the second one's.
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_SESSION_TOKEN")
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .expect("run scripts/seaweedfs.sh");
+        assert!(out.status.success(), "a second SeaweedFS did not start");
+        let line = String::from_utf8(out.stdout).unwrap();
+        let f: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(f.len(), 5, "{line}");
+        SecondServer {
+            endpoint: f[0].into(),
+            keys: (f[1].into(), f[2].into()),
+            pid: f[3].parse().unwrap(),
+            dir: f[4].into(),
+        }
+    }
+}
+
+impl Drop for SecondServer {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on the server this guard started.
+        unsafe { libc::kill(self.pid, libc::SIGKILL) };
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

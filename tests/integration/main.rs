@@ -7,6 +7,7 @@ mod backup_vanished;
 mod bucket_backup;
 mod bucket_restore;
 mod bucket_restore_rt;
+mod bucket_serve;
 mod bucket_util;
 mod bundle;
 mod cache_copy;

@@ -42,7 +42,7 @@ pub struct BucketArgs {
     #[arg(long)]
     pub source_path_style: bool,
     /// Requests to the source bucket in flight at once.
-    #[arg(long, value_name = "N", default_value_t = 16)]
+    #[arg(long, value_name = "N", default_value_t = cairn::source::bucket::DEFAULT_CONNECTIONS)]
     pub source_connections: usize,
     /// File holding the source's access key id (else CAIRN_SOURCE_ACCESS_KEY_ID).
     #[arg(long, value_name = "FILE", requires = "source_secret_access_key_file")]

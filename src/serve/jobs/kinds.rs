@@ -13,9 +13,11 @@ use cairn::hooks::{self, HookContext, Phase};
 use cairn::progress::NoProgress;
 use cairn::restore::inplace::{restore_in_place, InPlaceOptions, NoSteps};
 use cairn::restore::{restore as restore_to, RestoreOptions, Selection};
+use cairn::source::bucket::{BucketSource, Selection as BucketSelection};
 use cairn::source::fs::{FsOptions, FsSource};
 use cairn::source::Source;
 use cairn::storage::open_location_with;
+use cairn::storage::s3::{is_s3_location, S3Options};
 use cairn::{Error, Result};
 
 use super::run::Ctx;
@@ -117,6 +119,9 @@ fn take(ctx: &Ctx, config: &Config, plan: &Plan, o: &OpenRepo) -> Result<BackupR
         },
         ..BackupOptions::default()
     };
+    if let Some(location) = bucket_location(plan) {
+        return take_bucket(ctx, plan, o, &opts, location);
+    }
     let fs = FsOptions {
         paths: plan.paths.iter().chain(&plan.sqlite).cloned().collect(),
         excludes: plan.exclude.clone(),
@@ -125,6 +130,39 @@ fn take(ctx: &Ctx, config: &Config, plan: &Plan, o: &OpenRepo) -> Result<BackupR
     };
     let mut make = || -> Result<Box<dyn Source>> { Ok(Box::new(FsSource::new(fs.clone())?)) };
     let report = backup_rereadable(&o.repo, &mut make, &opts, &ctx.progress)?;
+    for (path, why) in &report.skipped {
+        ctx.log(&format!("skipped {}: {why}", path.display()));
+    }
+    Ok(report)
+}
+
+/// A plan whose one path is `s3:…`/`r2:…` backs up that bucket, with the
+/// credentials of the service's `CAIRN_SOURCE_*` environment and the
+/// plan's `exclude` as globs on keys (format-spec/17-bucket.md).
+fn bucket_location(plan: &Plan) -> Option<&str> {
+    match plan.paths.as_slice() {
+        [one] if plan.sqlite.is_empty() => one.to_str().filter(|p| is_s3_location(p)),
+        _ => None,
+    }
+}
+
+fn take_bucket(
+    ctx: &Ctx,
+    plan: &Plan,
+    o: &OpenRepo,
+    opts: &BackupOptions,
+    location: &str,
+) -> Result<BackupReport> {
+    let s3 = S3Options {
+        connections: cairn::source::bucket::DEFAULT_CONNECTIONS,
+        ..S3Options::default()
+    };
+    let selection = BucketSelection {
+        exclude: plan.exclude.clone(),
+        ..BucketSelection::default()
+    };
+    let mut source = BucketSource::open_location(location, &s3, &selection)?;
+    let report = cairn::backup::backup(&o.repo, &mut source, opts, &ctx.progress)?;
     for (path, why) in &report.skipped {
         ctx.log(&format!("skipped {}: {why}", path.display()));
     }

@@ -31,10 +31,14 @@ use crate::error::Result;
 use crate::format::object::{join_path, tree_paths, ObjectMeta};
 use crate::format::tree::{Meta, Timestamp};
 use crate::source::{ParentLookup, Source};
-use crate::storage::s3::{ListedObject, S3Bucket};
+use crate::storage::s3::{ListedObject, Role, S3Bucket, S3Options};
 
 pub use fetch::{parts_of, PART};
 pub use select::Selection;
+
+/// Requests to a source bucket in flight at once, unless set
+/// (`--source-connections`): small objects need many in flight.
+pub const DEFAULT_CONNECTIONS: usize = 16;
 
 /// What a backup of the bucket will read, known before any GET: the body
 /// of a dry run's report.
@@ -68,7 +72,6 @@ struct Object {
 pub struct BucketSource {
     bucket: Arc<S3Bucket>,
     objects: Vec<Object>,
-    parent_seen: bool,
     walk: Option<walk::Walk>,
 }
 
@@ -97,9 +100,16 @@ impl BucketSource {
         Ok(BucketSource {
             bucket,
             objects,
-            parent_seen: false,
             walk: None,
         })
+    }
+
+    /// Opens the bucket at `location` (`s3:…`/`r2:…`) as a source with its
+    /// own options and credentials ([`Role::Source`]: from `s3` or the
+    /// `CAIRN_SOURCE_*` environment), lists it and selects objects.
+    pub fn open_location(location: &str, s3: &S3Options, selection: &Selection) -> Result<Self> {
+        let bucket = Arc::new(S3Bucket::open(location, Role::Source, s3)?);
+        Self::open(bucket, selection)
     }
 
     /// What the backup will read (after [`Source::see_parent`]; before it,
@@ -179,7 +189,6 @@ impl Source for BucketSource {
                 .filter(|p| same_object(&o.listed, &o.path, p))
                 .map(|p| p.meta);
         }
-        self.parent_seen = true;
         Ok(())
     }
 }

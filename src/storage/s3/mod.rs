@@ -18,6 +18,7 @@ pub mod objects;
 pub mod objects_put;
 #[cfg(test)]
 mod retry_tests;
+mod role;
 #[cfg(test)]
 mod tests;
 mod upload;
