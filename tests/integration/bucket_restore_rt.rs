@@ -219,6 +219,42 @@ fn bucket_snapshot_selection_by_glob_prefix_and_time() {
     assert_eq!(keys_below(&dst, "o/"), older);
 }
 
+/// One server's bucket backed up, restored into a bucket on another server
+/// with keys of its own; the first server's keys are refused there, and
+/// the error names the target.
+#[test]
+fn restore_into_a_bucket_on_another_server() {
+    let env = Env::new();
+    let src = TestBucket::new("two-src");
+    src.put_obj("a/one.txt", &obj(1, b"one".to_vec()));
+    src.put_obj("two.txt", &obj(2, b"two".to_vec()));
+    backup(&env, &src, "");
+    let second = crate::bucket_util::SecondServer::start();
+    let far = TestBucket::new_on("two-far", &second.endpoint, second.keys.clone());
+    let out = restore_into(&env, &far, "latest", &far.location("r"), &["--verify"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(keys_below(&far, "r/"), ["a/one.txt", "two.txt"]);
+    assert_eq!(far.get("r/two.txt").unwrap().user, obj(2, vec![]).user);
+    let location = far.location("s");
+    let (id, secret) = server_keys();
+    let out = env
+        .cmd(&["restore", "latest", "--target", &location])
+        .env("CAIRN_TARGET_ACCESS_KEY_ID", &id)
+        .env("CAIRN_TARGET_SECRET_ACCESS_KEY", &secret)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains(&format!("target bucket {location}")), "{err}");
+    assert!(!err.contains(&secret), "{err}");
+    assert!(keys_below(&far, "s/").is_empty());
+}
+
 mod crafted {
     //! A bucket snapshot as the source records keys some stores accept
     //! (S3 takes `..` segments, a leading `/`, `//`; SeaweedFS normalises
