@@ -303,3 +303,60 @@ fn refused_target_credentials_name_the_target() {
     );
     assert_eq!(b.keys().len(), 6);
 }
+
+/// An existing object over the single-PUT size is kept under the default
+/// (`never`) and reported: the multipart path protects it too.
+#[test]
+fn an_existing_large_object_is_kept_by_default() {
+    let env = Env::new();
+    let src = env.path("src");
+    write(&src.join("big.bin"), &random_bytes(7, 17 * 1024 * 1024));
+    env.backup(&[&src], &[]);
+    let b = TestBucket::new("restore-big");
+    let theirs = b.put("t/big.bin", b"someone else's large object");
+    let out = restore_into(&env, &b, &spec(&src), &b.location("t"), &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = summary(&out);
+    assert_eq!(s["skipped"], serde_json::json!(["big.bin"]), "{s}");
+    assert_eq!(s["objects_uploaded"], 0, "{s}");
+    let kept = b.get("t/big.bin").unwrap();
+    assert_eq!(kept.body, b"someone else's large object");
+    assert_eq!(kept.etag, theirs);
+}
+
+/// A create-only CompleteMultipartUpload keeps an object created while the
+/// parts were sent (the race between a restore's HEAD and its complete).
+#[test]
+fn a_create_only_multipart_complete_keeps_an_object_created_meanwhile() {
+    use cairn::storage::s3::{PutHeaders, PutOutcome, Role, S3Bucket, S3Options};
+    let b = TestBucket::new("restore-race");
+    let (id, secret) = b.keys.clone();
+    let env = move |k: &str| match k {
+        "CAIRN_TARGET_ACCESS_KEY_ID" => Some(id.clone()),
+        "CAIRN_TARGET_SECRET_ACCESS_KEY" => Some(secret.clone()),
+        _ => None,
+    };
+    let target =
+        S3Bucket::open_with_env(&b.location("t"), Role::Target, &S3Options::default(), &env)
+            .unwrap();
+    let mut mp = target
+        .block_on(target.start_multipart("k", &PutHeaders::default()))
+        .unwrap();
+    target
+        .block_on(mp.part(&target, vec![1u8; 5 * 1024 * 1024].into()))
+        .unwrap();
+    let theirs = b.put("t/k", b"created after the HEAD");
+    let out = target.block_on(mp.complete(&target, true)).unwrap();
+    assert!(
+        matches!(out, PutOutcome::Exists | PutOutcome::Unsupported),
+        "{out:?}"
+    );
+    let kept = b.get("t/k").unwrap();
+    assert_eq!(kept.body, b"created after the HEAD");
+    assert_eq!(kept.etag, theirs);
+}

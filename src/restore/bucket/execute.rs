@@ -182,9 +182,9 @@ fn decide_and_upload(ctx: &Ctx, o: &PlannedObject) -> std::result::Result<Outcom
             if opts.dry_run {
                 return Ok(Outcome::Uploaded);
             }
-            if o.size > SINGLE_PUT_MAX {
-                return upload(repo, bucket, o, false).map(written);
-            }
+            // A multipart object is HEADed first (parts are costly to send
+            // for nothing) and still completed create-only: an object
+            // created after the HEAD is kept.
             match upload(repo, bucket, o, create_only)? {
                 PutOutcome::Unsupported => {
                     ctx.create_only.store(false, Ordering::Relaxed);

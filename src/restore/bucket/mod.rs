@@ -7,7 +7,9 @@
 //! A single-PUT object is written create-only (`If-None-Match: *`, one
 //! request whatever the outcome); a server that does not implement that
 //! (HTTP 501) makes the rest of the run HEAD each key first. A multipart
-//! object is always HEADed first (parts are costly to send for nothing).
+//! object is always HEADed first (parts are costly to send for nothing),
+//! and its CompleteMultipartUpload is create-only too, so an object
+//! created after the HEAD is kept (501 there: the same fallback).
 //! `if-changed` replaces an object unless it holds the snapshot's content:
 //! same size and either the same ETag as the source object recorded in the
 //! snapshot, or (read back and compared chunk by chunk) the same bytes.

@@ -213,7 +213,8 @@ impl MultipartUpload {
     }
 
     /// Completes the upload; with `if_absent`, only when no object has the
-    /// key by then (else the parts are discarded: [`PutOutcome::Exists`]).
+    /// key by then (else the parts are discarded: [`PutOutcome::Exists`], or
+    /// [`PutOutcome::Unsupported`] when the server lacks the condition).
     pub async fn complete(self, bucket: &S3Bucket, if_absent: bool) -> StorageResult<PutOutcome> {
         let b = &bucket.bucket;
         let result = {
@@ -240,6 +241,10 @@ impl MultipartUpload {
             Err(e) if if_absent && status_of(&e) == Some(412) => {
                 self.abort(bucket).await;
                 Ok(PutOutcome::Exists)
+            }
+            Err(e) if if_absent && unsupported(&e) => {
+                self.abort(bucket).await;
+                Ok(PutOutcome::Unsupported)
             }
             Err(e) => {
                 let err = map_sdk(e, "put", &self.key, &b.cx());
