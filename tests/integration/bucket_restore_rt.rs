@@ -363,5 +363,19 @@ mod crafted {
             "the rest is restored, nothing else"
         );
         assert_eq!(std::fs::read(t.join("ok.txt")).unwrap(), b"body of ok.txt");
+
+        // Into a bucket under a prefix: `copy/` + `../escape` would be
+        // resolved to `escape` at the bucket's root by a store that
+        // normalises paths, so it is refused and reported too.
+        let b = crate::bucket_util::TestBucket::new("restore-dots");
+        let mut cmd = env.cmd(&["restore", "latest", "--target", &b.location("copy")]);
+        b.with_keys(&mut cmd);
+        let out = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{stderr}");
+        assert!(stderr.contains("\"../escape\""), "not reported: {stderr}");
+        let keys = b.keys();
+        assert!(keys.contains(&"copy/ok.txt".to_string()), "{keys:?}");
+        assert!(keys.iter().all(|k| k.starts_with("copy/")), "{keys:?}");
     }
 }

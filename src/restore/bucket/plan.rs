@@ -6,7 +6,9 @@
 //! tree path does not spell it, format-spec/17-bucket.md); below
 //! `SNAP:prefix` the key loses that prefix's segments. A file of a
 //! directory snapshot is written under its path relative to the restore's
-//! start (keys must be UTF-8: other names are refused and reported).
+//! start (keys must be UTF-8: other names are refused and reported). A key
+//! with a `.` or `..` segment is refused and reported too (see
+//! [`dot_segment`]).
 
 use std::os::unix::ffi::OsStrExt;
 
@@ -71,6 +73,10 @@ pub fn plan_objects(repo: &Repository, root: TreeId, sel: &Selection) -> Result<
                 }
             },
         };
+        if let Some(why) = dot_segment(&key) {
+            out.refused.push((lossy(&tree_path), why));
+            continue;
+        }
         out.total_bytes += f.size;
         out.objects.push(PlannedObject {
             key,
@@ -81,6 +87,17 @@ pub fn plan_objects(repo: &Repository, root: TreeId, sel: &Selection) -> Result<
         });
     }
     Ok(out)
+}
+
+/// Why `key` cannot be written: a `.` or `..` segment, which stores that
+/// normalise paths resolve, so `PREFIX/` + `a/../x` would land at `x`,
+/// outside the target's prefix (and replace a foreign object there with
+/// `--overwrite always`). Refused with or without a prefix, as the
+/// directory restore refuses such keys.
+fn dot_segment(key: &str) -> Option<String> {
+    key.split('/')
+        .any(|s| s == "." || s == "..")
+        .then(|| format!("its key {key:?} has a . or .. segment, which a store may resolve outside the target's prefix"))
 }
 
 fn lossy(b: &[u8]) -> String {
@@ -129,7 +146,17 @@ fn headers(m: &ObjectMeta) -> PutHeaders {
 
 #[cfg(test)]
 mod tests {
-    use super::strip_segments;
+    use super::{dot_segment, strip_segments};
+
+    #[test]
+    fn keys_with_dot_segments_are_refused() {
+        for key in ["a/../x", "..", "../x", "a/.", "./a", "a/./b", "a/.."] {
+            assert!(dot_segment(key).is_some(), "{key} accepted");
+        }
+        for key in ["a..b/x", ".hidden", "a/...", "a//b", "/x", "..a/b.", "x"] {
+            assert_eq!(dot_segment(key), None, "{key} refused");
+        }
+    }
 
     #[test]
     fn strips_whole_segments_even_empty_ones() {
