@@ -74,6 +74,7 @@ pub mod repair;
 pub mod repo;
 pub mod restore;
 pub mod source;
+pub mod stats;
 pub mod storage;
 pub mod time;
 pub mod units;

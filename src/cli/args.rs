@@ -103,6 +103,8 @@ pub enum Command {
     Key(crate::cli::key::KeyArgs),
     /// Copy snapshots, with their trees and data, into another repository.
     Copy(crate::cli::copy::CopyArgs),
+    /// Statistics of snapshots: files, logical, unique and stored bytes, dedup, largest prefixes.
+    Stats(crate::cli::stats::StatsArgs),
 }
 
 /// Argon2id cost for a new key file or bundle.
@@ -248,7 +250,9 @@ pub enum OverwriteArg {
 pub struct RestoreArgs {
     /// SNAPSHOT or SNAPSHOT:path (an id prefix or "latest").
     pub snapshot: String,
-    /// Directory to restore into.
+    /// Directory to restore into, or a bucket: s3:https://ENDPOINT/BUCKET[/PREFIX],
+    /// s3:BUCKET[/PREFIX] or r2:ACCOUNT_ID/BUCKET[/PREFIX] (credentials from
+    /// CAIRN_TARGET_ACCESS_KEY_ID/CAIRN_TARGET_SECRET_ACCESS_KEY; `./s3:x` is a directory).
     #[arg(short, long, required_unless_present = "in_place")]
     pub target: Option<PathBuf>,
     /// Replace the live files at their original paths: stage and verify
@@ -271,6 +275,15 @@ pub struct RestoreArgs {
     /// Leave out paths matching this pattern (repeatable).
     #[arg(short, long)]
     pub exclude: Vec<String>,
+    /// Only files (objects) modified at or after this time (an object's
+    /// original LastModified), e.g. "2026-11-01" or an RFC 3339 time.
+    #[arg(long, value_name = "TIME")]
+    pub newer_than: Option<String>,
+    /// Only files (objects) modified before this time.
+    #[arg(long, value_name = "TIME")]
+    pub older_than: Option<String>,
+    #[command(flatten)]
+    pub bucket: TargetBucketArgs,
     /// With "latest": the newest snapshot at or before this time.
     #[arg(long)]
     pub as_of: Option<String>,
@@ -285,6 +298,27 @@ pub struct RestoreArgs {
     /// Say what would be restored, write nothing.
     #[arg(short = 'n', long)]
     pub dry_run: bool,
+}
+
+/// Settings of a bucket restore target (not the repository's).
+#[derive(Args, Debug, Clone)]
+pub struct TargetBucketArgs {
+    /// Region of the target bucket [env: CAIRN_TARGET_REGION].
+    #[arg(long, value_name = "REGION")]
+    pub target_region: Option<String>,
+    /// Address the target bucket path-style (ENDPOINT/BUCKET; the default
+    /// for IP and localhost endpoints).
+    #[arg(long)]
+    pub target_path_style: bool,
+    /// Uploads in flight to the target bucket.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub target_connections: usize,
+    /// File holding the target's access key id (else CAIRN_TARGET_ACCESS_KEY_ID).
+    #[arg(long, value_name = "FILE", requires = "target_secret_access_key_file")]
+    pub target_access_key_id_file: Option<PathBuf>,
+    /// File holding the target's secret key (else CAIRN_TARGET_SECRET_ACCESS_KEY).
+    #[arg(long, value_name = "FILE", requires = "target_access_key_id_file")]
+    pub target_secret_access_key_file: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -8,7 +8,6 @@ use cairn::ids::SnapshotId;
 use cairn::progress::{NoProgress, Progress};
 use cairn::repo::{Repository, SnapshotFilter, SnapshotRef};
 use cairn::restore::inplace::{restore_in_place, InPlaceOptions, InPlaceReport, Steps, SAFETY_TAG};
-use cairn::restore::Selection;
 use cairn::{Error, Result};
 
 use crate::cli::args::{Global, RestoreArgs};
@@ -135,11 +134,7 @@ pub fn run(g: &Global, a: RestoreArgs) -> Result<i32> {
     }
     let snap = find(&repo, spec, &filter)?;
     let opts = InPlaceOptions {
-        selection: Selection {
-            sub_path: sub.map(str::to_string),
-            include: a.include.clone(),
-            exclude: a.exclude.clone(),
-        },
+        selection: crate::cli::restore::selection(&a, sub, &snap.snapshot)?,
         dry_run: a.dry_run,
         threads: None,
     };

@@ -27,7 +27,9 @@ mod prune;
 mod repair;
 mod repo;
 mod restore;
+mod restore_bucket;
 pub(crate) mod serve;
+mod stats;
 mod storage;
 mod table;
 
@@ -63,6 +65,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Serve(a) => serve::run(g, a),
         Command::Key(a) => key::run(g, a),
         Command::Copy(a) => copy::run(g, a),
+        Command::Stats(a) => stats::run(g, a),
     };
     storage::report(g);
     if interrupt::requested() && result.is_ok() {

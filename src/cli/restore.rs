@@ -1,7 +1,9 @@
 //! `cairn restore`.
 
+use cairn::format::snapshot::Snapshot;
 use cairn::ids::SnapshotId;
 use cairn::restore::{restore, Overwrite, RestoreOptions, RestoreReport, Selection};
+use cairn::storage::s3::is_s3_location;
 use cairn::{Error, Result};
 
 use crate::cli::args::{Global, OverwriteArg, RestoreArgs};
@@ -14,7 +16,8 @@ pub fn run(g: &Global, a: RestoreArgs) -> Result<i32> {
         return crate::cli::inplace::run(g, a);
     }
     let target = a.target.clone().unwrap_or_default();
-    if target.symlink_metadata().is_ok() && !target.is_dir() {
+    let bucket = target.to_str().filter(|t| is_s3_location(t));
+    if bucket.is_none() && target.symlink_metadata().is_ok() && !target.is_dir() {
         return Err(Error::Usage(format!(
             "restore target {} exists and is not a directory",
             target.display()
@@ -33,18 +36,18 @@ pub fn run(g: &Global, a: RestoreArgs) -> Result<i32> {
         filter.as_of = Some(cairn::time::parse_time(t)?.0);
     }
     let snap = repo.find_snapshot(spec, &filter)?;
+    let overwrite = match a.overwrite {
+        OverwriteArg::Never => Overwrite::Never,
+        OverwriteArg::IfChanged => Overwrite::IfChanged,
+        OverwriteArg::Always => Overwrite::Always,
+    };
+    if let Some(bucket) = bucket {
+        return crate::cli::restore_bucket::run(g, &a, &repo, &snap, sub, bucket, overwrite);
+    }
     let opts = RestoreOptions {
         target: target.clone(),
-        selection: Selection {
-            sub_path: sub.map(str::to_string),
-            include: a.include.clone(),
-            exclude: a.exclude.clone(),
-        },
-        overwrite: match a.overwrite {
-            OverwriteArg::Never => Overwrite::Never,
-            OverwriteArg::IfChanged => Overwrite::IfChanged,
-            OverwriteArg::Always => Overwrite::Always,
-        },
+        selection: selection(&a, sub, &snap.snapshot)?,
+        overwrite,
         verify: a.verify,
         threads: None,
         dry_run: a.dry_run,
@@ -81,6 +84,24 @@ pub fn run(g: &Global, a: RestoreArgs) -> Result<i32> {
         return Ok(exit::INCOMPLETE);
     }
     Ok(exit::OK)
+}
+
+/// What `a` selects of `snap` (below `sub`). Patterns name keys in a
+/// bucket snapshot (its root is the backed-up prefix).
+pub fn selection(a: &RestoreArgs, sub: Option<&str>, snap: &Snapshot) -> Result<Selection> {
+    let time = |t: &Option<String>| -> Result<_> {
+        t.as_deref()
+            .map(|t| cairn::time::parse_time(t).map(|(t, _)| t))
+            .transpose()
+    };
+    Ok(Selection {
+        sub_path: sub.map(str::to_string),
+        include: a.include.clone(),
+        exclude: a.exclude.clone(),
+        newer_than: time(&a.newer_than)?,
+        older_than: time(&a.older_than)?,
+        keys_relative: snap.paths.first().is_some_and(|p| is_s3_location(p)),
+    })
 }
 
 /// Problems on stderr. A full disk is one message and a count, not a line

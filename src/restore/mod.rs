@@ -12,6 +12,7 @@
 //! below the target, and files are opened with `O_NOFOLLOW` and directories
 //! checked not to be symlinks, so nothing is written outside the target.
 
+pub mod bucket;
 mod database;
 mod dry;
 mod execute;
@@ -68,6 +69,9 @@ pub fn restore(
 ) -> Result<RestoreReport> {
     let plan = plan(repo, root, &opts.selection)?;
     let mut report = execute(repo, &plan, opts, progress)?;
+    for (path, why) in &plan.refused {
+        report.errors.push((path.clone(), why.clone()));
+    }
     if opts.verify && !opts.dry_run {
         report.verify_failures = verify::verify(repo, &plan, &opts.target, &report.not_written)?;
         report.verified = true;

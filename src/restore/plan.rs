@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use crate::error::{Error, Result};
-use crate::format::tree::{is_safe_name, Meta, Node, NodeKind, Tree};
+use crate::format::object::{self, ObjectMeta};
+use crate::format::tree::{is_safe_name, Meta, Node, NodeKind, Timestamp, Tree};
 use crate::ids::{ChunkId, TreeId};
 use crate::repo::Repository;
 
@@ -23,6 +24,24 @@ pub struct Selection {
     pub include: Vec<String>,
     /// Leave out paths matching these globs (and what is below them).
     pub exclude: Vec<String>,
+    /// Only files (objects) modified at or after this time: a bucket
+    /// snapshot's mtime is the object's LastModified. Directories are kept
+    /// when something below them is.
+    pub newer_than: Option<Timestamp>,
+    /// Only files modified before this time.
+    pub older_than: Option<Timestamp>,
+    /// Patterns with a `/` that start with neither `/` nor `*` match from
+    /// the snapshot's root: a bucket snapshot's root is the backed-up
+    /// prefix, so `images/**` names keys. (Off, such a pattern must match
+    /// the whole absolute path, as for directory snapshots.)
+    pub keys_relative: bool,
+}
+
+impl Selection {
+    /// Does a non-directory node's modification time pass the time window?
+    fn in_window(&self, mtime: Timestamp) -> bool {
+        self.newer_than.is_none_or(|t| mtime >= t) && self.older_than.is_none_or(|t| mtime < t)
+    }
 }
 
 /// A regular file to write.
@@ -49,21 +68,29 @@ pub struct Plan {
     /// Symlinks, devices, fifos, sockets.
     pub others: Vec<(PathBuf, Node)>,
     pub total_bytes: u64,
+    /// Objects of a bucket snapshot whose key cannot be a path below the
+    /// target (`..`, `.` or empty segments, a leading `/`): not written,
+    /// reported as errors. (Their tree names are escaped and safe, but
+    /// writing `%..` for `..` would not be the object.)
+    pub refused: Vec<(PathBuf, String)>,
 }
 
 struct Matcher {
     include: Option<GlobSet>,
     exclude: Option<GlobSet>,
+    sel: Selection,
 }
 
-fn globset(patterns: &[String]) -> Result<Option<GlobSet>> {
+fn globset(patterns: &[String], keys_relative: bool) -> Result<Option<GlobSet>> {
     if patterns.is_empty() {
         return Ok(None);
     }
     let mut b = GlobSetBuilder::new();
     for p in patterns {
         // A pattern without a slash matches a name at any depth.
-        let p = if p.contains('/') {
+        let p = if keys_relative && p.contains('/') && !p.starts_with(['/', '*']) {
+            format!("/{p}")
+        } else if p.contains('/') {
             p.clone()
         } else {
             format!("**/{p}")
@@ -76,17 +103,30 @@ fn globset(patterns: &[String]) -> Result<Option<GlobSet>> {
         .map_err(|e| Error::Usage(format!("bad patterns: {e}")))
 }
 
-/// Builds the plan for restoring `root` with `sel`.
+/// Builds the plan for restoring `root` with `sel` into a directory.
 pub fn plan(repo: &Repository, root: TreeId, sel: &Selection) -> Result<Plan> {
+    plan_for(repo, root, sel, true)
+}
+
+/// [`plan`], for a directory target (`paths`: refuse bucket objects whose
+/// keys are no path) or a bucket target (every key is fine).
+pub(crate) fn plan_for(
+    repo: &Repository,
+    root: TreeId,
+    sel: &Selection,
+    paths: bool,
+) -> Result<Plan> {
     let m = Matcher {
-        include: globset(&sel.include)?,
-        exclude: globset(&sel.exclude)?,
+        include: globset(&sel.include, sel.keys_relative)?,
+        exclude: globset(&sel.exclude, sel.keys_relative)?,
+        sel: sel.clone(),
     };
     let mut p = Planner {
         repo,
         m,
         plan: Plan::default(),
         links: HashMap::new(),
+        paths,
     };
     let tree = repo.load_tree(&root)?;
     match &sel.sub_path {
@@ -139,11 +179,30 @@ pub(super) fn find(repo: &Repository, mut tree: Tree, sub: &str) -> Result<(Node
     ))
 }
 
+/// Why a bucket object's key cannot be restored as a path, if it cannot.
+fn unsafe_key(snap_path: &Path, node: &Node) -> Option<String> {
+    if !object::is_object(node) {
+        return None;
+    }
+    let tree_path = snap_path.as_os_str().as_bytes().strip_prefix(b"/")?;
+    let key = ObjectMeta::from_xattrs(tree_path, &node.meta)?.key;
+    let bad = key
+        .split('/')
+        .any(|s| s.is_empty() || s == "." || s == ".." || s.contains('\0'));
+    bad.then(|| {
+        format!(
+            "object key {key:?} has an empty, `.` or `..` segment: it is no path below the target"
+        )
+    })
+}
+
 struct Planner<'r> {
     repo: &'r Repository,
     m: Matcher,
     plan: Plan,
     links: HashMap<(u64, u64), usize>,
+    /// Restoring to paths: refuse objects whose keys are no path.
+    paths: bool,
 }
 
 impl Planner<'_> {
@@ -193,7 +252,11 @@ impl Planner<'_> {
                         self.plan.dirs.truncate(at);
                     }
                 }
-                _ if !here => {}
+                _ if !here || !self.m.sel.in_window(node.meta.mtime) => {}
+                NodeKind::File { .. } if self.paths && unsafe_key(&snap_path, node).is_some() => {
+                    let why = unsafe_key(&snap_path, node).unwrap_or_default();
+                    self.plan.refused.push((rel, why));
+                }
                 NodeKind::File { size, content } | NodeKind::Sqlite { size, content, .. } => {
                     any = true;
                     let key = (node.meta.device, node.meta.inode);

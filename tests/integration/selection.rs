@@ -145,3 +145,59 @@ fn overwrite_policies() {
     let again = env.json(&["restore", "latest", "--target", t.to_str().unwrap()]);
     assert_eq!(again["files_unchanged"], 1);
 }
+
+#[test]
+fn newer_than_and_older_than_select_files_by_mtime() {
+    let env = Env::new();
+    let src = tree(&env);
+    let at = |rel: &str, secs: i64| {
+        let t = filetime::FileTime::from_unix_time(secs, 0);
+        filetime::set_file_mtime(src.join(rel), t).unwrap();
+    };
+    // 2023-11-14T22:13:20Z and one day steps after it.
+    at("docs/a.txt", 1_700_000_000);
+    at("docs/b.md", 1_700_086_400);
+    at("docs/sub/c.txt", 1_700_172_800);
+    at("photos/p.jpg", 1_700_259_200);
+    at("cache/junk.txt", 1_700_345_600);
+    env.backup(&[&src], &[]);
+    let base = restored(std::path::Path::new("/"), &src);
+    let run = |name: &str, args: &[&str]| {
+        let t = env.path(name);
+        let mut all = vec!["restore", "latest", "--target", t.to_str().unwrap()];
+        all.extend_from_slice(args);
+        env.ok(&all);
+        names_under(&t.join(base.strip_prefix("/").unwrap()))
+    };
+    // At or after the bound is newer; before it is older: the two split.
+    let newer = run("n", &["--newer-than", "2023-11-15T22:13:20Z"]);
+    assert_eq!(
+        newer,
+        [
+            "cache/junk.txt",
+            "docs/b.md",
+            "docs/sub/c.txt",
+            "photos/p.jpg"
+        ]
+    );
+    let older = run("o", &["--older-than", "2023-11-15T22:13:20Z"]);
+    assert_eq!(older, ["docs/a.txt"]);
+    let window = run(
+        "w",
+        &[
+            "--newer-than",
+            "2023-11-15T22:13:20Z",
+            "--older-than",
+            "2023-11-17T22:13:20Z",
+            "--include",
+            "*.txt",
+        ],
+    );
+    assert_eq!(window, ["docs/sub/c.txt"]);
+    // No directory without a selected file below it is created.
+    assert!(!env
+        .path("w")
+        .join(base.strip_prefix("/").unwrap())
+        .join("photos")
+        .exists());
+}

@@ -16,6 +16,7 @@ pub mod config;
 mod errors;
 mod get_check;
 pub mod objects;
+pub mod objects_put;
 #[cfg(test)]
 mod retry_tests;
 mod role;
@@ -33,6 +34,7 @@ use tokio::sync::Semaphore;
 
 pub use config::{is_s3_location, S3Location, S3Options, Secrets};
 pub use objects::{ListedObject, ObjectBody, ObjectHead, ObjectReads, ObjectStats, Role, S3Bucket};
+pub use objects_put::{MultipartUpload, PutHeaders, PutOutcome, TargetHead};
 
 use crate::error::{Error, Result};
 use crate::storage::stats::WireCounter;
