@@ -77,15 +77,7 @@ pub fn run(g: &Global, a: CopyArgs) -> Result<i32> {
 /// The snapshots named (or all matching the filters), oldest first so a
 /// copied parent is stored before its children.
 fn select(repo: &Repository, a: &CopyArgs) -> Result<Vec<SnapshotRef>> {
-    let filter = a.filter.to_filter();
-    let mut snaps = if a.snapshots.is_empty() {
-        repo.snapshots(&filter)?
-    } else {
-        a.snapshots
-            .iter()
-            .map(|s| repo.find_snapshot(s, &filter))
-            .collect::<Result<Vec<_>>>()?
-    };
+    let mut snaps = a.filter.select(repo, &a.snapshots)?;
     let mut seen = std::collections::HashSet::new();
     snaps.retain(|s| seen.insert(s.id));
     snaps.sort_by_key(|s| s.snapshot.time);

@@ -43,15 +43,7 @@ pub struct FindArgs {
 
 pub fn run(g: &Global, a: FindArgs) -> Result<i32> {
     let repo = open::open(g, false)?;
-    let filter = a.filter.to_filter();
-    let snaps = if a.snapshots.is_empty() {
-        repo.snapshots(&filter)?
-    } else {
-        a.snapshots
-            .iter()
-            .map(|s| repo.find_snapshot(s, &filter))
-            .collect::<Result<Vec<_>>>()?
-    };
+    let snaps = a.filter.select(&repo, &a.snapshots)?;
     let mut opts = FindOptions::new(&a.pattern);
     opts.ignore_case = a.ignore_case;
     opts.under = a.under.clone();

@@ -85,6 +85,23 @@ impl Filter {
             as_of: None,
         }
     }
+
+    /// The snapshots `names` (id prefixes or `latest`) matching the filter,
+    /// or every matching snapshot when none is named.
+    pub fn select(
+        &self,
+        repo: &cairn::repo::Repository,
+        names: &[String],
+    ) -> cairn::Result<Vec<cairn::repo::SnapshotRef>> {
+        let filter = self.to_filter();
+        if names.is_empty() {
+            return repo.snapshots(&filter);
+        }
+        names
+            .iter()
+            .map(|s| repo.find_snapshot(s, &filter))
+            .collect()
+    }
 }
 
 /// Splits `SNAPSHOT[:path]`.

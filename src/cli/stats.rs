@@ -23,15 +23,7 @@ pub struct StatsArgs {
 
 pub fn run(g: &Global, a: StatsArgs) -> Result<i32> {
     let repo = open::open(g, false)?;
-    let filter = a.filter.to_filter();
-    let snaps = if a.snapshots.is_empty() {
-        repo.snapshots(&filter)?
-    } else {
-        a.snapshots
-            .iter()
-            .map(|s| repo.find_snapshot(s, &filter))
-            .collect::<Result<Vec<_>>>()?
-    };
+    let snaps = a.filter.select(&repo, &a.snapshots)?;
     let mut ids: Vec<_> = snaps.iter().map(|s| s.id).collect();
     ids.dedup();
     let out = Output::new(g);
