@@ -36,20 +36,10 @@ impl PruneFlags {
             max_repack_bytes: self.max_repack_bytes,
             grace: self.grace,
             dry_run,
-            now: test_clock(),
+            now: cairn::prune::test_clock(),
             ..Default::default()
         }
     }
-}
-
-/// Tests move prune's clock (to see a killed backup's marker expire)
-/// with the hidden `CAIRN_TEST_PRUNE_CLOCK_OFFSET` (seconds to add).
-fn test_clock() -> Option<i64> {
-    let offset: i64 = std::env::var("CAIRN_TEST_PRUNE_CLOCK_OFFSET")
-        .ok()?
-        .parse()
-        .ok()?;
-    Some(cairn::time::now().0.secs.saturating_add(offset))
 }
 
 #[derive(Args, Debug)]

@@ -48,6 +48,18 @@ pub const DEFAULT_GRACE: Duration = Duration::from_secs(24 * 60 * 60);
 /// bytes is unused.
 pub const DEFAULT_MAX_UNUSED: f64 = 0.10;
 
+/// "Now" as tests set it: the hidden `CAIRN_TEST_PRUNE_CLOCK_OFFSET`
+/// (seconds to add to the clock), read by the command line and the
+/// service alike, so a test can see condemned packs come due.
+#[doc(hidden)]
+pub fn test_clock() -> Option<i64> {
+    let offset: i64 = std::env::var("CAIRN_TEST_PRUNE_CLOCK_OFFSET")
+        .ok()?
+        .parse()
+        .ok()?;
+    Some(crate::time::now().0.secs.saturating_add(offset))
+}
+
 /// How a prune decides and acts.
 #[derive(Debug, Clone)]
 pub struct PruneOptions {

@@ -17,7 +17,7 @@ use super::model::{
 };
 
 /// The schema this code writes; older ones are migrated in `migrate`.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 /// What the history says of a job a previous process left unfinished.
 pub const STOPPED_WHILE_RUNNING: &str = "the service stopped while it ran";
@@ -40,7 +40,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     bytes_stored INTEGER,
     requests_class_a INTEGER,
     requests_class_b INTEGER,
-    error TEXT
+    error TEXT,
+    repository_bytes INTEGER
 );
 CREATE INDEX IF NOT EXISTS jobs_plan ON jobs (plan, kind, id);
 CREATE TABLE IF NOT EXISTS log (
@@ -53,7 +54,7 @@ CREATE INDEX IF NOT EXISTS log_job ON log (job);
 
 const COLUMNS: &str = "id, kind, plan, repository, trigger, status, queued_at, started_at, \
     finished_at, snapshot_id, files, bytes_read, bytes_added, bytes_stored, \
-    requests_class_a, requests_class_b, error";
+    requests_class_a, requests_class_b, error, repository_bytes";
 
 /// The history database. One connection behind a mutex: writes are a few
 /// per job, reads are API listings.
@@ -153,7 +154,8 @@ impl History {
             .execute(
                 "UPDATE jobs SET status = ?2, finished_at = ?3, snapshot_id = ?4, files = ?5,
                  bytes_read = ?6, bytes_added = ?7, bytes_stored = ?8,
-                 requests_class_a = ?9, requests_class_b = ?10, error = ?11
+                 requests_class_a = ?9, requests_class_b = ?10, error = ?11,
+                 repository_bytes = ?12
                  WHERE id = ?1",
                 params![
                     id,
@@ -166,7 +168,8 @@ impl History {
                     u(f.bytes_stored),
                     u(f.requests_class_a),
                     u(f.requests_class_b),
-                    error
+                    error,
+                    u(f.repository_bytes)
                 ],
             )
             .map_err(db_err)?;
@@ -235,6 +238,25 @@ impl History {
         rows.collect::<rusqlite::Result<_>>().map_err(db_err)
     }
 
+    /// The repository's recorded sizes, newest first, at most `limit`:
+    /// `(snapshot the job saved, if any; repository bytes after it)`.
+    pub fn sizes(&self, repository: &str, limit: usize) -> Result<Vec<(Option<String>, u64)>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT snapshot_id, repository_bytes FROM jobs
+                 WHERE repository = ?1 AND repository_bytes IS NOT NULL
+                 ORDER BY id DESC LIMIT ?2",
+            )
+            .map_err(db_err)?;
+        let rows = stmt
+            .query_map(params![repository, limit as i64], |r| {
+                Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
+            })
+            .map_err(db_err)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(db_err)
+    }
+
     /// The plan's newest job of `kind` (with `status`, if given).
     pub fn last(
         &self,
@@ -287,6 +309,11 @@ fn migrate(conn: &Connection) -> Result<()> {
             "the job history was written by a newer cairn (schema {version}, this one knows {SCHEMA_VERSION})"
         )));
     }
+    if version == 1 {
+        // Schema 2 records the repository's size after each job.
+        conn.execute_batch("ALTER TABLE jobs ADD COLUMN repository_bytes INTEGER")
+            .map_err(db_err)?;
+    }
     conn.execute_batch(SCHEMA).map_err(db_err)?;
     conn.pragma_update(None, "user_version", SCHEMA_VERSION)
         .map_err(db_err)
@@ -327,6 +354,7 @@ fn record(r: &Row<'_>) -> rusqlite::Result<JobRecord> {
             bytes_stored: u(13)?,
             requests_class_a: u(14)?,
             requests_class_b: u(15)?,
+            repository_bytes: u(17)?,
         },
         error: r.get(16)?,
     })

@@ -141,3 +141,43 @@ fn a_history_from_a_newer_schema_is_refused() {
     drop(c);
     assert!(History::open(dir.path()).is_err());
 }
+
+#[test]
+fn sizes_are_recorded_per_job_newest_first_and_an_old_history_gains_the_column() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        // A history written by schema 1 (before sizes were recorded).
+        let c = Connection::open(dir.path().join("history.db")).unwrap();
+        c.execute_batch(&SCHEMA.replace(",\n    repository_bytes INTEGER", ""))
+            .unwrap();
+        c.pragma_update(None, "user_version", 1).unwrap();
+        c.execute(
+            "INSERT INTO jobs (kind, repository, trigger, status, queued_at)
+             VALUES ('backup', 'main', 'api', 'succeeded', '2026-01-01T00:00:00Z')",
+            [],
+        )
+        .unwrap();
+    }
+    let h = History::open(dir.path()).unwrap();
+    assert_eq!(h.get(1).unwrap().unwrap().figures.repository_bytes, None);
+    for (snap, bytes) in [(Some("s1"), 100), (None, 60), (Some("s2"), 90)] {
+        let id = h.insert(&req("db", JobKind::Backup)).unwrap();
+        let f = JobFigures {
+            snapshot_id: snap.map(String::from),
+            repository_bytes: Some(bytes),
+            ..JobFigures::default()
+        };
+        h.finish(id, JobStatus::Succeeded, &f, None).unwrap();
+    }
+    let got = h.sizes("main", 10).unwrap();
+    assert_eq!(
+        got,
+        [
+            (Some("s2".to_string()), 90),
+            (None, 60),
+            (Some("s1".to_string()), 100)
+        ]
+    );
+    assert_eq!(h.sizes("main", 1).unwrap().len(), 1);
+    assert!(h.sizes("other", 10).unwrap().is_empty());
+}

@@ -97,6 +97,10 @@ pub struct JobFigures {
     /// Backend requests by billing class (R2: class A = writes and lists, class B = reads).
     pub requests_class_a: Option<u64>,
     pub requests_class_b: Option<u64>,
+    /// The repository's stored bytes (every pack, as listed) after a
+    /// backup, cleanup or prune that succeeded: the series the dashboard
+    /// charts, so a prune's savings show.
+    pub repository_bytes: Option<u64>,
 }
 
 /// One job as the history keeps it and the API shows it.

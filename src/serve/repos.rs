@@ -85,3 +85,10 @@ impl Repos {
         self.open.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
+
+/// The repository's stored bytes and pack count, as its packs are listed
+/// (one list request per thousand packs on S3).
+pub fn pack_totals(repo: &Repository) -> Result<(u64, u64)> {
+    let packs = repo.storage().list(cairn::format::layout::PACKS_PREFIX)?;
+    Ok((packs.iter().map(|o| o.size).sum(), packs.len() as u64))
+}

@@ -67,6 +67,7 @@ mod util;
 mod util_backend;
 mod validation;
 mod web_browser;
+mod web_chart;
 mod web_pages;
 mod web_sessions;
 mod web_util;

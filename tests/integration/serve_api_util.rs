@@ -115,8 +115,14 @@ tags = ["api"]
 
     /// Starts the service and waits until it answers.
     pub fn start(&mut self) {
+        self.start_with(&[]);
+    }
+
+    /// [`Serve::start`] with extra environment variables.
+    pub fn start_with(&mut self, vars: &[(&str, &str)]) {
         let child = self
             .cmd(&[])
+            .envs(vars.iter().copied())
             .env("CAIRN_LOG", "info")
             .stdout(Stdio::null())
             .spawn()

@@ -6,7 +6,6 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use cairn::format::layout;
 use cairn::repo::SnapshotFilter;
 
 use super::error::{ApiError, ApiResult, Body};
@@ -143,13 +142,9 @@ pub async fn stats(
 pub fn stats_of(api: &Api, name: &str) -> ApiResult<RepositoryStats> {
     let repo = api.repository(name)?;
     let snaps = api.svc.snapshots(name, &SnapshotFilter::default())?;
-    let packs = repo
-        .storage()
-        .list(layout::PACKS_PREFIX)
-        .map_err(cairn::Error::from)?;
+    let (stored, pack_count) = crate::serve::repos::pack_totals(&repo)?;
     let (blobs, _) = repo.index_counts()?;
     let audit = cairn::check::audit_coverage(&repo)?;
-    let stored: u64 = packs.iter().map(|o| o.size).sum();
     let logical: u64 = snaps.iter().map(|s| s.snapshot.summary.total_bytes).sum();
     let f = JobFilter {
         repository: Some(name.to_string()),
@@ -160,7 +155,7 @@ pub fn stats_of(api: &Api, name: &str) -> ApiResult<RepositoryStats> {
     let last_check = api.svc.history.list(&f)?.into_iter().next();
     let figures = crate::serve::metrics::RepositoryFigures {
         size_bytes: stored,
-        packs: packs.len() as u64,
+        packs: pack_count,
         snapshots: snaps.len() as u64,
         last_check_age_secs: last_check
             .as_ref()
@@ -174,7 +169,7 @@ pub fn stats_of(api: &Api, name: &str) -> ApiResult<RepositoryStats> {
     Ok(RepositoryStats {
         snapshots: snaps.len() as u64,
         stored_bytes: stored,
-        packs: packs.len() as u64,
+        packs: pack_count,
         logical_bytes: logical,
         dedup_ratio: if stored == 0 {
             0.0

@@ -226,7 +226,11 @@ pub fn prune(ctx: &mut Ctx) -> Result<()> {
 }
 
 fn prune_repo(ctx: &Ctx, o: &OpenRepo) -> Result<()> {
-    let r = cairn::prune::prune(&o.repo, &Default::default(), &ctx.progress)?;
+    let opts = cairn::prune::PruneOptions {
+        now: cairn::prune::test_clock(),
+        ..Default::default()
+    };
+    let r = cairn::prune::prune(&o.repo, &opts, &ctx.progress)?;
     ctx.log(&format!(
         "prune: {} packs deleted ({} bytes freed), {} condemned",
         r.packs_deleted, r.bytes_freed, r.packs_condemned

@@ -80,6 +80,14 @@ pub fn run(svc: &Arc<Service>, id: JobId, req: &JobRequest, cancel: Arc<AtomicBo
         JobKind::Restore => super::kinds::restore(&mut ctx),
         JobKind::Test => super::kinds::test(&mut ctx),
     };
+    if result.is_ok()
+        && matches!(
+            req.kind,
+            JobKind::Backup | JobKind::Cleanup | JobKind::Prune
+        )
+    {
+        ctx.figures.repository_bytes = repository_bytes(svc, &req.repository);
+    }
     ctx.requests();
     svc.repos.snapshots_changed(&req.repository);
     let (status, error) = match result {
@@ -105,6 +113,22 @@ pub fn run(svc: &Arc<Service>, id: JobId, req: &JobRequest, cancel: Arc<AtomicBo
         _ => NotifyEvent::Failure,
     };
     announce(svc, id, event);
+}
+
+/// The repository's size after a job that changed it, for the dashboard's
+/// chart (`None`, logged, if the listing failed: the job still succeeded).
+fn repository_bytes(svc: &Service, name: &str) -> Option<u64> {
+    let measured = svc
+        .repos
+        .open(&svc.config(), name)
+        .and_then(|o| crate::serve::repos::pack_totals(&o.repo));
+    match measured {
+        Ok((bytes, _)) => Some(bytes),
+        Err(e) => {
+            tracing::warn!(repository = name, "could not measure the repository: {e}");
+            None
+        }
+    }
 }
 
 /// Counts a finished job in the metrics and tells its plan's receivers

@@ -18,7 +18,7 @@ use crate::serve::model::{JobFilter, JobRecord, JobStatus};
 /// A repository with its chart, or why there is none.
 pub struct RepoCard {
     pub view: RepositoryView,
-    pub chart: Result<Vec<chart::Point>, String>,
+    pub chart: Result<chart::Chart, String>,
 }
 
 /// Everything the overview shows.
@@ -39,9 +39,11 @@ pub fn gather(api: &Api) -> Result<Overview, crate::serve::api::error::ApiError>
     let repos = repos::views(api)
         .into_iter()
         .map(|view| {
+            // Jobs that saved no snapshot (prunes) also record sizes, hence the margin.
+            let sizes = api.svc.history.sizes(&view.name, chart::POINTS * 4);
             let chart = snapshots::list_views(api, &view.name, SnapshotsQuery::default())
-                .map(|s| chart::points(&s))
-                .map_err(|e| e.body.error);
+                .map_err(|e| e.body.error)
+                .and_then(|s| Ok(chart::chart(&s, &sizes.map_err(|e| e.to_string())?)));
             RepoCard { view, chart }
         })
         .collect();
@@ -164,7 +166,7 @@ fn repo_card(r: &RepoCard) -> Markup {
             h3 { (name) }
             p.location { code { (r.view.location) } }
             @match &r.chart {
-                Ok(pts) => (chart::svg(name, pts)),
+                Ok(c) => (chart::svg(name, c)),
                 Err(e) => p.error { (e) },
             }
             p {
