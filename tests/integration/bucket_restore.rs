@@ -265,9 +265,13 @@ fn refused_target_credentials_name_the_target() {
         .env("CAIRN_TARGET_SECRET_ACCESS_KEY", "wrong-secret-value")
         .output()
         .unwrap();
-    assert_ne!(out.status.code(), Some(0));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("target"), "{stderr}");
+    // A storage failure (exit 1) that names the target bucket, the refusal
+    // and the variables to check; never the secret.
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.starts_with("cairn: target bucket s3:"), "{stderr}");
+    assert!(stderr.contains("HTTP 403 (access denied"), "{stderr}");
+    assert!(stderr.contains("CAIRN_TARGET_SECRET_ACCESS_KEY"), "{stderr}");
     assert!(stderr.contains(&b.name), "{stderr}");
     assert!(!stderr.contains("wrong-secret-value"), "{stderr}");
     assert!(b.keys().is_empty());
@@ -333,7 +337,7 @@ fn an_existing_large_object_is_kept_by_default() {
 /// parts were sent (the race between a restore's HEAD and its complete).
 #[test]
 fn a_create_only_multipart_complete_keeps_an_object_created_meanwhile() {
-    use cairn::storage::s3::{PutHeaders, PutOutcome, Role, S3Bucket, S3Options};
+    use cairn::storage::s3::{ObjectHeaders, PutOutcome, Role, S3Bucket, S3Options};
     let b = TestBucket::new("restore-race");
     let (id, secret) = b.keys.clone();
     let env = move |k: &str| match k {
@@ -345,7 +349,7 @@ fn a_create_only_multipart_complete_keeps_an_object_created_meanwhile() {
         S3Bucket::open_with_env(&b.location("t"), Role::Target, &S3Options::default(), &env)
             .unwrap();
     let mut mp = target
-        .block_on(target.start_multipart("k", &PutHeaders::default()))
+        .block_on(target.start_multipart("k", &ObjectHeaders::default()))
         .unwrap();
     target
         .block_on(mp.part(&target, vec![1u8; 5 * 1024 * 1024].into()))

@@ -100,6 +100,46 @@ fn bucket_round_trip_into_a_fresh_bucket() {
     }
     assert_eq!(dst.get("copy/empty").unwrap().body.len(), 0);
 
+    // if-changed compares the metadata too: same bytes under another
+    // Content-Type, or with other user metadata, are restored again.
+    let mut retyped = dst.get("copy/plain.txt").unwrap();
+    retyped.content_type = Some("text/x-stale".into());
+    dst.put_obj("copy/plain.txt", &retyped);
+    let mut remeta = dst.get("copy/%").unwrap();
+    remeta.user.insert("origin".into(), "tampered".into());
+    dst.put_obj("copy/%", &remeta);
+    let copy = dst.location("copy");
+    let if_changed = ["--overwrite", "if-changed"];
+    let out = restore_into(
+        &env,
+        &dst,
+        "latest",
+        &copy,
+        &[&if_changed[..], &["--dry-run"]].concat(),
+    );
+    let s = last_json(&out);
+    assert_eq!(s["objects_uploaded"], 2, "{s}");
+    let out = restore_into(&env, &dst, "latest", &copy, &if_changed);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = last_json(&out);
+    assert_eq!(
+        (
+            s["objects_uploaded"].as_u64(),
+            s["objects_unchanged"].as_u64()
+        ),
+        (Some(2), Some(keys.len() as u64 - 1)),
+        "{s}"
+    );
+    for k in ["plain.txt", "%"] {
+        let (a, b) = (src.get(k).unwrap(), dst.get(&format!("copy/{k}")).unwrap());
+        assert_eq!((a.content_type, a.user), (b.content_type, b.user), "{k:?}");
+    }
+
     // SNAP:prefix: keys relative to that prefix, below the target's.
     let out = restore_into(&env, &dst, "latest:ünïcødé", &dst.location("sub"), &[]);
     assert_eq!(
@@ -133,6 +173,11 @@ fn bucket_snapshot_selection_by_glob_prefix_and_time() {
         "top.jpg",
     ];
     for (i, k) in keys.iter().enumerate() {
+        // Two groups of LastModified times, over a second apart (S3 keeps
+        // seconds), so both time filters below select something.
+        if i == 4 {
+            std::thread::sleep(std::time::Duration::from_millis(2100));
+        }
         src.put_obj(k, &obj(i, random_bytes(i as u64, 100)));
     }
     backup(&env, &src, "");
@@ -194,7 +239,13 @@ fn bucket_snapshot_selection_by_glob_prefix_and_time() {
         })
         .collect();
     times.sort();
-    let newest = times.last().unwrap().0.clone();
+    // The oldest time of the second group.
+    let newest = times
+        .iter()
+        .filter(|t| t.1 == "docs/e.txt" || t.1 == "top.jpg")
+        .map(|t| t.0.clone())
+        .min()
+        .unwrap();
     let mut newer: Vec<String> = times
         .iter()
         .filter(|t| t.0 >= newest)
@@ -207,6 +258,8 @@ fn bucket_snapshot_selection_by_glob_prefix_and_time() {
         .collect();
     newer.sort();
     older.sort();
+    assert_eq!(newer, ["docs/e.txt", "top.jpg"], "{times:?}");
+    assert_eq!(older.len(), 4, "{times:?}");
     assert_eq!(pick("n", &["--newer-than", &newest]), newer);
     let got = restore_into(
         &env,

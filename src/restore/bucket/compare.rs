@@ -3,21 +3,51 @@
 //! are in the index), and each piece's keyed BLAKE3 is compared with the
 //! chunk's id: no repository data is read, and a large object is never
 //! held whole in memory. `--verify` and `--overwrite if-changed` use it.
+//! The object's HTTP metadata must match too: a restore that left an old
+//! Content-Type or user metadata behind has not restored the object.
 
 use crate::error::{Error, Result};
 use crate::format::index::BlobKind;
-use crate::ids::{BlobId, ChunkId};
+use crate::ids::BlobId;
 use crate::repo::Repository;
-use crate::storage::s3::S3Bucket;
+use crate::storage::s3::{ObjectHeaders, S3Bucket};
 
-/// Why an object does not match, or `None` when it does.
-pub fn mismatch(
-    repo: &Repository,
-    bucket: &S3Bucket,
-    key: &str,
-    content: &[ChunkId],
-    size: u64,
-) -> Result<Option<String>> {
+use super::plan::PlannedObject;
+
+/// Why the object's HTTP metadata differs from the snapshot's, or `None`.
+/// A header the snapshot does not have is not compared (servers fill in a
+/// default Content-Type); user metadata must be exactly the same.
+pub fn headers_differ(want: &ObjectHeaders, have: &ObjectHeaders) -> Option<String> {
+    let fields = [
+        ("Content-Type", &want.content_type, &have.content_type),
+        ("Cache-Control", &want.cache_control, &have.cache_control),
+        (
+            "Content-Encoding",
+            &want.content_encoding,
+            &have.content_encoding,
+        ),
+        (
+            "Content-Disposition",
+            &want.content_disposition,
+            &have.content_disposition,
+        ),
+        (
+            "Content-Language",
+            &want.content_language,
+            &have.content_language,
+        ),
+    ];
+    for (name, w, h) in fields {
+        if w.is_some() && w != h {
+            return Some(format!("its {name} is {h:?}, the snapshot has {w:?}"));
+        }
+    }
+    (want.user != have.user).then(|| "its user metadata (x-amz-meta-*) differs".to_string())
+}
+
+/// Why the object `o` names does not match, or `None` when it does.
+pub fn mismatch(repo: &Repository, bucket: &S3Bucket, o: &PlannedObject) -> Result<Option<String>> {
+    let (key, content, size) = (o.key.as_str(), &o.content[..], o.size);
     let mut sizes = Vec::with_capacity(content.len());
     for c in content {
         let loc = repo
@@ -36,6 +66,9 @@ pub fn mismatch(
                 "{} bytes, the snapshot has {size}",
                 head.length
             )));
+        }
+        if let Some(why) = headers_differ(&o.headers, &head.headers) {
+            return Ok(Some(why));
         }
         let mut piece = Vec::new();
         let mut next = 0;

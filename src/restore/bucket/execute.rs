@@ -129,7 +129,7 @@ fn verify(
 ) {
     progress.start("verify", Some(present.len() as u64), None);
     let results = parallel(present, ctx.opts.uploads, progress, |o| {
-        compare::mismatch(ctx.repo, ctx.bucket, &o.key, &o.content, o.size)
+        compare::mismatch(ctx.repo, ctx.bucket, o)
     });
     progress.finish();
     for (o, r) in present.iter().zip(results) {
@@ -199,8 +199,9 @@ fn decide_and_upload(ctx: &Ctx, o: &PlannedObject) -> std::result::Result<Outcom
         Overwrite::IfChanged => {
             if let Some(h) = head()? {
                 let same = h.size == o.size
+                    && compare::headers_differ(&o.headers, &h.headers).is_none()
                     && (o.etag.as_deref() == Some(h.etag.as_str())
-                        || compare::mismatch(repo, bucket, &o.key, &o.content, o.size)
+                        || compare::mismatch(repo, bucket, o)
                             .map_err(UploadError::Target)?
                             .is_none());
                 if same {

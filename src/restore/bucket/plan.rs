@@ -20,7 +20,7 @@ use crate::ids::{ChunkId, TreeId};
 use crate::repo::Repository;
 use crate::restore::plan::plan_for;
 use crate::restore::Selection;
-use crate::storage::s3::PutHeaders;
+use crate::storage::s3::ObjectHeaders;
 
 /// One object to write.
 #[derive(Debug, Clone)]
@@ -29,7 +29,7 @@ pub struct PlannedObject {
     pub key: String,
     pub size: u64,
     pub content: Vec<ChunkId>,
-    pub headers: PutHeaders,
+    pub headers: ObjectHeaders,
     /// The source's ETag, for a bucket snapshot's object.
     pub etag: Option<String>,
 }
@@ -57,7 +57,7 @@ pub fn plan_objects(repo: &Repository, root: TreeId, sel: &Selection) -> Result<
         tree_path.extend_from_slice(rel);
         let (key, headers, etag) = match ObjectMeta::from_xattrs(&tree_path, &f.meta) {
             Some(m) => match strip_segments(&m.key, start.len()) {
-                Some(key) => (key.to_string(), headers(&m), Some(m.etag.clone())),
+                Some(key) => (key.to_string(), m.headers(), Some(m.etag.clone())),
                 None => {
                     let why = format!("its key {:?} is not below the restored prefix", m.key);
                     out.refused.push((lossy(&tree_path), why));
@@ -65,7 +65,7 @@ pub fn plan_objects(repo: &Repository, root: TreeId, sel: &Selection) -> Result<
                 }
             },
             None => match std::str::from_utf8(rel) {
-                Ok(k) => (k.to_string(), PutHeaders::default(), None),
+                Ok(k) => (k.to_string(), ObjectHeaders::default(), None),
                 Err(_) => {
                     let why = "its name is not UTF-8, which an object key must be".to_string();
                     out.refused.push((lossy(&tree_path), why));
@@ -131,17 +131,6 @@ fn strip_segments(key: &str, n: usize) -> Option<&str> {
         return Some(key);
     }
     key.splitn(n + 1, '/').nth(n)
-}
-
-fn headers(m: &ObjectMeta) -> PutHeaders {
-    PutHeaders {
-        content_type: m.content_type.clone(),
-        cache_control: m.cache_control.clone(),
-        content_encoding: m.content_encoding.clone(),
-        content_disposition: m.content_disposition.clone(),
-        content_language: m.content_language.clone(),
-        user: m.user.clone(),
-    }
 }
 
 #[cfg(test)]

@@ -124,12 +124,7 @@ impl Walk {
             if m.etag.is_empty() {
                 m.etag = head.etag.clone();
             }
-            m.content_type = head.content_type;
-            m.cache_control = head.cache_control;
-            m.content_encoding = head.content_encoding;
-            m.content_disposition = head.content_disposition;
-            m.content_language = head.content_language;
-            m.user = head.user;
+            m.set_headers(head.headers);
             *meta = m.to_meta(&join_path(&o.path));
             Ok(Box::new(reader) as Box<dyn std::io::Read + Send>)
         })

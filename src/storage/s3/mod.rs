@@ -33,8 +33,10 @@ use tokio::runtime::Runtime;
 use tokio::sync::Semaphore;
 
 pub use config::{is_s3_location, S3Location, S3Options, Secrets};
-pub use objects::{ListedObject, ObjectBody, ObjectHead, ObjectReads, ObjectStats, Role, S3Bucket};
-pub use objects_put::{MultipartUpload, PutHeaders, PutOutcome, TargetHead};
+pub use objects::{
+    ListedObject, ObjectBody, ObjectHead, ObjectHeaders, ObjectReads, ObjectStats, Role, S3Bucket,
+};
+pub use objects_put::{MultipartUpload, PutOutcome, TargetHead};
 
 use crate::error::{Error, Result};
 use crate::storage::stats::WireCounter;

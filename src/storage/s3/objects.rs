@@ -49,6 +49,13 @@ pub struct ObjectHead {
     pub length: u64,
     pub etag: String,
     pub last_modified: (i64, u32),
+    pub headers: ObjectHeaders,
+}
+
+/// An object's HTTP metadata: what a GET or HEAD returns, and what a
+/// restore writes it with.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObjectHeaders {
     pub content_type: Option<String>,
     pub cache_control: Option<String>,
     pub content_encoding: Option<String>,
@@ -57,6 +64,27 @@ pub struct ObjectHead {
     /// `x-amz-meta-*` without the prefix.
     pub user: BTreeMap<String, String>,
 }
+
+/// The [`ObjectHeaders`] of a GetObject or HeadObject output (two SDK
+/// types with the same getters).
+macro_rules! object_headers {
+    ($out:expr) => {{
+        let out = &$out;
+        let text = |s: Option<&str>| s.map(str::to_string);
+        $crate::storage::s3::ObjectHeaders {
+            content_type: text(out.content_type()),
+            cache_control: text(out.cache_control()),
+            content_encoding: text(out.content_encoding()),
+            content_disposition: text(out.content_disposition()),
+            content_language: text(out.content_language()),
+            user: out
+                .metadata()
+                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default(),
+        }
+    }};
+}
+pub(super) use object_headers;
 
 /// Requests sent to a bucket by kind (the wire counter has them by class).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -374,20 +402,11 @@ async fn send_get(
             });
         }
     };
-    let text = |s: Option<&str>| s.map(str::to_string);
     let head = ObjectHead {
         length: out.content_length().unwrap_or(0).max(0) as u64,
         etag: out.e_tag().unwrap_or_default().to_string(),
         last_modified: out.last_modified().map_or((0, 0), unix_time),
-        content_type: text(out.content_type()),
-        cache_control: text(out.cache_control()),
-        content_encoding: text(out.content_encoding()),
-        content_disposition: text(out.content_disposition()),
-        content_language: text(out.content_language()),
-        user: out
-            .metadata()
-            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-            .unwrap_or_default(),
+        headers: object_headers!(out),
     };
     let asked = (range, if_match);
     check_response(key, asked, &head.etag, head.length, out.content_range())?;

@@ -10,7 +10,7 @@
 //! the caller falls back to a HEAD before each write. (A server that
 //! silently ignores the header cannot be told apart without writing.)
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 
 use aws_sdk_s3::primitives::ByteStream;
@@ -19,20 +19,8 @@ use bytes::Bytes;
 
 use super::client::send_upload;
 use super::errors::{map_sdk, status_of};
-use super::objects::S3Bucket;
+use super::objects::{object_headers, ObjectHeaders, S3Bucket};
 use crate::storage::{StorageError, StorageErrorKind, StorageResult};
-
-/// The HTTP metadata an object is written with.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PutHeaders {
-    pub content_type: Option<String>,
-    pub cache_control: Option<String>,
-    pub content_encoding: Option<String>,
-    pub content_disposition: Option<String>,
-    pub content_language: Option<String>,
-    /// `x-amz-meta-*`, without the prefix.
-    pub user: BTreeMap<String, String>,
-}
 
 /// What a write did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,13 +38,14 @@ pub struct TargetHead {
     pub size: u64,
     /// As the server sent it, quotes included.
     pub etag: String,
+    pub headers: ObjectHeaders,
 }
 
 /// Sets the headers on a PutObject or CreateMultipartUpload request (two
 /// SDK types with the same setters).
 macro_rules! with_headers {
     ($req:expr, $h:expr) => {{
-        let h: &PutHeaders = $h;
+        let h: &ObjectHeaders = $h;
         let user: HashMap<String, String> =
             h.user.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         $req.set_content_type(h.content_type.clone())
@@ -98,6 +87,7 @@ impl S3Bucket {
             Ok(o) => Ok(Some(TargetHead {
                 size: o.content_length().unwrap_or(0).max(0) as u64,
                 etag: o.e_tag().unwrap_or_default().to_string(),
+                headers: object_headers!(o),
             })),
             Err(e) if status_of(&e) == Some(404) => Ok(None),
             Err(e) => match map_sdk(e, "head", key, &b.cx()) {
@@ -113,7 +103,7 @@ impl S3Bucket {
         &self,
         key: &str,
         body: Bytes,
-        headers: &PutHeaders,
+        headers: &ObjectHeaders,
         if_absent: bool,
     ) -> StorageResult<PutOutcome> {
         let b = &self.bucket;
@@ -144,7 +134,7 @@ impl S3Bucket {
     pub async fn start_multipart(
         &self,
         key: &str,
-        headers: &PutHeaders,
+        headers: &ObjectHeaders,
     ) -> StorageResult<MultipartUpload> {
         let b = &self.bucket;
         let _p = b.permit().await;
