@@ -105,6 +105,10 @@ pub enum Command {
     Copy(crate::cli::copy::CopyArgs),
     /// Statistics of snapshots: files, logical, unique and stored bytes, dedup, largest prefixes.
     Stats(crate::cli::stats::StatsArgs),
+    /// Print the shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(crate::cli::generate::CompletionsArgs),
+    /// Write the man pages (one per command) into a directory.
+    Man(crate::cli::generate::ManArgs),
 }
 
 /// Argon2id cost for a new key file or bundle.

@@ -12,6 +12,7 @@ pub mod exit;
 mod export;
 mod find;
 pub mod forget;
+mod generate;
 mod init;
 mod inplace;
 mod interrupt;
@@ -66,6 +67,8 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Key(a) => key::run(g, a),
         Command::Copy(a) => copy::run(g, a),
         Command::Stats(a) => stats::run(g, a),
+        Command::Completions(a) => generate::completions(a),
+        Command::Man(a) => generate::man(a),
     };
     storage::report(g);
     if interrupt::requested() && result.is_ok() {
