@@ -43,6 +43,8 @@ pub struct Service {
     pub metrics: metrics::Metrics,
     /// `--insecure-listen REASON`, for validating a reloaded file as at start.
     pub insecure_listen: Option<String>,
+    /// Requests the HTTP server received (for trimming the heap once quiet).
+    pub requests: std::sync::atomic::AtomicU64,
 }
 
 /// How long a snapshot listing may be behind writers other than the

@@ -23,9 +23,10 @@ pub mod restore;
 pub mod snapshots;
 pub mod tls;
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -80,6 +81,7 @@ pub fn router(svc: Arc<Service>) -> Result<Router> {
             "/repositories/{name}/snapshots/{id}/download",
             get(download::download),
         );
+    let counted = svc.clone();
     let api = Api { svc, tokens };
     Ok(Router::new()
         .nest("/api/v1", v1)
@@ -87,6 +89,10 @@ pub fn router(svc: Arc<Service>) -> Result<Router> {
         .with_state(api.clone())
         .merge(crate::serve::web::router(api))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint", None) })
+        .layer(axum::middleware::map_request(move |req: Request| {
+            counted.requests.fetch_add(1, Ordering::Relaxed);
+            std::future::ready(req)
+        }))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(CatchPanicLayer::custom(panicked)))
 }

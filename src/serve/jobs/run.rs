@@ -106,7 +106,7 @@ pub fn run(svc: &Arc<Service>, id: JobId, req: &JobRequest, cancel: Arc<AtomicBo
         tracing::error!("job {id}: {e}");
     }
     svc.repos.release_memory(&req.repository);
-    trim_heap();
+    crate::serve::process::trim_heap();
     let _ = events.send(JobEvent::Status { job: id, status });
     let event = match status {
         JobStatus::Succeeded => NotifyEvent::Success,
@@ -144,18 +144,5 @@ fn announce(svc: &Service, id: JobId, event: NotifyEvent) {
     if let Some(plan) = rec.plan.as_ref().and_then(|p| config.plans.get(p)) {
         // Delivery runs on its own thread, with retries.
         drop(notify(&plan.notify, &rec, event));
-    }
-}
-
-/// Hands the heap a finished job freed back to the system (after the
-/// repository's page caches were released into it). glibc keeps
-/// freed memory in its per-thread arenas, so without this a service idling
-/// between jobs would hold the peak of its last backup (measured: 86 MiB
-/// after a 1.6 GB first backup, against 13 MiB at start).
-fn trim_heap() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free memory; it touches no live allocation.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
