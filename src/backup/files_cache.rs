@@ -133,7 +133,7 @@ impl FilesCache {
             .into_iter()
             .map(|(id, b)| (id.0, serde_bytes::ByteBuf::from(b.clone())))
             .collect();
-        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out.sort_by_key(|t| t.0);
         out
     }
 }
