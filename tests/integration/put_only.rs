@@ -154,6 +154,13 @@ fn put_only_client_backs_up_twice_reads_nothing_and_the_full_key_restores() {
         "{full}"
     );
     assert_eq!(full["data_blobs_added"], 0, "{full}");
+
+    // The full key forgets and prunes what the put-only key wrote; the
+    // put-only client carries on, and everything still checks.
+    env.ok(&["forget", "--keep-last", "1"]);
+    env.ok(&["prune"]);
+    put_backup(&env, &src);
+    env.ok(&["check", "--read-data"]);
 }
 
 #[test]
