@@ -133,8 +133,8 @@ impl Keys {
         })
     }
 
-    /// Put-only keys with a chosen ephemeral secret: golden vectors only.
-    #[cfg(test)]
+    /// Put-only keys with a chosen ephemeral secret: for the golden vector
+    /// and the fuzz targets, which must be deterministic. Never for writing.
     pub(crate) fn put_only_with_ephemeral(p: &PutKeys, eph: &[u8; KEY_LEN]) -> Keys {
         let mut k = Keys::put_only(p).expect("a valid sealing key");
         k.session = Some(sealed::Session::with_ephemeral(eph, &p.seal_public).unwrap());

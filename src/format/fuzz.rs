@@ -37,7 +37,7 @@ pub fn put_keys() -> &'static Keys {
     static KEYS: OnceLock<Keys> = OnceLock::new();
     KEYS.get_or_init(|| {
         let put = MasterKey::from_bytes([42; 32]).put_keys();
-        Keys::put_only(&put).expect("the test master key's sealing key is valid")
+        Keys::put_only_with_ephemeral(&put, &[7; 32])
     })
 }
 
