@@ -9,6 +9,8 @@ pub mod lock;
 pub mod marker;
 mod prune_cache;
 mod put_only;
+#[cfg(test)]
+mod put_only_tests;
 mod reader;
 mod repack;
 mod retention;
