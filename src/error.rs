@@ -34,6 +34,9 @@ pub enum ErrorKind {
     /// A command the user gave cairn to run (a hook, a source command)
     /// failed.
     External,
+    /// The key opens the repository only for adding backups
+    /// (format-spec/18-put-only.md); the command needs a full key.
+    PutOnlyKey,
 }
 
 /// Errors returned by the cairn library.
@@ -45,6 +48,9 @@ pub enum Error {
     NoRepository(String),
     #[error("wrong password: no key file in the repository opens with it")]
     WrongPassword,
+    /// `what` names the refused operation ("restore", "reading snapshots").
+    #[error("the key is put-only: it can add backups but {0} needs a full key")]
+    PutOnlyKey(String),
     #[error("corrupt {what}: {detail}")]
     Corrupt { what: String, detail: String },
     #[error(
@@ -136,6 +142,7 @@ impl Error {
             Error::Usage(_) => ErrorKind::Usage,
             Error::NoRepository(_) => ErrorKind::NoRepository,
             Error::WrongPassword | Error::BundlePassword(_) => ErrorKind::WrongPassword,
+            Error::PutOnlyKey(_) => ErrorKind::PutOnlyKey,
             Error::Corrupt { .. } => ErrorKind::Corrupt,
             Error::UnsupportedVersion { .. } => ErrorKind::UnsupportedVersion,
             Error::Storage(_) | Error::Bucket { .. } => ErrorKind::Storage,

@@ -16,7 +16,7 @@ use crossbeam_channel::{bounded, Sender};
 
 use crate::backup::budget::Budget;
 use crate::backup::open::{open_regular, SeenLink, Stamp};
-use crate::backup::parent::ParentCursor;
+use crate::backup::parent::{ParentCursor, ParentTrees};
 use crate::backup::walk_ahead::WalkAhead;
 use crate::chunker::Chunker;
 use crate::error::{Error, Result};
@@ -52,7 +52,7 @@ pub fn run<'r>(
     repo: &'r Repository,
     writer: &BlobWriter<'r>,
     source: &mut dyn Source,
-    parent_root: Option<TreeId>,
+    (parent_root, trees): (Option<TreeId>, &'r dyn ParentTrees),
     (dry_run, threads): (bool, usize),
     db: &DatabaseOptions,
     progress: &dyn Progress,
@@ -90,7 +90,7 @@ pub fn run<'r>(
             repo,
             writer,
             chunker: &chunker,
-            parent: ParentCursor::new(repo, parent_root)?,
+            parent: ParentCursor::new(trees, parent_root)?,
             tx: (!dry_run).then_some(tx),
             failure: &failure,
             budget: &budget,
@@ -269,6 +269,7 @@ impl Archiver<'_, '_> {
         }
         let bytes = tree.encode();
         let id = TreeId(self.repo.keys().blob_id(&bytes));
+        self.parent.note_tree(&id, &bytes);
         self.store(BlobKind::Tree, id.into(), bytes)?;
         Ok(id)
     }

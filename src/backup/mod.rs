@@ -21,9 +21,14 @@
 //! can be read again ([`backup_rereadable`]) is backed up again, storing
 //! what vanished anew; otherwise the backup fails with [`Error::Raced`]
 //! (format-spec/12-prune.md).
+//!
+//! With a put-only key (format-spec/18-put-only.md) the parent's trees come
+//! from the client's own files cache ([`files_cache`]) instead of the
+//! repository, which it cannot read; the rest is the same pipeline.
 
 mod archiver;
 mod budget;
+mod files_cache;
 mod interrupt;
 mod open;
 mod parent;
@@ -42,6 +47,8 @@ use crate::progress::Progress;
 use crate::repo::marker::{self, MarkerOptions};
 use crate::repo::{BlobWriter, Repository, SnapshotFilter, WriteStats};
 use crate::source::Source;
+use files_cache::FilesCache;
+use parent::ParentTrees;
 
 pub use crate::source::content::DatabaseOptions;
 pub use archiver::{DatabaseReport, FailedCheck, NotSnapshotted};
@@ -152,8 +159,13 @@ fn attempt(
     let host = opts.host.clone().unwrap_or_else(crate::time::hostname);
     let paths = source.paths();
     let marker = begin(repo, opts)?;
-    let parent = find_parent(repo, opts, &host, &paths)?;
-    see_parent(repo, source, parent.as_ref().map(|p| p.1.tree))?;
+    let files = repo.is_put_only().then(|| FilesCache::load(repo));
+    let trees: &dyn ParentTrees = match &files {
+        Some(f) => f,
+        None => repo,
+    };
+    let parent = find_parent(repo, files.as_ref(), opts, &host, &paths)?;
+    see_parent(trees, source, parent.map(|p| p.1))?;
     let (time, utc_offset_secs) = opts.time.unwrap_or_else(crate::time::now);
 
     let writer = BlobWriter::new(repo).stop_when(progress);
@@ -165,7 +177,7 @@ fn attempt(
         repo,
         &writer,
         source,
-        parent.as_ref().map(|p| p.1.tree),
+        (parent.map(|p| p.1), trees),
         (opts.dry_run, threads),
         &opts.databases,
         progress,
@@ -195,7 +207,7 @@ fn attempt(
         tags: sorted_tags(opts),
         paths,
         excludes: opts.excludes.clone(),
-        parent: parent.as_ref().map(|p| p.0),
+        parent: parent.map(|p| p.0),
         tree: outcome.root,
         original: None,
         program: format!("cairn {}", env!("CARGO_PKG_VERSION")),
@@ -210,6 +222,13 @@ fn attempt(
     };
     // Only now may the marker go (on drop): the snapshot is stored.
     drop(marker);
+    if let (Some(files), Some(id)) = (&files, snapshot_id) {
+        // The snapshot is stored whatever happens here: a cache that could
+        // not be written only makes the next backup read everything.
+        if let Err(e) = files.commit(&snapshot.host, &snapshot.paths, id, snapshot.tree) {
+            progress.warn(&format!("the put-only files cache was not saved: {e}"));
+        }
+    }
     Ok(Ok(BackupReport {
         snapshot_id,
         parent: snapshot.parent,
@@ -286,30 +305,41 @@ pub fn prepare_source(
     opts: &BackupOptions,
 ) -> Result<Option<SnapshotId>> {
     let host = opts.host.clone().unwrap_or_else(crate::time::hostname);
-    let parent = find_parent(repo, opts, &host, &source.paths())?;
-    see_parent(repo, source, parent.as_ref().map(|p| p.1.tree))?;
+    let files = repo.is_put_only().then(|| FilesCache::load(repo));
+    let trees: &dyn ParentTrees = match &files {
+        Some(f) => f,
+        None => repo,
+    };
+    let parent = find_parent(repo, files.as_ref(), opts, &host, &source.paths())?;
+    see_parent(trees, source, parent.map(|p| p.1))?;
     Ok(parent.map(|p| p.0))
 }
 
 fn see_parent(
-    repo: &Repository,
+    trees: &dyn ParentTrees,
     source: &mut dyn Source,
     root: Option<crate::ids::TreeId>,
 ) -> Result<()> {
-    let mut files = root.map(|r| parent::ParentFiles::new(repo, r));
+    let mut files = root.map(|r| parent::ParentFiles::new(trees, r));
     source.see_parent(&mut |path| files.as_mut()?.file(path))
 }
 
+/// The parent snapshot and its root tree. A put-only client finds it in
+/// its files cache (it cannot list snapshots); `ParentChoice::Id` needs a
+/// full key.
 fn find_parent(
     repo: &Repository,
+    files: Option<&FilesCache>,
     opts: &BackupOptions,
     host: &str,
     paths: &[String],
-) -> Result<Option<(SnapshotId, Snapshot)>> {
-    match &opts.parent {
-        ParentChoice::None => Ok(None),
-        ParentChoice::Id(id) => Ok(Some((*id, repo.load_snapshot(id)?))),
-        ParentChoice::Auto => {
+) -> Result<Option<(SnapshotId, crate::ids::TreeId)>> {
+    match (&opts.parent, files) {
+        (ParentChoice::None, _) => Ok(None),
+        (ParentChoice::Id(_), Some(_)) => Err(Error::PutOnlyKey("--parent".into())),
+        (ParentChoice::Id(id), None) => Ok(Some((*id, repo.load_snapshot(id)?.tree))),
+        (ParentChoice::Auto, Some(files)) => Ok(files.parent(host, paths)),
+        (ParentChoice::Auto, None) => {
             let filter = SnapshotFilter {
                 hosts: vec![host.to_string()],
                 ..Default::default()
@@ -321,7 +351,7 @@ fn find_parent(
                 .into_iter()
                 .rev()
                 .find(|s| s.snapshot.paths == paths)
-                .map(|s| (s.id, s.snapshot)))
+                .map(|s| (s.id, s.snapshot.tree)))
         }
     }
 }

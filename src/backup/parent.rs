@@ -1,26 +1,49 @@
 //! Following the parent snapshot's trees in step with the source walk, so a
 //! file whose size, mtime, ctime and inode are unchanged is not read again.
+//! The trees come from a [`ParentTrees`]: the repository with a full key,
+//! the client's own files cache with a put-only key (`files_cache`).
 
 use crate::error::Result;
 use crate::format::tree::{Meta, Node, NodeKind, Tree, WalStamp, Xattr};
 use crate::ids::TreeId;
 use crate::repo::Repository;
 
+/// Where the parent's trees are read from, and where the trees this backup
+/// writes are noted for the next one (only a put-only client's files cache
+/// keeps them; the repository already has them).
+pub trait ParentTrees {
+    fn load_tree(&self, id: &TreeId) -> Result<Tree>;
+
+    /// Called with every tree the backup encodes, stored or deduplicated.
+    fn note_tree(&self, _id: &TreeId, _encoded: &[u8]) {}
+}
+
+impl ParentTrees for Repository {
+    fn load_tree(&self, id: &TreeId) -> Result<Tree> {
+        Repository::load_tree(self, id)
+    }
+}
+
 /// A stack of parent directories mirroring the source's directory stack.
 /// `None` entries stand for directories the parent did not have.
 pub struct ParentCursor<'r> {
-    repo: &'r Repository,
+    trees: &'r dyn ParentTrees,
     stack: Vec<Option<Tree>>,
 }
 
 impl<'r> ParentCursor<'r> {
     /// Starts at the parent's root tree, or nowhere without a parent.
-    pub fn new(repo: &'r Repository, root: Option<TreeId>) -> Result<Self> {
-        let root = root.map(|t| repo.load_tree(&t)).transpose()?;
+    pub fn new(trees: &'r dyn ParentTrees, root: Option<TreeId>) -> Result<Self> {
+        let root = root.map(|t| trees.load_tree(&t)).transpose()?;
         Ok(ParentCursor {
-            repo,
+            trees,
             stack: vec![root],
         })
+    }
+
+    /// Notes a tree this backup wrote (see [`ParentTrees::note_tree`]).
+    pub fn note_tree(&self, id: &TreeId, encoded: &[u8]) {
+        self.trees.note_tree(id, encoded)
     }
 
     fn find(&self, name: &[u8]) -> Option<&Node> {
@@ -35,7 +58,7 @@ impl<'r> ParentCursor<'r> {
     /// no parent (everything below is read afresh).
     pub fn enter(&mut self, name: &[u8]) {
         let sub = match self.find(name).map(|n| &n.kind) {
-            Some(NodeKind::Dir { subtree }) => self.repo.load_tree(subtree).ok(),
+            Some(NodeKind::Dir { subtree }) => self.trees.load_tree(subtree).ok(),
             _ => None,
         };
         self.stack.push(sub);
@@ -116,15 +139,15 @@ impl<'r> ParentCursor<'r> {
 /// [`crate::source::Source::see_parent`]: directory trees are loaded once
 /// each, on first use. A damaged subtree just finds nothing (read afresh).
 pub struct ParentFiles<'r> {
-    repo: &'r Repository,
+    trees: &'r dyn ParentTrees,
     root: TreeId,
     dirs: std::collections::HashMap<Vec<Vec<u8>>, Option<Tree>>,
 }
 
 impl<'r> ParentFiles<'r> {
-    pub fn new(repo: &'r Repository, root: TreeId) -> Self {
+    pub fn new(trees: &'r dyn ParentTrees, root: TreeId) -> Self {
         ParentFiles {
-            repo,
+            trees,
             root,
             dirs: Default::default(),
         }
@@ -133,13 +156,13 @@ impl<'r> ParentFiles<'r> {
     fn dir(&mut self, path: &[Vec<u8>]) -> Option<&Tree> {
         if !self.dirs.contains_key(path) {
             let tree = match path.split_last() {
-                None => self.repo.load_tree(&self.root).ok(),
+                None => self.trees.load_tree(&self.root).ok(),
                 Some((name, up)) => {
                     let subtree = self.dir(up).and_then(|t| match &find_in(t, name)?.kind {
                         NodeKind::Dir { subtree } => Some(*subtree),
                         _ => None,
                     });
-                    subtree.and_then(|s| self.repo.load_tree(&s).ok())
+                    subtree.and_then(|s| self.trees.load_tree(&s).ok())
                 }
             };
             self.dirs.insert(path.to_vec(), tree);

@@ -23,7 +23,7 @@ mod hooks;
 use hooks::Hooks;
 
 pub fn run(g: &Global, a: BackupArgs) -> Result<i32> {
-    let repo = open::open(g, true)?;
+    let repo = open::open_for_backup(g)?;
     let opts = backup_options(g, &repo, &a)?;
     let bucket_location = bucket::location(&a)?;
     if let (Some(loc), true) = (&bucket_location, a.dry_run) {

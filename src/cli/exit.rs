@@ -26,6 +26,9 @@ pub const EXTERNAL: i32 = 7;
 pub const NO_REPOSITORY: i32 = 10;
 pub const LOCKED: i32 = 11;
 pub const WRONG_PASSWORD: i32 = 12;
+/// The key is put-only (`key add --put-only`): it can add backups, and
+/// this command needs a full key. Refused before any data is read.
+pub const PUT_ONLY_KEY: i32 = 13;
 /// Stopped by SIGINT (Ctrl-C) or SIGTERM: 128 + the signal number, as a
 /// shell reports a process the signal killed.
 pub const INTERRUPTED_SIGINT: i32 = 130;
@@ -37,6 +40,7 @@ pub fn code(kind: ErrorKind) -> i32 {
         ErrorKind::Usage => USAGE,
         ErrorKind::NoRepository => NO_REPOSITORY,
         ErrorKind::WrongPassword => WRONG_PASSWORD,
+        ErrorKind::PutOnlyKey => PUT_ONLY_KEY,
         ErrorKind::Corrupt => DAMAGED,
         ErrorKind::UnsupportedVersion => UNSUPPORTED,
         ErrorKind::Locked => LOCKED,

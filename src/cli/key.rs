@@ -27,7 +27,14 @@ pub enum KeyCommand {
     /// List the key files: id, kind, host, user, creation time, KDF cost.
     List,
     /// Add a key file for a new password (the repository's data is unchanged).
-    Add(NewKeyArgs),
+    Add {
+        #[command(flatten)]
+        new: NewKeyArgs,
+        /// Make a put-only key: it can add backups but read, restore, forget
+        /// or prune nothing (format-spec/18-put-only.md).
+        #[arg(long)]
+        put_only: bool,
+    },
     /// Remove a key file (not the last one; not the one in use without --force).
     Remove {
         /// The key's id, or a unique prefix of it (see `key list`).
@@ -60,10 +67,23 @@ pub fn run(g: &Global, a: KeyArgs) -> Result<i32> {
     let repo = open_with(g, pw.as_bytes())?;
     match a.command {
         KeyCommand::List => list(g, &repo),
-        KeyCommand::Add(n) => {
+        KeyCommand::Add { new: n, put_only } => {
             let new_pw = password::new_password(n.new_password_file.as_deref())?;
-            let id = repo.add_key(pw.as_bytes(), &new_key(&n, new_pw.as_bytes())?)?;
-            done(g, "added", id)
+            let new = new_key(&n, new_pw.as_bytes())?;
+            let id = if put_only {
+                repo.add_put_only_key(pw.as_bytes(), &new)?
+            } else {
+                repo.add_key(pw.as_bytes(), &new)?
+            };
+            let kind = if put_only { "put-only" } else { "full" };
+            if g.json {
+                print_json(
+                    &json!({"message_type": "key_added", "id": id.to_string(), "kind": kind}),
+                )?;
+            } else if !g.quiet {
+                println!("added {kind} key {id}");
+            }
+            Ok(exit::OK)
         }
         KeyCommand::Remove { id, force } => {
             let id = resolve(&repo.list_keys()?, &id)?;

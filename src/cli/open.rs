@@ -55,8 +55,20 @@ pub fn open_options(g: &Global) -> OpenOptions {
     }
 }
 
-/// Opens the repository, creating the default one on first use if `create_default`.
+/// Opens the repository, creating the default one on first use if
+/// `create_default`. A put-only key is refused (exit 13): every command but
+/// backup reads or deletes.
 pub fn open(g: &Global, create_default: bool) -> Result<Repository> {
+    open_inner(g, create_default, false)
+}
+
+/// Opens the repository to add a backup (creating the default one on first
+/// use): the one entry point that accepts a put-only key.
+pub fn open_for_backup(g: &Global) -> Result<Repository> {
+    open_inner(g, true, true)
+}
+
+fn open_inner(g: &Global, create_default: bool, for_backup: bool) -> Result<Repository> {
     let (loc, is_default) = location(g)?;
     let storage: Arc<dyn Storage> =
         crate::cli::storage::open(g, &loc, is_default && create_default)?;
@@ -75,5 +87,9 @@ pub fn open(g: &Global, create_default: bool) -> Result<Repository> {
         return Ok(repo);
     }
     let pw = crate::cli::password::password(g, false)?;
-    Repository::open(storage, pw.as_bytes(), open_options(g))
+    if for_backup {
+        Repository::open_for_backup(storage, pw.as_bytes(), open_options(g))
+    } else {
+        Repository::open(storage, pw.as_bytes(), open_options(g))
+    }
 }

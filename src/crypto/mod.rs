@@ -4,12 +4,18 @@
 //!
 //! Every subkey is `BLAKE3::derive_key(context, master)` with a fixed context
 //! string (see `format-spec/02-crypto.md`), so one 32-byte master key is all a
-//! key file has to protect.
+//! key file has to protect. A put-only key (format-spec/18-put-only.md)
+//! holds a subset instead: the id key, the gear table and the public
+//! sealing key, so it can write objects but open none.
 
 mod aead;
 mod kdf;
+mod sealed;
+#[cfg(test)]
+mod sealed_tests;
 
 pub use kdf::{KdfParams, KEK_LEN};
+pub use sealed::{SEALED_MARK, SEALED_PREFIX_LEN};
 
 use rand::RngCore;
 use zeroize::{Zeroize, ZeroizeOnDrop};
@@ -54,33 +60,92 @@ impl MasterKey {
 
     /// Derives all working keys.
     pub fn derive(&self) -> Keys {
-        let mut gear = Box::new([0u64; 256]);
-        let mut xof = blake3::Hasher::new_derive_key(CTX_GEAR)
-            .update(&self.0)
-            .finalize_xof();
-        let mut buf = [0u8; 256 * 8];
-        xof.fill(&mut buf);
-        for (g, b) in gear.iter_mut().zip(buf.chunks_exact(8)) {
-            *g = u64::from_le_bytes(b.try_into().expect("chunks_exact(8)"));
-        }
+        let seal_secret = sealed::seal_secret(&self.0);
         Keys {
-            aead: blake3::derive_key(CTX_AEAD, &self.0),
+            aead: Some(blake3::derive_key(CTX_AEAD, &self.0)),
             id: blake3::derive_key(CTX_ID, &self.0),
-            gear,
+            gear: gear_table(&self.0),
+            seal_public: sealed::public_of(&seal_secret),
+            seal_secret: Some(seal_secret),
+            session: None,
+        }
+    }
+
+    /// What a put-only key file wraps instead of the master key.
+    pub fn put_keys(&self) -> PutKeys {
+        PutKeys {
+            id: blake3::derive_key(CTX_ID, &self.0),
+            gear: gear_table(&self.0),
+            seal_public: sealed::public_of(&sealed::seal_secret(&self.0)),
         }
     }
 }
 
-/// Working keys derived from the master key.
+fn gear_table(master: &[u8; KEY_LEN]) -> Box<[u64; 256]> {
+    let mut gear = Box::new([0u64; 256]);
+    let mut xof = blake3::Hasher::new_derive_key(CTX_GEAR)
+        .update(master)
+        .finalize_xof();
+    let mut buf = [0u8; 256 * 8];
+    xof.fill(&mut buf);
+    for (g, b) in gear.iter_mut().zip(buf.chunks_exact(8)) {
+        *g = u64::from_le_bytes(b.try_into().expect("chunks_exact(8)"));
+    }
+    buf.zeroize();
+    gear
+}
+
+/// A put-only key's secrets: enough to chunk and name blobs exactly as a
+/// full key does (so dedup works) and to seal to the repository, never to
+/// open anything.
+#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
+pub struct PutKeys {
+    pub id: [u8; KEY_LEN],
+    pub gear: Box<[u64; 256]>,
+    pub seal_public: [u8; KEY_LEN],
+}
+
+/// Working keys: from the master key (full), or from a put-only key file.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct Keys {
-    aead: [u8; KEY_LEN],
+    /// `None` for a put-only key.
+    aead: Option<[u8; KEY_LEN]>,
     id: [u8; KEY_LEN],
     /// FastCDC gear table, secret so chunk boundaries do not reveal content.
     gear: Box<[u64; 256]>,
+    seal_public: [u8; KEY_LEN],
+    /// `None` for a put-only key.
+    seal_secret: Option<[u8; KEY_LEN]>,
+    /// Put-only only: the session that seals every object this process writes.
+    session: Option<sealed::Session>,
 }
 
 impl Keys {
+    /// Keys for a put-only client, with a fresh ephemeral sealing session.
+    pub fn put_only(p: &PutKeys) -> Result<Keys> {
+        Ok(Keys {
+            aead: None,
+            id: p.id,
+            gear: p.gear.clone(),
+            seal_public: p.seal_public,
+            seal_secret: None,
+            session: Some(sealed::Session::new(&p.seal_public)?),
+        })
+    }
+
+    /// Put-only keys with a chosen ephemeral secret: for the golden vector
+    /// and the fuzz targets, which must be deterministic. Never for writing.
+    pub(crate) fn put_only_with_ephemeral(p: &PutKeys, eph: &[u8; KEY_LEN]) -> Keys {
+        let mut k = Keys::put_only(p).expect("a valid sealing key");
+        k.session = Some(sealed::Session::with_ephemeral(eph, &p.seal_public).unwrap());
+        k
+    }
+
+    /// True when these keys can write but not open (put-only).
+    pub fn is_put_only(&self) -> bool {
+        self.aead.is_none()
+    }
+
     /// Keyed BLAKE3 of plaintext: the id of a blob (chunk or tree).
     pub fn blob_id(&self, plaintext: &[u8]) -> [u8; ID_LEN] {
         *blake3::keyed_hash(&self.id, plaintext).as_bytes()
@@ -91,22 +156,49 @@ impl Keys {
         &self.gear
     }
 
+    /// Bytes [`Keys::seal_in_place`] needs reserved before the plaintext.
+    pub fn seal_prefix_len(&self) -> usize {
+        match self.session {
+            Some(_) => SEALED_PREFIX_LEN + NONCE_LEN,
+            None => NONCE_LEN,
+        }
+    }
+
     /// Encrypts `plaintext` with a fresh random nonce, binding `ad`.
-    /// Output: `nonce || ciphertext || tag`.
+    /// Output: `nonce || ciphertext || tag`, or for a put-only key
+    /// `mark || ephemeral public || nonce || ciphertext || tag`.
     pub fn seal(&self, plaintext: &[u8], ad: &[u8]) -> Vec<u8> {
-        seal_with(&self.aead, plaintext, ad)
+        let prefix = self.seal_prefix_len();
+        let mut buf = Vec::with_capacity(prefix + plaintext.len() + TAG_LEN);
+        buf.resize(prefix, 0);
+        buf.extend_from_slice(plaintext);
+        self.seal_in_place(&mut buf, ad);
+        buf
     }
 
-    /// Seals in place without copying: `buf` holds [`NONCE_LEN`] reserved
-    /// bytes followed by the plaintext; afterwards it holds
-    /// `nonce || ciphertext || tag`, exactly what [`Keys::seal`] returns.
+    /// Seals in place without copying: `buf` holds
+    /// [`Keys::seal_prefix_len`] reserved bytes followed by the plaintext;
+    /// afterwards it holds exactly what [`Keys::seal`] returns.
     pub fn seal_in_place(&self, buf: &mut Vec<u8>, ad: &[u8]) {
-        seal_in_place_with(&self.aead, buf, ad)
+        match (&self.session, &self.aead) {
+            (Some(session), _) => session.seal_in_place(buf, ad),
+            (None, Some(aead)) => seal_in_place_with(aead, buf, ad),
+            (None, None) => unreachable!("keys without an AEAD key always have a session"),
+        }
     }
 
-    /// Reverses [`Keys::seal`]; fails if any byte or the `ad` differ.
+    /// Reverses [`Keys::seal`] for either form (a sealed-to-public object
+    /// starts with [`SEALED_MARK`]); fails if any byte or the `ad` differ,
+    /// and with [`Error::PutOnlyKey`] for a put-only key.
     pub fn open(&self, sealed: &[u8], ad: &[u8], what: &str) -> Result<Vec<u8>> {
-        open_with(&self.aead, sealed, ad, what)
+        let (Some(aead), Some(secret)) = (&self.aead, &self.seal_secret) else {
+            return Err(Error::PutOnlyKey(format!("reading the {what}")));
+        };
+        if sealed.starts_with(&SEALED_MARK) {
+            sealed::open(secret, &self.seal_public, sealed, ad, what)
+        } else {
+            open_with(aead, sealed, ad, what)
+        }
     }
 }
 
@@ -125,7 +217,11 @@ fn seal_in_place_with(key: &[u8; KEY_LEN], buf: &mut Vec<u8>, ad: &[u8]) {
         "seal_in_place needs the nonce space reserved"
     );
     let mut nonce = [0u8; NONCE_LEN];
-    rand::rng().fill_bytes(&mut nonce);
+    // Never the sealed-to-public mark: the two envelope forms stay apart.
+    while {
+        rand::rng().fill_bytes(&mut nonce);
+        nonce.starts_with(&SEALED_MARK)
+    } {}
     buf[..NONCE_LEN].copy_from_slice(&nonce);
     let tag = aead::seal(key, &nonce, ad, &mut buf[NONCE_LEN..]);
     buf.extend_from_slice(&tag);
@@ -202,6 +298,6 @@ mod tests {
         assert_eq!(first, head);
         // Subkeys are independent of each other and of the master key.
         assert_ne!(blake3::derive_key(CTX_AEAD, &[42; 32]), keys.id);
-        assert_eq!(blake3::derive_key(CTX_AEAD, &[42; 32]), keys.aead);
+        assert_eq!(Some(blake3::derive_key(CTX_AEAD, &[42; 32])), keys.aead);
     }
 }

@@ -3,12 +3,16 @@
 //! as associated data, so a ciphertext cannot be moved to another id or type.
 //!
 //! Sealed bytes: `nonce(24) || ciphertext || tag(16)`; the plaintext under the
-//! AEAD is `flag(1) || payload`, flag 0 = stored, 1 = zstd.
+//! AEAD is `flag(1) || payload`, flag 0 = stored, 1 = zstd. A put-only key
+//! writes the sealed-to-public form instead, `"CAIRNSLD" || ephemeral
+//! public(32) || nonce || ciphertext || tag` (format-spec/18-put-only.md);
+//! [`open`] takes either (through [`Keys::open`]), so nothing above this
+//! layer knows which form an object has.
 
 use std::cell::RefCell;
 use std::io::Read;
 
-use crate::crypto::{Keys, NONCE_LEN, TAG_LEN};
+use crate::crypto::{Keys, TAG_LEN};
 use crate::error::{Error, Result};
 use crate::ids::ID_LEN;
 
@@ -100,12 +104,13 @@ pub fn seal_into(
         Some(_) => zstd::zstd_safe::compress_bound(plaintext.len()),
         None => plaintext.len(),
     };
+    let prefix = keys.seal_prefix_len();
     buf.clear();
-    buf.reserve(NONCE_LEN + 1 + bound + TAG_LEN);
-    buf.resize(NONCE_LEN, 0);
+    buf.reserve(prefix + 1 + bound + TAG_LEN);
+    buf.resize(prefix, 0);
     let compressed = level.is_some_and(|level| compress_into(buf, plaintext, level));
     if !compressed {
-        buf.truncate(NONCE_LEN);
+        buf.truncate(prefix);
         buf.push(FLAG_STORED);
         buf.extend_from_slice(plaintext);
     }

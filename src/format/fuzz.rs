@@ -28,8 +28,18 @@ use crate::format::tree::Tree;
 /// Every fuzz target, named as its file in `fuzz/fuzz_targets/`.
 pub const TARGETS: &[&str] = &[
     "envelope", "pack", "index", "tree", "snapshot", "keyfile", "config", "audit", "lock",
-    "policy", "bundle",
+    "policy", "bundle", "sealed",
 ];
+
+/// A put-only writer for the same repository (ephemeral secret `[7; 32]`),
+/// whose sealed-to-public objects `keys()` opens.
+pub fn put_keys() -> &'static Keys {
+    static KEYS: OnceLock<Keys> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        let put = MasterKey::from_bytes([42; 32]).put_keys();
+        Keys::put_only_with_ephemeral(&put, &[7; 32])
+    })
+}
 
 /// The fixed key the targets seal and open with (master key `[42; 32]`).
 pub fn keys() -> &'static Keys {
@@ -62,6 +72,15 @@ pub fn run(target: &str, data: &[u8]) -> bool {
             let _ = envelope::open(k, ty, None, rest, Some(rest.len()));
             // A sealed body: the flag byte and the zstd frame behind it.
             let _ = envelope::open(k, ty, None, &k.seal(rest, &ad(ty)), Some(1 << 16));
+        }
+        "sealed" => {
+            // The sealed-to-public opener: the mark, then hostile bytes
+            // (ephemeral key, nonce, ciphertext, tag)...
+            let ty = TYPES[mode as usize % TYPES.len()];
+            let forged = [crate::crypto::SEALED_MARK.as_slice(), rest].concat();
+            let _ = envelope::open(k, ty, None, &forged, None);
+            // ...and a body a put-only writer sealed, reaching flag and zstd.
+            let _ = envelope::open(k, ty, None, &put_keys().seal(rest, &ad(ty)), Some(1 << 16));
         }
         "pack" => match mode {
             0 => {
@@ -193,6 +212,14 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
             with(3, envelope::seal(k, ObjectType::Index, None, &[0, 0], None)),
         ],
         "snapshot" => vec![snapshot.encode()],
+        "sealed" => {
+            let p = put_keys();
+            let body = envelope::seal(p, ObjectType::Snapshot, None, &snapshot.encode(), Some(3));
+            let index = envelope::seal(p, ObjectType::Index, None, &[0, 0], None);
+            // Without the mark: the target adds it.
+            let strip = |b: Vec<u8>| b[crate::crypto::SEALED_MARK.len()..].to_vec();
+            vec![with(4, strip(body)), with(3, strip(index))]
+        }
         _ => seeds_more(target),
     }
 }

@@ -1,25 +1,77 @@
 //! Key files: the master key sealed under a password-derived key. Several key
-//! files may open the same repository (one per password).
+//! files may open the same repository (one per password). A put-only key
+//! file (magic `CAIRNPUT`, format-spec/18-put-only.md) seals a put bundle
+//! instead of the master key: enough to add backups, nothing to read them.
 
 use serde::{Deserialize, Serialize};
+use zeroize::Zeroize;
 
-use crate::crypto::{self, KdfParams, MasterKey, KEY_LEN};
+use crate::crypto::{self, KdfParams, MasterKey, PutKeys, KEY_LEN};
 use crate::error::{Error, Result};
+use crate::format::config::Config;
 use crate::format::tree::Timestamp;
 
 pub const MAGIC: &[u8; 8] = b"CAIRNKEY";
+/// A put-only key file's magic: readers that know only [`MAGIC`] refuse it
+/// as "bad magic" instead of misreading it.
+pub const PUT_MAGIC: &[u8; 8] = b"CAIRNPUT";
 const AD: &[u8] = b"cairn\x01key";
+const PUT_AD: &[u8] = b"cairn\x01put";
+const GEAR_BYTES: usize = 256 * 8;
+
+/// What a key file opens the repository for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyKind {
+    /// Wraps the master key: reads, writes, deletes.
+    #[default]
+    Full,
+    /// Wraps a put bundle: adds backups only.
+    PutOnly,
+}
+
+impl KeyKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyKind::Full => "full",
+            KeyKind::PutOnly => "put-only",
+        }
+    }
+}
+
+/// What a put-only key file seals: the blob-id key and gear table (so its
+/// blobs dedup with a full key's), the public sealing key, and the config
+/// (chunker, pack size, compression, repository id), which it cannot open
+/// in the repository. Never the master key or the AEAD key.
+#[derive(Serialize, Deserialize)]
+struct PutBundle {
+    id_key: [u8; KEY_LEN],
+    #[serde(with = "serde_bytes")]
+    gear: Vec<u8>,
+    seal_public: [u8; KEY_LEN],
+    config: Config,
+}
+
+/// What a password unlocks.
+pub enum Unlocked {
+    Full(MasterKey),
+    PutOnly(PutKeys, Config),
+}
 
 /// A key file's content after the magic.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyFile {
+    /// From the magic, not the body.
+    #[serde(skip)]
+    pub kind: KeyKind,
     pub kdf: KdfParams,
     #[serde(with = "serde_bytes")]
     pub salt: Vec<u8>,
     pub created: Timestamp,
     pub host: String,
     pub username: String,
-    /// `nonce || XChaCha20-Poly1305(kek, master key) || tag`.
+    /// `nonce || XChaCha20-Poly1305(kek, master key) || tag`; in a put-only
+    /// key file, the put bundle in place of the master key.
     #[serde(with = "serde_bytes")]
     pub sealed_master: Vec<u8>,
 }
@@ -34,21 +86,109 @@ impl KeyFile {
         host: String,
         username: String,
     ) -> Result<Self> {
+        Self::create_sealing(master.expose(), AD, password, kdf, created, host, username)
+    }
+
+    /// A key file of kind full sealing `secret` with `ad`.
+    fn create_sealing(
+        secret: &[u8],
+        ad: &[u8],
+        password: &[u8],
+        kdf: KdfParams,
+        created: Timestamp,
+        host: String,
+        username: String,
+    ) -> Result<Self> {
         let mut salt = vec![0u8; 32];
         rand::RngCore::fill_bytes(&mut rand::rng(), &mut salt);
         let kek = kdf.derive(password, &salt)?;
         Ok(KeyFile {
+            kind: KeyKind::Full,
             kdf,
             salt,
             created,
             host,
             username,
-            sealed_master: crypto::seal_with(&kek, master.expose(), AD),
+            sealed_master: crypto::seal_with(&kek, secret, ad),
         })
     }
 
-    /// Unwraps the master key; `Ok(None)` when the password does not fit.
+    /// A put-only key file: `put` and `config` sealed under `password`.
+    pub fn create_put_only(
+        put: &PutKeys,
+        config: &Config,
+        password: &[u8],
+        kdf: KdfParams,
+        created: Timestamp,
+        host: String,
+        username: String,
+    ) -> Result<Self> {
+        let bundle = PutBundle {
+            id_key: put.id,
+            gear: put.gear.iter().flat_map(|g| g.to_le_bytes()).collect(),
+            seal_public: put.seal_public,
+            config: config.clone(),
+        };
+        let mut plain =
+            postcard::to_allocvec(&bundle).expect("postcard encoding to a Vec cannot fail");
+        let PutBundle {
+            mut id_key,
+            mut gear,
+            ..
+        } = bundle;
+        id_key.zeroize();
+        gear.zeroize();
+        let kf = Self::create_sealing(&plain, PUT_AD, password, kdf, created, host, username);
+        plain.zeroize();
+        Ok(KeyFile {
+            kind: KeyKind::PutOnly,
+            ..kf?
+        })
+    }
+
+    /// Unwraps whatever this key file holds; `Ok(None)` when the password
+    /// does not fit.
+    pub fn open_secret(&self, password: &[u8]) -> Result<Option<Unlocked>> {
+        match self.kind {
+            KeyKind::Full => Ok(self.unlock(password)?.map(Unlocked::Full)),
+            KeyKind::PutOnly => {
+                let kek = self.kdf.derive(password, &self.salt)?;
+                let Ok(mut plain) =
+                    crypto::open_with(&kek, &self.sealed_master, PUT_AD, "key file")
+                else {
+                    return Ok(None);
+                };
+                let bundle = crate::format::decode_exact::<PutBundle>(&plain, "put-only key file");
+                plain.zeroize();
+                let mut b = bundle?;
+                if b.gear.len() != GEAR_BYTES {
+                    return Err(Error::corrupt(
+                        "put-only key file",
+                        "gear table has the wrong length",
+                    ));
+                }
+                let mut gear = Box::new([0u64; 256]);
+                for (g, c) in gear.iter_mut().zip(b.gear.chunks_exact(8)) {
+                    *g = u64::from_le_bytes(c.try_into().expect("chunks_exact(8)"));
+                }
+                b.gear.zeroize();
+                let put = PutKeys {
+                    id: b.id_key,
+                    gear,
+                    seal_public: b.seal_public,
+                };
+                b.id_key.zeroize();
+                Ok(Some(Unlocked::PutOnly(put, b.config.clone())))
+            }
+        }
+    }
+
+    /// Unwraps the master key; `Ok(None)` when the password does not fit
+    /// or the key file is put-only (it holds no master key).
     pub fn unlock(&self, password: &[u8]) -> Result<Option<MasterKey>> {
+        if self.kind != KeyKind::Full {
+            return Ok(None);
+        }
         let kek = self.kdf.derive(password, &self.salt)?;
         match crypto::open_with(&kek, &self.sealed_master, AD, "key file") {
             Ok(bytes) => {
@@ -63,7 +203,10 @@ impl KeyFile {
     }
 
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = MAGIC.to_vec();
+        let mut out = match self.kind {
+            KeyKind::Full => MAGIC.to_vec(),
+            KeyKind::PutOnly => PUT_MAGIC.to_vec(),
+        };
         out.extend_from_slice(
             &postcard::to_allocvec(self).expect("postcard encoding to a Vec cannot fail"),
         );
@@ -71,10 +214,15 @@ impl KeyFile {
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Self> {
-        let body = bytes
-            .strip_prefix(MAGIC.as_slice())
-            .ok_or_else(|| Error::corrupt("key file", "bad magic"))?;
-        let kf: KeyFile = crate::format::decode_exact(body, "key file")?;
+        let (kind, body) = if let Some(body) = bytes.strip_prefix(MAGIC.as_slice()) {
+            (KeyKind::Full, body)
+        } else if let Some(body) = bytes.strip_prefix(PUT_MAGIC.as_slice()) {
+            (KeyKind::PutOnly, body)
+        } else {
+            return Err(Error::corrupt("key file", "bad magic"));
+        };
+        let mut kf: KeyFile = crate::format::decode_exact(body, "key file")?;
+        kf.kind = kind;
         kf.kdf.validate()?;
         if kf.salt.len() < 16 || kf.salt.len() > 64 {
             return Err(Error::corrupt("key file", "salt length out of range"));

@@ -57,4 +57,6 @@ where
 }
 
 #[cfg(test)]
+mod keyfile_put_tests;
+#[cfg(test)]
 mod robustness_tests;

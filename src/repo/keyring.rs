@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::crypto::{KdfParams, MasterKey};
 use crate::error::{Error, Result};
-use crate::format::keyfile::KeyFile;
+use crate::format::keyfile::{KeyFile, Unlocked};
 use crate::format::layout;
 use crate::format::tree::Timestamp;
 use crate::ids::{content_hash, KeyId};
@@ -25,7 +25,7 @@ use crate::repo::{lock, Repository};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KeyInfo {
     pub id: KeyId,
-    /// Always `full` today: the key opens and changes everything.
+    /// `full` (opens and changes everything) or `put-only` (adds backups).
     pub kind: &'static str,
     pub host: String,
     pub username: String,
@@ -53,7 +53,7 @@ impl Repository {
             out.push(KeyInfo {
                 in_use: id == self.key_id(),
                 id,
-                kind: "full",
+                kind: kf.kind.name(),
                 host: kf.host,
                 username: kf.username,
                 created: kf.created,
@@ -86,6 +86,37 @@ impl Repository {
         let stored = self.storage().get(&layout::key(&id))?;
         let opened = KeyFile::decode(&stored)?.unlock(new.password)?;
         if stored != bytes || opened.is_none_or(|m| m.expose() != master.expose()) {
+            return Err(Error::corrupt(
+                "key file",
+                format!("{id} did not read back as written"),
+            ));
+        }
+        Ok(id)
+    }
+
+    /// Stores a put-only key file (format-spec/18-put-only.md) for
+    /// `new.password`: it can add backups to this repository and read
+    /// nothing. Needs the full key's `password`, like [`Repository::add_key`].
+    pub fn add_put_only_key(&self, password: &[u8], new: &NewKey) -> Result<KeyId> {
+        let put = self.unwrap_master(password)?.put_keys();
+        let kf = KeyFile::create_put_only(
+            &put,
+            self.config(),
+            new.password,
+            new.kdf,
+            crate::time::now().0,
+            new.host.clone(),
+            new.username.clone(),
+        )?;
+        let bytes = kf.encode();
+        let id = KeyId(content_hash(&bytes));
+        self.storage()
+            .put(&layout::key(&id), Bytes::from(bytes.clone()))?;
+        let stored = self.storage().get(&layout::key(&id))?;
+        let opened = KeyFile::decode(&stored)?.open_secret(new.password)?;
+        let same =
+            matches!(&opened, Some(Unlocked::PutOnly(p, c)) if *p == put && c == self.config());
+        if stored != bytes || !same {
             return Err(Error::corrupt(
                 "key file",
                 format!("{id} did not read back as written"),

@@ -8,6 +8,9 @@ mod keyring;
 pub mod lock;
 pub mod marker;
 mod prune_cache;
+mod put_only;
+#[cfg(test)]
+mod put_only_tests;
 mod reader;
 mod repack;
 mod retention;
@@ -40,7 +43,7 @@ use crate::error::{Error, Result};
 use crate::format::config::{ChunkerParams, Config};
 use crate::format::envelope::{self, ObjectType};
 use crate::format::index::IndexFile;
-use crate::format::keyfile::KeyFile;
+use crate::format::keyfile::{KeyFile, Unlocked};
 use crate::format::{layout, FORMAT_VERSION};
 use crate::ids::{content_hash, IndexId, KeyId};
 use crate::storage::Storage;
@@ -86,6 +89,8 @@ pub struct Repository {
     key_id: KeyId,
     cache: Mutex<IndexCache>,
     tree_blocks: tree_blocks::TreeBlocks,
+    /// This repository's local cache directory (`None`: in memory only).
+    local_dir: Option<PathBuf>,
 }
 
 /// The default place for per-repository caches.
@@ -157,11 +162,32 @@ impl Repository {
         Self::assemble(storage, keys, config, key_id, &open)
     }
 
-    /// Opens an existing repository with a password.
+    /// Opens an existing repository with a password, for any command. A
+    /// put-only key is refused here ([`Error::PutOnlyKey`]), before any
+    /// data is read: only [`Repository::open_for_backup`] accepts one.
     pub fn open(
         storage: Arc<dyn Storage>,
         password: &[u8],
         open: OpenOptions,
+    ) -> Result<Repository> {
+        Self::open_as(storage, password, open, false)
+    }
+
+    /// Opens an existing repository to add a backup: a put-only key
+    /// (format-spec/18-put-only.md) is accepted as well as a full one.
+    pub fn open_for_backup(
+        storage: Arc<dyn Storage>,
+        password: &[u8],
+        open: OpenOptions,
+    ) -> Result<Repository> {
+        Self::open_as(storage, password, open, true)
+    }
+
+    fn open_as(
+        storage: Arc<dyn Storage>,
+        password: &[u8],
+        open: OpenOptions,
+        put_only_ok: bool,
     ) -> Result<Repository> {
         let config_bytes = match storage.get(layout::CONFIG) {
             Ok(b) => b,
@@ -178,6 +204,8 @@ impl Repository {
         let mut keys_listed = storage.list(layout::KEYS_PREFIX)?;
         keys_listed.sort_by(|a, b| a.key.cmp(&b.key));
         let mut damaged = None;
+        // A full key wins over a put-only one the same password opens.
+        let mut put_only = None;
         for info in keys_listed {
             let Some(key_id) = layout::parse_id::<KeyId>(&info.key) else {
                 continue;
@@ -197,18 +225,30 @@ impl Repository {
                     continue;
                 }
             };
-            if let Some(master) = kf.unlock(password)? {
-                let keys = master.derive();
-                // A key file left by a losing concurrent init opens with the
-                // password but not the config: try the next one.
-                match Config::decode(&config_bytes, &keys) {
-                    Ok(config) => return Self::assemble(storage, keys, config, key_id, &open),
-                    Err(e) => damaged = Some(e),
+            match kf.open_secret(password)? {
+                Some(Unlocked::Full(master)) => {
+                    let keys = master.derive();
+                    // A key file left by a losing concurrent init opens with the
+                    // password but not the config: try the next one.
+                    match Config::decode(&config_bytes, &keys) {
+                        Ok(config) => return Self::assemble(storage, keys, config, key_id, &open),
+                        Err(e) => damaged = Some(e),
+                    }
                 }
+                Some(Unlocked::PutOnly(put, config)) if put_only.is_none() => {
+                    put_only = Some((put, config, key_id));
+                }
+                _ => {}
             }
         }
-        // A damaged key file is only the answer when no key file opened.
-        Err(damaged.unwrap_or(Error::WrongPassword))
+        match put_only {
+            Some(_) if !put_only_ok => Err(Error::PutOnlyKey("this command".into())),
+            Some((put, config, key_id)) => {
+                Self::assemble_put_only(storage, &put, config, version, key_id, &open)
+            }
+            // A damaged key file is only the answer when no key file opened.
+            None => Err(damaged.unwrap_or(Error::WrongPassword)),
+        }
     }
 
     fn assemble(
@@ -219,10 +259,21 @@ impl Repository {
         open: &OpenOptions,
     ) -> Result<Repository> {
         let root = open.cache_dir.clone().or_else(default_cache_root);
-        let cache = match root {
-            Some(root) => {
-                let dir = IndexCache::dir_for(&root, &config.repo_id, &storage.location());
-                std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let dir = root.map(|root| IndexCache::dir_for(&root, &config.repo_id, &storage.location()));
+        Self::assemble_in(storage, keys, config, key_id, dir)
+    }
+
+    /// Opens the index cache in `dir` (in memory without one) and syncs it.
+    fn assemble_in(
+        storage: Arc<dyn Storage>,
+        keys: Keys,
+        config: Config,
+        key_id: KeyId,
+        dir: Option<PathBuf>,
+    ) -> Result<Repository> {
+        let cache = match &dir {
+            Some(dir) => {
+                std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
                 IndexCache::open(&dir.join("index.sqlite"))?
             }
             None => IndexCache::in_memory()?,
@@ -234,6 +285,7 @@ impl Repository {
             key_id,
             cache: Mutex::new(cache),
             tree_blocks: Default::default(),
+            local_dir: dir,
         };
         repo.sync_index()?;
         Ok(repo)

@@ -21,7 +21,12 @@ use crate::repo::Repository;
 
 impl Repository {
     /// Brings the index cache up to date with the repository's index files.
+    /// With a put-only key, which cannot read index files, it only drops
+    /// what the cache holds of packs no longer stored.
     pub fn sync_index(&self) -> Result<()> {
+        if self.is_put_only() {
+            return self.sync_put_only();
+        }
         self.sync_index_skipping().map(|_| ())
     }
 

@@ -43,6 +43,7 @@ mod passwords;
 mod prune;
 mod prune_concurrent;
 mod prune_race;
+mod put_only;
 mod readme_facts;
 mod repair;
 mod roundtrip;

@@ -184,6 +184,13 @@ impl IndexCache {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// Every pack the cache has rows for.
+    pub fn pack_ids(&self) -> Result<Vec<PackId>> {
+        let mut stmt = self.conn.prepare("SELECT id FROM packs")?;
+        let rows = stmt.query_map([], |r| Ok(PackId(id_bytes(r.get(0)?)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// Index files some loaded index file supersedes: never to be loaded.
     pub fn superseded(&self) -> Result<HashSet<IndexId>> {
         let mut stmt = self.conn.prepare("SELECT DISTINCT id FROM superseded")?;

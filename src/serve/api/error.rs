@@ -58,6 +58,8 @@ impl ApiError {
         let status = match e.kind() {
             ErrorKind::Usage => StatusCode::BAD_REQUEST,
             ErrorKind::Locked => StatusCode::CONFLICT,
+            // A put-only key behind this repository: the operation needs a full key.
+            ErrorKind::PutOnlyKey => StatusCode::FORBIDDEN,
             // The service is stopping and takes no new jobs.
             ErrorKind::Interrupted => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,

@@ -1,0 +1,94 @@
+//! Opening with a put-only key: refused by `open` before any object but
+//! the config and key files is read; `open_for_backup` writes sealed
+//! objects the full key reads and reads nothing itself.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::crypto::KdfParams;
+use crate::error::ErrorKind;
+use crate::format::index::BlobKind;
+use crate::format::layout;
+use crate::ids::BlobId;
+use crate::repo::{BlobWriter, InitOptions, NewKey, OpenOptions, Repository};
+use crate::storage::memory::MemoryStorage;
+use crate::storage::Storage;
+
+fn options(dir: &std::path::Path) -> OpenOptions {
+    OpenOptions {
+        cache_dir: Some(dir.to_path_buf()),
+    }
+}
+
+fn setup(dir: &std::path::Path) -> (Arc<MemoryStorage>, Repository) {
+    let storage = Arc::new(MemoryStorage::new());
+    let init = InitOptions {
+        kdf: Some(KdfParams::insecure_for_tests()),
+        ..Default::default()
+    };
+    let repo = Repository::init(storage.clone(), b"full", init, options(dir)).unwrap();
+    let new = NewKey {
+        password: b"put",
+        kdf: KdfParams::insecure_for_tests(),
+        host: "h".into(),
+        username: "u".into(),
+    };
+    repo.add_put_only_key(b"full", &new).unwrap();
+    (storage, repo)
+}
+
+#[test]
+fn open_refuses_a_put_only_key_before_reading_any_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let (storage, full) = setup(dir.path());
+    let w = BlobWriter::new(&full);
+    w.add_if_new(BlobKind::Data, BlobId(full.keys().blob_id(b"x")), b"x")
+        .unwrap();
+    w.finish().unwrap();
+    // Every index file replaced by garbage: reading one would be a
+    // corruption error, not the refusal.
+    for o in storage.list(layout::INDEX_PREFIX).unwrap() {
+        storage.put(&o.key, Bytes::from_static(b"garbage")).unwrap();
+    }
+    let err = Repository::open(storage.clone(), b"put", options(dir.path()))
+        .err()
+        .expect("refused");
+    assert_eq!(err.kind(), ErrorKind::PutOnlyKey, "{err}");
+    assert!(err.to_string().contains("put-only"), "{err}");
+    // The backup path opens it, without reading the (garbage) index.
+    let put = Repository::open_for_backup(storage.clone(), b"put", options(dir.path())).unwrap();
+    assert!(put.is_put_only());
+    // A wrong password is still a wrong password.
+    let err = Repository::open(storage, b"nope", options(dir.path()))
+        .err()
+        .unwrap();
+    assert_eq!(err.kind(), ErrorKind::WrongPassword);
+}
+
+#[test]
+fn what_a_put_only_key_writes_the_full_key_reads_and_it_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let (storage, full) = setup(dir.path());
+    let put = Repository::open_for_backup(storage.clone(), b"put", options(dir.path())).unwrap();
+    assert_eq!(put.config(), full.config());
+    let data = b"written by a put-only key";
+    let id = BlobId(put.keys().blob_id(data));
+    assert_eq!(
+        id.0,
+        full.keys().blob_id(data),
+        "same blob ids: dedup works"
+    );
+    let w = BlobWriter::new(&put);
+    w.add_if_new(BlobKind::Data, id, data).unwrap();
+    w.finish().unwrap();
+    // Its own cache knows the blob (dedup); reading it back is refused.
+    assert!(put.cache().contains(BlobKind::Data, &id).unwrap());
+    let err = put.read_blob(BlobKind::Data, &id).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PutOnlyKey, "{err}");
+    // The full key syncs the sealed index and opens the sealed blob.
+    full.sync_index().unwrap();
+    assert_eq!(full.read_blob(BlobKind::Data, &id).unwrap(), data);
+    // The full key's own cache directory is not the put-only key's.
+    assert_ne!(put.local_dir(), full.local_dir());
+}
