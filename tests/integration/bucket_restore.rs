@@ -271,7 +271,10 @@ fn refused_target_credentials_name_the_target() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.starts_with("cairn: target bucket s3:"), "{stderr}");
     assert!(stderr.contains("HTTP 403 (access denied"), "{stderr}");
-    assert!(stderr.contains("CAIRN_TARGET_SECRET_ACCESS_KEY"), "{stderr}");
+    assert!(
+        stderr.contains("CAIRN_TARGET_SECRET_ACCESS_KEY"),
+        "{stderr}"
+    );
     assert!(stderr.contains(&b.name), "{stderr}");
     assert!(!stderr.contains("wrong-secret-value"), "{stderr}");
     assert!(b.keys().is_empty());
