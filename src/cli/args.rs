@@ -99,6 +99,9 @@ pub enum Command {
     Import(crate::cli::export::ImportArgs),
     /// Run the backup service: scheduled plans, job history, REST API, metrics.
     Serve(crate::cli::serve::ServeArgs),
+    /// Serve this repository's storage over HTTP to `rest:` clients holding a
+    /// token (append-only or full), keeping the bucket credentials here.
+    ServeRepo(crate::cli::serve_repo::ServeRepoArgs),
     /// Manage the key files (passwords) that open the repository.
     Key(crate::cli::key::KeyArgs),
     /// Copy snapshots, with their trees and data, into another repository.
