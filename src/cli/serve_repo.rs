@@ -35,6 +35,8 @@ pub fn run(g: &Global, a: ServeRepoArgs) -> Result<i32> {
         )));
     }
     let (location, _) = crate::cli::open::location(g)?;
-    let storage = crate::cli::storage::open(g, &location, false)?;
+    // Created if missing (a directory, a bucket), so that the operator can
+    // run `init` through the proxy with a `full` token.
+    let storage = crate::cli::storage::open(g, &location, true)?;
     crate::serve::repo_proxy::run(storage, a.listen, &a.tokens_file)
 }

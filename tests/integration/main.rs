@@ -44,6 +44,7 @@ mod prune_concurrent;
 mod prune_race;
 mod readme_facts;
 mod repair;
+mod repo_proxy;
 mod roundtrip;
 mod selection;
 mod serve_api;

@@ -87,12 +87,15 @@ fn backend(e: StorageError) -> Refusal {
     Refusal(status, e.to_string())
 }
 
-fn append_only(id: &Identity, method: &str, key: &str, why: &str) -> Refusal {
-    tracing::warn!("refused {method} {key} for token {:?}: {why}", id.name);
-    Refusal(
-        StatusCode::FORBIDDEN,
-        format!("this token is append-only: {why}"),
-    )
+/// 403 for what an append token may not do; `why` is added to the
+/// standard sentence, and the refusal is logged with the token's name.
+fn append_only(id: &Identity, method: &str, key: &str, why: Option<&str>) -> Refusal {
+    tracing::warn!("refused {method} {key} for token {:?}", id.name);
+    let error = match why {
+        Some(why) => format!("this token is append-only: {why}"),
+        None => "this token is append-only".to_string(),
+    };
+    Refusal(StatusCode::FORBIDDEN, error)
 }
 
 #[derive(Deserialize)]
@@ -187,19 +190,14 @@ async fn write(
     if stored == body {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
-    Err(append_only(
-        &id,
-        "PUT",
-        &key,
-        &format!("{key} exists with different bytes and may not be overwritten"),
-    ))
+    let why = "the object exists with different bytes and may not be overwritten";
+    Err(append_only(&id, "PUT", &key, Some(why)))
 }
 
 async fn remove(State(p): Shared, headers: HeaderMap, Path(key): Path<String>) -> Reply {
     let id = authorize(&p, &headers)?;
     if !policy::may_change(id.scope, &key) {
-        let why = format!("{key} may not be deleted");
-        return Err(append_only(&id, "DELETE", &key, &why));
+        return Err(append_only(&id, "DELETE", &key, None));
     }
     let storage = p.storage.clone();
     blocking(move || storage.delete(&key)).await?;
