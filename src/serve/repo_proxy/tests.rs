@@ -91,6 +91,10 @@ fn append_token_creates_but_never_destroys() {
         "the pack changed"
     );
     assert_eq!(c.get_range(pack, 7, 4).unwrap(), b"pack");
+    // Zero-length ranges go by the size a HEAD reports.
+    assert_eq!(c.get_range(pack, data.len() as u64, 0).unwrap(), b"");
+    let err = c.get_range(pack, data.len() as u64 + 1, 0).unwrap_err();
+    assert_eq!(err.kind, StorageErrorKind::Permanent, "{err}");
     assert_eq!(c.list("packs/").unwrap().len(), 1);
 
     // Locks: create-only, exactly once.
