@@ -307,6 +307,33 @@ fn proxy_killed_mid_backup_loses_nothing() {
     }
 }
 
+#[test]
+fn proxy_rereads_its_tokens_on_sighup() {
+    let (env, proxy) = setup(&[]);
+    let newer = "rotated-secret-0123456789abcdef";
+    let (status, _) = proxy.call("GET", "list?prefix=", Some(newer), b"").unwrap();
+    assert_eq!(status, 401);
+    std::fs::write(env.path("tokens"), format!("laptop append {newer}\n")).unwrap();
+    signal(&proxy.child, libc::SIGHUP);
+    wait_for("the new token to be accepted", || {
+        let (status, _) = proxy.call("GET", "list?prefix=", Some(newer), b"").unwrap();
+        (status == 200).then_some(())
+    });
+    for old in [FULL, APPEND] {
+        let (status, _) = proxy.call("GET", "list?prefix=", Some(old), b"").unwrap();
+        assert_eq!(status, 401, "a removed token still works");
+    }
+    // A broken file keeps the tokens in force.
+    std::fs::write(env.path("tokens"), "laptop bogus-scope x\n").unwrap();
+    signal(&proxy.child, libc::SIGHUP);
+    wait_for("the reload error in the log", || {
+        proxy.log().contains("tokens not reloaded").then_some(())
+    });
+    let (status, _) = proxy.call("GET", "list?prefix=", Some(newer), b"").unwrap();
+    assert_eq!(status, 200);
+    assert!(!proxy.log().contains(newer), "a token in the proxy's log");
+}
+
 fn signal(child: &Child, sig: i32) {
     // SAFETY: kill(2) on our own child's pid.
     assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);

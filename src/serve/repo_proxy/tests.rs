@@ -61,6 +61,22 @@ fn rest_over_local_passes_conformance_suite() {
     conformance::run_all(&client(&loc, FULL));
 }
 
+/// Through the proxy to the test SeaweedFS, when `CAIRN_TEST_S3` names one.
+#[test]
+fn rest_over_s3_passes_conformance_suite() {
+    let Some(endpoint) = std::env::var("CAIRN_TEST_S3")
+        .ok()
+        .filter(|e| !e.is_empty())
+    else {
+        eprintln!("SKIPPED: no S3 server (CAIRN_TEST_S3 unset): rest_over_s3");
+        return;
+    };
+    let prefix = format!("cairn-unit/rest-{:016x}", rand::random::<u64>());
+    let s3 = cairn::storage::open_location(&format!("s3:{endpoint}/{prefix}"), true).unwrap();
+    let loc = start(s3);
+    conformance::run_all(&client(&loc, FULL));
+}
+
 #[test]
 fn append_token_creates_but_never_destroys() {
     let backend = Arc::new(MemoryStorage::new());
