@@ -334,6 +334,53 @@ fn proxy_rereads_its_tokens_on_sighup() {
     assert!(!proxy.log().contains(newer), "a token in the proxy's log");
 }
 
+#[test]
+fn proxy_usage_errors_are_clear() {
+    let (env, proxy) = setup(&[]);
+    // A client without a token is told where to put one.
+    let out = env
+        .cmd(&["snapshots"])
+        .env("CAIRN_REPOSITORY", proxy.location())
+        .env_remove("CAIRN_REST_TOKEN")
+        .env_remove("CAIRN_REST_TOKEN_FILE")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("CAIRN_REST_TOKEN_FILE"), "{stderr}");
+    // The token from a file works like the variable.
+    let file = env.path("client-token");
+    std::fs::write(&file, format!("{APPEND}\n")).unwrap();
+    let out = env
+        .cmd(&["snapshots"])
+        .env("CAIRN_REPOSITORY", proxy.location())
+        .env_remove("CAIRN_REST_TOKEN")
+        .env("CAIRN_REST_TOKEN_FILE", &file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A wrong token: the command fails and says so, without echoing it.
+    let wrong = "wrong-secret-0123456789abcdef";
+    let out = run(&env, &proxy, wrong, &["snapshots"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("refused the token"), "{stderr}");
+    assert!(!stderr.contains(wrong), "{stderr}");
+    // Tokens in clear text across the network need a stated reason.
+    let out = env
+        .cmd(&["serve-repo", "--listen", "0.0.0.0:1", "--tokens-file"])
+        .arg(env.path("tokens"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--insecure-listen"), "{stderr}");
+}
+
 fn signal(child: &Child, sig: i32) {
     // SAFETY: kill(2) on our own child's pid.
     assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
