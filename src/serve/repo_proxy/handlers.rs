@@ -67,6 +67,23 @@ fn authorize(p: &Proxy, headers: &HeaderMap) -> Result<Identity, Refusal> {
         .ok_or_else(|| Refusal(StatusCode::UNAUTHORIZED, "missing or unknown token".into()))
 }
 
+/// 400 for a key no backend should see: empty, `.` or `..` segments, a
+/// backslash or NUL. Checked here so an S3 backend (which would store such
+/// a name literally) gets the same rules as a directory.
+fn check_key(key: &str) -> Result<(), Refusal> {
+    let bad = key
+        .split('/')
+        .any(|p| p.is_empty() || p == "." || p == "..")
+        || key.contains(['\\', '\0']);
+    if bad {
+        return Err(Refusal(
+            StatusCode::BAD_REQUEST,
+            format!("unsafe key {key:?}"),
+        ));
+    }
+    Ok(())
+}
+
 /// Runs a storage call off the async threads.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, StorageError> + Send + 'static,
@@ -121,6 +138,7 @@ async fn list(State(p): Shared, headers: HeaderMap, Query(q): Query<ListQuery>) 
 /// GET (and HEAD) of a whole object, or of one `Range: bytes=A-B`.
 async fn read(State(p): Shared, headers: HeaderMap, Path(key): Path<String>) -> Reply {
     authorize(&p, &headers)?;
+    check_key(&key)?;
     let storage = p.storage.clone();
     let Some(range) = headers.get(header::RANGE) else {
         let data = blocking(move || storage.get(&key)).await?;
@@ -166,6 +184,7 @@ async fn write(
     body: Bytes,
 ) -> Reply {
     let id = authorize(&p, &headers)?;
+    check_key(&key)?;
     let if_absent = headers
         .get(header::IF_NONE_MATCH)
         .is_some_and(|v| v.as_bytes() == b"*");
@@ -196,6 +215,7 @@ async fn write(
 
 async fn remove(State(p): Shared, headers: HeaderMap, Path(key): Path<String>) -> Reply {
     let id = authorize(&p, &headers)?;
+    check_key(&key)?;
     if !policy::may_change(id.scope, &key) {
         return Err(append_only(&id, "DELETE", &key, None));
     }

@@ -145,3 +145,18 @@ fn wrong_or_missing_tokens_are_refused_without_echoing_them() {
     assert_eq!(backend.len(), 1);
     assert!(backend.get("packs/x").is_err());
 }
+
+#[test]
+fn unsafe_keys_are_bad_requests_before_the_backend_sees_them() {
+    let backend = Arc::new(MemoryStorage::new());
+    let loc = start(backend.clone());
+    let c = client(&loc, FULL);
+    for key in ["a/../config", "./config", "a//b", "back\\slash", "nul\0"] {
+        let err = c.put(key, Bytes::from_static(b"x")).unwrap_err();
+        assert_eq!(err.kind, StorageErrorKind::Permanent, "{key:?}: {err}");
+        assert!(err.to_string().contains("HTTP 400"), "{key:?}: {err}");
+        assert!(c.get(key).unwrap_err().to_string().contains("HTTP 400"));
+        assert!(c.delete(key).unwrap_err().to_string().contains("HTTP 400"));
+    }
+    assert!(backend.is_empty());
+}
