@@ -16,8 +16,10 @@ pub struct Cli {
 
 #[derive(Args, Debug, Clone)]
 pub struct Global {
-    /// Repository location: a directory, s3:[https://ENDPOINT/]BUCKET[/PREFIX] or
-    /// r2:ACCOUNT_ID/BUCKET[/PREFIX]. Default: a repository in your data directory.
+    /// Repository location: a directory, s3:[https://ENDPOINT/]BUCKET[/PREFIX],
+    /// r2:ACCOUNT_ID/BUCKET[/PREFIX] or rest:http://HOST:PORT/ (a `cairn serve-repo`
+    /// proxy; token in CAIRN_REST_TOKEN or CAIRN_REST_TOKEN_FILE). Default: a
+    /// repository in your data directory.
     #[arg(short = 'r', long = "repo", env = "CAIRN_REPOSITORY", global = true)]
     pub repo: Option<String>,
     /// Machine-readable output on stdout (docs/json.md); progress and warnings
@@ -99,6 +101,9 @@ pub enum Command {
     Import(crate::cli::export::ImportArgs),
     /// Run the backup service: scheduled plans, job history, REST API, metrics.
     Serve(crate::cli::serve::ServeArgs),
+    /// Serve this repository's storage over HTTP to `rest:` clients holding a
+    /// token (append-only or full), keeping the bucket credentials here.
+    ServeRepo(crate::cli::serve_repo::ServeRepoArgs),
     /// Manage the key files (passwords) that open the repository.
     Key(crate::cli::key::KeyArgs),
     /// Copy snapshots, with their trees and data, into another repository.

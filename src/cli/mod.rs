@@ -30,6 +30,7 @@ mod repo;
 mod restore;
 mod restore_bucket;
 pub(crate) mod serve;
+mod serve_repo;
 mod stats;
 mod storage;
 mod table;
@@ -64,6 +65,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Export(a) => export::export(g, a),
         Command::Import(a) => export::import(g, a),
         Command::Serve(a) => serve::run(g, a),
+        Command::ServeRepo(a) => serve_repo::run(g, a),
         Command::Key(a) => key::run(g, a),
         Command::Copy(a) => copy::run(g, a),
         Command::Stats(a) => stats::run(g, a),

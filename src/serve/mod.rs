@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod model;
 pub mod notify;
 mod process;
+pub mod repo_proxy;
 pub mod repos;
 pub mod scheduler;
 pub mod web;

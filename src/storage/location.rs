@@ -1,13 +1,17 @@
 //! Turning a repository location string into a storage stack. The one
 //! place where backends and their wrappers are composed:
-//! `Stats<Local>` or `Stats<S3>`. The S3 backend retries inside the SDK,
-//! so no retry wrapper is stacked on it (attempts would multiply).
+//! `Stats<Local>`, `Stats<S3>` or `Stats<Retry<Rest>>`. The S3 backend
+//! retries inside the SDK, so no retry wrapper is stacked on it (attempts
+//! would multiply); the `rest:` backend gets the retry wrapper, which is
+//! how a restarted proxy or a dropped connection is ridden out.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::storage::local::LocalStorage;
+use crate::storage::rest::{is_rest_location, RestStorage};
+use crate::storage::retry::{RetryPolicy, RetryStorage};
 use crate::storage::s3::{is_s3_location, S3Options, S3Storage};
 use crate::storage::stats::{StatsHandle, StatsStorage};
 use crate::storage::Storage;
@@ -31,8 +35,10 @@ pub fn open_location(location: &str, create: bool) -> Result<Arc<dyn Storage>> {
 }
 
 /// Opens the storage a location names: a directory (a plain path or
-/// `local:PATH`), `s3:…` or `r2:…` (see [`crate::storage::s3::config`]).
-/// `create` makes the directory or bucket if it is missing.
+/// `local:PATH`), `s3:…` or `r2:…` (see [`crate::storage::s3::config`]), or
+/// `rest:http://HOST:PORT/` (a `cairn serve-repo` proxy; the token comes
+/// from the environment, see [`crate::storage::rest`]). `create` makes the
+/// directory or bucket if it is missing; a proxy's backend already exists.
 pub fn open_location_with(
     location: &str,
     create: bool,
@@ -49,10 +55,18 @@ pub fn open_location_with(
             storage: Arc::new(stats),
         });
     }
+    if is_rest_location(location) {
+        let rest = RestStorage::open(location)?;
+        let stats = StatsStorage::new(RetryStorage::new(rest, RetryPolicy::default()));
+        return Ok(OpenedStorage {
+            stats: stats.handle(),
+            storage: Arc::new(stats),
+        });
+    }
     if let Some((scheme, _)) = location.split_once(':') {
         if scheme != "local" && !scheme.contains('/') && scheme.len() > 1 {
             return Err(Error::Usage(format!(
-                "unsupported repository location {location:?}: use a directory path, s3:… or r2:…"
+                "unsupported repository location {location:?}: use a directory path, s3:…, r2:… or rest:http://…"
             )));
         }
     }

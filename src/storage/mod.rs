@@ -13,6 +13,7 @@ mod location;
 pub mod memory;
 mod pack_buf;
 pub mod probe;
+pub mod rest;
 pub mod retry;
 pub mod s3;
 mod staged;

@@ -46,6 +46,7 @@ mod prune_race;
 mod put_only;
 mod readme_facts;
 mod repair;
+mod repo_proxy;
 mod roundtrip;
 mod selection;
 mod serve_api;

@@ -1,0 +1,162 @@
+//! The `rest:` backend against an in-process proxy on a loopback port: the
+//! storage conformance suite with a `full` token, and the append-only
+//! policy as a client sees it.
+
+use std::sync::{Arc, RwLock};
+
+use bytes::Bytes;
+
+use cairn::storage::conformance;
+use cairn::storage::local::LocalStorage;
+use cairn::storage::memory::MemoryStorage;
+use cairn::storage::rest::RestStorage;
+use cairn::storage::{Storage, StorageErrorKind};
+
+use super::handlers::{router, Proxy};
+use super::tokens::Tokens;
+
+const FULL: &str = "full-secret-0123456789";
+const APPEND: &str = "append-secret-0123456789";
+
+/// A proxy over `storage` on a loopback port, served from a thread of its
+/// own for the rest of the test process; its `rest:` location.
+fn start(storage: Arc<dyn Storage>) -> String {
+    let tokens = Tokens::parse(&format!("op full {FULL}\nlaptop append {APPEND}\n")).unwrap();
+    let proxy = Arc::new(Proxy {
+        storage,
+        tokens: RwLock::new(Arc::new(tokens)),
+    });
+    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    std_listener.set_nonblocking(true).unwrap();
+    let addr = std_listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(std_listener).unwrap();
+            axum::serve(listener, router(proxy)).await.unwrap();
+        });
+    });
+    format!("rest:http://{addr}/")
+}
+
+fn client(location: &str, token: &str) -> RestStorage {
+    RestStorage::with_token(location, token).unwrap()
+}
+
+#[test]
+fn rest_over_memory_passes_conformance_suite() {
+    let loc = start(Arc::new(MemoryStorage::new()));
+    conformance::run_all(&client(&loc, FULL));
+}
+
+#[test]
+fn rest_over_local_passes_conformance_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let local = LocalStorage::create(dir.path().join("repo")).unwrap();
+    let loc = start(Arc::new(local));
+    conformance::run_all(&client(&loc, FULL));
+}
+
+/// Through the proxy to the test SeaweedFS, when `CAIRN_TEST_S3` names one.
+#[test]
+fn rest_over_s3_passes_conformance_suite() {
+    let Some(endpoint) = std::env::var("CAIRN_TEST_S3")
+        .ok()
+        .filter(|e| !e.is_empty())
+    else {
+        eprintln!("SKIPPED: no S3 server (CAIRN_TEST_S3 unset): rest_over_s3");
+        return;
+    };
+    let prefix = format!("cairn-unit/rest-{:016x}", rand::random::<u64>());
+    let s3 = cairn::storage::open_location(&format!("s3:{endpoint}/{prefix}"), true).unwrap();
+    let loc = start(s3);
+    conformance::run_all(&client(&loc, FULL));
+}
+
+#[test]
+fn append_token_creates_but_never_destroys() {
+    let backend = Arc::new(MemoryStorage::new());
+    let loc = start(backend.clone());
+    let c = client(&loc, APPEND);
+    let pack = "packs/ab/ab01";
+    let data = Bytes::from_static(b"sealed pack bytes");
+    c.put(pack, data.clone()).expect("create");
+    c.put(pack, data.clone())
+        .expect("a retried upload of the same bytes");
+    let err = c.put(pack, Bytes::from_static(b"other")).unwrap_err();
+    assert_eq!(err.kind, StorageErrorKind::Permanent);
+    assert!(
+        err.to_string()
+            .contains("the proxy refused PUT packs/ab/ab01"),
+        "{err}"
+    );
+    let err = c.delete(pack).unwrap_err();
+    assert_eq!(err.kind, StorageErrorKind::Permanent);
+    let msg = err.to_string();
+    assert!(
+        msg.contains("the proxy refused DELETE packs/ab/ab01: this token is append-only"),
+        "{msg}"
+    );
+    assert_eq!(
+        backend.get(pack).unwrap(),
+        data.as_ref(),
+        "the pack changed"
+    );
+    assert_eq!(c.get_range(pack, 7, 4).unwrap(), b"pack");
+    // Zero-length ranges go by the size a HEAD reports.
+    assert_eq!(c.get_range(pack, data.len() as u64, 0).unwrap(), b"");
+    let err = c.get_range(pack, data.len() as u64 + 1, 0).unwrap_err();
+    assert_eq!(err.kind, StorageErrorKind::Permanent, "{err}");
+    assert_eq!(c.list("packs/").unwrap().len(), 1);
+
+    // Locks: create-only, exactly once.
+    assert!(c.put_if_absent("locks/1", data.clone()).unwrap());
+    assert!(!c.put_if_absent("locks/1", data.clone()).unwrap());
+    assert!(c.delete("locks/1").is_err());
+
+    // A backup's own marker and probe may be rewritten and deleted.
+    for key in ["running/ab12", "cairn-probe-00ff"] {
+        c.put(key, Bytes::from_static(b"1")).unwrap();
+        c.put(key, Bytes::from_static(b"2")).unwrap();
+        c.delete(key).unwrap();
+        assert!(backend.get(key).unwrap_err().is_not_found(), "{key}");
+    }
+}
+
+#[test]
+fn wrong_or_missing_tokens_are_refused_without_echoing_them() {
+    let backend = Arc::new(MemoryStorage::new());
+    backend.put("config", Bytes::from_static(b"c")).unwrap();
+    let loc = start(backend.clone());
+    for token in ["", "not-a-token-0123456789", &APPEND[1..]] {
+        let c = client(&loc, token);
+        let err = c.get("config").unwrap_err();
+        assert_eq!(err.kind, StorageErrorKind::Permanent, "{err}");
+        let msg = err.to_string();
+        assert!(msg.contains("refused the token"), "{msg}");
+        assert!(token.is_empty() || !msg.contains(token), "{msg}");
+        assert!(c.put("packs/x", Bytes::from_static(b"x")).is_err());
+        assert!(c.delete("config").is_err());
+    }
+    assert_eq!(backend.len(), 1);
+    assert!(backend.get("packs/x").is_err());
+}
+
+#[test]
+fn unsafe_keys_are_bad_requests_before_the_backend_sees_them() {
+    let backend = Arc::new(MemoryStorage::new());
+    let loc = start(backend.clone());
+    let c = client(&loc, FULL);
+    for key in ["a/../config", "./config", "a//b", "back\\slash", "nul\0"] {
+        let err = c.put(key, Bytes::from_static(b"x")).unwrap_err();
+        assert_eq!(err.kind, StorageErrorKind::Permanent, "{key:?}: {err}");
+        assert!(err.to_string().contains("HTTP 400"), "{key:?}: {err}");
+        assert!(c.get(key).unwrap_err().to_string().contains("HTTP 400"));
+        assert!(c.delete(key).unwrap_err().to_string().contains("HTTP 400"));
+    }
+    assert!(backend.is_empty());
+}
