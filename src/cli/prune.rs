@@ -42,9 +42,10 @@ impl PruneFlags {
     }
 }
 
-/// Tests move prune's clock (to see a killed backup's marker expire)
-/// with the hidden `CAIRN_TEST_PRUNE_CLOCK_OFFSET` (seconds to add).
-fn test_clock() -> Option<i64> {
+/// Tests move prune's clock (to see a killed backup's marker expire, or a
+/// retention lock pass; forget's lock check uses it too) with the hidden
+/// `CAIRN_TEST_PRUNE_CLOCK_OFFSET` (seconds to add).
+pub fn test_clock() -> Option<i64> {
     let offset: i64 = std::env::var("CAIRN_TEST_PRUNE_CLOCK_OFFSET")
         .ok()?
         .parse()

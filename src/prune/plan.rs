@@ -63,6 +63,8 @@ pub struct PrunePlan {
     pub index_files: Vec<IndexId>,
     /// Index files already superseded but still stored (a crashed prune).
     pub stale_index_files: Vec<IndexId>,
+    /// Packs due for deletion held back (as `Wait`) by their retention.
+    pub locked_packs: u64,
 }
 
 impl PrunePlan {
@@ -190,7 +192,7 @@ pub fn plan(repo: &Repository, opts: &PruneOptions, progress: &dyn Progress) -> 
         })
         .collect();
     limit_repacks(&mut packs, opts.max_repack_bytes);
-    let unindexed = repo
+    let mut unindexed: Vec<_> = repo
         .cache()
         .prune_unindexed()?
         .into_iter()
@@ -202,6 +204,7 @@ pub fn plan(repo: &Repository, opts: &PruneOptions, progress: &dyn Progress) -> 
             (u.id, u.size, u.condemned_since, action)
         })
         .collect();
+    let locked_packs = super::locked::hold_locked_packs(repo, now, &mut packs, &mut unindexed)?;
     Ok(PrunePlan {
         now,
         grace_secs,
@@ -212,6 +215,7 @@ pub fn plan(repo: &Repository, opts: &PruneOptions, progress: &dyn Progress) -> 
         running,
         index_files,
         stale_index_files,
+        locked_packs,
     })
 }
 

@@ -7,6 +7,7 @@ mod fan_out;
 mod keyring;
 pub mod lock;
 pub mod marker;
+pub mod object_lock;
 mod prune_cache;
 mod reader;
 mod repack;
@@ -37,7 +38,7 @@ use bytes::Bytes;
 
 use crate::crypto::{KdfParams, Keys, MasterKey};
 use crate::error::{Error, Result};
-use crate::format::config::{ChunkerParams, Config};
+use crate::format::config::{ChunkerParams, Config, RetentionLock};
 use crate::format::envelope::{self, ObjectType};
 use crate::format::index::IndexFile;
 use crate::format::keyfile::KeyFile;
@@ -56,6 +57,9 @@ pub struct InitOptions {
     /// The format version to write: [`FORMAT_VERSION`] unless a test needs
     /// an older repository (one of [`crate::format::SUPPORTED_VERSIONS`]).
     pub version: u32,
+    /// Retention the storage enforces on immutable objects; Object Lock
+    /// needs a bucket created with Object Lock enabled (checked at init).
+    pub lock: Option<RetentionLock>,
 }
 
 impl Default for InitOptions {
@@ -66,6 +70,7 @@ impl Default for InitOptions {
             pack_size: 16 * 1024 * 1024,
             compression: Some(3),
             version: FORMAT_VERSION,
+            lock: None,
         }
     }
 }
@@ -118,6 +123,8 @@ impl Repository {
                 opts.version
             )));
         }
+        object_lock::check_supported(storage.as_ref(), opts.lock.as_ref())?;
+        let retained = object_lock::wrap(storage.clone(), opts.lock.as_ref());
         let kdf = match opts.kdf {
             Some(k) => k,
             None => KdfParams::DEFAULT,
@@ -132,6 +139,7 @@ impl Repository {
             chunker: opts.chunker,
             pack_size: opts.pack_size,
             compression: opts.compression,
+            lock: opts.lock,
         };
         let kf = KeyFile::create(
             &master,
@@ -146,8 +154,8 @@ impl Repository {
         // The key file goes first: a config without a key would be unopenable.
         // The config is create-only: of two inits racing on one location,
         // exactly one wins and the other leaves nothing behind.
-        storage.put(&layout::key(&key_id), Bytes::from(kf_bytes))?;
-        if !storage.put_if_absent(layout::CONFIG, Bytes::from(config.encode(&keys)))? {
+        retained.put(&layout::key(&key_id), Bytes::from(kf_bytes))?;
+        if !retained.put_if_absent(layout::CONFIG, Bytes::from(config.encode(&keys)))? {
             storage.delete(&layout::key(&key_id))?;
             return Err(Error::Usage(format!(
                 "a repository was created at {} at the same moment; use it",
@@ -218,6 +226,7 @@ impl Repository {
         key_id: KeyId,
         open: &OpenOptions,
     ) -> Result<Repository> {
+        let storage = object_lock::wrap(storage, config.lock.as_ref());
         let root = open.cache_dir.clone().or_else(default_cache_root);
         let cache = match root {
             Some(root) => {
