@@ -21,6 +21,7 @@
 //! through the maintenance lock (`repo::lock`).
 
 mod execute;
+mod extend;
 mod locked;
 #[cfg(test)]
 mod locked_tests;
@@ -33,6 +34,8 @@ mod tests;
 use std::time::Duration;
 
 use serde::Serialize;
+
+pub use extend::{extend_lock, ExtendOptions, ExtendReport};
 
 use crate::error::{Error, Result};
 use crate::progress::Progress;

@@ -6,6 +6,7 @@ mod cache;
 mod fan_out;
 mod keyring;
 pub mod lock;
+pub mod lock_rules;
 pub mod marker;
 pub mod object_lock;
 mod prune_cache;
