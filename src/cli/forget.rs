@@ -129,6 +129,9 @@ pub fn run(g: &Global, a: ForgetArgs) -> Result<i32> {
         now: prune::test_clock(),
     };
     let report = forget::forget(&repo, &opts)?;
+    for w in &report.floods {
+        eprintln!("warning: {w}");
+    }
     if g.json {
         // One document: with --prune, prune's summary is nested in it.
         let prune = match a.prune {
@@ -145,6 +148,7 @@ pub fn run(g: &Global, a: ForgetArgs) -> Result<i32> {
             "to_remove": report.to_remove(),
             "snapshots": report.decisions.iter().map(decision_json).collect::<Vec<_>>(),
             "locked": report.locked.iter().map(locked_json).collect::<Vec<_>>(),
+            "flood_warnings": report.floods,
             "prune": prune,
         }))?;
         return Ok(exit::OK);

@@ -41,6 +41,7 @@
 //! # }
 //! ```
 
+pub mod flood;
 pub mod policy;
 pub mod select;
 
@@ -88,6 +89,8 @@ pub struct ForgetReport {
     /// bucket-lock rule) has not passed, with its end: left stored, and
     /// removed by the first `forget` after that.
     pub locked: Vec<(SnapshotId, i64)>,
+    /// Groups whose snapshot count jumped far beyond their usual rate.
+    pub floods: Vec<flood::FloodWarning>,
     pub dry_run: bool,
 }
 
@@ -125,10 +128,12 @@ pub fn forget(repo: &Repository, opts: &ForgetOptions) -> Result<ForgetReport> {
             removed.push(d.id);
         }
     }
+    let floods = flood::flood_warnings(&decisions, now);
     Ok(ForgetReport {
         decisions,
         removed,
         locked,
+        floods,
         dry_run: opts.dry_run,
     })
 }
