@@ -129,3 +129,49 @@ impl<'r> LockCheck<'r> {
         Ok(self.listed[&prefix].get(key).copied())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::KdfParams;
+    use crate::repo::{InitOptions, OpenOptions};
+    use crate::storage::local::LocalStorage;
+
+    /// Under bucket-lock rules an object is retained for `days` from its
+    /// upload (the listing's modification time); mutable objects never.
+    #[test]
+    fn bucket_rules_count_the_age_from_the_upload() {
+        let tmp = tempfile::tempdir().unwrap();
+        let storage = Arc::new(LocalStorage::create(tmp.path().join("repo")).unwrap());
+        let init = InitOptions {
+            kdf: Some(KdfParams::insecure_for_tests()),
+            lock: Some(RetentionLock {
+                kind: LockKind::BucketRules,
+                days: 1,
+            }),
+            ..Default::default()
+        };
+        let open = OpenOptions {
+            cache_dir: Some(tmp.path().join("cache")),
+        };
+        let repo = Repository::init(storage.clone(), b"pw", init, open).unwrap();
+        // Nothing is asked of the storage: it has no Object Lock.
+        assert!(!storage.lock_supported().unwrap());
+        let now = crate::time::now().0.secs;
+        let key = storage.list(layout::KEYS_PREFIX).unwrap()[0].key.clone();
+        let mut check = LockCheck::new(&repo, now);
+        let until = check.locked_until(&key).unwrap().expect("retained");
+        assert!(
+            (now + 86_400 - 5..=now + 86_400 + 5).contains(&until),
+            "{until}"
+        );
+        assert!(check.locked_until(layout::CONFIG).unwrap().is_some());
+        assert_eq!(
+            check.locked_until("locks/00000000000000000001").unwrap(),
+            None
+        );
+        assert_eq!(check.locked_until(layout::POLICY).unwrap(), None);
+        let mut later = LockCheck::new(&repo, now + 86_400 + 10);
+        assert_eq!(later.locked_until(&key).unwrap(), None);
+    }
+}
