@@ -104,10 +104,10 @@ fn prune_and_forget_wait_for_the_lock_then_delete() {
     assert_eq!(keys(&*storage, "snapshots/"), snapshots);
     assert_clean(&repo);
 
-    // The old snapshot's packs had their retention extended (as
-    // `repo extend-lock` does for referenced objects) to ten days.
+    // The packs and index files had their retention extended (as
+    // `repo extend-lock` does for objects in use) to ten days.
     let packs_before = keys(&*storage, "packs/");
-    for key in &packs_before {
+    for key in packs_before.iter().chain(&keys(&*storage, "index/")) {
         storage
             .set_retention(key, real_now + 10 * DAY, RetentionMode::Compliance)
             .unwrap();
@@ -132,18 +132,24 @@ fn prune_and_forget_wait_for_the_lock_then_delete() {
     let r = prune_at(real_now + 2 * DAY);
     assert_eq!(r.packs_deleted, 0, "{r:?}");
     assert!(r.packs_locked > 0, "{r:?}");
+    assert!(r.index_files_locked > 0, "{r:?}");
     assert_eq!(keys(&*storage, "packs/"), packs_before);
     assert_clean(&repo);
-    // Once more within the retention: still nothing deleted, no error.
+    // Once more within the retention: still nothing deleted, no error,
+    // and no new index file (only retained stale files to delete is no
+    // reason to write one more retained file).
+    let index_before = keys(&*storage, "index/");
     let r = prune_at(real_now + 5 * DAY);
     assert_eq!((r.packs_deleted, r.packs_locked > 0), (0, true), "{r:?}");
+    assert_eq!(r.index_files_written, 0, "{r:?}");
+    assert_eq!(keys(&*storage, "index/"), index_before);
     assert_clean(&repo);
 
     // After the retention: a later prune deletes them.
     clock.store(real_now + 11 * DAY, Ordering::SeqCst);
     let r = prune_at(real_now + 11 * DAY);
     assert!(r.packs_deleted > 0, "{r:?}");
-    assert_eq!(r.packs_locked, 0, "{r:?}");
+    assert_eq!((r.packs_locked, r.index_files_locked), (0, 0), "{r:?}");
     assert!(keys(&*storage, "packs/").len() < packs_before.len());
     assert_clean(&repo);
 }

@@ -65,6 +65,10 @@ pub struct PrunePlan {
     pub stale_index_files: Vec<IndexId>,
     /// Packs due for deletion held back (as `Wait`) by their retention.
     pub locked_packs: u64,
+    /// Every stale index file is still retained: deleting none of them is
+    /// no reason to rewrite the index (each rewrite would add one more
+    /// retained file, run after run).
+    pub stale_all_locked: bool,
 }
 
 impl PrunePlan {
@@ -76,7 +80,7 @@ impl PrunePlan {
                 PackAction::Keep | PackAction::Wait | PackAction::KeptForBackup
             )
         };
-        !self.stale_index_files.is_empty()
+        (!self.stale_index_files.is_empty() && !self.stale_all_locked)
             || self.packs.iter().any(|p| !stays(p.action))
             || self.unindexed.iter().any(|u| !stays(u.3))
     }
@@ -205,6 +209,10 @@ pub fn plan(repo: &Repository, opts: &PruneOptions, progress: &dyn Progress) -> 
         })
         .collect();
     let locked_packs = super::locked::hold_locked_packs(repo, now, &mut packs, &mut unindexed)?;
+    let stale_all_locked = repo.config().lock.is_some()
+        && super::locked::deletable_index_files(repo, now, stale_index_files.iter())?
+            .0
+            .is_empty();
     Ok(PrunePlan {
         now,
         grace_secs,
@@ -216,6 +224,7 @@ pub fn plan(repo: &Repository, opts: &PruneOptions, progress: &dyn Progress) -> 
         index_files,
         stale_index_files,
         locked_packs,
+        stale_all_locked,
     })
 }
 
