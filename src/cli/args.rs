@@ -142,6 +142,19 @@ pub struct InitArgs {
     /// 0 stores data uncompressed.
     #[arg(long, default_value_t = 3, allow_negative_numbers = true)]
     pub compression: i32,
+    /// Write every immutable object with S3 Object Lock retention of DAYS
+    /// (the bucket must have Object Lock enabled); prune and forget then
+    /// delete nothing still retained.
+    #[arg(long, value_name = "DAYS", conflicts_with = "lock_rules")]
+    pub object_lock: Option<u32>,
+    /// Object Lock mode: compliance (nobody can shorten or delete) or
+    /// governance (principals allowed to bypass governance can).
+    #[arg(long, value_name = "MODE", default_value = "compliance", value_parser = ["compliance", "governance"], requires = "object_lock")]
+    pub lock_mode: String,
+    /// The bucket has R2 bucket-lock rules of DAYS (see `cairn repo
+    /// lock-rules`); prune and forget delete nothing younger.
+    #[arg(long, value_name = "DAYS")]
+    pub lock_rules: Option<u32>,
 }
 
 /// Which snapshots a command looks at.

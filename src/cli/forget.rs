@@ -4,6 +4,7 @@
 use clap::Args;
 
 use cairn::forget::{self, Decision, ForgetOptions, ForgetReport, GroupBy, Policy, Span};
+use cairn::format::tree::Timestamp;
 use cairn::{Error, Result};
 
 use crate::cli::args::{Filter, Global};
@@ -125,8 +126,12 @@ pub fn run(g: &Global, a: ForgetArgs) -> Result<i32> {
         group_by,
         filter: a.filter.to_filter(),
         dry_run: a.dry_run,
+        now: cairn::prune::test_clock(),
     };
     let report = forget::forget(&repo, &opts)?;
+    for w in &report.floods {
+        eprintln!("warning: {w}");
+    }
     if g.json {
         // One document: with --prune, prune's summary is nested in it.
         let prune = match a.prune {
@@ -142,6 +147,8 @@ pub fn run(g: &Global, a: ForgetArgs) -> Result<i32> {
             "removed": report.removed.len(),
             "to_remove": report.to_remove(),
             "snapshots": report.decisions.iter().map(decision_json).collect::<Vec<_>>(),
+            "locked": report.locked.iter().map(locked_json).collect::<Vec<_>>(),
+            "flood_warnings": report.floods,
             "prune": prune,
         }))?;
         return Ok(exit::OK);
@@ -164,6 +171,15 @@ fn prune_json(
     let report = cairn::prune::prune(repo, &a.prune_flags.options(a.dry_run), &out)?;
     out.clear();
     serde_json::to_value(&report).map_err(|e| Error::Internal(format!("json: {e}")))
+}
+
+/// A snapshot the policy removes that its retention keeps for now.
+fn locked_json((id, until): &(cairn::ids::SnapshotId, i64)) -> serde_json::Value {
+    serde_json::json!({
+        "id": id,
+        "locked_until": cairn::time::rfc3339_local(Timestamp { secs: *until, nanos: 0 }),
+        "locked_until_unix": until,
+    })
 }
 
 fn decision_json(d: &Decision) -> serde_json::Value {
@@ -210,6 +226,17 @@ fn print_report(report: &ForgetReport, policy: &Policy, source: forget::PolicySo
             reasons.join(", ")
         );
         println!("{}", line.trim_end());
+    }
+    if let Some(last) = report.locked.iter().map(|l| l.1).max() {
+        println!(
+            "\n{} snapshots stay stored until their retention ends (at the latest {}); \
+             a later forget removes them",
+            report.locked.len(),
+            cairn::time::format_local(Timestamp {
+                secs: last,
+                nanos: 0
+            })
+        );
     }
     let n = report.to_remove();
     if report.dry_run {

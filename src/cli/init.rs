@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use cairn::crypto::KdfParams;
+use cairn::format::config::{LockKind, RetentionLock};
 use cairn::repo::{InitOptions, Repository};
 use cairn::storage::Storage;
 use cairn::{Error, Result};
@@ -63,8 +64,26 @@ fn init_options(a: &InitArgs) -> Result<InitOptions> {
         kdf: Some(kdf_params(&a.kdf)?),
         pack_size: a.pack_size_mib * 1024 * 1024,
         compression: (a.compression != 0).then_some(a.compression),
+        lock: retention_lock(a)?,
         ..InitOptions::default()
     })
+}
+
+/// The retention lock `--object-lock` or `--lock-rules` asks for.
+fn retention_lock(a: &InitArgs) -> Result<Option<RetentionLock>> {
+    let (kind, days) = match (a.object_lock, a.lock_rules) {
+        (Some(d), _) if a.lock_mode == "governance" => (LockKind::ObjectLockGovernance, d),
+        (Some(d), _) => (LockKind::ObjectLockCompliance, d),
+        (None, Some(d)) => (LockKind::BucketRules, d),
+        (None, None) => return Ok(None),
+    };
+    if !(1..=RetentionLock::MAX_DAYS).contains(&days) {
+        return Err(Error::Usage(format!(
+            "the retention must be 1 to {} days",
+            RetentionLock::MAX_DAYS
+        )));
+    }
+    Ok(Some(RetentionLock { kind, days }))
 }
 
 pub fn run(g: &Global, a: InitArgs) -> Result<i32> {

@@ -27,6 +27,7 @@ pub mod policy;
 mod prune;
 mod repair;
 mod repo;
+mod repo_lock;
 mod restore;
 mod restore_bucket;
 pub(crate) mod serve;

@@ -21,11 +21,19 @@ pub enum RepoCommand {
     /// Check that the storage works: credentials, bucket access, and writing,
     /// reading and deleting a probe object. Needs no password.
     Ping,
+    /// Print the Cloudflare R2 bucket-lock rules that protect this
+    /// repository's immutable objects, or check a rules file against it.
+    LockRules(crate::cli::repo_lock::LockRulesArgs),
+    /// Extend the Object Lock retention of objects still in use whose
+    /// retention ends soon.
+    ExtendLock(crate::cli::repo_lock::ExtendLockArgs),
 }
 
 pub fn run(g: &Global, a: RepoArgs) -> Result<i32> {
     match a.command {
         RepoCommand::Ping => ping(g),
+        RepoCommand::LockRules(a) => crate::cli::repo_lock::lock_rules(g, a),
+        RepoCommand::ExtendLock(a) => crate::cli::repo_lock::extend_lock(g, a),
     }
 }
 

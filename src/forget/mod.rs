@@ -41,6 +41,7 @@
 //! # }
 //! ```
 
+pub mod flood;
 pub mod policy;
 pub mod select;
 
@@ -57,7 +58,9 @@ pub use policy::{
 pub use select::{select, Bucket, Decision, GroupKey, Reason};
 
 use crate::error::{Error, Result};
+use crate::format::layout;
 use crate::ids::SnapshotId;
+use crate::repo::object_lock::LockCheck;
 use crate::repo::{Repository, SnapshotFilter};
 
 /// What to forget.
@@ -71,6 +74,8 @@ pub struct ForgetOptions {
     pub filter: SnapshotFilter,
     /// Decide and report, delete nothing.
     pub dry_run: bool,
+    /// The clock retention is judged by (Unix seconds); `None` is now.
+    pub now: Option<i64>,
 }
 
 /// What `forget` decided and did.
@@ -80,6 +85,12 @@ pub struct ForgetReport {
     pub decisions: Vec<Decision>,
     /// Snapshots actually deleted (empty on a dry run).
     pub removed: Vec<SnapshotId>,
+    /// Snapshots the policy removes but whose retention (Object Lock or a
+    /// bucket-lock rule) has not passed, with its end: left stored, and
+    /// removed by the first `forget` after that.
+    pub locked: Vec<(SnapshotId, i64)>,
+    /// Groups whose snapshot count jumped far beyond their usual rate.
+    pub floods: Vec<flood::FloodWarning>,
     pub dry_run: bool,
 }
 
@@ -106,16 +117,23 @@ pub fn forget(repo: &Repository, opts: &ForgetOptions) -> Result<ForgetReport> {
     opts.policy.validate()?;
     let snapshots = repo.snapshots(&opts.filter)?;
     let decisions = select(&snapshots, &opts.policy, opts.group_by);
-    let mut removed = Vec::new();
-    if !opts.dry_run {
-        for d in decisions.iter().filter(|d| !d.keep) {
+    let now = opts.now.unwrap_or_else(|| crate::time::now().0.secs);
+    let mut check = LockCheck::new(repo, now);
+    let (mut removed, mut locked) = (Vec::new(), Vec::new());
+    for d in decisions.iter().filter(|d| !d.keep) {
+        if let Some(until) = check.locked_until(&layout::snapshot(&d.id))? {
+            locked.push((d.id, until));
+        } else if !opts.dry_run {
             repo.remove_snapshot(&d.id)?;
             removed.push(d.id);
         }
     }
+    let floods = flood::flood_warnings(&decisions, now);
     Ok(ForgetReport {
         decisions,
         removed,
+        locked,
+        floods,
         dry_run: opts.dry_run,
     })
 }

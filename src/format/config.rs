@@ -82,6 +82,60 @@ pub struct Config {
     pub pack_size: u32,
     /// zstd level for new blobs; `None` stores them uncompressed.
     pub compression: Option<i32>,
+    /// How immutable objects are protected from deletion, if at all. Encoded
+    /// after the other fields only when set, so configs written before it
+    /// existed decode unchanged as "no lock" (09-config.md).
+    #[serde(skip)]
+    pub lock: Option<RetentionLock>,
+}
+
+/// Retention the storage enforces on immutable objects (packs, index files,
+/// snapshots, key files, config): prune and forget delete such an object only
+/// once its retention has passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetentionLock {
+    pub kind: LockKind,
+    /// Retention of a new object, in days.
+    pub days: u32,
+}
+
+/// Who enforces the retention.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LockKind {
+    /// S3 Object Lock in compliance mode: nobody, not even the account's
+    /// root, can shorten it or delete the object before it ends.
+    ObjectLockCompliance,
+    /// S3 Object Lock in governance mode: a principal allowed
+    /// `s3:BypassGovernanceRetention` can still delete (an escape hatch).
+    ObjectLockGovernance,
+    /// Prefix and age rules set on the bucket outside the S3 API
+    /// (Cloudflare R2 bucket locks); the age counts from the upload.
+    BucketRules,
+}
+
+impl RetentionLock {
+    /// The longest retention accepted (100 years): longer is a typo.
+    pub const MAX_DAYS: u32 = 36_500;
+
+    pub fn validate(&self) -> Result<()> {
+        if (1..=Self::MAX_DAYS).contains(&self.days) {
+            Ok(())
+        } else {
+            Err(Error::corrupt(
+                "config",
+                format!("lock retention of {} days is out of range", self.days),
+            ))
+        }
+    }
+
+    /// Is it S3 Object Lock (retention set per object through the API)?
+    pub fn is_object_lock(&self) -> bool {
+        self.kind != LockKind::BucketRules
+    }
+
+    pub fn seconds(&self) -> i64 {
+        i64::from(self.days) * 86_400
+    }
 }
 
 impl Config {
@@ -95,8 +149,32 @@ impl Config {
         ))
     }
 
+    /// The sealed body: the fields in order, then the lock when set.
+    pub fn body(&self) -> Vec<u8> {
+        let mut body = postcard::to_allocvec(self).expect("postcard encoding to a Vec cannot fail");
+        if let Some(lock) = &self.lock {
+            body.extend(postcard::to_allocvec(lock).expect("encoding to a Vec cannot fail"));
+        }
+        body
+    }
+
+    /// Decodes [`Config::body`], canonically.
+    fn from_body(body: &[u8]) -> Result<Self> {
+        let (mut cfg, rest) =
+            postcard::take_from_bytes::<Config>(body).map_err(|e| Error::corrupt("config", e))?;
+        if !rest.is_empty() {
+            let lock: RetentionLock = crate::format::decode_exact(rest, "config lock")?;
+            lock.validate()?;
+            cfg.lock = Some(lock);
+        }
+        if cfg.body() != body {
+            return Err(Error::corrupt("config", "not in canonical encoding"));
+        }
+        Ok(cfg)
+    }
+
     pub fn encode(&self, keys: &Keys) -> Vec<u8> {
-        let body = postcard::to_allocvec(self).expect("postcard encoding to a Vec cannot fail");
+        let body = self.body();
         let mut out = MAGIC.to_vec();
         out.extend_from_slice(&self.version.to_le_bytes());
         out.extend_from_slice(&envelope::seal(keys, ObjectType::Config, None, &body, None));
@@ -112,7 +190,7 @@ impl Config {
             });
         }
         let body = envelope::open(keys, ObjectType::Config, None, &bytes[12..], None)?;
-        let cfg: Config = crate::format::decode_exact(&body, "config")?;
+        let cfg = Self::from_body(&body)?;
         if cfg.version != version {
             return Err(Error::corrupt(
                 "config",
@@ -146,6 +224,7 @@ mod tests {
             chunker: ChunkerParams::V1_LARGE,
             pack_size: 16 << 20,
             compression: Some(3),
+            lock: None,
         }
     }
 
@@ -193,6 +272,67 @@ mod tests {
         let body = hex::encode(postcard::to_allocvec(&v2).unwrap());
         let v1 = hex::encode(postcard::to_allocvec(&sample()).unwrap());
         assert_eq!(body, v1.replacen("0701", "0702", 1));
+    }
+
+    /// Golden: version 2 with a 30-day governance Object Lock; the lock
+    /// is appended after the other fields (`01` governance, `1e` 30 days).
+    const GOLDEN_LOCK_HEX: &str = "434149524e434647020000000\
+        5c0161b23995277e067514425da559027f43f15e07e6cf5d637c73bad04d7cfbadbdcd0abd576c\
+        9717301f9310d5d3e4dbbf712c7f0899da00589b2b104b97f6bebff79938948f3d51961287f";
+
+    fn sample_locked() -> Config {
+        Config {
+            version: 2,
+            lock: Some(RetentionLock {
+                kind: LockKind::ObjectLockGovernance,
+                days: 30,
+            }),
+            ..sample()
+        }
+    }
+
+    #[test]
+    fn golden_config_with_lock() {
+        let k = keys();
+        let bytes = hex::decode(GOLDEN_LOCK_HEX).unwrap();
+        assert_eq!(Config::decode(&bytes, &k).unwrap(), sample_locked());
+        let body = hex::encode(sample_locked().body());
+        let plain = hex::encode(
+            Config {
+                version: 2,
+                ..sample()
+            }
+            .body(),
+        );
+        assert_eq!(body, format!("{plain}011e"));
+        // Every kind round-trips; the lock is absent from unlocked bodies.
+        for kind in [LockKind::ObjectLockCompliance, LockKind::BucketRules] {
+            let cfg = Config {
+                lock: Some(RetentionLock { kind, days: 7 }),
+                ..sample_locked()
+            };
+            assert_eq!(Config::decode(&cfg.encode(&k), &k).unwrap(), cfg);
+        }
+    }
+
+    #[test]
+    fn bad_lock_is_corrupt() {
+        let k = keys();
+        let plain = Config {
+            version: 2,
+            ..sample()
+        }
+        .body();
+        // Zero days, an unknown kind, and an explicit trailing byte junk.
+        for tail in [&[0x00, 0x00][..], &[0x07, 0x01], &[0x02, 0x1e, 0x00]] {
+            let mut body = plain.clone();
+            body.extend_from_slice(tail);
+            let sealed = envelope::seal(&k, ObjectType::Config, None, &body, None);
+            let mut bytes = b"CAIRNCFG\x02\0\0\0".to_vec();
+            bytes.extend_from_slice(&sealed);
+            let err = Config::decode(&bytes, &k).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Corrupt, "{tail:?}");
+        }
     }
 
     #[test]

@@ -323,6 +323,7 @@ fn seeds_more(target: &str) -> Vec<Vec<u8>> {
                 chunker: Default::default(),
                 pack_size: 16 << 20,
                 compression: Some(3),
+                lock: None,
             };
             let body = postcard::to_allocvec(&cfg).unwrap_or_default();
             vec![with(0, cfg.encode(k)), with(1, body)]

@@ -14,6 +14,7 @@ fn config() -> Config {
         chunker: ChunkerParams::default(),
         pack_size: 16 << 20,
         compression: Some(3),
+        lock: None,
     }
 }
 

@@ -245,6 +245,7 @@ fn config_survives_hostile_input() {
         chunker: Default::default(),
         pack_size: 16 << 20,
         compression: Some(3),
+        lock: None,
     };
     let seeds = [cfg.encode(&k)];
     hammer("config peek", &seeds, Config::peek_version);

@@ -131,7 +131,10 @@ pub(super) fn execute(
     guard.check()?;
     // Stale files first: until they are gone, the live files they were
     // superseded by keep hiding them from older readers.
-    for id in plan.stale_index_files.iter().chain(&plan.index_files) {
+    let files = plan.stale_index_files.iter().chain(&plan.index_files);
+    let (deletable, locked) = super::locked::deletable_index_files(repo, plan.now, files)?;
+    report.index_files_locked += locked;
+    for id in &deletable {
         repo.storage().delete(&layout::index(id))?;
         report.index_files_deleted += 1;
     }

@@ -21,6 +21,10 @@
 //! through the maintenance lock (`repo::lock`).
 
 mod execute;
+mod extend;
+mod locked;
+#[cfg(test)]
+mod locked_tests;
 mod plan;
 mod running;
 mod stray;
@@ -30,6 +34,8 @@ mod tests;
 use std::time::Duration;
 
 use serde::Serialize;
+
+pub use extend::{extend_lock, ExtendOptions, ExtendReport};
 
 use crate::error::{Error, Result};
 use crate::progress::Progress;
@@ -160,6 +166,11 @@ pub struct PruneReport {
     pub next_free_after: Option<String>,
     /// The same instant in Unix seconds.
     pub next_free_after_unix: Option<i64>,
+    /// Condemned packs past their grace period kept because their retention
+    /// (Object Lock or a bucket-lock rule) has not passed.
+    pub packs_locked: u64,
+    /// Superseded index files kept stored for the same reason.
+    pub index_files_locked: u64,
 }
 
 impl PruneReport {
@@ -272,6 +283,7 @@ fn run_passes(
     crate::progress::check_cancelled(progress, || stopped("after planning, before any change"))?;
     let mut report = plan.report(repo, opts);
     report.note_waiting(&plan);
+    report.packs_locked = plan.locked_packs;
     let Some(guard) = guard else {
         if opts.grace.is_zero() {
             predict_second_pass(&mut report, &plan);
@@ -292,6 +304,7 @@ fn run_passes(
                 stopped("after condemning, before the second pass deleted anything")
             })?;
             let mut second = plan.report(repo, &second_opts);
+            second.packs_locked = plan.locked_packs;
             execute::execute(repo, &plan, guard, &mut second, progress)?;
             report = merge(report, second);
         }
@@ -343,6 +356,8 @@ fn merge(first: PruneReport, second: PruneReport) -> PruneReport {
         running_summary: second.running_summary,
         markers_expired: first.markers_expired + second.markers_expired,
         packs_kept: second.packs_kept,
+        packs_locked: second.packs_locked,
+        index_files_locked: first.index_files_locked + second.index_files_locked,
         ..first
     }
 }

@@ -63,6 +63,12 @@ pub struct PrunePlan {
     pub index_files: Vec<IndexId>,
     /// Index files already superseded but still stored (a crashed prune).
     pub stale_index_files: Vec<IndexId>,
+    /// Packs due for deletion held back (as `Wait`) by their retention.
+    pub locked_packs: u64,
+    /// Every stale index file is still retained: deleting none of them is
+    /// no reason to rewrite the index (each rewrite would add one more
+    /// retained file, run after run).
+    pub stale_all_locked: bool,
 }
 
 impl PrunePlan {
@@ -74,7 +80,7 @@ impl PrunePlan {
                 PackAction::Keep | PackAction::Wait | PackAction::KeptForBackup
             )
         };
-        !self.stale_index_files.is_empty()
+        (!self.stale_index_files.is_empty() && !self.stale_all_locked)
             || self.packs.iter().any(|p| !stays(p.action))
             || self.unindexed.iter().any(|u| !stays(u.3))
     }
@@ -190,7 +196,7 @@ pub fn plan(repo: &Repository, opts: &PruneOptions, progress: &dyn Progress) -> 
         })
         .collect();
     limit_repacks(&mut packs, opts.max_repack_bytes);
-    let unindexed = repo
+    let mut unindexed: Vec<_> = repo
         .cache()
         .prune_unindexed()?
         .into_iter()
@@ -202,6 +208,11 @@ pub fn plan(repo: &Repository, opts: &PruneOptions, progress: &dyn Progress) -> 
             (u.id, u.size, u.condemned_since, action)
         })
         .collect();
+    let locked_packs = super::locked::hold_locked_packs(repo, now, &mut packs, &mut unindexed)?;
+    let stale_all_locked = repo.config().lock.is_some()
+        && super::locked::deletable_index_files(repo, now, stale_index_files.iter())?
+            .0
+            .is_empty();
     Ok(PrunePlan {
         now,
         grace_secs,
@@ -212,6 +223,8 @@ pub fn plan(repo: &Repository, opts: &PruneOptions, progress: &dyn Progress) -> 
         running,
         index_files,
         stale_index_files,
+        locked_packs,
+        stale_all_locked,
     })
 }
 

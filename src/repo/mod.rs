@@ -6,7 +6,9 @@ mod cache;
 mod fan_out;
 mod keyring;
 pub mod lock;
+pub mod lock_rules;
 pub mod marker;
+pub mod object_lock;
 mod prune_cache;
 mod put_only;
 #[cfg(test)]
@@ -40,7 +42,7 @@ use bytes::Bytes;
 
 use crate::crypto::{KdfParams, Keys, MasterKey};
 use crate::error::{Error, Result};
-use crate::format::config::{ChunkerParams, Config};
+use crate::format::config::{ChunkerParams, Config, RetentionLock};
 use crate::format::envelope::{self, ObjectType};
 use crate::format::index::IndexFile;
 use crate::format::keyfile::{KeyFile, Unlocked};
@@ -59,6 +61,9 @@ pub struct InitOptions {
     /// The format version to write: [`FORMAT_VERSION`] unless a test needs
     /// an older repository (one of [`crate::format::SUPPORTED_VERSIONS`]).
     pub version: u32,
+    /// Retention the storage enforces on immutable objects; Object Lock
+    /// needs a bucket created with Object Lock enabled (checked at init).
+    pub lock: Option<RetentionLock>,
 }
 
 impl Default for InitOptions {
@@ -69,6 +74,7 @@ impl Default for InitOptions {
             pack_size: 16 * 1024 * 1024,
             compression: Some(3),
             version: FORMAT_VERSION,
+            lock: None,
         }
     }
 }
@@ -123,6 +129,8 @@ impl Repository {
                 opts.version
             )));
         }
+        object_lock::check_supported(storage.as_ref(), opts.lock.as_ref())?;
+        let retained = object_lock::wrap(storage.clone(), opts.lock.as_ref());
         let kdf = match opts.kdf {
             Some(k) => k,
             None => KdfParams::DEFAULT,
@@ -137,6 +145,7 @@ impl Repository {
             chunker: opts.chunker,
             pack_size: opts.pack_size,
             compression: opts.compression,
+            lock: opts.lock,
         };
         let kf = KeyFile::create(
             &master,
@@ -151,8 +160,8 @@ impl Repository {
         // The key file goes first: a config without a key would be unopenable.
         // The config is create-only: of two inits racing on one location,
         // exactly one wins and the other leaves nothing behind.
-        storage.put(&layout::key(&key_id), Bytes::from(kf_bytes))?;
-        if !storage.put_if_absent(layout::CONFIG, Bytes::from(config.encode(&keys)))? {
+        retained.put(&layout::key(&key_id), Bytes::from(kf_bytes))?;
+        if !retained.put_if_absent(layout::CONFIG, Bytes::from(config.encode(&keys)))? {
             storage.delete(&layout::key(&key_id))?;
             return Err(Error::Usage(format!(
                 "a repository was created at {} at the same moment; use it",
@@ -258,6 +267,7 @@ impl Repository {
         key_id: KeyId,
         open: &OpenOptions,
     ) -> Result<Repository> {
+        let storage = object_lock::wrap(storage, config.lock.as_ref());
         let root = open.cache_dir.clone().or_else(default_cache_root);
         let dir = root.map(|root| IndexCache::dir_for(&root, &config.repo_id, &storage.location()));
         Self::assemble_in(storage, keys, config, key_id, dir)

@@ -364,6 +364,7 @@ fn walk(dir: &Path, base: &str, prefix: &str, out: &mut Vec<ObjectInfo>) -> io::
             Ok(meta) if meta.is_file() => out.push(ObjectInfo {
                 key,
                 size: meta.len(),
+                modified: meta.modified().ok().and_then(unix_secs),
             }),
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -452,3 +453,9 @@ fn io_error(op: &'static str, key: &str, e: io::Error) -> StorageError {
 #[cfg(test)]
 #[path = "local_tests.rs"]
 mod tests;
+
+/// A file time as Unix seconds, if it is after 1970.
+fn unix_secs(t: std::time::SystemTime) -> Option<i64> {
+    let d = t.duration_since(std::time::UNIX_EPOCH).ok()?;
+    i64::try_from(d.as_secs()).ok()
+}

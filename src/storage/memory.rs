@@ -95,6 +95,7 @@ impl Storage for MemoryStorage {
             .map(|(k, v)| ObjectInfo {
                 key: k.clone(),
                 size: v.len() as u64,
+                modified: None,
             })
             .collect())
     }

@@ -10,10 +10,12 @@ pub mod conformance;
 pub mod faulty;
 pub mod local;
 mod location;
+pub mod lock_sim;
 pub mod memory;
 mod pack_buf;
 pub mod probe;
 pub mod rest;
+mod retaining;
 pub mod retry;
 pub mod s3;
 mod staged;
@@ -24,6 +26,7 @@ use bytes::Bytes;
 
 pub use location::{open_location, open_location_with, OpenedStorage, StorageOptions};
 pub use pack_buf::PackBuf;
+pub use retaining::{Retaining, RetentionMode};
 pub use staged::{BufferedStaged, Pending, PendingSender, Staged};
 pub use stray::Stray;
 
@@ -77,6 +80,9 @@ pub struct ObjectInfo {
     /// The full key, including the listed prefix.
     pub key: String,
     pub size: u64,
+    /// When the object was stored (Unix seconds), where the backend says:
+    /// the age an R2 bucket-lock rule counts from.
+    pub modified: Option<i64>,
 }
 
 /// An object store. Keys are `/`-separated relative paths such as
@@ -127,6 +133,28 @@ pub trait Storage: Send + Sync {
     fn remove_stray(&self, _stray: &Stray) -> StorageResult<()> {
         Ok(())
     }
+
+    /// Can objects be given a retention date (S3 Object Lock enabled on the
+    /// bucket)? The default, for backends without it, is no.
+    fn lock_supported(&self) -> StorageResult<bool> {
+        Ok(false)
+    }
+
+    /// Sets (or extends) the retention of `key` to `until` (Unix seconds):
+    /// until then the storage refuses to delete that version of it.
+    fn set_retention(&self, key: &str, _until: i64, _mode: RetentionMode) -> StorageResult<()> {
+        Err(StorageError::new(
+            StorageErrorKind::Permanent,
+            "set_retention",
+            key,
+            "this storage has no Object Lock",
+        ))
+    }
+
+    /// The retention date of `key` (Unix seconds), `None` when it has none.
+    fn retention(&self, _key: &str) -> StorageResult<Option<i64>> {
+        Ok(None)
+    }
 }
 
 /// Boxed and shared storages are storages too, so wrappers compose over
@@ -166,6 +194,20 @@ macro_rules! forward_storage {
             }
             fn remove_stray(&self, stray: &Stray) -> StorageResult<()> {
                 (**self).remove_stray(stray)
+            }
+            fn lock_supported(&self) -> StorageResult<bool> {
+                (**self).lock_supported()
+            }
+            fn set_retention(
+                &self,
+                key: &str,
+                until: i64,
+                mode: RetentionMode,
+            ) -> StorageResult<()> {
+                (**self).set_retention(key, until, mode)
+            }
+            fn retention(&self, key: &str) -> StorageResult<Option<i64>> {
+                (**self).retention(key)
             }
         }
     };

@@ -231,6 +231,26 @@ impl<S: Storage> Storage for StatsStorage<S> {
     fn remove_stray(&self, stray: &Stray) -> StorageResult<()> {
         self.inner.remove_stray(stray)
     }
+
+    fn lock_supported(&self) -> StorageResult<bool> {
+        self.inner.lock_supported()
+    }
+
+    /// Counted as a write (S3 bills PutObjectRetention as class A).
+    fn set_retention(
+        &self,
+        key: &str,
+        until: i64,
+        mode: super::RetentionMode,
+    ) -> StorageResult<()> {
+        let result = self.inner.set_retention(key, until, mode);
+        self.count(&self.counters.0.puts, result)
+    }
+
+    /// Counted as a read (GetObjectRetention is class B).
+    fn retention(&self, key: &str) -> StorageResult<Option<i64>> {
+        self.count(&self.counters.0.gets, self.inner.retention(key))
+    }
 }
 
 /// A counted staged object.

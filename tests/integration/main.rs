@@ -38,6 +38,7 @@ mod keys;
 mod listing;
 mod messages;
 mod mount;
+mod object_lock;
 mod packaging;
 mod passwords;
 mod prune;

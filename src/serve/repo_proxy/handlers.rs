@@ -130,6 +130,7 @@ async fn list(State(p): Shared, headers: HeaderMap, Query(q): Query<ListQuery>) 
         .map(|o| Listed {
             key: o.key,
             size: o.size,
+            modified: o.modified,
         })
         .collect();
     Ok(Json(body).into_response())

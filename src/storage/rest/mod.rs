@@ -268,6 +268,7 @@ impl Storage for RestStorage {
             .map(|o| ObjectInfo {
                 key: o.key,
                 size: o.size,
+                modified: o.modified,
             })
             .collect())
     }

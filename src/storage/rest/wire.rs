@@ -34,6 +34,9 @@ pub fn list_path(prefix: &str) -> String {
 pub struct Listed {
     pub key: String,
     pub size: u64,
+    /// Unix seconds, when the backend says (R2 bucket-lock ages count from it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modified: Option<i64>,
 }
 
 /// The body of every error response.

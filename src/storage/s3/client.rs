@@ -259,6 +259,7 @@ impl Bucket {
                 out.push(ObjectInfo {
                     key: key.to_string(),
                     size: obj.size().unwrap_or(0).max(0) as u64,
+                    modified: obj.last_modified().map(|t| t.secs()),
                 });
             }
             match page.next_continuation_token() {

@@ -17,6 +17,7 @@ mod errors;
 mod get_check;
 pub mod objects;
 pub mod objects_put;
+mod retention;
 #[cfg(test)]
 mod retry_tests;
 mod role;
@@ -181,6 +182,23 @@ impl Storage for S3Storage {
 
     fn as_dyn(&self) -> &dyn Storage {
         self
+    }
+
+    fn lock_supported(&self) -> StorageResult<bool> {
+        self.block_on(self.bucket.lock_supported())
+    }
+
+    fn set_retention(
+        &self,
+        key: &str,
+        until: i64,
+        mode: crate::storage::RetentionMode,
+    ) -> StorageResult<()> {
+        self.block_on(self.bucket.set_retention(key, until, mode))
+    }
+
+    fn retention(&self, key: &str) -> StorageResult<Option<i64>> {
+        self.block_on(self.bucket.retention(key))
     }
 }
 
