@@ -50,6 +50,10 @@ struct PutBundle {
     gear: Vec<u8>,
     seal_public: [u8; KEY_LEN],
     config: Config,
+    /// The config's retention lock, which `Config`'s serde form skips (it
+    /// is encoded after the config body only when set): a put-only client
+    /// must write retained objects like a full key.
+    lock: Option<crate::format::config::RetentionLock>,
 }
 
 /// What a password unlocks.
@@ -128,6 +132,7 @@ impl KeyFile {
             gear: put.gear.iter().flat_map(|g| g.to_le_bytes()).collect(),
             seal_public: put.seal_public,
             config: config.clone(),
+            lock: config.lock,
         };
         let mut plain =
             postcard::to_allocvec(&bundle).expect("postcard encoding to a Vec cannot fail");
@@ -178,7 +183,9 @@ impl KeyFile {
                     seal_public: b.seal_public,
                 };
                 b.id_key.zeroize();
-                Ok(Some(Unlocked::PutOnly(put, b.config.clone())))
+                let mut config = b.config.clone();
+                config.lock = b.lock;
+                Ok(Some(Unlocked::PutOnly(put, config)))
             }
         }
     }

@@ -17,6 +17,9 @@ pub const RUNNING_PREFIX: &str = "running/";
 /// Digits of a lock generation in its key: fixed width, so keys sort in
 /// generation order (format-spec/11-lock.md).
 const LOCK_DIGITS: usize = 20;
+/// Names of condemned packs, for put-only clients, which cannot read the
+/// condemnation records in index files (format-spec/12-prune.md).
+pub const CONDEMNED_PREFIX: &str = "condemned/";
 /// The rolling audit's log (format-spec/14-audit.md).
 pub const AUDIT_PREFIX: &str = "audit/";
 
@@ -41,6 +44,17 @@ pub fn audit(id: &crate::format::audit::AuditId) -> String {
 pub fn pack(id: &PackId) -> String {
     let hex = id.to_hex();
     format!("{PACKS_PREFIX}{}/{hex}", &hex[..2])
+}
+
+/// The empty object saying pack `id` is condemned.
+pub fn condemned(id: &PackId) -> String {
+    format!("{CONDEMNED_PREFIX}{}", id.to_hex())
+}
+
+/// The pack a [`condemned`] key names.
+pub fn parse_condemned(key: &str) -> Option<PackId> {
+    let id: PackId = parse_id(key)?;
+    (key == condemned(&id)).then_some(id)
 }
 
 /// The key of a running backup's marker.

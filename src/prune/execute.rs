@@ -118,6 +118,10 @@ pub(super) fn execute(
     progress: &dyn Progress,
 ) -> Result<Option<i64>> {
     if !plan.changes_index() {
+        // Names condemnations recorded before names existed (a repository
+        // pruned by an older cairn): no index changes, so none go stale.
+        guard.check()?;
+        super::condemned_names::store(repo, &plan.condemned_records(plan.now))?;
         delete_expired_markers(repo, plan, guard)?;
         return Ok(None);
     }
@@ -126,7 +130,7 @@ pub(super) fn execute(
     report.packs_written = new_packs.len() as u64;
     report.bytes_to_upload = uploaded;
     guard.check()?;
-    let (written, since) = write_index(repo, plan, new_packs)?;
+    let (written, since, names) = write_index(repo, plan, new_packs)?;
     report.index_files_written = written;
     guard.check()?;
     // Stale files first: until they are gone, the live files they were
@@ -151,6 +155,8 @@ pub(super) fn execute(
         progress.bytes(*size);
     }
     progress.finish();
+    guard.check()?;
+    super::condemned_names::remove_stale(repo, &names, &plan.condemned_records(since))?;
     delete_expired_markers(repo, plan, guard)?;
     report.requests = RequestCounts {
         writes_lists: report.packs_written + report.index_files_written + 4,
@@ -225,13 +231,14 @@ fn repack(
     repacker.finish()
 }
 
-/// Writes the new index; returns the number of index files written and
-/// the time of the new condemnation records.
+/// Writes the new index; returns the number of index files written, the
+/// time of the new condemnation records, and the condemned names stored
+/// before.
 fn write_index(
     repo: &Repository,
     plan: &PrunePlan,
     new_packs: Vec<PackEntry>,
-) -> Result<(u64, i64)> {
+) -> Result<(u64, i64, std::collections::HashSet<crate::ids::PackId>)> {
     let mut written = 0;
     let mut batch = new_packs;
     let flush = |batch: &mut Vec<PackEntry>, written: &mut u64| -> Result<()> {
@@ -267,10 +274,13 @@ fn write_index(
         .chain(&plan.stale_index_files)
         .copied()
         .collect();
+    let condemned = plan.condemned_records(since);
+    // Named before they are recorded (put-only clients read the names).
+    let names = super::condemned_names::store(repo, &condemned)?;
     repo.save_index_file(IndexFile {
         supersedes,
         packs: batch,
-        condemned: plan.condemned_records(since),
+        condemned,
     })?;
-    Ok((written + 1, since))
+    Ok((written + 1, since, names))
 }

@@ -20,6 +20,7 @@
 //! then the new index, and only then deletes. Prunes exclude each other
 //! through the maintenance lock (`repo::lock`).
 
+mod condemned_names;
 mod execute;
 mod extend;
 mod locked;
@@ -42,6 +43,7 @@ use crate::progress::Progress;
 use crate::repo::lock::{self, LockOptions};
 use crate::repo::Repository;
 
+pub use condemned_names::listed as condemned_names;
 pub use plan::{PackAction, PrunePlan};
 pub use running::RunningBackup;
 

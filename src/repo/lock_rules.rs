@@ -17,9 +17,10 @@ use crate::format::layout;
 use crate::repo::object_lock::IMMUTABLE_PREFIXES;
 
 /// The mutable keys and prefixes (the probe's name starts with this).
-pub const MUTABLE_PREFIXES: [&str; 4] = [
+pub const MUTABLE_PREFIXES: [&str; 5] = [
     layout::LOCKS_PREFIX,
     layout::RUNNING_PREFIX,
+    layout::CONDEMNED_PREFIX,
     layout::POLICY,
     "cairn-probe-",
 ];

@@ -355,7 +355,21 @@ impl Repository {
             ));
         }
         let plain = envelope::open(&self.keys, ObjectType::Index, None, &bytes, None)?;
-        IndexFile::decode(&plain)
+        let file = IndexFile::decode(&plain)?;
+        // Only a full key's prune supersedes or condemns; a put-only key
+        // could otherwise hide every index file or skip the grace period
+        // (format-spec/18-put-only.md, threat model).
+        let put_only = bytes.starts_with(&crate::crypto::SEALED_MARK);
+        if put_only && (!file.supersedes.is_empty() || !file.condemned.is_empty()) {
+            return Err(Error::corrupt(
+                "index",
+                format!(
+                    "{id} was written with a put-only key yet supersedes or condemns: refused \
+                     (only a full key's prune may)"
+                ),
+            ));
+        }
+        Ok(file)
     }
 
     /// Seals and stores an index file; records it in the cache once stored.

@@ -6,7 +6,8 @@
 //! itself (recorded as each of its index files is stored), in a directory
 //! of its own per key. Before that cache is trusted for dedup, one listing
 //! of `packs/` drops the rows of packs no longer stored (a full-key prune
-//! may have removed them), so a backup never references a missing blob.
+//! may have removed them), and one listing of `condemned/` the rows of
+//! packs a prune condemned (which it may delete while this backup runs).
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -38,6 +39,9 @@ impl Repository {
             )));
         }
         let keys = Keys::put_only(put)?;
+        // What it writes is retained like a full key's writes: a stolen
+        // put-only machine must not be able to delete its recent backups.
+        let storage = super::object_lock::wrap(storage, config.lock.as_ref());
         let root = open.cache_dir.clone().or_else(default_cache_root);
         let dir = root.map(|root| {
             IndexCache::dir_for(&root, &config.repo_id, &storage.location())
@@ -66,7 +70,9 @@ impl Repository {
         Ok(())
     }
 
-    /// Drops the cache's rows of packs that are no longer stored.
+    /// Drops the cache's rows of packs that are no longer stored or that a
+    /// prune condemned (named in `condemned/`: W1 of format-spec/12-prune.md,
+    /// which a full key applies from the index's condemnation records).
     pub(super) fn sync_put_only(&self) -> Result<()> {
         let cached = self.cache().pack_ids()?;
         if cached.is_empty() {
@@ -78,7 +84,11 @@ impl Repository {
             .iter()
             .filter_map(|o| layout::parse_pack(&o.key))
             .collect();
-        let gone: Vec<PackId> = cached.into_iter().filter(|p| !stored.contains(p)).collect();
+        let condemned = crate::prune::condemned_names(self)?;
+        let gone: Vec<PackId> = cached
+            .into_iter()
+            .filter(|p| !stored.contains(p) || condemned.contains(p))
+            .collect();
         if !gone.is_empty() {
             self.cache().forget_packs(&gone)?;
         }

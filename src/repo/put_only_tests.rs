@@ -92,3 +92,85 @@ fn what_a_put_only_key_writes_the_full_key_reads_and_it_does_not() {
     // The full key's own cache directory is not the put-only key's.
     assert_ne!(put.local_dir(), full.local_dir());
 }
+
+/// A put-only key can write sealed index files, but one that supersedes
+/// or condemns (what only a full key's prune writes) is refused: it would
+/// hide the real index or skip the grace period.
+#[test]
+fn a_sealed_index_file_that_supersedes_or_condemns_is_refused() {
+    use crate::format::index::{CondemnedPack, IndexFile};
+    use crate::ids::PackId;
+    let dir = tempfile::tempdir().unwrap();
+    let (storage, full) = setup(dir.path());
+    let w = BlobWriter::new(&full);
+    let id = BlobId(full.keys().blob_id(b"kept"));
+    w.add_if_new(BlobKind::Data, id, b"kept").unwrap();
+    w.finish().unwrap();
+    let real = full.index_ids().unwrap();
+    let put = Repository::open_for_backup(storage.clone(), b"put", options(dir.path())).unwrap();
+    let forged = [
+        IndexFile {
+            supersedes: real.clone(),
+            ..Default::default()
+        },
+        IndexFile {
+            condemned: vec![CondemnedPack {
+                id: PackId([7; 32]),
+                since: 0,
+            }],
+            ..Default::default()
+        },
+    ];
+    for file in forged {
+        let forged_id = put.save_index_file(file).unwrap();
+        let err = full.load_index_file(&forged_id).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Corrupt, "{err}");
+        assert!(err.to_string().contains("put-only"), "{err}");
+    }
+    // A fresh full-key view still holds the real index.
+    let fresh = tempfile::tempdir().unwrap();
+    let again = Repository::open(storage, b"full", options(fresh.path())).unwrap();
+    assert!(again.cache().contains(BlobKind::Data, &id).unwrap());
+}
+
+/// On an Object Lock repository, what a put-only key writes is retained
+/// like a full key's writes (a stolen put-only machine must not be able
+/// to delete its recent backups).
+#[test]
+fn a_put_only_key_writes_retained_objects_under_object_lock() {
+    use crate::format::config::{LockKind, RetentionLock};
+    use crate::storage::lock_sim::LockSimStorage;
+    use std::sync::atomic::AtomicI64;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(AtomicI64::new(crate::time::now().0.secs));
+    let storage = Arc::new(LockSimStorage::new(MemoryStorage::new(), clock));
+    let init = InitOptions {
+        kdf: Some(KdfParams::insecure_for_tests()),
+        lock: Some(RetentionLock {
+            kind: LockKind::ObjectLockCompliance,
+            days: 1,
+        }),
+        ..Default::default()
+    };
+    let full = Repository::init(storage.clone(), b"full", init, options(dir.path())).unwrap();
+    let new = NewKey {
+        password: b"put",
+        kdf: KdfParams::insecure_for_tests(),
+        host: "h".into(),
+        username: "u".into(),
+    };
+    full.add_put_only_key(b"full", &new).unwrap();
+    let before = storage.locked_keys().len();
+    let put = Repository::open_for_backup(storage.clone(), b"put", options(dir.path())).unwrap();
+    let w = BlobWriter::new(&put);
+    w.add_if_new(BlobKind::Data, BlobId(put.keys().blob_id(b"p")), b"p")
+        .unwrap();
+    w.finish().unwrap();
+    let locked = storage.locked_keys();
+    assert!(locked.len() >= before + 2, "{locked:?}");
+    for prefix in [layout::PACKS_PREFIX, layout::INDEX_PREFIX] {
+        for o in storage.list(prefix).unwrap() {
+            assert!(locked.contains(&o.key), "{} not retained", o.key);
+        }
+    }
+}

@@ -197,6 +197,56 @@ fn put_only_client_stores_again_what_a_lost_pack_held() {
     assert_same_tree(&src, &restored(&to, &src));
 }
 
+/// W1 of format-spec/12-prune.md for a client that cannot read the
+/// condemnation records: it learns them from `condemned/` and never
+/// deduplicates against a condemned pack (a later prune may delete it
+/// while such a backup runs).
+#[test]
+fn put_only_client_never_relies_on_a_condemned_pack() {
+    let env = Env::new();
+    let src = env.path("src");
+    make_source(&src);
+    add_put_only_key(&env);
+    put_backup(&env, &src);
+    // Its snapshot goes (as a full-key forget deletes it) and the full key
+    // prunes: the client's packs are condemned, kept for the grace period.
+    let storage = env.storage();
+    for (key, _) in env.objects("snapshots/") {
+        storage.delete(&key).unwrap();
+    }
+    let pruned = env.json(&["prune"]);
+    assert!(pruned["packs_condemned"].as_u64().unwrap() > 0, "{pruned}");
+    let names = env.objects("condemned/");
+    assert_eq!(
+        names.len() as u64,
+        pruned["packs_condemned"].as_u64().unwrap(),
+        "{names:?}"
+    );
+    // The put-only backup stores its data again rather than rely on them.
+    let again = put_backup(&env, &src);
+    assert!(again["data_blobs_added"].as_u64().unwrap() > 0, "{again}");
+    // So the next prune restores none of them to life, and with the grace
+    // period over deletes them all, names included; the snapshot is whole.
+    let later = env
+        .cmd(&["--json", "prune"])
+        .env("CAIRN_TEST_PRUNE_CLOCK_OFFSET", "172800")
+        .output()
+        .unwrap();
+    assert!(
+        later.status.success(),
+        "{}",
+        String::from_utf8_lossy(&later.stderr)
+    );
+    let later = last_json(&later);
+    assert_eq!(later["packs_restored"], 0, "{later}");
+    assert_eq!(later["packs_deleted"], pruned["packs_condemned"], "{later}");
+    assert!(env.objects("condemned/").is_empty());
+    env.ok(&["check", "--read-data"]);
+    let to = env.path("restore");
+    env.ok(&["restore", "latest", "--target", to.to_str().unwrap()]);
+    assert_same_tree(&src, &restored(&to, &src));
+}
+
 #[test]
 fn put_only_key_cannot_manage_keys_and_the_full_key_still_can() {
     let env = Env::new();
