@@ -331,6 +331,14 @@ fn proxy_rereads_its_tokens_on_sighup() {
     });
     let (status, _) = proxy.call("GET", "list?prefix=", Some(newer), b"").unwrap();
     assert_eq!(status, 200);
+    // So does an emptied one, as at start: it would lock everyone out.
+    std::fs::write(env.path("tokens"), "# all revoked?\n").unwrap();
+    signal(&proxy.child, libc::SIGHUP);
+    wait_for("the empty-file error in the log", || {
+        proxy.log().contains("no tokens in it").then_some(())
+    });
+    let (status, _) = proxy.call("GET", "list?prefix=", Some(newer), b"").unwrap();
+    assert_eq!(status, 200, "an empty tokens file was loaded");
     assert!(!proxy.log().contains(newer), "a token in the proxy's log");
 }
 
