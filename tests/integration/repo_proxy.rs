@@ -389,6 +389,26 @@ fn proxy_usage_errors_are_clear() {
     assert!(stderr.contains("--insecure-listen"), "{stderr}");
 }
 
+/// The start-up probe of create-only writes ran and left nothing behind,
+/// and an Object Lock repository cannot be created through the proxy (the
+/// protocol carries no retention), not even with the `full` token.
+#[test]
+fn proxy_probes_create_only_writes_and_refuses_object_lock() {
+    let env = Env::uninit();
+    let proxy = Proxy::start(&env);
+    assert!(
+        proxy.log().contains("create-only writes checked"),
+        "{}",
+        proxy.log()
+    );
+    assert!(env.objects("").is_empty(), "the probe was left behind");
+    let out = run(&env, &proxy, FULL, &init_args(&["--object-lock", "1"]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("has no Object Lock enabled"), "{stderr}");
+    assert!(env.objects("").is_empty(), "stored without protection");
+}
+
 fn signal(child: &Child, sig: i32) {
     // SAFETY: kill(2) on our own child's pid.
     assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);

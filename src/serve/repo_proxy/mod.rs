@@ -32,6 +32,7 @@ use tokens::Tokens;
 pub fn run(storage: Arc<dyn Storage>, listen: SocketAddr, tokens_file: &Path) -> Result<i32> {
     let tokens = load_tokens(tokens_file)?;
     probe::check_create_only(storage.as_ref())?;
+    tracing::info!("{}: create-only writes checked", storage.location());
     let proxy = Arc::new(Proxy::new(storage.clone(), tokens));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
