@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::{ObjectInfo, Storage, StorageError, StorageErrorKind, StorageResult, Stray};
+use super::{
+    ObjectInfo, RetentionMode, Storage, StorageError, StorageErrorKind, StorageResult, Stray,
+};
 
 /// How hard to try.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,6 +155,25 @@ impl<S: Storage> Storage for RetryStorage<S> {
     fn remove_stray(&self, stray: &Stray) -> StorageResult<()> {
         self.inner.remove_stray(stray)
     }
+
+    // Retention is forwarded, not left to the trait's defaults: those say
+    // "no Object Lock" and "no retention", which would let prune delete
+    // (or try to) what the backend retains.
+
+    fn lock_supported(&self) -> StorageResult<bool> {
+        self.run("lock_supported", "", |_| self.inner.lock_supported())
+    }
+
+    /// Setting the same date again is harmless, so retrying is safe.
+    fn set_retention(&self, key: &str, until: i64, mode: RetentionMode) -> StorageResult<()> {
+        self.run("set_retention", key, |_| {
+            self.inner.set_retention(key, until, mode)
+        })
+    }
+
+    fn retention(&self, key: &str) -> StorageResult<Option<i64>> {
+        self.run("retention", key, |_| self.inner.retention(key))
+    }
 }
 
 #[cfg(test)]
@@ -223,6 +244,22 @@ mod tests {
             .put_if_absent("locks/a", Bytes::from_static(b"you"))
             .unwrap());
         assert_eq!(s.inner().inner().get("locks/a").unwrap(), b"me");
+    }
+
+    #[test]
+    fn retention_reaches_the_backend() {
+        use crate::storage::lock_sim::LockSimStorage;
+        use std::sync::atomic::AtomicI64;
+        use std::sync::Arc;
+        let clock = Arc::new(AtomicI64::new(100));
+        let s = RetryStorage::new(LockSimStorage::new(MemoryStorage::new(), clock), tiny(3));
+        assert!(s.lock_supported().unwrap());
+        s.put("packs/x", Bytes::from_static(b"x")).unwrap();
+        s.set_retention("packs/x", 200, RetentionMode::Compliance)
+            .unwrap();
+        assert_eq!(s.retention("packs/x").unwrap(), Some(200));
+        assert!(s.delete("packs/x").is_err(), "deleted a retained object");
+        assert_eq!(s.inner().locked_keys(), ["packs/x"]);
     }
 
     #[test]

@@ -331,6 +331,14 @@ fn proxy_rereads_its_tokens_on_sighup() {
     });
     let (status, _) = proxy.call("GET", "list?prefix=", Some(newer), b"").unwrap();
     assert_eq!(status, 200);
+    // So does an emptied one, as at start: it would lock everyone out.
+    std::fs::write(env.path("tokens"), "# all revoked?\n").unwrap();
+    signal(&proxy.child, libc::SIGHUP);
+    wait_for("the empty-file error in the log", || {
+        proxy.log().contains("no tokens in it").then_some(())
+    });
+    let (status, _) = proxy.call("GET", "list?prefix=", Some(newer), b"").unwrap();
+    assert_eq!(status, 200, "an empty tokens file was loaded");
     assert!(!proxy.log().contains(newer), "a token in the proxy's log");
 }
 
@@ -379,6 +387,26 @@ fn proxy_usage_errors_are_clear() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("--insecure-listen"), "{stderr}");
+}
+
+/// The start-up probe of create-only writes ran and left nothing behind,
+/// and an Object Lock repository cannot be created through the proxy (the
+/// protocol carries no retention), not even with the `full` token.
+#[test]
+fn proxy_probes_create_only_writes_and_refuses_object_lock() {
+    let env = Env::uninit();
+    let proxy = Proxy::start(&env);
+    assert!(
+        proxy.log().contains("create-only writes checked"),
+        "{}",
+        proxy.log()
+    );
+    assert!(env.objects("").is_empty(), "the probe was left behind");
+    let out = run(&env, &proxy, FULL, &init_args(&["--object-lock", "1"]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("has no Object Lock enabled"), "{stderr}");
+    assert!(env.objects("").is_empty(), "stored without protection");
 }
 
 fn signal(child: &Child, sig: i32) {

@@ -1,13 +1,19 @@
-//! The proxy's HTTP handlers (docs/rest-protocol.md): authorize, apply
-//! the append-only policy, call the backend on a blocking thread, render.
+//! The proxy's HTTP handlers (docs/rest-protocol.md): apply the
+//! append-only policy, call the backend on a blocking thread, render.
 //! Each storage call runs under `spawn_blocking`: the backends block (the
 //! S3 backend drives a runtime of its own).
+//!
+//! Tokens are checked by a middleware before any handler runs, so a
+//! request without a valid token is answered 401 before a byte of its body
+//! is read; only authorized requests take one of the `MAX_IN_FLIGHT` slots
+//! and may send up to `MAX_OBJECT` bytes.
 
 use std::sync::{Arc, RwLock};
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Extension, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::{from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -19,14 +25,32 @@ use cairn::storage::{Storage, StorageError, StorageErrorKind};
 use super::policy;
 use super::tokens::{Identity, Tokens};
 
-/// The largest object the proxy accepts (packs are far smaller).
-const MAX_OBJECT: usize = 2 << 30;
+/// The largest object the proxy accepts: a pack of the largest size
+/// worth serving (the default is 16 MiB; repositories with `--pack-size`
+/// above 500 MiB cannot be served). Bodies are held in memory, so this
+/// times `MAX_IN_FLIGHT` bounds what authorized clients can make it hold.
+pub const MAX_OBJECT: usize = 512 << 20;
+
+/// Authorized requests served at once; the others wait for a slot.
+pub const MAX_IN_FLIGHT: usize = 16;
 
 /// What every handler shares.
 pub struct Proxy {
     pub storage: Arc<dyn Storage>,
     /// Replaced whole when the tokens file is reloaded.
     pub tokens: RwLock<Arc<Tokens>>,
+    /// One permit per request in flight (`MAX_IN_FLIGHT`).
+    slots: tokio::sync::Semaphore,
+}
+
+impl Proxy {
+    pub fn new(storage: Arc<dyn Storage>, tokens: Tokens) -> Proxy {
+        Proxy {
+            storage,
+            tokens: RwLock::new(Arc::new(tokens)),
+            slots: tokio::sync::Semaphore::new(MAX_IN_FLIGHT),
+        }
+    }
 }
 
 type Shared = State<Arc<Proxy>>;
@@ -52,7 +76,22 @@ pub fn router(proxy: Arc<Proxy>) -> Router {
         .route("/list", get(list))
         .route("/o/{*key}", get(read).put(write).delete(remove))
         .layer(DefaultBodyLimit::max(MAX_OBJECT))
+        .layer(from_fn_with_state(proxy.clone(), gate))
         .with_state(proxy)
+}
+
+/// Checks the token before the handler (and its body extractor) runs,
+/// then holds a slot until the handler is done with the request.
+async fn gate(State(p): Shared, mut req: Request, next: Next) -> Response {
+    let id = match authorize(&p, req.headers()) {
+        Ok(id) => id,
+        Err(refusal) => return refusal.into_response(),
+    };
+    let Ok(_slot) = p.slots.acquire().await else {
+        return Refusal(StatusCode::SERVICE_UNAVAILABLE, "shutting down".into()).into_response();
+    };
+    req.extensions_mut().insert(id);
+    next.run(req).await
 }
 
 /// The identity behind the request's bearer token, or 401.
@@ -121,8 +160,7 @@ struct ListQuery {
     prefix: String,
 }
 
-async fn list(State(p): Shared, headers: HeaderMap, Query(q): Query<ListQuery>) -> Reply {
-    authorize(&p, &headers)?;
+async fn list(State(p): Shared, Query(q): Query<ListQuery>) -> Reply {
     let storage = p.storage.clone();
     let listed = blocking(move || storage.list(&q.prefix)).await?;
     let body: Vec<Listed> = listed
@@ -138,7 +176,6 @@ async fn list(State(p): Shared, headers: HeaderMap, Query(q): Query<ListQuery>) 
 
 /// GET (and HEAD) of a whole object, or of one `Range: bytes=A-B`.
 async fn read(State(p): Shared, headers: HeaderMap, Path(key): Path<String>) -> Reply {
-    authorize(&p, &headers)?;
     check_key(&key)?;
     let storage = p.storage.clone();
     let Some(range) = headers.get(header::RANGE) else {
@@ -151,9 +188,10 @@ async fn read(State(p): Shared, headers: HeaderMap, Path(key): Path<String>) -> 
             "Range must be one bytes=FIRST-LAST".into(),
         )
     })?;
-    let data = match blocking(move || storage.get_range(&key, offset, len)).await {
+    let (k, s) = (key.clone(), storage.clone());
+    let data = match blocking(move || s.get_range(&k, offset, len)).await {
         Err(Refusal(StatusCode::INTERNAL_SERVER_ERROR, why)) => {
-            return Err(Refusal(StatusCode::RANGE_NOT_SATISFIABLE, why))
+            return Err(range_failure(storage, key, offset.saturating_add(len), why).await)
         }
         other => other?,
     };
@@ -165,6 +203,21 @@ async fn read(State(p): Shared, headers: HeaderMap, Path(key): Path<String>) -> 
         data,
     )
         .into_response())
+}
+
+/// A range read's permanent failure: 416 when the range passes the end of
+/// the object (backends answer that with a permanent error too), else the
+/// backend's 500. The object's size comes from a listing of its key.
+async fn range_failure(storage: Arc<dyn Storage>, key: String, end: u64, why: String) -> Refusal {
+    let size = blocking(move || {
+        let listed = storage.list(&key)?;
+        Ok(listed.into_iter().find(|o| o.key == key).map(|o| o.size))
+    })
+    .await;
+    match size {
+        Ok(Some(size)) if end > size => Refusal(StatusCode::RANGE_NOT_SATISFIABLE, why),
+        _ => Refusal(StatusCode::INTERNAL_SERVER_ERROR, why),
+    }
 }
 
 /// `bytes=FIRST-LAST` as offset and length.
@@ -180,12 +233,16 @@ fn parse_range(v: &str) -> Option<(u64, u64)> {
 /// re-sending the exact bytes already stored (a retried upload) succeeds.
 async fn write(
     State(p): Shared,
+    Extension(id): Extension<Identity>,
     headers: HeaderMap,
     Path(key): Path<String>,
     body: Bytes,
 ) -> Reply {
-    let id = authorize(&p, &headers)?;
     check_key(&key)?;
+    if !policy::may_create(id.scope, &key) {
+        let why = "the key is not one of the repository's object names";
+        return Err(append_only(&id, "PUT", &key, Some(why)));
+    }
     let if_absent = headers
         .get(header::IF_NONE_MATCH)
         .is_some_and(|v| v.as_bytes() == b"*");
@@ -214,8 +271,11 @@ async fn write(
     Err(append_only(&id, "PUT", &key, Some(why)))
 }
 
-async fn remove(State(p): Shared, headers: HeaderMap, Path(key): Path<String>) -> Reply {
-    let id = authorize(&p, &headers)?;
+async fn remove(
+    State(p): Shared,
+    Extension(id): Extension<Identity>,
+    Path(key): Path<String>,
+) -> Reply {
     check_key(&key)?;
     if !policy::may_change(id.scope, &key) {
         return Err(append_only(&id, "DELETE", &key, None));

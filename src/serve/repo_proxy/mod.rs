@@ -5,16 +5,20 @@
 //! the repository but not destroy it (`policy.rs`); `full` tokens may do
 //! everything. The protocol is in docs/rest-protocol.md.
 //!
+//! It refuses to start on a backend whose create-only write overwrites
+//! (`probe.rs`): the append-only policy depends on it.
+//!
 //! SIGHUP re-reads the tokens file (a bad file keeps the tokens in force);
 //! SIGTERM and SIGINT stop after the requests in flight.
 
 mod handlers;
 mod policy;
+mod probe;
 mod tokens;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use tokio::signal::unix::{signal, SignalKind};
 
@@ -26,17 +30,10 @@ use tokens::Tokens;
 
 /// Serves `storage` on `listen` until SIGTERM or SIGINT.
 pub fn run(storage: Arc<dyn Storage>, listen: SocketAddr, tokens_file: &Path) -> Result<i32> {
-    let tokens = Tokens::load(tokens_file)?;
-    if tokens.len() == 0 {
-        return Err(Error::Usage(format!(
-            "tokens file {}: no tokens in it",
-            tokens_file.display()
-        )));
-    }
-    let proxy = Arc::new(Proxy {
-        storage: storage.clone(),
-        tokens: RwLock::new(Arc::new(tokens)),
-    });
+    let tokens = load_tokens(tokens_file)?;
+    probe::check_create_only(storage.as_ref())?;
+    tracing::info!("{}: create-only writes checked", storage.location());
+    let proxy = Arc::new(Proxy::new(storage.clone(), tokens));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -79,9 +76,22 @@ async fn serve(proxy: Arc<Proxy>, listen: SocketAddr, tokens_file: PathBuf) -> R
         .map_err(|e| Error::Internal(format!("serving: {e}")))
 }
 
+/// The tokens file's tokens; a file without any is an error, at start
+/// and on reload alike (an emptied file must not lock everyone out).
+fn load_tokens(path: &Path) -> Result<Tokens> {
+    let tokens = Tokens::load(path)?;
+    if tokens.len() == 0 {
+        return Err(Error::Usage(format!(
+            "tokens file {}: no tokens in it",
+            path.display()
+        )));
+    }
+    Ok(tokens)
+}
+
 /// Replaces the tokens with the file's; keeps the old ones if it is bad.
 fn reload(proxy: &Proxy, path: &Path) {
-    match Tokens::load(path) {
+    match load_tokens(path) {
         Ok(t) => {
             tracing::info!("reloaded {} tokens from {}", t.len(), path.display());
             *proxy.tokens.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(t);

@@ -2,7 +2,7 @@
 //! storage conformance suite with a `full` token, and the append-only
 //! policy as a client sees it.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -17,15 +17,13 @@ use super::tokens::Tokens;
 
 const FULL: &str = "full-secret-0123456789";
 const APPEND: &str = "append-secret-0123456789";
+const HEX: &str = "00ff0123456789abcdef00112233445566778899aabbccddeeff0011223344ab";
 
 /// A proxy over `storage` on a loopback port, served from a thread of its
 /// own for the rest of the test process; its `rest:` location.
 fn start(storage: Arc<dyn Storage>) -> String {
     let tokens = Tokens::parse(&format!("op full {FULL}\nlaptop append {APPEND}\n")).unwrap();
-    let proxy = Arc::new(Proxy {
-        storage,
-        tokens: RwLock::new(Arc::new(tokens)),
-    });
+    let proxy = Arc::new(Proxy::new(storage, tokens));
     let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     std_listener.set_nonblocking(true).unwrap();
     let addr = std_listener.local_addr().unwrap();
@@ -82,7 +80,7 @@ fn append_token_creates_but_never_destroys() {
     let backend = Arc::new(MemoryStorage::new());
     let loc = start(backend.clone());
     let c = client(&loc, APPEND);
-    let pack = "packs/ab/ab01";
+    let pack = &format!("packs/00/{HEX}");
     let data = Bytes::from_static(b"sealed pack bytes");
     c.put(pack, data.clone()).expect("create");
     c.put(pack, data.clone())
@@ -91,14 +89,16 @@ fn append_token_creates_but_never_destroys() {
     assert_eq!(err.kind, StorageErrorKind::Permanent);
     assert!(
         err.to_string()
-            .contains("the proxy refused PUT packs/ab/ab01"),
+            .contains(&format!("the proxy refused PUT {pack}")),
         "{err}"
     );
     let err = c.delete(pack).unwrap_err();
     assert_eq!(err.kind, StorageErrorKind::Permanent);
     let msg = err.to_string();
     assert!(
-        msg.contains("the proxy refused DELETE packs/ab/ab01: this token is append-only"),
+        msg.contains(&format!(
+            "the proxy refused DELETE {pack}: this token is append-only"
+        )),
         "{msg}"
     );
     assert_eq!(
@@ -114,12 +114,13 @@ fn append_token_creates_but_never_destroys() {
     assert_eq!(c.list("packs/").unwrap().len(), 1);
 
     // Locks: create-only, exactly once.
-    assert!(c.put_if_absent("locks/1", data.clone()).unwrap());
-    assert!(!c.put_if_absent("locks/1", data.clone()).unwrap());
-    assert!(c.delete("locks/1").is_err());
+    let lock = "locks/00000000000000000001";
+    assert!(c.put_if_absent(lock, data.clone()).unwrap());
+    assert!(!c.put_if_absent(lock, data.clone()).unwrap());
+    assert!(c.delete(lock).is_err());
 
     // A backup's own marker and probe may be rewritten and deleted.
-    for key in ["running/ab12", "cairn-probe-00ff"] {
+    for key in [&format!("running/{HEX}"), "cairn-probe-00ff"] {
         c.put(key, Bytes::from_static(b"1")).unwrap();
         c.put(key, Bytes::from_static(b"2")).unwrap();
         c.delete(key).unwrap();
@@ -159,4 +160,107 @@ fn unsafe_keys_are_bad_requests_before_the_backend_sees_them() {
         assert!(c.delete(key).unwrap_err().to_string().contains("HTTP 400"));
     }
     assert!(backend.is_empty());
+}
+
+/// A PUT without a token that announces a large body and sends only a few
+/// bytes of it: refused with 401 at once, not after waiting for (and
+/// buffering) the body.
+#[test]
+fn unauthorized_put_is_refused_before_its_body_is_read() {
+    use std::io::{Read, Write};
+    let backend = Arc::new(MemoryStorage::new());
+    let loc = start(backend.clone());
+    let addr = loc.trim_start_matches("rest:http://").trim_end_matches('/');
+    for auth in ["", "Authorization: Bearer not-a-token-0123456789\r\n"] {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        // Generous: the answer comes at once; without the fix it never does.
+        s.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+            .unwrap();
+        let head = format!(
+            "PUT /o/packs/00/x HTTP/1.1\r\nHost: {addr}\r\n{auth}\
+             Content-Length: {}\r\n\r\nonly a few bytes",
+            100 << 20
+        );
+        s.write_all(head.as_bytes()).unwrap();
+        let mut reply = [0u8; 12];
+        s.read_exact(&mut reply)
+            .expect("no answer while the body was incomplete");
+        assert_eq!(&reply, b"HTTP/1.1 401", "{auth:?}");
+    }
+    assert!(backend.is_empty());
+}
+
+/// Keys outside the repository layout: a planted retention policy, a new
+/// config, a file where a fan-out directory goes. Refused with 403 for an
+/// append token, whether plain or create-only; a `full` token may.
+#[test]
+fn append_token_creates_only_layout_keys() {
+    let backend = Arc::new(MemoryStorage::new());
+    let loc = start(backend.clone());
+    let c = client(&loc, APPEND);
+    let x = Bytes::from_static(b"x");
+    for key in ["policy", "config", "packs/ab", "locks/1", "notes/x"] {
+        for err in [
+            c.put(key, x.clone()).unwrap_err(),
+            c.put_if_absent(key, x.clone()).unwrap_err(),
+        ] {
+            assert_eq!(err.kind, StorageErrorKind::Permanent, "{key}: {err}");
+            let msg = err.to_string();
+            assert!(
+                msg.contains(&format!("the proxy refused PUT {key}")),
+                "{msg}"
+            );
+            assert!(
+                msg.contains("not one of the repository's object names"),
+                "{msg}"
+            );
+        }
+    }
+    assert!(backend.is_empty());
+    client(&loc, FULL).put("policy", x).unwrap();
+}
+
+/// A range past the end is 416; a backend's permanent failure of a range
+/// read stays a 500 and is not passed off as a bad range.
+#[test]
+fn range_errors_tell_past_the_end_from_backend_failures() {
+    use cairn::storage::faulty::{FaultConfig, FaultyStorage};
+    let memory = Arc::new(MemoryStorage::new());
+    for key in ["ok/x", "bad/x"] {
+        memory.put(key, Bytes::from_static(b"0123456789")).unwrap();
+    }
+    let config = FaultConfig {
+        permanent_prefixes: vec!["bad/".into()],
+        ..FaultConfig::seeded(1)
+    };
+    let loc = start(Arc::new(FaultyStorage::new(memory, config)));
+    let c = client(&loc, FULL);
+    assert_eq!(c.get_range("ok/x", 8, 2).unwrap(), b"89");
+    let err = c.get_range("ok/x", 8, 3).unwrap_err();
+    assert!(err.to_string().contains("HTTP 416"), "{err}");
+    let err = c.get_range("bad/x", 0, 2).unwrap_err();
+    assert_eq!(err.kind, StorageErrorKind::Permanent, "{err}");
+    assert!(err.to_string().contains("HTTP 500"), "{err}");
+}
+
+/// Object Lock cannot go through the proxy: the `rest:` backend says so,
+/// through the retry wrapper it is always opened with, instead of "no
+/// retention" (which would let prune delete what the bucket retains).
+#[test]
+fn rest_has_no_retention_and_says_so_through_retry() {
+    use cairn::storage::retry::{RetryPolicy, RetryStorage};
+    use cairn::storage::RetentionMode;
+    let loc = start(Arc::new(MemoryStorage::new()));
+    let s = RetryStorage::new(client(&loc, FULL), RetryPolicy::default());
+    assert!(!s.lock_supported().unwrap());
+    let key = format!("packs/00/{HEX}");
+    let errs = [
+        s.retention(&key).unwrap_err(),
+        s.set_retention(&key, 1, RetentionMode::Compliance)
+            .unwrap_err(),
+    ];
+    for err in errs {
+        assert_eq!(err.kind, StorageErrorKind::Permanent, "{err}");
+        assert!(err.to_string().contains("no Object Lock"), "{err}");
+    }
 }

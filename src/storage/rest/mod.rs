@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::{ObjectInfo, Storage, StorageError, StorageErrorKind, StorageResult};
+use super::{ObjectInfo, RetentionMode, Storage, StorageError, StorageErrorKind, StorageResult};
 use crate::error::{Error, Result};
 
 /// The environment variable holding the token.
@@ -288,6 +288,33 @@ impl Storage for RestStorage {
     fn as_dyn(&self) -> &dyn Storage {
         self
     }
+
+    /// The protocol carries no retention requests, so a repository under
+    /// Object Lock is refused over `rest:` (`init`, through this answer).
+    fn lock_supported(&self) -> StorageResult<bool> {
+        Ok(false)
+    }
+
+    fn set_retention(&self, key: &str, _until: i64, _mode: RetentionMode) -> StorageResult<()> {
+        Err(no_retention("set_retention", key))
+    }
+
+    /// An error, not "none": prune and forget on an Object Lock repository
+    /// must not delete on the belief that nothing is retained.
+    fn retention(&self, key: &str) -> StorageResult<Option<i64>> {
+        Err(no_retention("retention", key))
+    }
+}
+
+/// Why Object Lock work cannot go through the proxy.
+fn no_retention(op: &'static str, key: &str) -> StorageError {
+    StorageError::new(
+        StorageErrorKind::Permanent,
+        op,
+        key,
+        "the rest: protocol has no Object Lock (retention) requests: run Object Lock \
+         repositories on the bucket directly, not through cairn serve-repo",
+    )
 }
 
 impl RestStorage {
