@@ -56,6 +56,38 @@ fn serve_api_events_stream_a_jobs_status_changes() {
     assert_eq!(seen, ["queued", "running", "succeeded"]);
 }
 
+/// The API's stream ends once its token is revoked (checked every couple
+/// of seconds), as the dashboard's does when its session ends.
+#[test]
+fn serve_api_event_stream_ends_when_its_token_is_revoked() {
+    let mut s = Serve::new("");
+    let token = s.token("watcher", &["read"]);
+    s.start();
+    let mut conn = TcpStream::connect(&s.addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    write!(
+        conn,
+        "GET /api/v1/jobs/events HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\n\
+         Connection: close\r\n\r\n",
+        s.addr
+    )
+    .unwrap();
+    let mut lines = BufReader::new(conn.try_clone().unwrap()).lines();
+    let status = lines.next().unwrap().unwrap();
+    assert!(status.contains(" 200 "), "{status}");
+    while !lines.next().unwrap().unwrap().is_empty() {}
+    assert!(s.run(&["token", "revoke", "watcher"]).status.success());
+    // The server ends the response and, as asked, closes the connection;
+    // a read timing out means the stream outlived the token.
+    for line in lines {
+        match line {
+            Ok(_) => continue,
+            Err(e) => panic!("the event stream outlived its revoked token: {e}"),
+        }
+    }
+}
+
 /// Fresh random files (so each backup reads and stores all of them).
 fn fill(s: &Serve, seed: u64) {
     let dir = s.data.join("big");

@@ -32,6 +32,15 @@ fn scope(s: u8) -> Scope {
     }
 }
 
+/// The bearer token a request carries, if any.
+pub fn bearer(headers: &header::HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+}
+
 /// The one message for a missing, malformed, unknown or revoked token.
 const UNAUTHORIZED: &str = "a valid bearer token is required";
 
@@ -39,13 +48,7 @@ impl<const S: u8> FromRequestParts<Api> for Need<S> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, api: &Api) -> Result<Self, ApiError> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
-        match api.tokens.check(token, scope(S)) {
+        match api.tokens.check(bearer(&parts.headers), scope(S)) {
             Verdict::Allowed => Ok(Need),
             Verdict::Unknown => Err(ApiError::new(StatusCode::UNAUTHORIZED, UNAUTHORIZED, None)),
             Verdict::Forbidden => Err(ApiError::new(

@@ -148,34 +148,38 @@ pub struct EventsQuery {
 
 /// Job events as they happen (server-sent events): `status`, `progress`
 /// and `log`, each a JSON `JobEvent`. A client too slow to keep up misses
-/// events (a `lagged` event says how many), never blocks a job.
+/// events (a `lagged` event says how many), never blocks a job. The stream
+/// ends once its token is revoked.
 #[utoipa::path(get, path = "/api/v1/jobs/events", tag = "jobs", security(("bearer" = [])),
     params(EventsQuery),
     responses((status = 200, description = "text/event-stream of JobEvent", content_type = "text/event-stream")))]
 pub async fn events(
     _: Read,
     State(api): State<Api>,
+    headers: axum::http::HeaderMap,
     Params(q): Params<EventsQuery>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let only: Option<JobId> = parse_opt("job", q.job.as_deref(), "a job id")?;
-    Ok(event_stream(&api, only))
-}
-
-/// The live job events (of job `only`, if given) as an SSE response: the
-/// API's stream and the dashboard's.
-pub fn event_stream(
-    api: &Api,
-    only: Option<JobId>,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    event_stream_while(api, only, || true)
+    let token = super::guard::bearer(&headers)
+        .unwrap_or_default()
+        .to_string();
+    let tokens = api.tokens.clone();
+    let alive = move || {
+        matches!(
+            tokens.check(Some(&token), crate::serve::auth::Scope::Read),
+            crate::serve::auth::Verdict::Allowed
+        )
+    };
+    Ok(event_stream_while(&api, only, alive))
 }
 
 /// How often a stream asks `alive` while no event comes.
 pub const ALIVE_CHECK: Duration = Duration::from_secs(2);
 
-/// [`event_stream`] that ends once `alive` says false: asked before each
-/// event and every [`ALIVE_CHECK`], so a dashboard stream stops when its
-/// session ends (sign-out, revoked token, lifetime), not when the tab closes.
+/// The live job events (of job `only`, if given) as an SSE response, the
+/// API's stream and the dashboard's, until `alive` says false: asked before
+/// each event and every [`ALIVE_CHECK`], so a stream stops when its token
+/// is revoked (or a dashboard session ends), not when the client leaves.
 pub fn event_stream_while<F>(
     api: &Api,
     only: Option<JobId>,
