@@ -14,7 +14,6 @@
 use std::collections::BTreeMap;
 
 use crate::format::tree::{Meta, Node, Timestamp, Xattr};
-use crate::storage::s3::ObjectHeaders;
 
 /// The reserved xattr namespace of bucket objects.
 pub const XATTR_PREFIX: &str = "cairn.s3.";
@@ -53,28 +52,6 @@ pub struct ObjectMeta {
 }
 
 impl ObjectMeta {
-    /// The HTTP metadata kept, as a restore writes it back.
-    pub fn headers(&self) -> ObjectHeaders {
-        ObjectHeaders {
-            content_type: self.content_type.clone(),
-            cache_control: self.cache_control.clone(),
-            content_encoding: self.content_encoding.clone(),
-            content_disposition: self.content_disposition.clone(),
-            content_language: self.content_language.clone(),
-            user: self.user.clone(),
-        }
-    }
-
-    /// Keeps `h`, the HTTP metadata a GET returned.
-    pub fn set_headers(&mut self, h: ObjectHeaders) {
-        self.content_type = h.content_type;
-        self.cache_control = h.cache_control;
-        self.content_encoding = h.content_encoding;
-        self.content_disposition = h.content_disposition;
-        self.content_language = h.content_language;
-        self.user = h.user;
-    }
-
     /// The xattrs for a node at `tree_path` (escaped segments joined by
     /// `/`), sorted by name: `cairn.s3.key` only when the path does not
     /// spell the key.

@@ -17,12 +17,7 @@ use crate::repo::Repository;
 
 /// Stores the names of `records` not stored yet; the names stored before.
 pub(super) fn store(repo: &Repository, records: &[CondemnedPack]) -> Result<HashSet<PackId>> {
-    let stored: HashSet<PackId> = repo
-        .storage()
-        .list(layout::CONDEMNED_PREFIX)?
-        .iter()
-        .filter_map(|o| layout::parse_condemned(&o.key))
-        .collect();
+    let stored = repo.condemned_names()?;
     for r in records.iter().filter(|r| !stored.contains(&r.id)) {
         repo.storage()
             .put(&layout::condemned(&r.id), bytes::Bytes::new())?;
@@ -44,14 +39,4 @@ pub(super) fn remove_stale(
         removed += 1;
     }
     Ok(removed)
-}
-
-/// The packs named condemned (what a put-only client must not rely on).
-pub fn listed(repo: &Repository) -> Result<HashSet<PackId>> {
-    Ok(repo
-        .storage()
-        .list(layout::CONDEMNED_PREFIX)?
-        .iter()
-        .filter_map(|o| layout::parse_condemned(&o.key))
-        .collect())
 }

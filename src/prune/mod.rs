@@ -43,7 +43,6 @@ use crate::progress::Progress;
 use crate::repo::lock::{self, LockOptions};
 use crate::repo::Repository;
 
-pub use condemned_names::listed as condemned_names;
 pub use plan::{PackAction, PrunePlan};
 pub use running::RunningBackup;
 

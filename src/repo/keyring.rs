@@ -77,15 +77,26 @@ impl Repository {
             new.host.clone(),
             new.username.clone(),
         )?;
+        self.store_key_file(&kf, |stored| {
+            let opened = stored.unlock(new.password)?;
+            Ok(opened.is_some_and(|m| m.expose() == master.expose()))
+        })
+    }
+
+    /// Stores `kf`, then reads it back and checks it with `opens`: a key
+    /// that was not stored whole must be found now, not on the day it is
+    /// the only one left.
+    fn store_key_file(
+        &self,
+        kf: &KeyFile,
+        opens: impl FnOnce(&KeyFile) -> Result<bool>,
+    ) -> Result<KeyId> {
         let bytes = kf.encode();
         let id = KeyId(content_hash(&bytes));
         self.storage()
             .put(&layout::key(&id), Bytes::from(bytes.clone()))?;
-        // Read it back and open it: a key that was not stored whole must be
-        // found now, not on the day it is the only one left.
         let stored = self.storage().get(&layout::key(&id))?;
-        let opened = KeyFile::decode(&stored)?.unlock(new.password)?;
-        if stored != bytes || opened.is_none_or(|m| m.expose() != master.expose()) {
+        if stored != bytes || !opens(&KeyFile::decode(&stored)?)? {
             return Err(Error::corrupt(
                 "key file",
                 format!("{id} did not read back as written"),
@@ -108,21 +119,10 @@ impl Repository {
             new.host.clone(),
             new.username.clone(),
         )?;
-        let bytes = kf.encode();
-        let id = KeyId(content_hash(&bytes));
-        self.storage()
-            .put(&layout::key(&id), Bytes::from(bytes.clone()))?;
-        let stored = self.storage().get(&layout::key(&id))?;
-        let opened = KeyFile::decode(&stored)?.open_secret(new.password)?;
-        let same =
-            matches!(&opened, Some(Unlocked::PutOnly(p, c)) if *p == put && c == self.config());
-        if stored != bytes || !same {
-            return Err(Error::corrupt(
-                "key file",
-                format!("{id} did not read back as written"),
-            ));
-        }
-        Ok(id)
+        self.store_key_file(&kf, |stored| {
+            let opened = stored.open_secret(new.password)?;
+            Ok(matches!(&opened, Some(Unlocked::PutOnly(p, c)) if *p == put && c == self.config()))
+        })
     }
 
     /// Removes key file `id`. Refused for the key in use and for the last

@@ -70,6 +70,18 @@ impl Repository {
         Ok(())
     }
 
+    /// The packs a prune named condemned (`condemned/<id>`, P4 of
+    /// format-spec/12-prune.md): what a client that cannot read the
+    /// condemnation records must not rely on.
+    pub(crate) fn condemned_names(&self) -> Result<HashSet<PackId>> {
+        Ok(self
+            .storage()
+            .list(layout::CONDEMNED_PREFIX)?
+            .iter()
+            .filter_map(|o| layout::parse_condemned(&o.key))
+            .collect())
+    }
+
     /// Drops the cache's rows of packs that are no longer stored or that a
     /// prune condemned (named in `condemned/`: W1 of format-spec/12-prune.md,
     /// which a full key applies from the index's condemnation records).
@@ -84,7 +96,7 @@ impl Repository {
             .iter()
             .filter_map(|o| layout::parse_pack(&o.key))
             .collect();
-        let condemned = crate::prune::condemned_names(self)?;
+        let condemned = self.condemned_names()?;
         let gone: Vec<PackId> = cached
             .into_iter()
             .filter(|p| !stored.contains(p) || condemned.contains(p))

@@ -57,7 +57,7 @@ pub fn plan_objects(repo: &Repository, root: TreeId, sel: &Selection) -> Result<
         tree_path.extend_from_slice(rel);
         let (key, headers, etag) = match ObjectMeta::from_xattrs(&tree_path, &f.meta) {
             Some(m) => match strip_segments(&m.key, start.len()) {
-                Some(key) => (key.to_string(), m.headers(), Some(m.etag.clone())),
+                Some(key) => (key.to_string(), headers(&m), Some(m.etag.clone())),
                 None => {
                     let why = format!("its key {:?} is not below the restored prefix", m.key);
                     out.refused.push((lossy(&tree_path), why));
@@ -131,6 +131,18 @@ fn strip_segments(key: &str, n: usize) -> Option<&str> {
         return Some(key);
     }
     key.splitn(n + 1, '/').nth(n)
+}
+
+/// The HTTP metadata a snapshot kept for an object, as it is written back.
+fn headers(m: &ObjectMeta) -> ObjectHeaders {
+    ObjectHeaders {
+        content_type: m.content_type.clone(),
+        cache_control: m.cache_control.clone(),
+        content_encoding: m.content_encoding.clone(),
+        content_disposition: m.content_disposition.clone(),
+        content_language: m.content_language.clone(),
+        user: m.user.clone(),
+    }
 }
 
 #[cfg(test)]

@@ -124,7 +124,13 @@ impl Walk {
             if m.etag.is_empty() {
                 m.etag = head.etag.clone();
             }
-            m.set_headers(head.headers);
+            let h = head.headers;
+            m.content_type = h.content_type;
+            m.cache_control = h.cache_control;
+            m.content_encoding = h.content_encoding;
+            m.content_disposition = h.content_disposition;
+            m.content_language = h.content_language;
+            m.user = h.user;
             *meta = m.to_meta(&join_path(&o.path));
             Ok(Box::new(reader) as Box<dyn std::io::Read + Send>)
         })
