@@ -45,6 +45,52 @@ pub struct CopyStats {
     pub ids_rewritten: bool,
     pub dry_run: bool,
     pub write: WriteStats,
+    /// The objects stored in the target, each one PUT (a billed "class A"
+    /// request on S3 and R2): made by this copy, or by a dry run an upper
+    /// bound (data counted before compression).
+    pub target_puts: TargetPuts,
+}
+
+/// Objects a copy stores in the target, by kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TargetPuts {
+    pub packs: u64,
+    pub index_files: u64,
+    pub snapshots: u64,
+    pub total: u64,
+}
+
+impl TargetPuts {
+    fn new(packs: u64, index_files: u64, snapshots: u64) -> Self {
+        let total = packs + index_files + snapshots;
+        TargetPuts {
+            packs,
+            index_files,
+            snapshots,
+            total,
+        }
+    }
+
+    /// What a dry run's figures would cost: full data packs, one tree pack
+    /// per 4 MiB of trees, and an index file per 8 packs (as
+    /// [`BlobWriter`] writes them).
+    fn estimate(dst: &Repository, s: &CopyStats, tree_bytes: u64) -> Self {
+        let data = (s.bytes_copied - tree_bytes).div_ceil(u64::from(dst.config().pack_size));
+        let trees = tree_bytes.div_ceil(crate::repo::TREE_PACK_SIZE as u64);
+        let packs = data + trees;
+        Self::new(
+            packs,
+            packs.div_ceil(crate::repo::PACKS_PER_INDEX as u64),
+            s.snapshots_copied,
+        )
+    }
+}
+
+/// Do `a` and `b` cut and name blobs alike (the same id key: one made with
+/// `init --copy-chunking-from` the other, or one repository)? Then a copy
+/// keeps every id; otherwise ids are recomputed for the target.
+pub fn same_chunking(a: &Repository, b: &Repository) -> bool {
+    a.keys().blob_id(ID_KEY_CHECK_INPUT) == b.keys().blob_id(ID_KEY_CHECK_INPUT)
 }
 
 /// Copies `snaps` (in the order given; oldest first keeps parents first)
@@ -57,7 +103,7 @@ pub fn copy_snapshots(
     dry_run: bool,
     progress: &dyn Progress,
 ) -> Result<CopyStats> {
-    let same_key = src.keys().blob_id(ID_KEY_CHECK_INPUT) == dst.keys().blob_id(ID_KEY_CHECK_INPUT);
+    let same_key = same_chunking(src, dst);
     let _lock = match dry_run {
         true => None,
         false => Some(lock::acquire(dst, "copy", Default::default())?),
@@ -72,6 +118,7 @@ pub fn copy_snapshots(
         data: HashMap::new(),
         trees: HashMap::new(),
         planned: HashSet::new(),
+        tree_bytes: 0,
         stats: CopyStats {
             ids_rewritten: !same_key,
             dry_run,
@@ -92,6 +139,14 @@ pub fn copy_snapshots(
     stats.write = c.writer.finish()?;
     progress.finish();
     save_snapshots(dst, snaps, &roots, dry_run, &mut stats)?;
+    stats.target_puts = match dry_run {
+        true => TargetPuts::estimate(dst, &stats, c.tree_bytes),
+        false => TargetPuts::new(
+            stats.write.packs_added,
+            stats.write.index_files_added,
+            stats.snapshots_copied,
+        ),
+    };
     Ok(stats)
 }
 
@@ -144,6 +199,8 @@ struct Copier<'a> {
     trees: HashMap<TreeId, TreeId>,
     /// Blobs a dry run would have stored (it stores nothing to ask about).
     planned: HashSet<BlobId>,
+    /// Plaintext bytes of the trees copied (packed apart from data).
+    tree_bytes: u64,
     stats: CopyStats,
     progress: &'a dyn Progress,
 }
@@ -219,7 +276,10 @@ impl Copier<'_> {
         }
         match kind {
             BlobKind::Data => self.stats.data_blobs_copied += 1,
-            BlobKind::Tree => self.stats.tree_blobs_copied += 1,
+            BlobKind::Tree => {
+                self.stats.tree_blobs_copied += 1;
+                self.tree_bytes += bytes.len() as u64;
+            }
         }
         self.stats.bytes_copied += bytes.len() as u64;
         self.progress.bytes(bytes.len() as u64);

@@ -155,6 +155,16 @@ pub struct InitArgs {
     /// lock-rules`); prune and forget delete nothing younger.
     #[arg(long, value_name = "DAYS")]
     pub lock_rules: Option<u32>,
+    /// Cut and name data exactly as the repository at LOCATION does (its
+    /// chunker, id key and gear table; fresh encryption keys), so `cairn
+    /// copy` between the two keeps every blob id and deduplicates fully.
+    /// Its password: --from-password-file, CAIRN_FROM_PASSWORD_FILE or
+    /// CAIRN_FROM_PASSWORD.
+    #[arg(long, value_name = "LOCATION")]
+    pub copy_chunking_from: Option<String>,
+    /// File holding the password of --copy-chunking-from's repository.
+    #[arg(long, value_name = "FILE", requires = "copy_chunking_from")]
+    pub from_password_file: Option<std::path::PathBuf>,
 }
 
 /// Which snapshots a command looks at.

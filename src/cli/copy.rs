@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use zeroize::Zeroizing;
 
 use cairn::repo::{Repository, SnapshotRef};
 use cairn::{Error, Result};
@@ -48,6 +47,14 @@ pub fn run(g: &Global, a: CopyArgs) -> Result<i32> {
             "the source and the target are the same repository".into(),
         ));
     }
+    if !g.quiet && !cairn::copy::same_chunking(&src, &dst) {
+        eprintln!(
+            "note: the target does not share this repository's chunking, so every blob id is \
+             recomputed for it, and data the target already holds from its own backups \
+             deduplicates only where chunks happen to match (a target made with `cairn init \
+             --copy-chunking-from` keeps every id)"
+        );
+    }
     let progress = Output::new(g);
     let stats = cairn::copy::copy_snapshots(&src, &dst, &snaps, a.dry_run, &progress);
     progress.clear();
@@ -57,7 +64,7 @@ pub fn run(g: &Global, a: CopyArgs) -> Result<i32> {
     } else if !g.quiet {
         let would = if a.dry_run { "would copy" } else { "copied" };
         println!(
-            "{would} {} snapshots ({} already there); {} data and {} tree blobs, {}; {} blobs the target had{}",
+            "{would} {} snapshots ({} already there); {} data and {} tree blobs, {}; {} blobs the target had{}; {} PUT requests on the target{}",
             stats.snapshots_copied,
             stats.snapshots_present,
             stats.data_blobs_copied,
@@ -68,7 +75,9 @@ pub fn run(g: &Global, a: CopyArgs) -> Result<i32> {
                 "; ids recomputed for the target's key"
             } else {
                 ""
-            }
+            },
+            stats.target_puts.total,
+            if a.dry_run { " at most" } else { "" }
         );
     }
     Ok(exit::OK)
@@ -97,38 +106,12 @@ fn open_target(g: &Global, a: &CopyArgs) -> Result<Repository> {
         return Ok(repo);
     }
     let loc = a.to.as_deref().unwrap_or_default();
-    let pw = target_password(a)?;
+    let pw = crate::cli::password::other_password(
+        a.to_password_file.as_deref(),
+        "--to-password-file",
+        "CAIRN_TO",
+        "target",
+    )?;
     let storage = crate::cli::storage::open(g, loc, false)?;
     Repository::open(storage, pw.as_bytes(), open::open_options(g))
-}
-
-/// `--to-password-file`, then `$CAIRN_TO_PASSWORD_FILE`, then
-/// `$CAIRN_TO_PASSWORD`; exactly one may be set.
-fn target_password(a: &CopyArgs) -> Result<Zeroizing<String>> {
-    let env = |n: &str| std::env::var_os(n).filter(|v| !v.is_empty());
-    let file_var = env("CAIRN_TO_PASSWORD_FILE").map(PathBuf::from);
-    let value = env("CAIRN_TO_PASSWORD");
-    let set = [
-        a.to_password_file.is_some(),
-        file_var.is_some(),
-        value.is_some(),
-    ];
-    if set.iter().filter(|s| **s).count() > 1 {
-        return Err(Error::Usage(
-            "more than one target password source is set (--to-password-file, \
-             CAIRN_TO_PASSWORD_FILE, CAIRN_TO_PASSWORD): use only one"
-                .into(),
-        ));
-    }
-    if let Some(f) = a.to_password_file.as_ref().or(file_var.as_ref()) {
-        return crate::config::secret::read_secret_file("target password file", f);
-    }
-    match value {
-        Some(v) => Ok(Zeroizing::new(v.to_string_lossy().into_owned())),
-        None => Err(Error::Usage(
-            "no password for the target: use --to-password-file or set CAIRN_TO_PASSWORD_FILE \
-             or CAIRN_TO_PASSWORD"
-                .into(),
-        )),
-    }
 }

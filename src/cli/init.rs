@@ -87,7 +87,10 @@ fn retention_lock(a: &InitArgs) -> Result<Option<RetentionLock>> {
 }
 
 pub fn run(g: &Global, a: InitArgs) -> Result<i32> {
-    let opts = init_options(&a)?;
+    let mut opts = init_options(&a)?;
+    if let Some(from) = &a.copy_chunking_from {
+        opts.chunking = Some(chunking_of(g, from, a.from_password_file.as_deref())?);
+    }
     let (loc, _) = open::location(g)?;
     let local = local_dir(&loc);
     if let Some(dir) = &local {
@@ -121,6 +124,26 @@ pub fn run(g: &Global, a: InitArgs) -> Result<i32> {
         );
     }
     Ok(exit::OK)
+}
+
+/// The chunking of the repository at `from`, opened with its own password
+/// (before anything is created here, so a wrong one leaves nothing behind).
+fn chunking_of(
+    g: &Global,
+    from: &str,
+    pw_file: Option<&Path>,
+) -> Result<(
+    cairn::format::config::ChunkerParams,
+    cairn::crypto::ChunkingKeys,
+)> {
+    let pw = crate::cli::password::other_password(
+        pw_file,
+        "--from-password-file",
+        "CAIRN_FROM",
+        "--copy-chunking-from repository",
+    )?;
+    let storage = crate::cli::storage::open(g, from, false)?;
+    Repository::open(storage, pw.as_bytes(), open::open_options(g))?.shared_chunking()
 }
 
 fn create(g: &Global, loc: &str, pw: &[u8], opts: InitOptions) -> Result<Repository> {

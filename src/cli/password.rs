@@ -121,6 +121,40 @@ pub fn new_password(file: Option<&std::path::Path>) -> Result<Zeroizing<String>>
 }
 
 /// Asks on the terminal.
+/// The password of a second repository (copy's target, init's chunking
+/// source): `flag` (a file), then `$<PREFIX>_PASSWORD_FILE`, then
+/// `$<PREFIX>_PASSWORD`; exactly one may be set. `role` names the repository
+/// in messages ("target", "source").
+pub fn other_password(
+    flag: Option<&std::path::Path>,
+    flag_name: &str,
+    prefix: &str,
+    role: &str,
+) -> Result<Zeroizing<String>> {
+    let (file_name, value_name) = (
+        format!("{prefix}_PASSWORD_FILE"),
+        format!("{prefix}_PASSWORD"),
+    );
+    let file_var = env(&file_name).map(PathBuf::from);
+    let value = env(&value_name);
+    let set = [flag.is_some(), file_var.is_some(), value.is_some()];
+    if set.iter().filter(|s| **s).count() > 1 {
+        return Err(Error::Usage(format!(
+            "more than one {role} password source is set ({flag_name}, {file_name}, \
+             {value_name}): use only one"
+        )));
+    }
+    if let Some(f) = flag.or(file_var.as_deref()) {
+        return read_secret_file(&format!("{role} password file"), f);
+    }
+    match value {
+        Some(v) => Ok(Zeroizing::new(v.to_string_lossy().into_owned())),
+        None => Err(Error::Usage(format!(
+            "no password for the {role}: use {flag_name} or set {file_name} or {value_name}"
+        ))),
+    }
+}
+
 fn prompt(confirm: bool) -> Result<Zeroizing<String>> {
     let pw = if confirm {
         ask_twice("repository password: ", "enter the password again: ")?

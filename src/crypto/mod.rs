@@ -71,13 +71,10 @@ impl MasterKey {
         }
     }
 
-    /// What a put-only key file wraps instead of the master key.
+    /// What a put-only key file wraps instead of the master key, for a
+    /// repository that derives its chunking from this master key.
     pub fn put_keys(&self) -> PutKeys {
-        PutKeys {
-            id: blake3::derive_key(CTX_ID, &self.0),
-            gear: gear_table(&self.0),
-            seal_public: sealed::public_of(&sealed::seal_secret(&self.0)),
-        }
+        self.derive().put_keys()
     }
 }
 
@@ -103,6 +100,21 @@ pub struct PutKeys {
     pub id: [u8; KEY_LEN],
     pub gear: Box<[u64; 256]>,
     pub seal_public: [u8; KEY_LEN],
+}
+
+/// The two secrets that decide chunk boundaries and blob ids. A repository
+/// made with `init --copy-chunking-from` carries another repository's in
+/// its config (09-config.md), so copies between the two keep every id.
+#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
+pub struct ChunkingKeys {
+    pub id: [u8; KEY_LEN],
+    pub gear: Box<[u64; 256]>,
+}
+
+impl std::fmt::Debug for ChunkingKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ChunkingKeys(secret)")
+    }
 }
 
 /// Working keys: from the master key (full), or from a put-only key file.
@@ -139,6 +151,31 @@ impl Keys {
         let mut k = Keys::put_only(p).expect("a valid sealing key");
         k.session = Some(sealed::Session::with_ephemeral(eph, &p.seal_public).unwrap());
         k
+    }
+
+    /// The id key and gear table these keys chunk and name blobs with.
+    pub fn chunking_keys(&self) -> ChunkingKeys {
+        ChunkingKeys {
+            id: self.id,
+            gear: self.gear.clone(),
+        }
+    }
+
+    /// Chunks and names blobs with `c` instead of what the master key
+    /// derives: for a repository whose config carries shared chunking.
+    pub fn use_chunking(&mut self, c: &ChunkingKeys) {
+        self.id = c.id;
+        self.gear = c.gear.clone();
+    }
+
+    /// What a put-only key file of this repository wraps: its chunking
+    /// (whatever it derives from) and its public sealing key.
+    pub fn put_keys(&self) -> PutKeys {
+        PutKeys {
+            id: self.id,
+            gear: self.gear.clone(),
+            seal_public: self.seal_public,
+        }
     }
 
     /// True when these keys can write but not open (put-only).

@@ -324,6 +324,7 @@ fn seeds_more(target: &str) -> Vec<Vec<u8>> {
                 pack_size: 16 << 20,
                 compression: Some(3),
                 lock: None,
+                chunking: None,
             };
             let body = postcard::to_allocvec(&cfg).unwrap_or_default();
             vec![with(0, cfg.encode(k)), with(1, body)]

@@ -15,6 +15,7 @@ fn config() -> Config {
         pack_size: 16 << 20,
         compression: Some(3),
         lock: None,
+        chunking: None,
     }
 }
 

@@ -26,7 +26,15 @@ pub const FORMAT_VERSION: u32 = 2;
 /// Every repository format version this build reads and writes. Version 2
 /// is version 1 plus the `Sqlite` tree node (06-tree.md, 16-database.md); a
 /// version-1 repository stays version 1 and is written as version 1.
-pub const SUPPORTED_VERSIONS: [u32; 2] = [1, 2];
+/// Version 3 is version 2 plus shared chunking in the config (09-config.md),
+/// written only by `init --copy-chunking-from`.
+pub const SUPPORTED_VERSIONS: [u32; 3] = [1, 2, 3];
+
+/// The version a repository sharing another's chunking is created with.
+pub const SHARED_CHUNKING_VERSION: u32 = 3;
+
+/// The newest version this build reads, named in "unsupported version" errors.
+pub const NEWEST_VERSION: u32 = 3;
 
 /// Does this build read and write repositories of format `version`?
 pub fn is_supported(version: u32) -> bool {

@@ -246,8 +246,18 @@ fn config_survives_hostile_input() {
         pack_size: 16 << 20,
         compression: Some(3),
         lock: None,
+        chunking: None,
     };
-    let seeds = [cfg.encode(&k)];
+    let v3 = Config {
+        version: crate::format::SHARED_CHUNKING_VERSION,
+        chunking: Some(
+            crate::crypto::MasterKey::from_bytes([9; 32])
+                .derive()
+                .chunking_keys(),
+        ),
+        ..cfg.clone()
+    };
+    let seeds = [cfg.encode(&k), v3.encode(&k)];
     hammer("config peek", &seeds, Config::peek_version);
     hammer("config", &seeds, |b| Config::decode(b, &k));
     // Mutated bodies under a valid seal reach the postcard decoder and checks.

@@ -109,7 +109,10 @@ impl Repository {
     /// `new.password`: it can add backups to this repository and read
     /// nothing. Needs the full key's `password`, like [`Repository::add_key`].
     pub fn add_put_only_key(&self, password: &[u8], new: &NewKey) -> Result<KeyId> {
-        let put = self.unwrap_master(password)?.put_keys();
+        // The password must open a full key; what the put-only key gets is
+        // the repository's own chunking, shared or derived (09-config.md).
+        self.unwrap_master(password)?;
+        let put = self.keys().put_keys();
         let kf = KeyFile::create_put_only(
             &put,
             self.config(),

@@ -34,19 +34,20 @@ pub use repack::Repacker;
 pub use snapshot_memo::SnapshotMemo;
 pub use snapshots::{DamagedSnapshots, SnapshotFilter, SnapshotRef};
 pub use writer::{BlobWriter, WriteStats};
+pub(crate) use writer::{PACKS_PER_INDEX, TREE_PACK_SIZE};
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
 
-use crate::crypto::{KdfParams, Keys, MasterKey};
+use crate::crypto::{ChunkingKeys, KdfParams, Keys, MasterKey};
 use crate::error::{Error, Result};
 use crate::format::config::{ChunkerParams, Config, RetentionLock};
 use crate::format::envelope::{self, ObjectType};
 use crate::format::index::IndexFile;
 use crate::format::keyfile::{KeyFile, Unlocked};
-use crate::format::{layout, FORMAT_VERSION};
+use crate::format::{layout, FORMAT_VERSION, SHARED_CHUNKING_VERSION};
 use crate::ids::{content_hash, IndexId, KeyId};
 use crate::storage::Storage;
 
@@ -64,6 +65,10 @@ pub struct InitOptions {
     /// Retention the storage enforces on immutable objects; Object Lock
     /// needs a bucket created with Object Lock enabled (checked at init).
     pub lock: Option<RetentionLock>,
+    /// Another repository's chunker parameters, id key and gear table
+    /// ([`Repository::shared_chunking`]): copies from it keep every blob id.
+    /// Writes format version 3 (09-config.md).
+    pub chunking: Option<(ChunkerParams, ChunkingKeys)>,
 }
 
 impl Default for InitOptions {
@@ -75,6 +80,7 @@ impl Default for InitOptions {
             compression: Some(3),
             version: FORMAT_VERSION,
             lock: None,
+            chunking: None,
         }
     }
 }
@@ -122,11 +128,14 @@ impl Repository {
             Err(e) if e.is_not_found() => {}
             Err(e) => return Err(e.into()),
         }
-        opts.chunker.validate()?;
-        if !crate::format::is_supported(opts.version) {
+        let (version, chunker, chunking) = match opts.chunking {
+            Some((params, keys)) => (SHARED_CHUNKING_VERSION, params, Some(keys)),
+            None => (opts.version, opts.chunker, None),
+        };
+        chunker.validate()?;
+        if !crate::format::is_supported(version) {
             return Err(Error::Usage(format!(
-                "cannot create a repository of format version {}",
-                opts.version
+                "cannot create a repository of format version {version}"
             )));
         }
         object_lock::check_supported(storage.as_ref(), opts.lock.as_ref())?;
@@ -136,16 +145,20 @@ impl Repository {
             None => KdfParams::DEFAULT,
         };
         let master = MasterKey::generate();
-        let keys = master.derive();
+        let mut keys = master.derive();
+        if let Some(c) = &chunking {
+            keys.use_chunking(c);
+        }
         let mut repo_id = vec![0u8; 32];
         rand::RngCore::fill_bytes(&mut rand::rng(), &mut repo_id);
         let config = Config {
             repo_id,
-            version: opts.version,
-            chunker: opts.chunker,
+            version,
+            chunker,
             pack_size: opts.pack_size,
             compression: opts.compression,
             lock: opts.lock,
+            chunking,
         };
         let kf = KeyFile::create(
             &master,
@@ -207,7 +220,7 @@ impl Repository {
         if !crate::format::is_supported(version) {
             return Err(Error::UnsupportedVersion {
                 found: version,
-                supported: FORMAT_VERSION,
+                supported: crate::format::NEWEST_VERSION,
             });
         }
         let mut keys_listed = storage.list(layout::KEYS_PREFIX)?;
@@ -236,11 +249,16 @@ impl Repository {
             };
             match kf.open_secret(password)? {
                 Some(Unlocked::Full(master)) => {
-                    let keys = master.derive();
+                    let mut keys = master.derive();
                     // A key file left by a losing concurrent init opens with the
                     // password but not the config: try the next one.
                     match Config::decode(&config_bytes, &keys) {
-                        Ok(config) => return Self::assemble(storage, keys, config, key_id, &open),
+                        Ok(config) => {
+                            if let Some(c) = &config.chunking {
+                                keys.use_chunking(c);
+                            }
+                            return Self::assemble(storage, keys, config, key_id, &open);
+                        }
                         Err(e) => damaged = Some(e),
                     }
                 }
@@ -312,6 +330,13 @@ impl Repository {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// What `init --copy-chunking-from` copies: the chunker parameters, id
+    /// key and gear table this repository cuts and names blobs with.
+    pub fn shared_chunking(&self) -> Result<(ChunkerParams, ChunkingKeys)> {
+        self.require_full_key("sharing its chunking")?;
+        Ok((self.config.chunker, self.keys.chunking_keys()))
     }
 
     pub fn keys(&self) -> &Arc<Keys> {

@@ -134,3 +134,41 @@ fn lookups_still_answer_after_the_cache_memory_is_released() {
     assert!(repo.locate(BlobKind::Data, &id).unwrap().is_some());
     assert_eq!(repo.index_counts().unwrap().0, 1);
 }
+
+/// `init --copy-chunking-from`: the new repository names and cuts blobs as
+/// the source does (after reopening, too), with encryption keys of its own,
+/// and a put-only key made for it carries the shared chunking.
+#[test]
+fn shared_chunking_keeps_ids_but_not_encryption_keys() {
+    use crate::format::config::{ChunkerParams, Config};
+    let dir = tempfile::tempdir().unwrap();
+    let a_store = Arc::new(MemoryStorage::new());
+    let a = init(a_store.clone(), &dir.path().join("a"));
+    let b_store = Arc::new(MemoryStorage::new());
+    let params = ChunkerParams {
+        min_size: 64 * 1024,
+        avg_size: 128 * 1024,
+        max_size: 1 << 20,
+    };
+    let opts = InitOptions {
+        kdf: Some(KdfParams::insecure_for_tests()),
+        chunking: Some((params, a.shared_chunking().unwrap().1)),
+        ..Default::default()
+    };
+    let cache = OpenOptions {
+        cache_dir: Some(dir.path().join("b")),
+    };
+    drop(Repository::init(b_store.clone(), b"pw", opts, cache).unwrap());
+    let b = open(b_store.clone(), &dir.path().join("b2"));
+    assert_eq!(b.config().version, crate::format::SHARED_CHUNKING_VERSION);
+    assert_eq!(b.config().chunker, params);
+    assert_eq!(a.keys().blob_id(b"x"), b.keys().blob_id(b"x"));
+    assert_eq!(a.keys().gear()[..], b.keys().gear()[..]);
+    assert_eq!(b.keys().put_keys().id, a.keys().put_keys().id);
+    // A's keys cannot read B's config: the encryption keys are B's own.
+    let b_config = b_store.get(layout::CONFIG).unwrap();
+    assert!(Config::decode(&b_config, a.keys()).is_err());
+    // An ordinary repository derives different ones.
+    let c = init(Arc::new(MemoryStorage::new()), &dir.path().join("c"));
+    assert_ne!(a.keys().blob_id(b"x"), c.keys().blob_id(b"x"));
+}

@@ -25,9 +25,9 @@ use crate::storage::{Pending, Staged};
 
 /// Packs named in one index file at most, so a crash loses little index
 /// work and the next backup can deduplicate against what was uploaded.
-const PACKS_PER_INDEX: usize = 8;
+pub(crate) const PACKS_PER_INDEX: usize = 8;
 /// Tree packs are flushed at this size: trees are small and read often.
-const TREE_PACK_SIZE: usize = 4 * 1024 * 1024;
+pub(crate) const TREE_PACK_SIZE: usize = 4 * 1024 * 1024;
 
 /// What a writer added to the repository.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

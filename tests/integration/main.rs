@@ -16,6 +16,7 @@ mod check;
 mod cli;
 mod command_source;
 mod copy;
+mod copy_chunking;
 mod crash;
 mod damage;
 mod diff;
