@@ -6,10 +6,13 @@
 //! a bundle import (15-bundle.md) without the bundle: into a repository
 //! with the same id key, ids carry over and every blob the target has is
 //! skipped unread; into any other, each data blob's id is recomputed under
-//! the target's key (a hash of the blob, no re-chunking) and trees are
-//! rewritten bottom-up with the new ids. Chunk boundaries stay the
-//! source's, so deduplication with the target's own backups is by whole
-//! chunk only.
+//! the target's key and trees are rewritten bottom-up with the new ids.
+//! There a file's content is also **re-cut** with the target's chunker (its
+//! gear table and parameters), so it deduplicates against the target's own
+//! backups of the same bytes; a database snapshot's fixed, page-aligned
+//! chunks (16-database.md) cut the same everywhere and are only re-named.
+//! A repository made with `init --copy-chunking-from` the source shares its
+//! id key: nothing to re-cut, nothing the target has is read.
 //!
 //! Crash-safe as a backup is: blobs go to packs and index files first and
 //! each snapshot is stored only after everything it names is indexed, so an
@@ -21,7 +24,9 @@ use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
+use crate::chunker::Chunker;
 use crate::error::{Error, Result};
+use crate::export::archive::ContentReader;
 use crate::format::bundle::ID_KEY_CHECK_INPUT;
 use crate::format::index::BlobKind;
 use crate::format::tree::NodeKind;
@@ -41,6 +46,9 @@ pub struct CopyStats {
     pub blobs_known: u64,
     /// Plaintext bytes of the blobs copied.
     pub bytes_copied: u64,
+    /// Plaintext bytes of file content read from the source (none for
+    /// blobs a target with the same id key already has).
+    pub source_bytes_read: u64,
     /// True when the repositories' id keys differ and ids were recomputed.
     pub ids_rewritten: bool,
     pub dry_run: bool,
@@ -119,6 +127,8 @@ pub fn copy_snapshots(
         trees: HashMap::new(),
         planned: HashSet::new(),
         tree_bytes: 0,
+        recut: HashMap::new(),
+        buf: Vec::new(),
         stats: CopyStats {
             ids_rewritten: !same_key,
             dry_run,
@@ -201,6 +211,11 @@ struct Copier<'a> {
     planned: HashSet<BlobId>,
     /// Plaintext bytes of the trees copied (packed apart from data).
     tree_bytes: u64,
+    /// Re-cut contents by the hash of their source chunk list: an unchanged
+    /// file in several snapshots is read and cut once.
+    recut: HashMap<[u8; 32], Vec<ChunkId>>,
+    /// The chunker's scratch buffer, reused across files.
+    buf: Vec<u8>,
     stats: CopyStats,
     progress: &'a dyn Progress,
 }
@@ -216,6 +231,10 @@ impl Copier<'_> {
         for node in &mut tree.nodes {
             if let NodeKind::Dir { subtree } = &mut node.kind {
                 *subtree = self.tree(subtree)?;
+            } else if let (NodeKind::File { size, content }, false) =
+                (&mut node.kind, self.same_key)
+            {
+                *content = self.recut(content, *size, &node.name)?;
             } else if let Some((_, content)) = node.kind.file_content_mut() {
                 for chunk in content.iter_mut() {
                     *chunk = ChunkId(self.data(BlobId::from(*chunk))?.0);
@@ -248,6 +267,7 @@ impl Copier<'_> {
             return Ok(id);
         }
         let plain = self.src.read_blob(BlobKind::Data, &id)?;
+        self.stats.source_bytes_read += plain.len() as u64;
         let new = BlobId(self.writer_keys_id(&plain));
         if self.same_key && new != id {
             return Err(Error::corrupt(
@@ -258,6 +278,33 @@ impl Copier<'_> {
         self.store(BlobKind::Data, new, &plain)?;
         self.data.insert(id, new);
         Ok(new)
+    }
+
+    /// A file's content cut again with the target's chunker, each new
+    /// chunk stored unless the target has it.
+    fn recut(&mut self, content: &[ChunkId], size: u64, name: &[u8]) -> Result<Vec<ChunkId>> {
+        let mut h = blake3::Hasher::new();
+        content.iter().for_each(|c| {
+            h.update(&c.0);
+        });
+        let key = *h.finalize().as_bytes();
+        if let Some(done) = self.recut.get(&key) {
+            return Ok(done.clone());
+        }
+        let chunker = Chunker::new(self.dst.config().chunker, self.dst.keys().gear())?;
+        let mut reader = ContentReader::new(self.src, content);
+        let mut buf = std::mem::take(&mut self.buf);
+        let mut out = Vec::new();
+        let done = chunker.chunk_reader(&mut reader, &mut buf, |chunk| {
+            let id = BlobId(self.writer_keys_id(chunk));
+            self.store(BlobKind::Data, id, chunk)?;
+            out.push(ChunkId(id.0));
+            Ok(())
+        });
+        self.buf = buf;
+        self.stats.source_bytes_read += reader.finish_with(done, size, name)?;
+        self.recut.insert(key, out.clone());
+        Ok(out)
     }
 
     fn writer_keys_id(&self, bytes: &[u8]) -> [u8; 32] {

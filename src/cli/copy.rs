@@ -49,10 +49,10 @@ pub fn run(g: &Global, a: CopyArgs) -> Result<i32> {
     }
     if !g.quiet && !cairn::copy::same_chunking(&src, &dst) {
         eprintln!(
-            "note: the target does not share this repository's chunking, so every blob id is \
-             recomputed for it, and data the target already holds from its own backups \
-             deduplicates only where chunks happen to match (a target made with `cairn init \
-             --copy-chunking-from` keeps every id)"
+            "note: the target does not share this repository's chunking: every file is read \
+             from here and cut again with the target's chunker, and every id recomputed, so \
+             data the target already holds is not stored twice but is still read (a target made \
+             with `cairn init --copy-chunking-from` skips what it has without reading it)"
         );
     }
     let progress = Output::new(g);

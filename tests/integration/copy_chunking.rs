@@ -1,7 +1,8 @@
 //! `init --copy-chunking-from`: a repository that cuts and names data as
 //! another does, so `cairn copy` between them keeps every blob id and the
-//! target's own backups of the same files deduplicate against the copy;
-//! between unrelated repositories copy says beforehand that it will not.
+//! target's own backups of the same files deduplicate against the copy
+//! without reading it; between unrelated repositories copy says so
+//! beforehand and re-cuts every file with the target's chunker.
 //! And a dry run's PUT count bounds what the copy then stores.
 
 use std::process::Command;
@@ -61,6 +62,7 @@ fn a_repository_sharing_chunking_gets_every_id_and_dedups_with_its_own_backups()
     assert!(s["target_puts"]["packs"].as_u64().unwrap() <= 1, "{s}");
     assert_eq!(s["target_puts"]["snapshots"], 1);
     assert!(!stderr.contains("does not share"), "{stderr}");
+    assert_eq!(s["source_bytes_read"], 0, "{s}");
     assert!(b.pack_count() <= stored + 1);
     let target = b.path("restored");
     b.ok(&[
@@ -74,16 +76,22 @@ fn a_repository_sharing_chunking_gets_every_id_and_dedups_with_its_own_backups()
     assert_same_tree(&src, &restored(&target, &src));
     b.ok(&["check", "--read-data"]);
 
-    // An unrelated repository: ids recomputed, said before the copy.
+    // An unrelated repository: said before the copy; every file is read and
+    // cut again with the target's chunker, so what the target's own backup
+    // of the same files stored is not stored again.
     let c = Env::new();
     c.backup(&[&src], &[]);
     let (s, stderr) = run(copy(&a, &c, &[]));
     assert_eq!(s["ids_rewritten"], true);
-    assert!(s["data_blobs_copied"].as_u64().unwrap() > 0, "{s}");
     assert!(
         stderr.contains("does not share this repository's chunking"),
         "{stderr}"
     );
+    assert!(s["source_bytes_read"].as_u64().unwrap() >= 3 << 20, "{s}");
+    assert_eq!(s["data_blobs_copied"], 0, "{s}");
+    let target = c.path("restored");
+    c.ok(&["restore", "latest", "--target", target.to_str().unwrap()]);
+    c.ok(&["check", "--read-data"]);
 }
 
 #[test]

@@ -104,7 +104,7 @@ fn visit(
 /// A file's content as a `Read`, one chunk in memory at a time. A
 /// repository error is kept aside (the `io::Error` only says "see there")
 /// so the caller can report the real, typed error.
-struct ContentReader<'a> {
+pub(crate) struct ContentReader<'a> {
     repo: &'a Repository,
     chunks: std::slice::Iter<'a, ChunkId>,
     buf: Vec<u8>,
@@ -114,7 +114,7 @@ struct ContentReader<'a> {
 }
 
 impl<'a> ContentReader<'a> {
-    fn new(repo: &'a Repository, chunks: &'a [ChunkId]) -> Self {
+    pub(crate) fn new(repo: &'a Repository, chunks: &'a [ChunkId]) -> Self {
         ContentReader {
             repo,
             chunks: chunks.iter(),
@@ -128,10 +128,16 @@ impl<'a> ContentReader<'a> {
     /// Turns a failure while copying into the error that caused it, and
     /// checks the content was as long as the tree said.
     fn finish<T>(self, copied: io::Result<T>, size: u64, path: &[u8]) -> Result<u64> {
+        self.finish_with(copied.map_err(|e| Error::io("<archive>", e)), size, path)
+    }
+
+    /// [`ContentReader::finish`] for a consumer with typed errors (the
+    /// chunker): the repository's error first, then the consumer's.
+    pub(crate) fn finish_with<T>(self, done: Result<T>, size: u64, path: &[u8]) -> Result<u64> {
         if let Some(e) = self.error {
             return Err(e);
         }
-        copied.map_err(|e| Error::io("<archive>", e))?;
+        done?;
         if self.total != size {
             return Err(Error::corrupt(
                 "tree",
