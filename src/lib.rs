@@ -66,6 +66,7 @@ pub mod export;
 pub mod forget;
 pub mod format;
 pub mod hooks;
+pub mod import;
 pub mod ids;
 pub mod mount;
 pub mod progress;
