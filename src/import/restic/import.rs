@@ -16,7 +16,6 @@ use super::source::SnapshotSource;
 use super::{ResticRepo, ResticSnapshot};
 use crate::backup::{backup, BackupOptions, ParentChoice};
 use crate::error::Result;
-use crate::format::tree::Timestamp;
 use crate::ids::SnapshotId;
 use crate::progress::Progress;
 use crate::repo::{Repository, SnapshotFilter};
@@ -59,7 +58,8 @@ pub struct SnapshotReport {
     pub restic_id: String,
     pub outcome: SnapshotOutcome,
     pub cairn_id: Option<SnapshotId>,
-    pub time: Option<Timestamp>,
+    /// RFC 3339, in the restic snapshot's UTC offset.
+    pub time: Option<String>,
     pub host: String,
     pub paths: Vec<String>,
     /// Why a `failed` snapshot was not imported.
@@ -115,8 +115,12 @@ pub fn import_restic(
         );
         let r = match (snap, mapped.get(&id)) {
             (Err(e), _) => failed(hex_id, None, e),
-            (Ok(s), Some(cairn)) => outcome(hex_id, &s, SnapshotOutcome::AlreadyImported, Some(*cairn)),
-            (Ok(s), None) if opts.dry_run => outcome(hex_id, &s, SnapshotOutcome::WouldImport, None),
+            (Ok(s), Some(cairn)) => {
+                outcome(hex_id, Some(&s), SnapshotOutcome::AlreadyImported, Some(*cairn))
+            }
+            (Ok(s), None) if opts.dry_run => {
+                outcome(hex_id, Some(&s), SnapshotOutcome::WouldImport, None)
+            }
             (Ok(s), None) => import_one(repo, &restic, (id, s), &mapped, opts, progress)?,
         };
         if let Some(cairn) = r.cairn_id {
@@ -156,7 +160,7 @@ fn import_one(
         ..Default::default()
     };
     let done = backup(repo, &mut source, &backup_opts, progress)?;
-    let mut r = outcome(hex_id, &snap, SnapshotOutcome::Imported, done.snapshot_id);
+    let mut r = outcome(hex_id, Some(&snap), SnapshotOutcome::Imported, done.snapshot_id);
     let s = &done.snapshot.summary;
     (r.files, r.bytes_read, r.bytes_added) = (s.files_new, s.bytes_read, s.bytes_added);
     r.damaged = done
@@ -187,7 +191,7 @@ pub fn restic_origin(program: &str) -> Option<[u8; 32]> {
 
 fn outcome(
     restic_id: String,
-    s: &ResticSnapshot,
+    s: Option<&ResticSnapshot>,
     outcome: SnapshotOutcome,
     cairn_id: Option<SnapshotId>,
 ) -> SnapshotReport {
@@ -195,9 +199,9 @@ fn outcome(
         restic_id,
         outcome,
         cairn_id,
-        time: Some(s.time.0),
-        host: s.hostname.clone(),
-        paths: s.paths.clone(),
+        time: s.map(|s| crate::time::rfc3339(s.time.0, s.time.1)),
+        host: s.map(|s| s.hostname.clone()).unwrap_or_default(),
+        paths: s.map(|s| s.paths.clone()).unwrap_or_default(),
         error: None,
         damaged: Vec::new(),
         files: 0,
@@ -207,22 +211,7 @@ fn outcome(
 }
 
 fn failed(restic_id: String, s: Option<&ResticSnapshot>, e: crate::Error) -> SnapshotReport {
-    let mut r = match s {
-        Some(s) => outcome(restic_id, s, SnapshotOutcome::Failed, None),
-        None => SnapshotReport {
-            restic_id,
-            outcome: SnapshotOutcome::Failed,
-            cairn_id: None,
-            time: None,
-            host: String::new(),
-            paths: Vec::new(),
-            error: None,
-            damaged: Vec::new(),
-            files: 0,
-            bytes_read: 0,
-            bytes_added: 0,
-        },
-    };
+    let mut r = outcome(restic_id, s, SnapshotOutcome::Failed, None);
     r.error = Some(e.to_string());
     r
 }

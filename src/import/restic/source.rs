@@ -36,7 +36,8 @@ impl SnapshotSource {
             paths,
             stack: vec![Frame {
                 nodes: nodes.into_iter(),
-                path: PathBuf::new(),
+                // Absolute paths inside the snapshot, for reports.
+                path: PathBuf::from("/"),
             }],
         })
     }
