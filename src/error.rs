@@ -145,7 +145,9 @@ impl Error {
         match self {
             Error::Usage(_) => ErrorKind::Usage,
             Error::NoRepository(_) => ErrorKind::NoRepository,
-            Error::WrongPassword | Error::BundlePassword(_) | Error::ForeignPassword(_) => ErrorKind::WrongPassword,
+            Error::WrongPassword | Error::BundlePassword(_) | Error::ForeignPassword(_) => {
+                ErrorKind::WrongPassword
+            }
             Error::PutOnlyKey(_) => ErrorKind::PutOnlyKey,
             Error::Corrupt { .. } => ErrorKind::Corrupt,
             Error::UnsupportedVersion { .. } => ErrorKind::UnsupportedVersion,

@@ -89,7 +89,10 @@ fn line(r: &SnapshotReport) -> String {
             }
         ),
         SnapshotOutcome::AlreadyImported => {
-            format!("restic {short}: already imported as {}", cairn.unwrap_or_default())
+            format!(
+                "restic {short}: already imported as {}",
+                cairn.unwrap_or_default()
+            )
         }
         SnapshotOutcome::WouldImport => format!(
             "restic {short}: would import ({} {})",
@@ -107,19 +110,23 @@ fn line(r: &SnapshotReport) -> String {
 /// exactly one must be set.
 fn restic_password() -> Result<Zeroizing<String>> {
     let env = |n: &str| std::env::var_os(n).filter(|v| !v.is_empty());
-    match (env("RESTIC_PASSWORD_FILE").map(PathBuf::from), env("RESTIC_PASSWORD")) {
+    match (
+        env("RESTIC_PASSWORD_FILE").map(PathBuf::from),
+        env("RESTIC_PASSWORD"),
+    ) {
         (Some(_), Some(_)) => Err(Error::Usage(
             "both RESTIC_PASSWORD_FILE and RESTIC_PASSWORD are set: use only one".into(),
         )),
         (None, None) => Err(Error::Usage(
-            "the restic repository's password: set RESTIC_PASSWORD_FILE or RESTIC_PASSWORD"
-                .into(),
+            "the restic repository's password: set RESTIC_PASSWORD_FILE or RESTIC_PASSWORD".into(),
         )),
         (Some(file), None) => {
             let text = Zeroizing::new(std::fs::read_to_string(&file).map_err(|e| {
                 Error::Usage(format!("RESTIC_PASSWORD_FILE {}: {e}", file.display()))
             })?);
-            Ok(Zeroizing::new(text.trim_end_matches(['\n', '\r']).to_string()))
+            Ok(Zeroizing::new(
+                text.trim_end_matches(['\n', '\r']).to_string(),
+            ))
         }
         (None, Some(v)) => Ok(Zeroizing::new(v.to_string_lossy().into_owned())),
     }

@@ -62,8 +62,17 @@ impl Restic {
     }
 
     /// Backs up `src` and returns the snapshot id.
-    fn backup(&self, src: &Path, host: &str, tag: &str, time: &str, parent: Option<&str>) -> String {
-        let mut args = vec!["backup", "--json", "--host", host, "--tag", tag, "--time", time];
+    fn backup(
+        &self,
+        src: &Path,
+        host: &str,
+        tag: &str,
+        time: &str,
+        parent: Option<&str>,
+    ) -> String {
+        let mut args = vec![
+            "backup", "--json", "--host", host, "--tag", tag, "--time", time,
+        ];
         if let Some(p) = parent {
             args.extend(["--parent", p]);
         }
@@ -80,7 +89,9 @@ impl Restic {
         let out = self.ok(&["snapshots", "--json"]);
         let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
         let ids = list.as_array().expect("array").iter();
-        let mut found = ids.filter_map(|s| s["id"].as_str()).filter(|id| id.starts_with(short));
+        let mut found = ids
+            .filter_map(|s| s["id"].as_str())
+            .filter(|id| id.starts_with(short));
         found.next().expect("the new snapshot").to_string()
     }
 
@@ -113,7 +124,13 @@ fn make_round(src: &Path, round: u32) {
             write(&src.join("big.bin"), &random_bytes(2, 5 * 1024 * 1024 + 77));
             write(&src.join("empty"), b"");
             std::fs::create_dir_all(src.join("emptydir")).expect("mkdir");
-            for name in [&b"with space 'q'"[..], b"new\nline", b"latin1-\xe9t\xe9\xff", b"back\\slash", b"quote\"d"] {
+            for name in [
+                &b"with space 'q'"[..],
+                b"new\nline",
+                b"latin1-\xe9t\xe9\xff",
+                b"back\\slash",
+                b"quote\"d",
+            ] {
                 write(&src.join("names").join(OsStr::from_bytes(name)), name);
             }
             let sparse = std::fs::File::create(src.join("sparse.img")).expect("create");
@@ -123,7 +140,8 @@ fn make_round(src: &Path, round: u32) {
             write(&src.join("links/a"), b"linked\n");
             std::fs::hard_link(src.join("links/a"), src.join("links/b")).expect("link");
             std::os::unix::fs::symlink("../links/a", src.join("names/rel-link")).expect("symlink");
-            std::os::unix::fs::symlink("/nowhere/at/all", src.join("names/dangling")).expect("symlink");
+            std::os::unix::fs::symlink("/nowhere/at/all", src.join("names/dangling"))
+                .expect("symlink");
             let fifo = std::ffi::CString::new(src.join("fifo").as_os_str().as_bytes()).expect("c");
             // SAFETY: a valid NUL-terminated path.
             unsafe { libc::mkfifo(fifo.as_ptr(), 0o640) };
@@ -177,7 +195,9 @@ fn imported(env: &Env) -> Vec<(String, serde_json::Value)> {
     let mut out = Vec::new();
     for s in list.as_array().expect("array") {
         let program = s["program"].as_str().expect("program");
-        let (_, rid) = program.split_once(" import-restic ").expect("an imported snapshot");
+        let (_, rid) = program
+            .split_once(" import-restic ")
+            .expect("an imported snapshot");
         out.push((rid.to_string(), s.clone()));
     }
     out
@@ -205,21 +225,34 @@ fn import_and_compare(version: u32) {
     let (code, dry, _) = run_json(import(&env, &restic, &["--json", "--dry-run"]));
     assert_eq!(code, Some(0));
     assert_eq!(dry["imported"], 0);
-    assert!(env.objects("snapshots/").is_empty(), "a dry run stored a snapshot");
+    assert!(
+        env.objects("snapshots/").is_empty(),
+        "a dry run stored a snapshot"
+    );
 
     let (code, sum, stderr) = run_json(import(&env, &restic, &["--json"]));
     assert_eq!(code, Some(0), "{stderr}");
-    assert_eq!((sum["imported"].as_u64(), sum["failed"].as_u64()), (Some(3), Some(0)));
+    assert_eq!(
+        (sum["imported"].as_u64(), sum["failed"].as_u64()),
+        (Some(3), Some(0))
+    );
     let snaps = imported(&env);
     assert_eq!(snaps.iter().map(|s| s.0.clone()).collect::<Vec<_>>(), ids);
-    let hosts: Vec<_> = snaps.iter().map(|s| s.1["host"].as_str().unwrap()).collect();
+    let hosts: Vec<_> = snaps
+        .iter()
+        .map(|s| s.1["host"].as_str().unwrap())
+        .collect();
     assert_eq!(hosts, ["alpha", "alpha", "beta"]);
     for (i, (_, s)) in snaps.iter().enumerate() {
         assert_eq!(s["tags"], serde_json::json!([format!("round{i}")]));
         let time = s["time"].as_str().unwrap();
         assert!(time.starts_with(&format!("2024-0{}-15", i + 1)), "{time}");
         let parent = (i > 0).then(|| snaps[i - 1].1["id"].clone());
-        assert_eq!(s["parent"], parent.unwrap_or(serde_json::Value::Null), "parent of {i}");
+        assert_eq!(
+            s["parent"],
+            parent.unwrap_or(serde_json::Value::Null),
+            "parent of {i}"
+        );
     }
     for (rid, s) in &snaps {
         assert_restores_alike(&env, &restic, rid, s["id"].as_str().unwrap());
@@ -231,7 +264,13 @@ fn import_and_compare(version: u32) {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("nothing new to import"));
     let (_, again, _) = run_json(import(&env, &restic, &["--json"]));
-    assert_eq!((again["imported"].as_u64(), again["already_imported"].as_u64()), (Some(0), Some(3)));
+    assert_eq!(
+        (
+            again["imported"].as_u64(),
+            again["already_imported"].as_u64()
+        ),
+        (Some(0), Some(3))
+    );
     assert_eq!(env.objects("snapshots/").len(), 3);
 }
 
@@ -278,16 +317,28 @@ fn import_restic_killed_mid_way_then_rerun_completes() {
     }
     let status = child.wait().expect("wait");
     assert_eq!(status.code(), None, "not killed: {seen:?}");
-    assert_eq!(env.objects("snapshots/").len(), 1, "killed while importing the second");
+    assert_eq!(
+        env.objects("snapshots/").len(),
+        1,
+        "killed while importing the second"
+    );
 
     let (code, sum, stderr) = run_json(import(&env, &restic, &["--json"]));
     assert_eq!(code, Some(0), "{stderr}");
-    assert_eq!((sum["imported"].as_u64(), sum["already_imported"].as_u64()), (Some(2), Some(1)));
+    assert_eq!(
+        (sum["imported"].as_u64(), sum["already_imported"].as_u64()),
+        (Some(2), Some(1))
+    );
     let ids: Vec<String> = imported(&env).into_iter().map(|s| s.0).collect();
     assert_eq!(ids, [first, second, third], "every snapshot once");
     env.ok(&["check", "--read-data"]);
     let snaps = imported(&env);
-    assert_restores_alike(&env, &restic, &snaps[1].0, snaps[1].1["id"].as_str().unwrap());
+    assert_restores_alike(
+        &env,
+        &restic,
+        &snaps[1].0,
+        snaps[1].1["id"].as_str().unwrap(),
+    );
 }
 
 /// The pack, offset and length restic's index gives a data blob.
@@ -300,7 +351,11 @@ fn locate_blob(restic: &Restic, blob: &str) -> (String, u64, u64) {
             for b in p["blobs"].as_array().expect("blobs") {
                 if b["id"] == blob {
                     let pack = p["id"].as_str().unwrap().to_string();
-                    return (pack, b["offset"].as_u64().unwrap(), b["length"].as_u64().unwrap());
+                    return (
+                        pack,
+                        b["offset"].as_u64().unwrap(),
+                        b["length"].as_u64().unwrap(),
+                    );
                 }
             }
         }
@@ -351,16 +406,29 @@ fn import_restic_damaged_pack_reports_the_files_and_imports_the_rest() {
     assert_eq!(code, Some(3), "partial import: {stderr}");
     assert_eq!(sum["imported"], 2);
     for s in sum["snapshots"].as_array().unwrap() {
-        let damaged: Vec<_> = s["damaged"].as_array().unwrap().iter().map(|d| d["path"].clone()).collect();
+        let damaged: Vec<_> = s["damaged"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["path"].clone())
+            .collect();
         let victim_path = restored(Path::new("/"), &src.join("victim.bin"));
         assert_eq!(damaged, [serde_json::json!(victim_path)], "{s}");
     }
-    assert!(stderr.contains(&format!("{}", src.join("victim.bin").display())), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}", src.join("victim.bin").display())),
+        "{stderr}"
+    );
     let snaps = imported(&env);
     for (i, (rid, s)) in snaps.iter().enumerate() {
         assert_eq!(rid, &ids[i]);
         let c = env.path(&format!("c-{rid}"));
-        env.ok(&["restore", s["id"].as_str().unwrap(), "--target", c.to_str().unwrap()]);
+        env.ok(&[
+            "restore",
+            s["id"].as_str().unwrap(),
+            "--target",
+            c.to_str().unwrap(),
+        ]);
         assert_same_tree(&expected[i], &restored(&c, &src));
     }
     env.ok(&["check"]);
@@ -384,10 +452,16 @@ fn import_restic_wrong_password_is_refused_and_writes_nothing() {
         .expect("run");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(12), "{stderr}");
-    assert!(stderr.contains("wrong password for the restic repository"), "{stderr}");
+    assert!(
+        stderr.contains("wrong password for the restic repository"),
+        "{stderr}"
+    );
     assert!(!stderr.contains(secret) && !String::from_utf8_lossy(&out.stdout).contains(secret));
     assert_eq!(env.objects(""), before, "something was written");
-    let out = import(&env, &restic, &[]).env_remove("RESTIC_PASSWORD").output().expect("run");
+    let out = import(&env, &restic, &[])
+        .env_remove("RESTIC_PASSWORD")
+        .output()
+        .expect("run");
     assert_eq!(out.status.code(), Some(2), "no password: a usage error");
 }
 
@@ -402,7 +476,10 @@ fn import_restic_from_s3() {
     }
     let env = Env::new();
     cairn::storage::open_location(&format!("s3:{endpoint}/restic-import"), true).expect("bucket");
-    let location = format!("s3:{endpoint}/restic-import/r-{:016x}", rand::random::<u64>());
+    let location = format!(
+        "s3:{endpoint}/restic-import/r-{:016x}",
+        rand::random::<u64>()
+    );
     let restic = Restic::init(location, 2);
     let src = env.path("src");
     let ids = three_snapshots(&restic, &src);

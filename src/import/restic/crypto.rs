@@ -73,7 +73,10 @@ impl MasterKey {
     /// damaged item look the same: [`Error::Corrupt`] naming `what`.
     pub fn open(&self, sealed: &[u8], what: &str) -> Result<Vec<u8>> {
         if sealed.len() < OVERHEAD {
-            return Err(corrupt(what, format!("{} bytes is too short", sealed.len())));
+            return Err(corrupt(
+                what,
+                format!("{} bytes is too short", sealed.len()),
+            ));
         }
         let (iv, rest) = sealed.split_at(IV_LEN);
         let (ciphertext, mac) = rest.split_at(rest.len() - MAC_LEN);
@@ -81,7 +84,10 @@ impl MasterKey {
         let expected = self.mac(iv, ciphertext);
         let diff = expected.iter().zip(mac).fold(0u8, |d, (a, b)| d | (a ^ b));
         if diff != 0 {
-            return Err(corrupt(what, "MAC mismatch (damaged, or not this key)".into()));
+            return Err(corrupt(
+                what,
+                "MAC mismatch (damaged, or not this key)".into(),
+            ));
         }
         let mut plain = ciphertext.to_vec();
         ctr::Ctr128BE::<aes::Aes256>::new(&self.encrypt.into(), iv.into())
@@ -105,8 +111,8 @@ impl MasterKey {
         let mut key = zeroize::Zeroizing::new([0u8; 32]);
         key[..16].copy_from_slice(&self.mac_r);
         key[16..].copy_from_slice(&s);
-        let tag = poly1305::Poly1305::new(poly1305::Key::from_slice(&key[..]))
-            .compute_unpadded(data);
+        let tag =
+            poly1305::Poly1305::new(poly1305::Key::from_slice(&key[..])).compute_unpadded(data);
         tag.into()
     }
 }

@@ -115,9 +115,12 @@ pub fn import_restic(
         );
         let r = match (snap, mapped.get(&id)) {
             (Err(e), _) => failed(hex_id, None, e),
-            (Ok(s), Some(cairn)) => {
-                outcome(hex_id, Some(&s), SnapshotOutcome::AlreadyImported, Some(*cairn))
-            }
+            (Ok(s), Some(cairn)) => outcome(
+                hex_id,
+                Some(&s),
+                SnapshotOutcome::AlreadyImported,
+                Some(*cairn),
+            ),
             (Ok(s), None) if opts.dry_run => {
                 outcome(hex_id, Some(&s), SnapshotOutcome::WouldImport, None)
             }
@@ -160,7 +163,12 @@ fn import_one(
         ..Default::default()
     };
     let done = backup(repo, &mut source, &backup_opts, progress)?;
-    let mut r = outcome(hex_id, Some(&snap), SnapshotOutcome::Imported, done.snapshot_id);
+    let mut r = outcome(
+        hex_id,
+        Some(&snap),
+        SnapshotOutcome::Imported,
+        done.snapshot_id,
+    );
     let s = &done.snapshot.summary;
     (r.files, r.bytes_read, r.bytes_added) = (s.files_new, s.bytes_read, s.bytes_added);
     r.damaged = done

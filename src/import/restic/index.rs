@@ -95,7 +95,8 @@ impl Index {
 }
 
 fn decode(json: &[u8], name: &str) -> Result<IndexJson> {
-    serde_json::from_slice(json).map_err(|e| corrupt(&format!("restic index {name}"), e.to_string()))
+    serde_json::from_slice(json)
+        .map_err(|e| corrupt(&format!("restic index {name}"), e.to_string()))
 }
 
 #[cfg(test)]

@@ -57,7 +57,10 @@ pub fn try_key_file(bytes: &[u8], password: &[u8]) -> Result<Option<MasterKey>> 
     let kf: KeyFile =
         serde_json::from_slice(bytes).map_err(|e| corrupt("restic key file", e.to_string()))?;
     if kf.kdf != "scrypt" {
-        return Err(corrupt("restic key file", format!("unknown kdf {:?}", kf.kdf)));
+        return Err(corrupt(
+            "restic key file",
+            format!("unknown kdf {:?}", kf.kdf),
+        ));
     }
     let params = scrypt_params(kf.n, kf.r, kf.p)?;
     let salt = decode_base64(&kf.salt, "restic key file")?;
@@ -98,7 +101,11 @@ mod tests {
             br#"{"kdf":"scrypt","N":2,"r":100,"p":100,"salt":"","data":""}"#,
             br#"{"kdf":"scrypt","N":2,"r":1,"p":1,"salt":"!!","data":""}"#,
         ] {
-            assert!(try_key_file(bad, b"pw").is_err(), "{}", String::from_utf8_lossy(bad));
+            assert!(
+                try_key_file(bad, b"pw").is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
         }
         // Well-formed but too short to open: simply not this password.
         let short = br#"{"kdf":"scrypt","N":2,"r":1,"p":1,"salt":"AAAA","data":"AAAA"}"#;

@@ -106,8 +106,8 @@ impl ResticRepo {
                 .and_then(|json| ResticSnapshot::decode(&json, &what));
             out.push((id, snap));
         }
-        let time = |s: &Result<ResticSnapshot>| s.as_ref().ok().map(|s| s.time.clone());
-        out.sort_by(|a, b| (time(&a.1), a.0).cmp(&(time(&b.1), b.0)));
+        let time = |s: &Result<ResticSnapshot>| s.as_ref().ok().map(|s| s.time);
+        out.sort_by_key(|a| (time(&a.1), a.0));
         Ok(out)
     }
 
@@ -119,7 +119,11 @@ impl ResticRepo {
 
     /// A data or tree blob's plaintext: one ranged read of its pack.
     pub fn blob(&self, id: &[u8; 32], tree: bool) -> Result<Vec<u8>> {
-        let map = if tree { &self.index.trees } else { &self.index.data };
+        let map = if tree {
+            &self.index.trees
+        } else {
+            &self.index.data
+        };
         let loc = map.get(id).ok_or_else(|| {
             corrupt(
                 &format!("restic blob {}", hex::encode(id)),

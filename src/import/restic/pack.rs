@@ -99,7 +99,10 @@ pub fn parse_header(key: &MasterKey, pack: &[u8]) -> Result<Vec<HeaderEntry>> {
     }
     let hlen = u32::from_le_bytes(pack[n - 4..].try_into().expect("4 bytes")) as usize;
     if hlen > n - 4 {
-        return Err(corrupt(what, format!("header length {hlen} exceeds the pack")));
+        return Err(corrupt(
+            what,
+            format!("header length {hlen} exceeds the pack"),
+        ));
     }
     let header = key.open(&pack[n - 4 - hlen..n - 4], what)?;
     let mut entries = Vec::new();
@@ -172,7 +175,10 @@ mod tests {
         };
         let sealed = &p[h[1].offset as usize..(h[1].offset + h[1].length) as usize];
         assert_eq!(open_blob(&k, &h[1].id, &loc, sealed).unwrap(), b"two!");
-        assert!(open_blob(&k, &h[0].id, &loc, sealed).is_err(), "wrong id accepted");
+        assert!(
+            open_blob(&k, &h[0].id, &loc, sealed).is_err(),
+            "wrong id accepted"
+        );
     }
 
     /// Truncated and mangled packs and unpacked files: errors, never panics.

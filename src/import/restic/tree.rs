@@ -162,7 +162,12 @@ impl ResticNode {
         let (kind, type_bits) = match self.kind.as_str() {
             "file" => (EntryKind::File { size: self.size }, 0o100000),
             "dir" => (EntryKind::Dir, 0o040000),
-            "symlink" => (EntryKind::Symlink { target: self.link_target(&what)? }, 0o120000),
+            "symlink" => (
+                EntryKind::Symlink {
+                    target: self.link_target(&what)?,
+                },
+                0o120000,
+            ),
             "dev" => (EntryKind::BlockDevice { rdev: self.device }, 0o060000),
             "chardev" => (EntryKind::CharDevice { rdev: self.device }, 0o020000),
             "fifo" => (EntryKind::Fifo, 0o010000),
@@ -170,10 +175,14 @@ impl ResticNode {
             other => return Err(corrupt(&what, format!("unsupported node type {other:?}"))),
         };
         let m = self.mode;
-        let special = [(GO_SETUID, 0o4000), (GO_SETGID, 0o2000), (GO_STICKY, 0o1000)]
-            .iter()
-            .filter(|(go, _)| m & go != 0)
-            .fold(0, |acc, (_, unix)| acc | unix);
+        let special = [
+            (GO_SETUID, 0o4000),
+            (GO_SETGID, 0o2000),
+            (GO_STICKY, 0o1000),
+        ]
+        .iter()
+        .filter(|(go, _)| m & go != 0)
+        .fold(0, |acc, (_, unix)| acc | unix);
         let time = |t: &Option<String>| match t {
             Some(s) => parse_time(s, &what).map(|t| t.0),
             None => Ok(Timestamp::default()),
@@ -290,7 +299,10 @@ mod tests {
     fn names_unquote_as_go_quotes_them() {
         assert_eq!(go_unquote(r"bad\xffname").unwrap(), b"bad\xffname");
         assert_eq!(go_unquote(r#"a\nb\tc\\d\"e"#).unwrap(), b"a\nb\tc\\d\"e");
-        assert_eq!(go_unquote(r"\u00e9\U0001F600\101").unwrap(), "éπA".replace('π', "😀").as_bytes());
+        assert_eq!(
+            go_unquote(r"\u00e9\U0001F600\101").unwrap(),
+            "éπA".replace('π', "😀").as_bytes()
+        );
         assert_eq!(go_unquote("plain ünï").unwrap(), "plain ünï".as_bytes());
         for bad in [r"\", r"\x4", r"\q", "a\"b", r"\777", r"\ud800"] {
             assert_eq!(go_unquote(bad), None, "{bad}");
@@ -335,7 +347,11 @@ mod json_tests {
             let t = ResticTree::decode(bad, "t").unwrap();
             assert!(t.nodes.unwrap()[0].entry("x".into()).is_err());
         }
-        for bad in [&b"{"[..], br#"{"nodes":7}"#, br#"{"nodes":[{"type":"file"}]}"#] {
+        for bad in [
+            &b"{"[..],
+            br#"{"nodes":7}"#,
+            br#"{"nodes":[{"type":"file"}]}"#,
+        ] {
             assert!(ResticTree::decode(bad, "t").is_err());
         }
         for bad in [
