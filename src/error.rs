@@ -48,6 +48,10 @@ pub enum Error {
     NoRepository(String),
     #[error("wrong password: no key file in the repository opens with it")]
     WrongPassword,
+    /// A foreign repository being imported (`import-restic`) has no key
+    /// file the password opens; names the repository, never the password.
+    #[error("wrong password for {0}: no key file in it opens with it")]
+    ForeignPassword(String),
     /// `what` names the refused operation ("restore", "reading snapshots").
     #[error("the key is put-only: it can add backups but {0} needs a full key")]
     PutOnlyKey(String),
@@ -141,7 +145,9 @@ impl Error {
         match self {
             Error::Usage(_) => ErrorKind::Usage,
             Error::NoRepository(_) => ErrorKind::NoRepository,
-            Error::WrongPassword | Error::BundlePassword(_) => ErrorKind::WrongPassword,
+            Error::WrongPassword | Error::BundlePassword(_) | Error::ForeignPassword(_) => {
+                ErrorKind::WrongPassword
+            }
             Error::PutOnlyKey(_) => ErrorKind::PutOnlyKey,
             Error::Corrupt { .. } => ErrorKind::Corrupt,
             Error::UnsupportedVersion { .. } => ErrorKind::UnsupportedVersion,

@@ -67,6 +67,7 @@ pub mod forget;
 pub mod format;
 pub mod hooks;
 pub mod ids;
+pub mod import;
 pub mod mount;
 pub mod progress;
 pub mod prune;

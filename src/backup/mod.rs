@@ -85,6 +85,12 @@ pub struct BackupOptions {
     /// Which files are taken as SQLite databases (consistent snapshots,
     /// page-aligned chunks) and how they are checked.
     pub databases: DatabaseOptions,
+    /// Who took the snapshot; defaults to the current user. Imports
+    /// (`import::restic`) record the original's.
+    pub username: Option<String>,
+    /// The snapshot's `program` field; defaults to `cairn VERSION`. An
+    /// import records where the snapshot came from (format-spec/07-snapshot.md).
+    pub program: Option<String>,
 }
 
 /// How often [`backup_rereadable`] starts over before it gives up.
@@ -203,14 +209,17 @@ fn attempt(
         time,
         utc_offset_secs,
         host,
-        username: crate::time::username(),
+        username: opts.username.clone().unwrap_or_else(crate::time::username),
         tags: sorted_tags(opts),
         paths,
         excludes: opts.excludes.clone(),
         parent: parent.map(|p| p.0),
         tree: outcome.root,
         original: None,
-        program: format!("cairn {}", env!("CARGO_PKG_VERSION")),
+        program: opts
+            .program
+            .clone()
+            .unwrap_or_else(|| format!("cairn {}", env!("CARGO_PKG_VERSION"))),
         summary,
     };
     let snapshot_id = match &marker {

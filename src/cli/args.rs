@@ -108,6 +108,9 @@ pub enum Command {
     Key(crate::cli::key::KeyArgs),
     /// Copy snapshots, with their trees and data, into another repository.
     Copy(crate::cli::copy::CopyArgs),
+    /// Import every snapshot of a restic repository (password from
+    /// RESTIC_PASSWORD_FILE or RESTIC_PASSWORD); reruns skip what is there.
+    ImportRestic(crate::cli::import_restic::ImportResticArgs),
     /// Statistics of snapshots: files, logical, unique and stored bytes, dedup, largest prefixes.
     Stats(crate::cli::stats::StatsArgs),
     /// Print the shell completion script (bash, zsh, fish, elvish, powershell).

@@ -94,6 +94,7 @@ fn backup_options(g: &Global, repo: &Repository, a: &BackupArgs) -> Result<Backu
         threads: None,
         marker: Default::default(),
         databases: databases::options(g, a)?,
+        ..Default::default()
     })
 }
 

@@ -31,6 +31,7 @@ pub fn install_for(command: &Command) -> Result<()> {
             | Command::Repair(_)
             | Command::Export(_)
             | Command::Import(_)
+            | Command::ImportRestic(_)
     );
     if !long {
         return Ok(());

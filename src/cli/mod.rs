@@ -13,6 +13,7 @@ mod export;
 mod find;
 pub mod forget;
 mod generate;
+mod import_restic;
 mod init;
 mod inplace;
 mod interrupt;
@@ -69,6 +70,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::ServeRepo(a) => serve_repo::run(g, a),
         Command::Key(a) => key::run(g, a),
         Command::Copy(a) => copy::run(g, a),
+        Command::ImportRestic(a) => import_restic::run(g, a),
         Command::Stats(a) => stats::run(g, a),
         Command::Completions(a) => generate::completions(a),
         Command::Man(a) => generate::man(a),

@@ -29,6 +29,7 @@ mod golden;
 mod golden_spec;
 mod hooks;
 mod hostile;
+mod import_restic;
 mod init_checks;
 mod inplace;
 mod inplace_crash;
