@@ -56,6 +56,7 @@ mod serve_api_tls;
 mod serve_api_tokens;
 mod serve_api_util;
 mod serve_profile;
+mod serve_put_only;
 mod serve_service;
 mod serve_util;
 mod service_example;
