@@ -41,6 +41,7 @@ mod mount;
 mod object_lock;
 mod packaging;
 mod passwords;
+mod proxy_object_lock;
 mod prune;
 mod prune_concurrent;
 mod prune_race;

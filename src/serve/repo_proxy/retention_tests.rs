@@ -2,7 +2,7 @@
 //! (`storage::lock_sim`): an Object Lock repository is created and backed
 //! up over `rest:`, every immutable object gets its retention on the
 //! bucket, an `append` token cannot shorten one, and a DELETE with a
-//! `full` token is refused by the bucket while it holds.
+//! `full` token is refused by the (simulated) bucket while it holds.
 
 use std::sync::atomic::AtomicI64;
 use std::sync::Arc;
