@@ -20,7 +20,8 @@ pub enum ErrorKind {
     Storage,
     /// Local I/O outside the backend (source files, restore target, cache).
     Io,
-    /// An operation that needs exclusive access found a lock.
+    /// An operation that needs exclusive access found a lock, or an object
+    /// it must delete is still under its retention lock.
     Locked,
     /// Anything else that is a bug or cannot be classified.
     Internal,
@@ -96,6 +97,11 @@ pub enum Error {
     Cache(#[from] rusqlite::Error),
     #[error("repository is locked: {0}")]
     Locked(String),
+    /// An object still under the repository's retention lock (Object Lock
+    /// or a bucket-lock rule) that an operation would have to delete; the
+    /// text says until when and what that means. Exit code as `Locked`.
+    #[error("{0}")]
+    Retained(String),
     #[error("internal error: {0}")]
     Internal(String),
     #[error("{0}")]
@@ -153,7 +159,7 @@ impl Error {
             Error::UnsupportedVersion { .. } => ErrorKind::UnsupportedVersion,
             Error::Storage(_) | Error::Bucket { .. } => ErrorKind::Storage,
             Error::Io { .. } | Error::File { .. } | Error::Cache(_) => ErrorKind::Io,
-            Error::Locked(_) => ErrorKind::Locked,
+            Error::Locked(_) | Error::Retained(_) => ErrorKind::Locked,
             Error::Internal(_) => ErrorKind::Internal,
             Error::Raced(_) => ErrorKind::Raced,
             Error::Interrupted(_) => ErrorKind::Interrupted,

@@ -132,6 +132,15 @@ pub fn run(g: &Global, a: ForgetArgs) -> Result<i32> {
     for w in &report.floods {
         eprintln!("warning: {w}");
     }
+    if !report.refused.is_empty() {
+        eprintln!(
+            "warning: the storage refused to delete {} snapshots whose recorded retention has \
+             passed: they are still locked (a bucket-lock rule longer than the repository's \
+             --lock-rules age?) and a later forget removes them; compare the rules with \
+             `cairn repo lock-rules --check`",
+            report.refused.len()
+        );
+    }
     if g.json {
         // One document: with --prune, prune's summary is nested in it.
         let prune = match a.prune {
@@ -148,6 +157,7 @@ pub fn run(g: &Global, a: ForgetArgs) -> Result<i32> {
             "to_remove": report.to_remove(),
             "snapshots": report.decisions.iter().map(decision_json).collect::<Vec<_>>(),
             "locked": report.locked.iter().map(locked_json).collect::<Vec<_>>(),
+            "refused": report.refused,
             "flood_warnings": report.floods,
             "prune": prune,
         }))?;
@@ -170,6 +180,7 @@ fn prune_json(
     let out = crate::cli::output::Output::new(g);
     let report = cairn::prune::prune(repo, &a.prune_flags.options(a.dry_run), &out)?;
     out.clear();
+    prune::warn_refused(&report);
     serde_json::to_value(&report).map_err(|e| Error::Internal(format!("json: {e}")))
 }
 

@@ -87,13 +87,18 @@ pub fn run(g: &Global, a: KeyArgs) -> Result<i32> {
         }
         KeyCommand::Remove { id, force } => {
             let id = resolve(&repo.list_keys()?, &id)?;
-            repo.remove_key(&id, force)?;
+            repo.remove_key(&id, force, cairn::prune::test_clock())?;
             done(g, "removed", id)
         }
         KeyCommand::Passwd(n) => {
             let new_pw = password::new_password(n.new_password_file.as_deref())?;
-            let id = repo.change_password(pw.as_bytes(), &new_key(&n, new_pw.as_bytes())?)?;
-            done(g, "changed", id)
+            let new = new_key(&n, new_pw.as_bytes())?;
+            let (id, old_stays) =
+                repo.change_password(pw.as_bytes(), &new, cairn::prune::test_clock())?;
+            match old_stays {
+                None => done(g, "changed", id),
+                Some(until) => old_key_stays(g, &repo.key_id(), id, until),
+            }
         }
     }
 }
@@ -185,6 +190,35 @@ fn done(g: &Global, what: &str, id: KeyId) -> Result<i32> {
         print_json(&json!({"message_type": format!("key_{what}"), "id": id.to_string()}))?;
     } else if !g.quiet {
         println!("{what} key {id}");
+    }
+    Ok(exit::OK)
+}
+
+/// `key passwd` under a retention lock: the new key is stored, the old key
+/// file stays until its retention ends, and its password with it. Exit 0
+/// (the password change itself worked), with the warning on stderr and in
+/// `--json` (`old_key_retained_until`, `null` when the storage gave no date).
+fn old_key_stays(g: &Global, old: &KeyId, id: KeyId, until: Option<i64>) -> Result<i32> {
+    let date = until
+        .map(|t| cairn::time::rfc3339_local(cairn::format::tree::Timestamp { secs: t, nanos: 0 }));
+    let when = date
+        .as_deref()
+        .unwrap_or("its retention ends (the storage gave no date)");
+    eprintln!(
+        "warning: old key {old} is under the repository's retention lock and stays until \
+         {when}: until then the old password still opens the repository; remove it then \
+         with `cairn key remove {}`",
+        &old.to_string()[..16]
+    );
+    if g.json {
+        print_json(&json!({
+            "message_type": "key_changed",
+            "id": id.to_string(),
+            "old_key": old.to_string(),
+            "old_key_retained_until": date,
+        }))?;
+    } else if !g.quiet {
+        println!("changed key {id}");
     }
     Ok(exit::OK)
 }

@@ -80,7 +80,24 @@ pub fn prune_and_report(
         print_report(&report);
         print_running_backups(&report);
     }
+    warn_refused(&report);
     Ok(exit::OK)
+}
+
+/// Deletes the storage refused under a retention lock: not an error (the
+/// objects are still locked, and condemned), but the operator's rule is
+/// longer than the repository knows.
+pub fn warn_refused(r: &PruneReport) {
+    if r.packs_refused + r.index_files_refused == 0 {
+        return;
+    }
+    eprintln!(
+        "warning: the storage refused to delete {} packs and {} index files whose recorded \
+         retention has passed: they are still locked (a bucket-lock rule longer than the \
+         repository's --lock-rules age?), stay condemned, and a later prune deletes them; \
+         compare the rules with `cairn repo lock-rules --check`",
+        r.packs_refused, r.index_files_refused
+    );
 }
 
 fn print_report(r: &PruneReport) {

@@ -118,13 +118,25 @@ impl RepositoryConfig {
 
 /// Opens the repository `access` names, with its index cache in
 /// `cache_dir` (`None`: the user's cache directory). The handle counts its
-/// backend requests, for job figures and metrics.
+/// backend requests, for job figures and metrics. A put-only key is refused.
 pub fn open_repository(
     access: &RepoAccess,
     cache_dir: Option<PathBuf>,
 ) -> Result<(Repository, StatsHandle)> {
+    let (repo, stats) = open_for_backup(access, cache_dir)?;
+    repo.require_full_key("this command")?;
+    Ok((repo, stats))
+}
+
+/// Like [`open_repository`], but a put-only key is accepted (its cache is
+/// its own below `cache_dir`): the service opens every section so, runs
+/// the KDF once, and refuses a put-only handle per request.
+pub fn open_for_backup(
+    access: &RepoAccess,
+    cache_dir: Option<PathBuf>,
+) -> Result<(Repository, StatsHandle)> {
     let opened = open_location_with(&access.location, false, &access.storage)?;
-    let repo = Repository::open(
+    let repo = Repository::open_for_backup(
         opened.storage,
         access.password.as_bytes(),
         OpenOptions { cache_dir },

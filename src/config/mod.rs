@@ -19,7 +19,7 @@ mod tests;
 
 // The service (`crate::serve`) uses these; the CLI only some.
 #[allow(unused_imports)]
-pub use access::{open_repository, RepoAccess};
+pub use access::{open_for_backup, open_repository, RepoAccess};
 pub use check::{check_cli, path};
 #[allow(unused_imports)]
 pub use duration::parse_duration;
@@ -124,6 +124,11 @@ pub struct RepositoryConfig {
     /// Files holding the S3 access key id / secret (else `AWS_*` variables).
     pub s3_access_key_id_file: Option<PathBuf>,
     pub s3_secret_access_key_file: Option<PathBuf>,
+    /// The password opens a put-only key (format-spec/18-put-only.md):
+    /// plans on this repository may only back up (checked at load), and
+    /// the dashboard says so before the key is first opened.
+    #[serde(default)]
+    pub put_only: bool,
 }
 
 /// `[plans.NAME]`: what to back up, where, when, and what to keep.

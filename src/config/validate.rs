@@ -4,7 +4,12 @@
 //!   (API, `cairn serve` triggers); `jitter`, `run_missed` and `timezone`
 //!   then mean nothing and are refused;
 //! - `retention` and `keep_*` combine (each rule once); `keep_min` needs a rule;
-//! - paths must be absolute: a service's working directory means nothing.
+//! - paths must be absolute: a service's working directory means nothing;
+//! - a repository declared `put_only = true` takes only backup plans
+//!   without retention, prune or check (its key can do nothing else). The
+//!   key's kind itself is known only after the KDF, at first open: a
+//!   put-only key in an undeclared section fails those jobs then, naming
+//!   the plan (crate::serve::jobs::kinds).
 
 use std::path::Path;
 
@@ -37,6 +42,45 @@ pub fn validate(config: &mut Config, at: &Locator) -> Result<()> {
             ));
         }
         plan_rules(plan).map_err(|(k, why)| err(k, why))?;
+        if config.repositories[&plan.repository].put_only {
+            put_only_rules(plan).map_err(|(k, why)| err(k, why))?;
+        }
+    }
+    Ok(())
+}
+
+/// A plan on a repository declared `put_only = true` may only back up:
+/// forget, prune and check need a full key, and would fail at every run.
+fn put_only_rules(p: &Plan) -> std::result::Result<(), (&'static str, String)> {
+    let why = |what: &str| {
+        format!(
+            "the repository is put_only (its key can only add backups): {what} needs a full \
+             key; run it from a machine that holds one"
+        )
+    };
+    if p.try_policy()?.is_some() {
+        let key = if p.retention.is_some() {
+            "retention"
+        } else {
+            "keep_last"
+        };
+        return Err((key, why("forget by a retention policy")));
+    }
+    for (key, set) in [
+        ("prune_cron", p.prune_cron.is_some()),
+        ("prune_every", p.prune_every.is_some()),
+    ] {
+        if set {
+            return Err((key, why("prune")));
+        }
+    }
+    for (key, set) in [
+        ("check_cron", p.check_cron.is_some()),
+        ("check_every", p.check_every.is_some()),
+    ] {
+        if set {
+            return Err((key, why("check")));
+        }
     }
     Ok(())
 }

@@ -60,7 +60,7 @@ pub use select::{select, Bucket, Decision, GroupKey, Reason};
 use crate::error::{Error, Result};
 use crate::format::layout;
 use crate::ids::SnapshotId;
-use crate::repo::object_lock::LockCheck;
+use crate::repo::object_lock::{refused_delete, LockCheck};
 use crate::repo::{Repository, SnapshotFilter};
 
 /// What to forget.
@@ -89,6 +89,10 @@ pub struct ForgetReport {
     /// bucket-lock rule) has not passed, with its end: left stored, and
     /// removed by the first `forget` after that.
     pub locked: Vec<(SnapshotId, i64)>,
+    /// Snapshots whose DELETE the storage refused in a repository with a
+    /// retention lock (a bucket-lock rule longer than the repository
+    /// records): still stored, removed by a later `forget` once allowed.
+    pub refused: Vec<SnapshotId>,
     /// Groups whose snapshot count jumped far beyond their usual rate.
     pub floods: Vec<flood::FloodWarning>,
     pub dry_run: bool,
@@ -119,13 +123,17 @@ pub fn forget(repo: &Repository, opts: &ForgetOptions) -> Result<ForgetReport> {
     let decisions = select(&snapshots, &opts.policy, opts.group_by);
     let now = opts.now.unwrap_or_else(|| crate::time::now().0.secs);
     let mut check = LockCheck::new(repo, now);
-    let (mut removed, mut locked) = (Vec::new(), Vec::new());
+    let (mut removed, mut locked, mut refused) = (Vec::new(), Vec::new(), Vec::new());
     for d in decisions.iter().filter(|d| !d.keep) {
-        if let Some(until) = check.locked_until(&layout::snapshot(&d.id))? {
+        let key = layout::snapshot(&d.id);
+        if let Some(until) = check.locked_until(&key)? {
             locked.push((d.id, until));
         } else if !opts.dry_run {
-            repo.remove_snapshot(&d.id)?;
-            removed.push(d.id);
+            match repo.storage().delete(&key) {
+                Ok(()) => removed.push(d.id),
+                Err(e) if refused_delete(repo, &key, &e) => refused.push(d.id),
+                Err(e) => return Err(e.into()),
+            }
         }
     }
     let floods = flood::flood_warnings(&decisions, now);
@@ -133,6 +141,7 @@ pub fn forget(repo: &Repository, opts: &ForgetOptions) -> Result<ForgetReport> {
         decisions,
         removed,
         locked,
+        refused,
         floods,
         dry_run: opts.dry_run,
     })

@@ -13,12 +13,13 @@
 //! no index names, all of which the next prune removes.
 
 use crate::error::{Error, Result};
-use crate::format::index::{BlobKind, IndexFile, PackEntry};
+use crate::format::index::{BlobKind, CondemnedPack, IndexFile, PackEntry};
 use crate::format::layout;
 use crate::progress::Progress;
 use crate::prune::plan::{PackAction, PrunePlan};
 use crate::prune::{PruneOptions, PruneReport, RequestCounts};
 use crate::repo::lock::LockGuard;
+use crate::repo::object_lock::refused_delete;
 use crate::repo::{PackRead, Repacker, Repository};
 
 /// Packs per index file prune writes: bounds the memory of one file.
@@ -139,24 +140,36 @@ pub(super) fn execute(
     let (deletable, locked) = super::locked::deletable_index_files(repo, plan.now, files)?;
     report.index_files_locked += locked;
     for id in &deletable {
-        repo.storage().delete(&layout::index(id))?;
-        report.index_files_deleted += 1;
+        match delete_immutable(repo, &layout::index(id))? {
+            true => report.index_files_deleted += 1,
+            // Stale, and superseded again by the next prune.
+            false => report.index_files_refused += 1,
+        }
     }
     let deletions = plan.deletions();
     crate::progress::check_cancelled(progress, || {
         super::stopped("after writing the new index, before deleting packs")
     })?;
     progress.start("prune: delete packs", Some(deletions.len() as u64), None);
+    let mut refused = Vec::new();
     for (i, (id, size)) in deletions.iter().enumerate() {
         if i % 64 == 0 {
             guard.check()?;
         }
-        repo.storage().delete(&layout::pack(id))?;
+        if !delete_immutable(repo, &layout::pack(id))? {
+            refused.push((*id, *size));
+        }
         progress.bytes(*size);
     }
     progress.finish();
+    note_refused(report, &refused, deletions.len());
     guard.check()?;
-    super::condemned_names::remove_stale(repo, &names, &plan.condemned_records(since))?;
+    // A refused pack keeps its name under `condemned/` (no put-only client
+    // may rely on it); stored but unindexed, the next prune condemns it
+    // again and deletes it once the storage allows.
+    let mut records = plan.condemned_records(since);
+    records.extend(refused.iter().map(|r| CondemnedPack { id: r.0, since }));
+    super::condemned_names::remove_stale(repo, &names, &records)?;
     delete_expired_markers(repo, plan, guard)?;
     report.requests = RequestCounts {
         writes_lists: report.packs_written + report.index_files_written + 4,
@@ -167,6 +180,27 @@ pub(super) fn execute(
             + 2,
     };
     Ok(Some(since))
+}
+
+/// Deletes immutable object `key`; `false` when the storage refused it
+/// while its retention holds ([`refused_delete`]): still locked, not gone.
+fn delete_immutable(repo: &Repository, key: &str) -> Result<bool> {
+    match repo.storage().delete(key) {
+        Ok(()) => Ok(true),
+        Err(e) if refused_delete(repo, key, &e) => {
+            tracing::warn!("{key}: the storage refused the delete (still locked): {e}");
+            Ok(false)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Counts the refused pack deletions: they were planned as deleted.
+fn note_refused(report: &mut PruneReport, refused: &[(crate::ids::PackId, u64)], planned: usize) {
+    report.packs_refused = refused.len() as u64;
+    report.packs_deleted = (planned - refused.len()) as u64;
+    let bytes: u64 = refused.iter().map(|r| r.1).sum();
+    report.bytes_freed = report.bytes_freed.saturating_sub(bytes);
 }
 
 /// Removes the markers of backups that were killed: past their expiry and

@@ -27,6 +27,8 @@ mod locked;
 #[cfg(test)]
 mod locked_tests;
 mod plan;
+#[cfg(test)]
+mod refused_tests;
 mod running;
 mod stray;
 #[cfg(test)]
@@ -172,6 +174,13 @@ pub struct PruneReport {
     pub packs_locked: u64,
     /// Superseded index files kept stored for the same reason.
     pub index_files_locked: u64,
+    /// Packs due for deletion whose DELETE the storage refused (403) in a
+    /// repository with a retention lock: a bucket-lock rule longer than the
+    /// repository records (`repo lock-rules --check`). Still stored, still
+    /// condemned; a later prune deletes them once the storage allows.
+    pub packs_refused: u64,
+    /// Superseded index files whose DELETE was refused the same way.
+    pub index_files_refused: u64,
 }
 
 impl PruneReport {
@@ -359,6 +368,8 @@ fn merge(first: PruneReport, second: PruneReport) -> PruneReport {
         packs_kept: second.packs_kept,
         packs_locked: second.packs_locked,
         index_files_locked: first.index_files_locked + second.index_files_locked,
+        packs_refused: first.packs_refused + second.packs_refused,
+        index_files_refused: first.index_files_refused + second.index_files_refused,
         ..first
     }
 }

@@ -19,6 +19,7 @@ use crate::format::keyfile::{KeyFile, Unlocked};
 use crate::format::layout;
 use crate::format::tree::Timestamp;
 use crate::ids::{content_hash, KeyId};
+use crate::repo::object_lock::refused_delete;
 use crate::repo::{lock, Repository};
 
 /// One key file as `key list` shows it (never anything secret).
@@ -130,13 +131,17 @@ impl Repository {
 
     /// Removes key file `id`. Refused for the key in use and for the last
     /// key unless `force` (the last key only when another exists: `force`
-    /// never leaves a repository without any key file).
-    pub fn remove_key(&self, id: &KeyId, force: bool) -> Result<()> {
+    /// never leaves a repository without any key file), and, whatever
+    /// `force`, while the key file is under the repository's retention lock
+    /// ([`Error::Retained`], naming the date). `now` is the clock the
+    /// retention is judged by (`None`: now; tests move it).
+    pub fn remove_key(&self, id: &KeyId, force: bool, now: Option<i64>) -> Result<()> {
         let guard = lock::acquire(self, "key remove", Default::default())?;
-        let ids: Vec<KeyId> = self.key_files()?.into_iter().map(|(k, _)| k).collect();
-        if !ids.contains(id) {
+        let files = self.key_files()?;
+        let ids: Vec<KeyId> = files.iter().map(|(k, _)| *k).collect();
+        let Some((_, kf)) = files.iter().find(|(k, _)| k == id) else {
             return Err(Error::Usage(format!("no key {id} in this repository")));
-        }
+        };
         if ids.len() == 1 {
             return Err(Error::Usage(format!(
                 "{id} is the repository's only key: removing it would make the repository unreadable for good"
@@ -147,17 +152,73 @@ impl Repository {
                 "{id} is the key this command opened the repository with; add --force to remove it anyway"
             )));
         }
+        if let Some(until) = self.key_retained_until(id, kf.created.secs, now)? {
+            return Err(retained(id, Some(until)));
+        }
         guard.check()?;
-        self.storage().delete(&layout::key(id))?;
-        guard.release()
+        let key = layout::key(id);
+        match self.storage().delete(&key) {
+            Ok(()) => guard.release(),
+            // A bucket-lock rule longer than the repository records.
+            Err(e) if refused_delete(self, &key, &e) => Err(retained(id, None)),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Replaces the key in use by one under `new.password`: the new key file
-    /// is stored and verified first, then the old one removed.
-    pub fn change_password(&self, password: &[u8], new: &NewKey) -> Result<KeyId> {
+    /// is stored and verified first, then the old one removed. Under a
+    /// retention lock the old one may have to stay: the new key's id and,
+    /// then, `Some` date until which the old key file stays (and its
+    /// password still opens the repository; `Some(None)`: a date the
+    /// storage did not tell).
+    pub fn change_password(
+        &self,
+        password: &[u8],
+        new: &NewKey,
+        now: Option<i64>,
+    ) -> Result<(KeyId, Option<Option<i64>>)> {
         let id = self.add_key(password, new)?;
-        self.remove_key(&self.key_id(), true)?;
-        Ok(id)
+        match self.remove_key(&self.key_id(), true, now) {
+            Ok(()) => Ok((id, None)),
+            Err(Error::Retained(_)) => {
+                let old = self.key_id();
+                let created = (self.key_files()?.into_iter())
+                    .find(|(k, _)| *k == old)
+                    .map(|(_, kf)| kf.created.secs)
+                    .unwrap_or(i64::MAX);
+                Ok((id, Some(self.key_retained_until(&old, created, now)?)))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// When key file `id` leaves its retention, if that is still to come.
+    /// Under Object Lock the storage says (its date sees `repo extend-lock`);
+    /// under bucket-lock rules it is the upload time (the listing's, else
+    /// the key file's `created`) plus the configured days, as the rule
+    /// counts (format-spec/09-config.md, "Retention lock").
+    pub fn key_retained_until(
+        &self,
+        id: &KeyId,
+        created: i64,
+        now: Option<i64>,
+    ) -> Result<Option<i64>> {
+        let Some(lock) = self.config().lock else {
+            return Ok(None);
+        };
+        let key = layout::key(id);
+        let until = if lock.is_object_lock() {
+            self.storage().retention(&key)?
+        } else {
+            let listed = self.storage().list(&key)?;
+            let uploaded = listed
+                .iter()
+                .find(|o| o.key == key)
+                .and_then(|o| o.modified);
+            Some(uploaded.unwrap_or(created).saturating_add(lock.seconds()))
+        };
+        let now = now.unwrap_or_else(|| crate::time::now().0.secs);
+        Ok(until.filter(|u| *u > now))
     }
 
     /// Every decodable key file with its id; an unreadable one is an error.
@@ -187,6 +248,23 @@ impl Repository {
             .unlock(password)?
             .ok_or(Error::WrongPassword)
     }
+}
+
+/// The refusal to remove key file `id` while it is retained.
+fn retained(id: &KeyId, until: Option<i64>) -> Error {
+    let when = match until {
+        Some(t) => format!(
+            "until {}",
+            crate::time::rfc3339_local(Timestamp { secs: t, nanos: 0 })
+        ),
+        None => "for now (the storage refused the delete: its lock rule is longer than the \
+                 repository records; see `cairn repo lock-rules --check`)"
+            .to_string(),
+    };
+    Error::Retained(format!(
+        "key {id} is under the repository's retention lock {when}: it cannot be removed \
+         before then, and until then its password still opens the repository"
+    ))
 }
 
 #[cfg(test)]
@@ -253,14 +331,14 @@ mod tests {
     fn the_last_key_and_the_key_in_use_are_kept() {
         let (storage, repo) = setup();
         let only = repo.key_id();
-        let err = repo.remove_key(&only, true).unwrap_err();
+        let err = repo.remove_key(&only, true, None).unwrap_err();
         assert!(err.to_string().contains("only key"), "{err}");
         let second = repo.add_key(b"first", &new_key(b"second")).unwrap();
-        let err = repo.remove_key(&only, false).unwrap_err();
+        let err = repo.remove_key(&only, false, None).unwrap_err();
         assert!(err.to_string().contains("--force"), "{err}");
         // Another client, opened with the second key, may remove the first.
         let other = open(&storage, b"second").unwrap();
-        other.remove_key(&only, false).unwrap();
+        other.remove_key(&only, false, None).unwrap();
         assert!(matches!(
             open(&storage, b"first"),
             Err(Error::WrongPassword)
@@ -272,9 +350,10 @@ mod tests {
     #[test]
     fn a_changed_password_replaces_the_key_in_use() {
         let (storage, repo) = setup();
-        let new = repo
-            .change_password(b"first", &new_key(b"renewed"))
+        let (new, old_stays) = repo
+            .change_password(b"first", &new_key(b"renewed"), None)
             .unwrap();
+        assert_eq!(old_stays, None);
         assert!(matches!(
             open(&storage, b"first"),
             Err(Error::WrongPassword)
@@ -287,7 +366,7 @@ mod tests {
     #[test]
     fn removing_an_unknown_key_names_it() {
         let (_, repo) = setup();
-        let err = repo.remove_key(&KeyId([9; 32]), false).unwrap_err();
+        let err = repo.remove_key(&KeyId([9; 32]), false, None).unwrap_err();
         assert!(err.to_string().contains("no key"), "{err}");
     }
 }

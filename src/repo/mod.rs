@@ -5,6 +5,8 @@
 mod cache;
 mod fan_out;
 mod keyring;
+#[cfg(test)]
+mod keyring_lock_tests;
 pub mod lock;
 pub mod lock_rules;
 pub mod marker;

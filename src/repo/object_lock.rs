@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::format::config::{LockKind, RetentionLock};
 use crate::format::layout;
 use crate::repo::Repository;
-use crate::storage::{Retaining, RetentionMode, Storage};
+use crate::storage::{Retaining, RetentionMode, Storage, StorageError, StorageErrorKind};
 
 /// Is `key` one of the objects a lock protects: packs, index files,
 /// snapshots, key files, audit records and the config. Mutable objects
@@ -54,6 +54,17 @@ pub(crate) fn wrap(storage: Arc<dyn Storage>, lock: Option<&RetentionLock>) -> A
         )),
         None => storage,
     }
+}
+
+/// Whether `err`, from deleting `key`, is the storage refusing to delete
+/// an object its retention still protects: a permanent failure (403
+/// AccessDenied) deleting an immutable object of a repository with a
+/// retention lock. R2's bucket-lock rules live outside S3: an operator may
+/// have set a longer age in Cloudflare than the repository records, so
+/// such a refusal means "still locked", never "deleted". Without a lock
+/// it stays an error.
+pub fn refused_delete(repo: &Repository, key: &str, err: &StorageError) -> bool {
+    repo.config().lock.is_some() && is_immutable(key) && err.kind == StorageErrorKind::Permanent
 }
 
 /// Refuses an Object Lock repository on storage without Object Lock: its

@@ -81,6 +81,29 @@ impl Service {
         }
     }
 
+    /// True when repository `name` is declared `put_only` or its open
+    /// handle holds a put-only key (never runs the KDF).
+    pub fn is_put_only(&self, name: &str) -> bool {
+        let declared = (self.config().repositories.get(name)).is_some_and(|r| r.put_only);
+        declared || self.repos.is_put_only(name)
+    }
+
+    /// Queues a job asked for through the API or the dashboard. On a
+    /// put-only repository (declared `put_only`, or its open handle holds
+    /// such a key) only backup and test jobs are taken: anything else is
+    /// [`cairn::Error::PutOnlyKey`] (403) now, not a failed job later.
+    pub fn submit(&self, req: model::JobRequest) -> Result<model::JobId> {
+        let needs_full = !matches!(req.kind, model::JobKind::Backup | model::JobKind::Test);
+        if needs_full && self.is_put_only(&req.repository) {
+            let kind = format!("{:?}", req.kind).to_lowercase();
+            return Err(cairn::Error::PutOnlyKey(format!(
+                "a {kind} job on repository {:?}",
+                req.repository
+            )));
+        }
+        self.jobs.submit(req)
+    }
+
     /// Replaces the running configuration.
     pub fn set_config(&self, config: Config) {
         *self.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(config);

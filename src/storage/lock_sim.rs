@@ -13,16 +13,23 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
+use super::staged::BufferedStaged;
 use super::{
     ObjectInfo, RetentionMode, Staged, Storage, StorageError, StorageErrorKind, StorageResult,
     Stray,
 };
+
+/// Which keys a bucket-lock rule protects.
+pub type RuleKeys = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
 /// Storage with simulated Object Lock.
 pub struct LockSimStorage<S> {
     inner: S,
     until: Mutex<HashMap<String, i64>>,
     clock: Arc<AtomicI64>,
+    /// An R2-style bucket-lock rule: keys it matches are locked for this
+    /// many seconds from their upload, whatever the writer asked.
+    rule: Option<(i64, RuleKeys)>,
 }
 
 impl<S: Storage> LockSimStorage<S> {
@@ -32,6 +39,26 @@ impl<S: Storage> LockSimStorage<S> {
             inner,
             until: Mutex::new(HashMap::new()),
             clock,
+            rule: None,
+        }
+    }
+
+    /// Adds a bucket-lock rule (set outside the S3 API, as on R2): every
+    /// key `keys` matches is locked for `age_secs` from its upload.
+    pub fn with_rule(mut self, age_secs: i64, keys: RuleKeys) -> Self {
+        self.rule = Some((age_secs, keys));
+        self
+    }
+
+    /// Applies the bucket-lock rule to `key`, just uploaded.
+    fn uploaded(&self, key: &str) {
+        if let Some((age, keys)) = &self.rule {
+            if keys(key) {
+                let until = self.clock.load(Ordering::SeqCst) + age;
+                let mut map = self.until.lock().expect("lock sim poisoned");
+                let slot = map.entry(key.to_string()).or_insert(until);
+                *slot = (*slot).max(until);
+            }
         }
     }
 
@@ -51,11 +78,17 @@ impl<S: Storage> LockSimStorage<S> {
 
 impl<S: Storage> Storage for LockSimStorage<S> {
     fn put(&self, key: &str, data: Bytes) -> StorageResult<()> {
-        self.inner.put(key, data)
+        self.inner.put(key, data)?;
+        self.uploaded(key);
+        Ok(())
     }
 
     fn put_if_absent(&self, key: &str, data: Bytes) -> StorageResult<bool> {
-        self.inner.put_if_absent(key, data)
+        let stored = self.inner.put_if_absent(key, data)?;
+        if stored {
+            self.uploaded(key);
+        }
+        Ok(stored)
     }
 
     fn get(&self, key: &str) -> StorageResult<Vec<u8>> {
@@ -92,7 +125,11 @@ impl<S: Storage> Storage for LockSimStorage<S> {
     }
 
     fn stage(&self) -> StorageResult<Box<dyn Staged + '_>> {
-        self.inner.stage()
+        match self.rule {
+            // Through `put`, so the rule sees the upload.
+            Some(_) => Ok(Box::new(BufferedStaged::new(self))),
+            None => self.inner.stage(),
+        }
     }
 
     fn as_dyn(&self) -> &dyn Storage {

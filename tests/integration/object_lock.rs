@@ -10,7 +10,7 @@ use std::path::Path;
 use crate::util::{init_args, last_json, Env};
 
 /// The SeaweedFS endpoint, or `None` (the test is skipped, loudly).
-fn s3(test: &str) -> Option<String> {
+pub fn s3(test: &str) -> Option<String> {
     match std::env::var("CAIRN_TEST_S3") {
         Ok(e) if !e.is_empty() => Some(e),
         _ => {
@@ -21,12 +21,12 @@ fn s3(test: &str) -> Option<String> {
 }
 
 /// A bucket name no other test uses.
-fn fresh_bucket(kind: &str) -> String {
+pub fn fresh_bucket(kind: &str) -> String {
     format!("cairn-{kind}-{:012x}", rand::random::<u64>() >> 16)
 }
 
 /// Creates `bucket` with Object Lock enabled, which cairn itself never does.
-fn create_lock_bucket(endpoint: &str, bucket: &str) {
+pub fn create_lock_bucket(endpoint: &str, bucket: &str) {
     use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region, RequestChecksumCalculation};
     use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
     let var = |n: &str| std::env::var(n).unwrap_or_else(|_| panic!("{n} unset"));
@@ -64,7 +64,7 @@ fn create_lock_bucket(endpoint: &str, bucket: &str) {
     .expect("create a bucket with Object Lock");
 }
 
-fn env_at(location: String) -> Env {
+pub fn env_at(location: String) -> Env {
     let mut env = Env::uninit_local();
     env.location = location;
     env

@@ -12,11 +12,11 @@ use std::process::{Child, Command, Output, Stdio};
 use crate::serve_util::{free_port, wait_for};
 use crate::util::*;
 
-const FULL: &str = "operator-secret-0123456789abcdef";
-const APPEND: &str = "laptop-secret-0123456789abcdef";
+pub const FULL: &str = "operator-secret-0123456789abcdef";
+pub const APPEND: &str = "laptop-secret-0123456789abcdef";
 
 /// `cairn serve-repo` in front of `env`'s repository; killed on drop.
-struct Proxy {
+pub struct Proxy {
     child: Child,
     port: u16,
     log: PathBuf,
@@ -24,7 +24,7 @@ struct Proxy {
 
 impl Proxy {
     /// Starts a proxy on a fresh port and waits until it answers.
-    fn start(env: &Env) -> Proxy {
+    pub fn start(env: &Env) -> Proxy {
         let tokens = env.path("tokens");
         std::fs::write(
             &tokens,
@@ -57,16 +57,16 @@ impl Proxy {
         p
     }
 
-    fn location(&self) -> String {
+    pub fn location(&self) -> String {
         format!("rest:http://127.0.0.1:{}/", self.port)
     }
 
-    fn log(&self) -> String {
+    pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// A raw request: status and body.
-    fn call(
+    pub fn call(
         &self,
         method: &str,
         path: &str,
@@ -113,7 +113,7 @@ fn run(env: &Env, proxy: &Proxy, token: &str, args: &[&str]) -> Output {
     client(env, proxy, token, args).output().unwrap()
 }
 
-fn ok_json(env: &Env, proxy: &Proxy, token: &str, args: &[&str]) -> serde_json::Value {
+pub fn ok_json(env: &Env, proxy: &Proxy, token: &str, args: &[&str]) -> serde_json::Value {
     let mut all = vec!["--json"];
     all.extend_from_slice(args);
     let out = run(env, proxy, token, &all);

@@ -132,7 +132,7 @@ pub async fn submit(api: &Api, name: &str, kind: JobKind, tags: Vec<String>) -> 
         check: None,
     };
     let api = api.clone();
-    blocking(move || Ok(api.svc.jobs.submit(req)?)).await
+    blocking(move || Ok(api.svc.submit(req)?)).await
 }
 
 /// The plan `name`, or 404.

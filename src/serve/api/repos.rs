@@ -203,5 +203,5 @@ pub async fn submit(
         check,
     };
     let api = api.clone();
-    blocking(move || Ok(api.svc.jobs.submit(req)?)).await
+    blocking(move || Ok(api.svc.submit(req)?)).await
 }

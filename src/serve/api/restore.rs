@@ -102,7 +102,7 @@ pub async fn submit(api: Api, name: String, body: RestoreBody) -> ApiResult<JobI
             }),
             check: None,
         };
-        Ok(api.svc.jobs.submit(req)?)
+        Ok(api.svc.submit(req)?)
     })
     .await
 }

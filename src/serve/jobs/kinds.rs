@@ -36,16 +36,34 @@ fn plan(ctx: &Ctx) -> Result<(std::sync::Arc<Config>, Plan)> {
     Ok((config, plan))
 }
 
-/// Opens the job's repository and counts its requests from now on.
+/// Opens the job's repository and counts its requests from now on. A
+/// put-only key is refused, naming the job's plan and kind.
 fn open(ctx: &mut Ctx) -> Result<OpenRepo> {
-    let o = ctx.svc.repos.open(&ctx.svc.config(), &ctx.req.repository)?;
+    let o = match ctx.svc.repos.open(&ctx.svc.config(), &ctx.req.repository) {
+        Err(Error::PutOnlyKey(_)) => {
+            let kind = format!("{:?}", ctx.req.kind).to_lowercase();
+            return Err(Error::PutOnlyKey(match &ctx.req.plan {
+                Some(p) => format!("the {kind} job of plan {p:?}"),
+                None => format!("a {kind} job"),
+            }));
+        }
+        r => r?,
+    };
     ctx.count_requests(&o.stats);
     Ok(o)
 }
 
 pub fn backup(ctx: &mut Ctx) -> Result<()> {
     let (config, plan) = plan(ctx)?;
-    let o = open(ctx)?;
+    let o = ctx
+        .svc
+        .repos
+        .open_for_backup(&config, &ctx.req.repository)?;
+    ctx.count_requests(&o.stats);
+    // Found before anything is written: the forget after it would fail.
+    if o.repo.is_put_only() && plan.policy().is_some() {
+        return Err(put_only_policy(ctx));
+    }
     hook(
         ctx,
         "hook_before",
@@ -190,6 +208,16 @@ fn hook(
     }?;
     ctx.log(&format!("{name}: {}", run.status));
     Ok(())
+}
+
+/// A plan with a retention policy on a put-only key: a configuration
+/// without `put_only = true` meets it only here (see config/validate.rs).
+fn put_only_policy(ctx: &Ctx) -> Error {
+    let name = ctx.req.plan.as_deref().unwrap_or_default();
+    Error::PutOnlyKey(format!(
+        "plan {name:?}'s retention (forget after the backup; remove its retention and keep_* \
+         settings, and forget with a full key elsewhere)"
+    ))
 }
 
 /// Forgets by the plan's policy, if it has one.

@@ -120,7 +120,7 @@ pub fn run(svc: &Arc<Service>, id: JobId, req: &JobRequest, cancel: Arc<AtomicBo
 fn repository_bytes(svc: &Service, name: &str) -> Option<u64> {
     let measured = svc
         .repos
-        .open(&svc.config(), name)
+        .open_for_backup(&svc.config(), name)
         .and_then(|o| crate::serve::repos::pack_totals(&o.repo));
     match measured {
         Ok((bytes, _)) => Some(bytes),

@@ -53,10 +53,10 @@ impl Proxy {
     }
 }
 
-type Shared = State<Arc<Proxy>>;
+pub(super) type Shared = State<Arc<Proxy>>;
 
 /// A refusal or failure, rendered as `{"error": "..."}`.
-pub struct Refusal(StatusCode, String);
+pub struct Refusal(pub StatusCode, pub String);
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
@@ -69,12 +69,17 @@ impl IntoResponse for Refusal {
     }
 }
 
-type Reply = Result<Response, Refusal>;
+pub(super) type Reply = Result<Response, Refusal>;
 
 pub fn router(proxy: Arc<Proxy>) -> Router {
     Router::new()
         .route("/list", get(list))
         .route("/o/{*key}", get(read).put(write).delete(remove))
+        .route("/lock", get(super::retention::lock))
+        .route(
+            "/retention/{*key}",
+            get(super::retention::get).put(super::retention::put),
+        )
         .layer(DefaultBodyLimit::max(MAX_OBJECT))
         .layer(from_fn_with_state(proxy.clone(), gate))
         .with_state(proxy)
@@ -109,7 +114,7 @@ fn authorize(p: &Proxy, headers: &HeaderMap) -> Result<Identity, Refusal> {
 /// 400 for a key no backend should see: empty, `.` or `..` segments, a
 /// backslash or NUL. Checked here so an S3 backend (which would store such
 /// a name literally) gets the same rules as a directory.
-fn check_key(key: &str) -> Result<(), Refusal> {
+pub(super) fn check_key(key: &str) -> Result<(), Refusal> {
     let bad = key
         .split('/')
         .any(|p| p.is_empty() || p == "." || p == "..")
@@ -124,7 +129,7 @@ fn check_key(key: &str) -> Result<(), Refusal> {
 }
 
 /// Runs a storage call off the async threads.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, StorageError> + Send + 'static,
 ) -> Result<T, Refusal> {
     match tokio::task::spawn_blocking(f).await {
@@ -145,7 +150,7 @@ fn backend(e: StorageError) -> Refusal {
 
 /// 403 for what an append token may not do; `why` is added to the
 /// standard sentence, and the refusal is logged with the token's name.
-fn append_only(id: &Identity, method: &str, key: &str, why: Option<&str>) -> Refusal {
+pub(super) fn append_only(id: &Identity, method: &str, key: &str, why: Option<&str>) -> Refusal {
     tracing::warn!("refused {method} {key} for token {:?}", id.name);
     let error = match why {
         Some(why) => format!("this token is append-only: {why}"),

@@ -14,6 +14,7 @@
 mod handlers;
 mod policy;
 mod probe;
+mod retention;
 mod tokens;
 
 use std::net::SocketAddr;
@@ -100,5 +101,7 @@ fn reload(proxy: &Proxy, path: &Path) {
     }
 }
 
+#[cfg(test)]
+mod retention_tests;
 #[cfg(test)]
 mod tests;

@@ -15,13 +15,13 @@ use cairn::storage::{Storage, StorageErrorKind};
 use super::handlers::{router, Proxy};
 use super::tokens::Tokens;
 
-const FULL: &str = "full-secret-0123456789";
-const APPEND: &str = "append-secret-0123456789";
-const HEX: &str = "00ff0123456789abcdef00112233445566778899aabbccddeeff0011223344ab";
+pub(super) const FULL: &str = "full-secret-0123456789";
+pub(super) const APPEND: &str = "append-secret-0123456789";
+pub(super) const HEX: &str = "00ff0123456789abcdef00112233445566778899aabbccddeeff0011223344ab";
 
 /// A proxy over `storage` on a loopback port, served from a thread of its
 /// own for the rest of the test process; its `rest:` location.
-fn start(storage: Arc<dyn Storage>) -> String {
+pub(super) fn start(storage: Arc<dyn Storage>) -> String {
     let tokens = Tokens::parse(&format!("op full {FULL}\nlaptop append {APPEND}\n")).unwrap();
     let proxy = Arc::new(Proxy::new(storage, tokens));
     let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -41,7 +41,7 @@ fn start(storage: Arc<dyn Storage>) -> String {
     format!("rest:http://{addr}/")
 }
 
-fn client(location: &str, token: &str) -> RestStorage {
+pub(super) fn client(location: &str, token: &str) -> RestStorage {
     RestStorage::with_token(location, token).unwrap()
 }
 
@@ -241,26 +241,4 @@ fn range_errors_tell_past_the_end_from_backend_failures() {
     let err = c.get_range("bad/x", 0, 2).unwrap_err();
     assert_eq!(err.kind, StorageErrorKind::Permanent, "{err}");
     assert!(err.to_string().contains("HTTP 500"), "{err}");
-}
-
-/// Object Lock cannot go through the proxy: the `rest:` backend says so,
-/// through the retry wrapper it is always opened with, instead of "no
-/// retention" (which would let prune delete what the bucket retains).
-#[test]
-fn rest_has_no_retention_and_says_so_through_retry() {
-    use cairn::storage::retry::{RetryPolicy, RetryStorage};
-    use cairn::storage::RetentionMode;
-    let loc = start(Arc::new(MemoryStorage::new()));
-    let s = RetryStorage::new(client(&loc, FULL), RetryPolicy::default());
-    assert!(!s.lock_supported().unwrap());
-    let key = format!("packs/00/{HEX}");
-    let errs = [
-        s.retention(&key).unwrap_err(),
-        s.set_retention(&key, 1, RetentionMode::Compliance)
-            .unwrap_err(),
-    ];
-    for err in errs {
-        assert_eq!(err.kind, StorageErrorKind::Permanent, "{err}");
-        assert!(err.to_string().contains("no Object Lock"), "{err}");
-    }
 }

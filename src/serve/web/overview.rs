@@ -19,6 +19,8 @@ use crate::serve::model::{JobFilter, JobRecord, JobStatus};
 pub struct RepoCard {
     pub view: RepositoryView,
     pub chart: Result<chart::Chart, String>,
+    /// The service holds a put-only key: a notice instead of the chart.
+    pub put_only: bool,
 }
 
 /// Everything the overview shows.
@@ -44,7 +46,12 @@ pub fn gather(api: &Api) -> Result<Overview, crate::serve::api::error::ApiError>
             let chart = snapshots::list_views(api, &view.name, SnapshotsQuery::default())
                 .map_err(|e| e.body.error)
                 .and_then(|s| Ok(chart::chart(&s, &sizes.map_err(|e| e.to_string())?)));
-            RepoCard { view, chart }
+            let put_only = api.svc.is_put_only(&view.name);
+            RepoCard {
+                view,
+                chart,
+                put_only,
+            }
         })
         .collect();
     Ok(Overview {
@@ -166,6 +173,7 @@ fn repo_card(r: &RepoCard) -> Markup {
             h3 { (name) }
             p.location { code { (r.view.location) } }
             @match &r.chart {
+                _ if r.put_only => (put_only_notice()),
                 Ok(c) => (chart::svg(name, c)),
                 Err(e) => p.error { (e) },
             }
@@ -174,6 +182,19 @@ fn repo_card(r: &RepoCard) -> Markup {
                 a href={ "/repos/" (seg(name)) "/verify" } { "Verification" } " · "
                 a href={ "/jobs?repository=" (seg(name)) } { "Jobs" }
             }
+        }
+    }
+}
+
+/// What a repository opened with a put-only key shows instead of its
+/// snapshots (format-spec/18-put-only.md): the service can add backups but
+/// read none back.
+pub fn put_only_notice() -> Markup {
+    html! {
+        p.notice {
+            "Put-only key: this service adds backups to this repository but cannot read \
+             them. Snapshots, restores, forget, prune and checks need a full key, on \
+             another machine. Its jobs and their history are below and under Jobs."
         }
     }
 }

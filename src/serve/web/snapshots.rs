@@ -42,6 +42,16 @@ fn day(t: Option<String>, end: bool) -> Option<String> {
     Some(t)
 }
 
+/// The snapshots page of a repository the service holds a put-only key
+/// for: the notice and where its jobs are, not an error page.
+fn put_only_page(v: &Viewer, name: &str) -> Markup {
+    let body = html! {
+        (super::overview::put_only_notice())
+        p { a href={ "/jobs?repository=" (seg(name)) } { "Jobs of " (name) } }
+    };
+    page(v, &format!("Snapshots of {name}"), body)
+}
+
 pub async fn list(
     v: Viewer,
     State(web): State<Web>,
@@ -61,7 +71,10 @@ pub async fn list(
     };
     let api = web.api.clone();
     let n = name.clone();
-    let list = blocking(move || snapshots::list_views(&api, &n, api_q)).await?;
+    let list = match blocking(move || snapshots::list_views(&api, &n, api_q)).await {
+        Err(_) if web.api.svc.is_put_only(&name) => return Ok(put_only_page(&v, &name)),
+        r => r?,
+    };
     let val = |o: &Option<String>| o.clone().unwrap_or_default();
     let base = format!("/repos/{}", seg(&name));
     let body = html! {

@@ -91,6 +91,10 @@ impl RestStorage {
         format!("{}{}", self.base, wire::object_path(key))
     }
 
+    fn retention_url(&self, key: &str) -> String {
+        format!("{}{}", self.base, wire::retention_path(key))
+    }
+
     /// Sends one request; a transport failure is Transient.
     fn send(
         &self,
@@ -289,31 +293,65 @@ impl Storage for RestStorage {
         self
     }
 
-    /// The protocol carries no retention requests, so a repository under
-    /// Object Lock is refused over `rest:` (`init`, through this answer).
+    /// Whether the proxy's backend has Object Lock (`GET /lock`; a proxy
+    /// that does not know the request answers 404: no).
     fn lock_supported(&self) -> StorageResult<bool> {
-        Ok(false)
+        let url = format!("{}{}", self.base, wire::LOCK_PATH);
+        let resp = self.send("lock_supported", "", self.agent.get(url))?;
+        match resp.status().as_u16() {
+            200 => {
+                let body = Self::read_body("lock_supported", "", resp)?;
+                let info: wire::LockInfo =
+                    serde_json::from_slice(&body).map_err(|e| bad_json("lock_supported", "", e))?;
+                Ok(info.object_lock)
+            }
+            404 => Ok(false),
+            _ => Err(refused("lock_supported", "GET", "lock", resp)),
+        }
     }
 
-    fn set_retention(&self, key: &str, _until: i64, _mode: RetentionMode) -> StorageResult<()> {
-        Err(no_retention("set_retention", key))
+    /// Asks the proxy to set `key`'s retention on its bucket (it refuses
+    /// an `append` token that would shorten one).
+    fn set_retention(&self, key: &str, until: i64, mode: RetentionMode) -> StorageResult<()> {
+        let body = wire::Retention {
+            until: Some(until),
+            mode: Some(wire::mode_name(mode).to_string()),
+        };
+        let json = serde_json::to_vec(&body).expect("a retention serializes");
+        let resp = self
+            .agent
+            .put(self.retention_url(key))
+            .header("Authorization", &self.auth)
+            .header("Content-Type", "application/json")
+            .send(&json[..])
+            .map_err(|e| transport("set_retention", key, e))?;
+        match resp.status().as_u16() {
+            200 | 204 => Ok(()),
+            _ => Err(refused("set_retention", "PUT", key, resp)),
+        }
     }
 
-    /// An error, not "none": prune and forget on an Object Lock repository
+    /// The retention the proxy's backend reports; its failure (a backend
+    /// without Object Lock, an old proxy) is an error, never "none": prune
     /// must not delete on the belief that nothing is retained.
     fn retention(&self, key: &str) -> StorageResult<Option<i64>> {
-        Err(no_retention("retention", key))
+        let resp = self.send("retention", key, self.agent.get(self.retention_url(key)))?;
+        if resp.status().as_u16() != 200 {
+            return Err(refused("retention", "GET", key, resp));
+        }
+        let body = Self::read_body("retention", key, resp)?;
+        let r: wire::Retention =
+            serde_json::from_slice(&body).map_err(|e| bad_json("retention", key, e))?;
+        Ok(r.until)
     }
 }
 
-/// Why Object Lock work cannot go through the proxy.
-fn no_retention(op: &'static str, key: &str) -> StorageError {
+fn bad_json(op: &'static str, key: &str, e: serde_json::Error) -> StorageError {
     StorageError::new(
         StorageErrorKind::Permanent,
         op,
         key,
-        "the rest: protocol has no Object Lock (retention) requests: run Object Lock \
-         repositories on the bucket directly, not through cairn serve-repo",
+        format!("the proxy's answer is not valid JSON: {e}"),
     )
 }
 

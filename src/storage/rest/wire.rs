@@ -29,6 +29,47 @@ pub fn list_path(prefix: &str) -> String {
     )
 }
 
+/// The path that tells whether the proxy's backend has Object Lock.
+pub const LOCK_PATH: &str = "lock";
+
+/// The path of an object's retention below the base URL.
+pub fn retention_path(key: &str) -> String {
+    format!("retention/{}", utf8_percent_encode(key, PATH))
+}
+
+/// The body of `GET /lock`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LockInfo {
+    pub object_lock: bool,
+}
+
+/// The body of `GET /retention/KEY` (`mode` absent) and of
+/// `PUT /retention/KEY` (`mode`: `compliance` or `governance`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Retention {
+    /// Unix seconds; `null` when the object has no retention.
+    pub until: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+}
+
+/// A retention mode as the protocol names it.
+pub fn mode_name(mode: crate::storage::RetentionMode) -> &'static str {
+    match mode {
+        crate::storage::RetentionMode::Compliance => "compliance",
+        crate::storage::RetentionMode::Governance => "governance",
+    }
+}
+
+/// The mode the protocol name `name` stands for.
+pub fn parse_mode(name: &str) -> Option<crate::storage::RetentionMode> {
+    match name {
+        "compliance" => Some(crate::storage::RetentionMode::Compliance),
+        "governance" => Some(crate::storage::RetentionMode::Governance),
+        _ => None,
+    }
+}
+
 /// One entry of a listing (the body is a JSON array of these).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Listed {
