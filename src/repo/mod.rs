@@ -287,6 +287,10 @@ impl Repository {
         key_id: KeyId,
         open: &OpenOptions,
     ) -> Result<Repository> {
+        // An Object Lock repository reached through storage that cannot set
+        // retention (a proxy or bucket without it) is refused here, at open,
+        // not at its first write: one request, only for such repositories.
+        object_lock::check_supported(storage.as_ref(), config.lock.as_ref())?;
         let storage = object_lock::wrap(storage, config.lock.as_ref());
         let root = open.cache_dir.clone().or_else(default_cache_root);
         let dir = root.map(|root| IndexCache::dir_for(&root, &config.repo_id, &storage.location()));

@@ -41,6 +41,7 @@ impl Repository {
         let keys = Keys::put_only(put)?;
         // What it writes is retained like a full key's writes: a stolen
         // put-only machine must not be able to delete its recent backups.
+        super::object_lock::check_supported(storage.as_ref(), config.lock.as_ref())?;
         let storage = super::object_lock::wrap(storage, config.lock.as_ref());
         let root = open.cache_dir.clone().or_else(default_cache_root);
         let dir = root.map(|root| {

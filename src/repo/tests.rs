@@ -172,3 +172,34 @@ fn shared_chunking_keeps_ids_but_not_encryption_keys() {
     let c = init(Arc::new(MemoryStorage::new()), &dir.path().join("c"));
     assert_ne!(a.keys().blob_id(b"x"), c.keys().blob_id(b"x"));
 }
+
+/// An Object Lock repository reached through storage that cannot set
+/// retention (a proxy or bucket without Object Lock) is refused at open,
+/// naming the reason, not at its first write.
+#[test]
+fn an_object_lock_repository_without_object_lock_underneath_is_refused_at_open() {
+    use crate::format::config::{LockKind, RetentionLock};
+    use crate::storage::lock_sim::LockSimStorage;
+    use std::sync::atomic::AtomicI64;
+    let dir = tempfile::tempdir().unwrap();
+    let inner = Arc::new(MemoryStorage::new());
+    let clock = Arc::new(AtomicI64::new(crate::time::now().0.secs));
+    let locked = Arc::new(LockSimStorage::new(inner.clone(), clock));
+    let opts = InitOptions {
+        kdf: Some(KdfParams::insecure_for_tests()),
+        lock: Some(RetentionLock {
+            kind: LockKind::ObjectLockCompliance,
+            days: 1,
+        }),
+        ..Default::default()
+    };
+    let cache = OpenOptions {
+        cache_dir: Some(dir.path().to_path_buf()),
+    };
+    drop(Repository::init(locked.clone(), b"pw", opts, cache.clone()).unwrap());
+    assert!(Repository::open(locked, b"pw", cache.clone()).is_ok());
+    let err = Repository::open(inner, b"pw", cache)
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("no Object Lock"), "{err}");
+}
