@@ -35,6 +35,7 @@ pub const SEAL_OVERHEAD: usize = NONCE_LEN + TAG_LEN;
 const CTX_AEAD: &str = "cairn 2026-11-22 v1 object encryption key";
 const CTX_ID: &str = "cairn 2026-11-22 v1 keyed object id";
 const CTX_GEAR: &str = "cairn 2026-11-22 v1 fastcdc gear table";
+const CTX_DEDUP: &str = "cairn 2026-12-06 v1 dedup id list key";
 
 /// The repository's secret: 32 random bytes, stored only wrapped in key files.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
@@ -68,16 +69,26 @@ impl MasterKey {
             seal_public: sealed::public_of(&seal_secret),
             seal_secret: Some(seal_secret),
             session: None,
+            dedup: Some(self.dedup_key()),
         }
     }
 
-    /// What a put-only key file wraps instead of the master key.
+    /// What a put-only key file wraps instead of the master key, with the
+    /// dedup key (format-spec/18-put-only.md, "Id lists") so its holder
+    /// deduplicates against the whole repository.
     pub fn put_keys(&self) -> PutKeys {
         PutKeys {
             id: blake3::derive_key(CTX_ID, &self.0),
             gear: gear_table(&self.0),
             seal_public: sealed::public_of(&sealed::seal_secret(&self.0)),
+            dedup: Some(self.dedup_key()),
         }
+    }
+
+    /// The key of the id lists: readable by full keys and by put-only keys
+    /// that carry it, never the key of anything else.
+    fn dedup_key(&self) -> [u8; KEY_LEN] {
+        blake3::derive_key(CTX_DEDUP, &self.0)
     }
 }
 
@@ -103,6 +114,9 @@ pub struct PutKeys {
     pub id: [u8; KEY_LEN],
     pub gear: Box<[u64; 256]>,
     pub seal_public: [u8; KEY_LEN],
+    /// The id lists' key; `None` for a key made with `--own-dedup-only`
+    /// (or before id lists existed): it dedups against its own uploads only.
+    pub dedup: Option<[u8; KEY_LEN]>,
 }
 
 /// Working keys: from the master key (full), or from a put-only key file.
@@ -118,6 +132,8 @@ pub struct Keys {
     seal_secret: Option<[u8; KEY_LEN]>,
     /// Put-only only: the session that seals every object this process writes.
     session: Option<sealed::Session>,
+    /// The id lists' key (always for a full key; see [`PutKeys::dedup`]).
+    dedup: Option<[u8; KEY_LEN]>,
 }
 
 impl Keys {
@@ -130,6 +146,7 @@ impl Keys {
             seal_public: p.seal_public,
             seal_secret: None,
             session: Some(sealed::Session::new(&p.seal_public)?),
+            dedup: p.dedup,
         })
     }
 
@@ -144,6 +161,12 @@ impl Keys {
     /// True when these keys can write but not open (put-only).
     pub fn is_put_only(&self) -> bool {
         self.aead.is_none()
+    }
+
+    /// The key id lists are sealed under (format-spec/18-put-only.md), if
+    /// these keys have it.
+    pub fn dedup_key(&self) -> Option<&[u8; KEY_LEN]> {
+        self.dedup.as_ref()
     }
 
     /// Keyed BLAKE3 of plaintext: the id of a blob (chunk or tree).
@@ -202,7 +225,8 @@ impl Keys {
     }
 }
 
-/// Seals with an explicit key (used for key files, whose key comes from the KDF).
+/// Seals with an explicit key (key files, whose key comes from the KDF;
+/// id lists, under the dedup key).
 pub fn seal_with(key: &[u8; KEY_LEN], plaintext: &[u8], ad: &[u8]) -> Vec<u8> {
     let mut buf = Vec::with_capacity(NONCE_LEN + plaintext.len() + TAG_LEN);
     buf.resize(NONCE_LEN, 0);
@@ -211,7 +235,7 @@ pub fn seal_with(key: &[u8; KEY_LEN], plaintext: &[u8], ad: &[u8]) -> Vec<u8> {
     buf
 }
 
-fn seal_in_place_with(key: &[u8; KEY_LEN], buf: &mut Vec<u8>, ad: &[u8]) {
+pub(crate) fn seal_in_place_with(key: &[u8; KEY_LEN], buf: &mut Vec<u8>, ad: &[u8]) {
     assert!(
         buf.len() >= NONCE_LEN,
         "seal_in_place needs the nonce space reserved"
@@ -299,5 +323,13 @@ mod tests {
         // Subkeys are independent of each other and of the master key.
         assert_ne!(blake3::derive_key(CTX_AEAD, &[42; 32]), keys.id);
         assert_eq!(Some(blake3::derive_key(CTX_AEAD, &[42; 32])), keys.aead);
+        assert_eq!(
+            hex::encode(keys.dedup_key().unwrap()),
+            "59bd139115bf77a1943f702f905800401be8551498bf6cdf618d51e60365bc7c"
+        );
+        assert_eq!(
+            MasterKey::from_bytes([42; 32]).put_keys().dedup.as_ref(),
+            keys.dedup_key()
+        );
     }
 }
