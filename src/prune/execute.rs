@@ -123,6 +123,7 @@ pub(super) fn execute(
         guard.check()?;
         super::condemned_names::store(repo, &plan.condemned_records(plan.now))?;
         delete_expired_markers(repo, plan, guard)?;
+        super::id_lists::remove_orphans(repo, plan.now, guard)?;
         return Ok(None);
     }
     guard.check()?;
@@ -142,6 +143,8 @@ pub(super) fn execute(
         repo.storage().delete(&layout::index(id))?;
         report.index_files_deleted += 1;
     }
+    // Their id lists next (and any an interrupted prune left).
+    super::id_lists::remove_orphans(repo, plan.now, guard)?;
     let deletions = plan.deletions();
     crate::progress::check_cancelled(progress, || {
         super::stopped("after writing the new index, before deleting packs")

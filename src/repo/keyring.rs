@@ -109,7 +109,24 @@ impl Repository {
     /// `new.password`: it can add backups to this repository and read
     /// nothing. Needs the full key's `password`, like [`Repository::add_key`].
     pub fn add_put_only_key(&self, password: &[u8], new: &NewKey) -> Result<KeyId> {
-        let put = self.unwrap_master(password)?.put_keys();
+        self.add_put_only_key_with(password, new, true)
+    }
+
+    /// [`Repository::add_put_only_key`]; with `dedup` false the key holds
+    /// no dedup key (`--own-dedup-only`): its holder deduplicates against
+    /// its own uploads only and cannot confirm what others stored. A caller
+    /// adding a key with the dedup key then runs
+    /// [`Repository::backfill_id_lists`].
+    pub fn add_put_only_key_with(
+        &self,
+        password: &[u8],
+        new: &NewKey,
+        dedup: bool,
+    ) -> Result<KeyId> {
+        let mut put = self.unwrap_master(password)?.put_keys();
+        if !dedup {
+            put.dedup = None;
+        }
         let kf = KeyFile::create_put_only(
             &put,
             self.config(),
