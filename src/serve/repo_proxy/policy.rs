@@ -79,6 +79,7 @@ mod tests {
         let ok = [
             format!("packs/00/{HEX}"),
             format!("index/{HEX}"),
+            format!("ids/{HEX}"),
             format!("snapshots/{HEX}"),
             format!("keys/{HEX}"),
             format!("running/{HEX}"),
@@ -97,6 +98,7 @@ mod tests {
             format!("packs/ff/{HEX}"),
             format!("packs/{HEX}"),
             format!("index/x/{HEX}"),
+            format!("ids/x/{HEX}"),
             format!("snapshots/{}", HEX.to_uppercase()),
             format!("snapshots/{HEX}.tmp"),
             format!("other/{HEX}"),
