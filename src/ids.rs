@@ -102,6 +102,10 @@ id_type!(
     IndexId
 );
 id_type!(
+    /// Plain BLAKE3 of an id list's stored bytes (format-spec/18-put-only.md).
+    IdListId
+);
+id_type!(
     /// Plain BLAKE3 of a snapshot file's stored bytes.
     SnapshotId
 );

@@ -19,6 +19,7 @@ mod affected;
 mod audit;
 mod auditlog;
 mod data;
+mod id_lists;
 mod lost;
 pub mod stray;
 mod structure;
@@ -158,6 +159,7 @@ pub fn check_and_find_lost(
     report.problems.extend(data.problems);
     plan.lost.merge(walk_lost);
     plan.lost.merge(data_lost);
+    id_lists::check(repo, &mut report.problems)?;
     attach_damage_report(repo, &mut report, &plan.lost, progress)?;
     report.stray_temp_files = stray::report(repo, &mut report.problems)?;
     Ok((report, plan.lost))

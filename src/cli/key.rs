@@ -34,6 +34,10 @@ pub enum KeyCommand {
         /// or prune nothing (format-spec/18-put-only.md).
         #[arg(long)]
         put_only: bool,
+        /// With --put-only: leave out the dedup key, so the key deduplicates
+        /// only against its own uploads and cannot confirm what others stored.
+        #[arg(long, requires = "put_only")]
+        own_dedup_only: bool,
     },
     /// Remove a key file (not the last one; not the one in use without --force).
     Remove {
@@ -45,6 +49,10 @@ pub enum KeyCommand {
     },
     /// Replace the key in use by one for a new password.
     Passwd(NewKeyArgs),
+    /// Write the id list of every index file that has none, so put-only keys
+    /// deduplicate against it (what `key add --put-only` does; rerun after
+    /// an interrupted one).
+    BackfillIds,
 }
 
 #[derive(Args, Debug)]
@@ -67,21 +75,47 @@ pub fn run(g: &Global, a: KeyArgs) -> Result<i32> {
     let repo = open_with(g, pw.as_bytes())?;
     match a.command {
         KeyCommand::List => list(g, &repo),
-        KeyCommand::Add { new: n, put_only } => {
+        KeyCommand::Add {
+            new: n,
+            put_only,
+            own_dedup_only,
+        } => {
             let new_pw = password::new_password(n.new_password_file.as_deref())?;
             let new = new_key(&n, new_pw.as_bytes())?;
             let id = if put_only {
-                repo.add_put_only_key(pw.as_bytes(), &new)?
+                repo.add_put_only_key_with(pw.as_bytes(), &new, !own_dedup_only)?
             } else {
                 repo.add_key(pw.as_bytes(), &new)?
             };
+            // After the key file: a crash in between is mended by a rerun
+            // (`key backfill-ids`), which writes only what is missing.
+            let id_lists = if put_only && !own_dedup_only {
+                Some(repo.backfill_id_lists()?)
+            } else {
+                None
+            };
             let kind = if put_only { "put-only" } else { "full" };
             if g.json {
-                print_json(
-                    &json!({"message_type": "key_added", "id": id.to_string(), "kind": kind}),
-                )?;
+                let mut v =
+                    json!({"message_type": "key_added", "id": id.to_string(), "kind": kind});
+                if let Some(n) = id_lists {
+                    v["id_lists_written"] = json!(n);
+                }
+                print_json(&v)?;
             } else if !g.quiet {
                 println!("added {kind} key {id}");
+                if let Some(n) = id_lists {
+                    println!("wrote {n} id lists for the index files stored before it");
+                }
+            }
+            Ok(exit::OK)
+        }
+        KeyCommand::BackfillIds => {
+            let n = repo.backfill_id_lists()?;
+            if g.json {
+                print_json(&json!({"message_type": "id_lists_written", "id_lists_written": n}))?;
+            } else if !g.quiet {
+                println!("wrote {n} id lists");
             }
             Ok(exit::OK)
         }

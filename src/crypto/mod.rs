@@ -35,6 +35,7 @@ pub const SEAL_OVERHEAD: usize = NONCE_LEN + TAG_LEN;
 const CTX_AEAD: &str = "cairn 2026-11-22 v1 object encryption key";
 const CTX_ID: &str = "cairn 2026-11-22 v1 keyed object id";
 const CTX_GEAR: &str = "cairn 2026-11-22 v1 fastcdc gear table";
+const CTX_DEDUP: &str = "cairn 2026-12-06 v1 dedup id list key";
 
 /// The repository's secret: 32 random bytes, stored only wrapped in key files.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
@@ -68,6 +69,7 @@ impl MasterKey {
             seal_public: sealed::public_of(&seal_secret),
             seal_secret: Some(seal_secret),
             session: None,
+            dedup: Some(self.dedup_key()),
         }
     }
 
@@ -75,6 +77,12 @@ impl MasterKey {
     /// repository that derives its chunking from this master key.
     pub fn put_keys(&self) -> PutKeys {
         self.derive().put_keys()
+    }
+
+    /// The key of the id lists: readable by full keys and by put-only keys
+    /// that carry it, never the key of anything else.
+    fn dedup_key(&self) -> [u8; KEY_LEN] {
+        blake3::derive_key(CTX_DEDUP, &self.0)
     }
 }
 
@@ -100,6 +108,9 @@ pub struct PutKeys {
     pub id: [u8; KEY_LEN],
     pub gear: Box<[u64; 256]>,
     pub seal_public: [u8; KEY_LEN],
+    /// The id lists' key; `None` for a key made with `--own-dedup-only`
+    /// (or before id lists existed): it dedups against its own uploads only.
+    pub dedup: Option<[u8; KEY_LEN]>,
 }
 
 /// The two secrets that decide chunk boundaries and blob ids. A repository
@@ -130,6 +141,8 @@ pub struct Keys {
     seal_secret: Option<[u8; KEY_LEN]>,
     /// Put-only only: the session that seals every object this process writes.
     session: Option<sealed::Session>,
+    /// The id lists' key (always for a full key; see [`PutKeys::dedup`]).
+    dedup: Option<[u8; KEY_LEN]>,
 }
 
 impl Keys {
@@ -142,6 +155,7 @@ impl Keys {
             seal_public: p.seal_public,
             seal_secret: None,
             session: Some(sealed::Session::new(&p.seal_public)?),
+            dedup: p.dedup,
         })
     }
 
@@ -169,18 +183,26 @@ impl Keys {
     }
 
     /// What a put-only key file of this repository wraps: its chunking
-    /// (whatever it derives from) and its public sealing key.
+    /// (whatever it derives from), its public sealing key and the dedup key
+    /// (format-spec/18-put-only.md, "Id lists").
     pub fn put_keys(&self) -> PutKeys {
         PutKeys {
             id: self.id,
             gear: self.gear.clone(),
             seal_public: self.seal_public,
+            dedup: self.dedup,
         }
     }
 
     /// True when these keys can write but not open (put-only).
     pub fn is_put_only(&self) -> bool {
         self.aead.is_none()
+    }
+
+    /// The key id lists are sealed under (format-spec/18-put-only.md), if
+    /// these keys have it.
+    pub fn dedup_key(&self) -> Option<&[u8; KEY_LEN]> {
+        self.dedup.as_ref()
     }
 
     /// Keyed BLAKE3 of plaintext: the id of a blob (chunk or tree).
@@ -239,7 +261,8 @@ impl Keys {
     }
 }
 
-/// Seals with an explicit key (used for key files, whose key comes from the KDF).
+/// Seals with an explicit key (key files, whose key comes from the KDF;
+/// id lists, under the dedup key).
 pub fn seal_with(key: &[u8; KEY_LEN], plaintext: &[u8], ad: &[u8]) -> Vec<u8> {
     let mut buf = Vec::with_capacity(NONCE_LEN + plaintext.len() + TAG_LEN);
     buf.resize(NONCE_LEN, 0);
@@ -248,7 +271,7 @@ pub fn seal_with(key: &[u8; KEY_LEN], plaintext: &[u8], ad: &[u8]) -> Vec<u8> {
     buf
 }
 
-fn seal_in_place_with(key: &[u8; KEY_LEN], buf: &mut Vec<u8>, ad: &[u8]) {
+pub(crate) fn seal_in_place_with(key: &[u8; KEY_LEN], buf: &mut Vec<u8>, ad: &[u8]) {
     assert!(
         buf.len() >= NONCE_LEN,
         "seal_in_place needs the nonce space reserved"
@@ -336,5 +359,13 @@ mod tests {
         // Subkeys are independent of each other and of the master key.
         assert_ne!(blake3::derive_key(CTX_AEAD, &[42; 32]), keys.id);
         assert_eq!(Some(blake3::derive_key(CTX_AEAD, &[42; 32])), keys.aead);
+        assert_eq!(
+            hex::encode(keys.dedup_key().unwrap()),
+            "59bd139115bf77a1943f702f905800401be8551498bf6cdf618d51e60365bc7c"
+        );
+        assert_eq!(
+            MasterKey::from_bytes([42; 32]).put_keys().dedup.as_ref(),
+            keys.dedup_key()
+        );
     }
 }

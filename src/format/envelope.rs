@@ -33,6 +33,8 @@ pub enum ObjectType {
     Audit = 8,
     /// A running backup's marker (format-spec/12-prune.md).
     Marker = 9,
+    /// An index file's id list, under the dedup key (format-spec/18-put-only.md).
+    IdList = 10,
 }
 
 impl ObjectType {
@@ -48,6 +50,7 @@ impl ObjectType {
             ObjectType::Policy => "policy",
             ObjectType::Audit => "audit log",
             ObjectType::Marker => "backup marker",
+            ObjectType::IdList => "id list",
         }
     }
 }
@@ -100,11 +103,37 @@ pub fn seal_into(
     level: Option<i32>,
     buf: &mut Vec<u8>,
 ) {
+    body_into(buf, keys.seal_prefix_len(), plaintext, level);
+    keys.seal_in_place(buf, &associated_data(ty, id));
+}
+
+/// Seals in the ordinary form under an explicit `key` rather than the AEAD
+/// subkey: the id lists, under the dedup key (format-spec/18-put-only.md),
+/// which put-only clients hold too. Same body and associated data.
+pub fn seal_under(
+    key: &[u8; ID_LEN],
+    ty: ObjectType,
+    plaintext: &[u8],
+    level: Option<i32>,
+) -> Vec<u8> {
+    let mut buf = Vec::new();
+    body_into(&mut buf, crate::crypto::NONCE_LEN, plaintext, level);
+    crate::crypto::seal_in_place_with(key, &mut buf, &associated_data(ty, None));
+    buf
+}
+
+/// Opens what [`seal_under`] sealed with the same `key`.
+pub fn open_under(key: &[u8; ID_LEN], ty: ObjectType, sealed: &[u8]) -> Result<Vec<u8>> {
+    let body = crate::crypto::open_with(key, sealed, &associated_data(ty, None), ty.name())?;
+    unwrap_body(ty, &body, None)
+}
+
+/// Fills `buf` with `prefix` reserved bytes, the flag and the payload.
+fn body_into(buf: &mut Vec<u8>, prefix: usize, plaintext: &[u8], level: Option<i32>) {
     let bound = match level {
         Some(_) => zstd::zstd_safe::compress_bound(plaintext.len()),
         None => plaintext.len(),
     };
-    let prefix = keys.seal_prefix_len();
     buf.clear();
     buf.reserve(prefix + 1 + bound + TAG_LEN);
     buf.resize(prefix, 0);
@@ -114,7 +143,6 @@ pub fn seal_into(
         buf.push(FLAG_STORED);
         buf.extend_from_slice(plaintext);
     }
-    keys.seal_in_place(buf, &associated_data(ty, id));
 }
 
 /// Appends `FLAG_ZSTD || zstd(plaintext)` to `buf`; false (with `buf` in an
@@ -210,6 +238,11 @@ pub fn open(
     expected_len: Option<usize>,
 ) -> Result<Vec<u8>> {
     let body = keys.open(sealed, &associated_data(ty, id), ty.name())?;
+    unwrap_body(ty, &body, expected_len)
+}
+
+/// The plaintext of an opened body (flag and payload), within the limits.
+fn unwrap_body(ty: ObjectType, body: &[u8], expected_len: Option<usize>) -> Result<Vec<u8>> {
     let (flag, payload) = body
         .split_first()
         .ok_or_else(|| Error::corrupt(ty.name(), "empty envelope"))?;

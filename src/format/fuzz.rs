@@ -28,7 +28,7 @@ use crate::format::tree::Tree;
 /// Every fuzz target, named as its file in `fuzz/fuzz_targets/`.
 pub const TARGETS: &[&str] = &[
     "envelope", "pack", "index", "tree", "snapshot", "keyfile", "config", "audit", "lock",
-    "policy", "bundle", "sealed",
+    "policy", "bundle", "sealed", "idlist",
 ];
 
 /// A put-only writer for the same repository (ephemeral secret `[7; 32]`),
@@ -81,6 +81,21 @@ pub fn run(target: &str, data: &[u8]) -> bool {
             let _ = envelope::open(k, ty, None, &forged, None);
             // ...and a body a put-only writer sealed, reaching flag and zstd.
             let _ = envelope::open(k, ty, None, &put_keys().seal(rest, &ad(ty)), Some(1 << 16));
+        }
+        "idlist" => {
+            use crate::format::id_list::IdList;
+            let key = k.dedup_key().expect("a full key has the dedup key");
+            let list = match mode {
+                0 => IdList::decode(rest),
+                1 => IdList::open(
+                    key,
+                    &envelope::seal_under(key, ObjectType::IdList, rest, None),
+                ),
+                _ => IdList::open(key, rest),
+            };
+            if let Ok(l) = list {
+                let _ = l.to_cache_rows();
+            }
         }
         "pack" => match mode {
             0 => {
@@ -212,6 +227,24 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
             with(3, envelope::seal(k, ObjectType::Index, None, &[0, 0], None)),
         ],
         "snapshot" => vec![snapshot.encode()],
+        "idlist" => {
+            let list = crate::format::id_list::IdList {
+                index: crate::ids::IndexId([1; 32]),
+                packs: vec![(
+                    crate::ids::PackId([2; 32]),
+                    vec![(
+                        crate::format::index::BlobKind::Data,
+                        crate::ids::BlobId([3; 32]),
+                    )],
+                )],
+            };
+            let key = k.dedup_key().expect("a full key has the dedup key");
+            vec![
+                with(0, list.encode()),
+                with(1, list.encode()),
+                with(2, list.seal(key)),
+            ]
+        }
         "sealed" => {
             let p = put_keys();
             let body = envelope::seal(p, ObjectType::Snapshot, None, &snapshot.encode(), Some(3));

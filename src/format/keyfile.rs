@@ -54,6 +54,41 @@ struct PutBundle {
     /// is encoded after the config body only when set): a put-only client
     /// must write retained objects like a full key.
     lock: Option<crate::format::config::RetentionLock>,
+    /// Field 6: the id lists' key; `None` (and absent altogether in bundles
+    /// written before id lists) means "own uploads only".
+    dedup_key: Option<[u8; KEY_LEN]>,
+}
+
+/// A bundle written before field 6 existed: it still opens, without a
+/// dedup key.
+#[derive(Deserialize, Serialize)]
+struct PutBundleV5 {
+    id_key: [u8; KEY_LEN],
+    #[serde(with = "serde_bytes")]
+    gear: Vec<u8>,
+    seal_public: [u8; KEY_LEN],
+    config: Config,
+    lock: Option<crate::format::config::RetentionLock>,
+}
+
+impl PutBundle {
+    /// The six-field layout, else the five-field one (no dedup key).
+    fn decode(plain: &[u8]) -> Result<PutBundle> {
+        const WHAT: &str = "put-only key file";
+        crate::format::decode_exact::<PutBundle>(plain, WHAT).or_else(|e| {
+            let Ok(v5) = crate::format::decode_exact::<PutBundleV5>(plain, WHAT) else {
+                return Err(e);
+            };
+            Ok(PutBundle {
+                id_key: v5.id_key,
+                gear: v5.gear,
+                seal_public: v5.seal_public,
+                config: v5.config,
+                lock: v5.lock,
+                dedup_key: None,
+            })
+        })
+    }
 }
 
 /// What a password unlocks.
@@ -133,16 +168,19 @@ impl KeyFile {
             seal_public: put.seal_public,
             config: config.clone(),
             lock: config.lock,
+            dedup_key: put.dedup,
         };
         let mut plain =
             postcard::to_allocvec(&bundle).expect("postcard encoding to a Vec cannot fail");
         let PutBundle {
             mut id_key,
             mut gear,
+            mut dedup_key,
             ..
         } = bundle;
         id_key.zeroize();
         gear.zeroize();
+        dedup_key.zeroize();
         let kf = Self::create_sealing(&plain, PUT_AD, password, kdf, created, host, username);
         plain.zeroize();
         Ok(KeyFile {
@@ -163,7 +201,7 @@ impl KeyFile {
                 else {
                     return Ok(None);
                 };
-                let bundle = crate::format::decode_exact::<PutBundle>(&plain, "put-only key file");
+                let bundle = PutBundle::decode(&plain);
                 plain.zeroize();
                 let mut b = bundle?;
                 if b.gear.len() != GEAR_BYTES {
@@ -181,8 +219,10 @@ impl KeyFile {
                     id: b.id_key,
                     gear,
                     seal_public: b.seal_public,
+                    dedup: b.dedup_key,
                 };
                 b.id_key.zeroize();
+                b.dedup_key.zeroize();
                 let mut config = b.config.clone();
                 config.lock = b.lock;
                 Ok(Some(Unlocked::PutOnly(put, config)))

@@ -123,3 +123,51 @@ fn the_bundle_never_contains_the_master_or_aead_key() {
         assert!(!stored.windows(32).any(|w| w == secret), "stored in clear");
     }
 }
+
+/// Field 6 (the dedup key): present by default, `00` for an
+/// own-dedup-only key, and a bundle of five fields (written before id
+/// lists existed) still opens, as "no dedup key".
+#[test]
+fn dedup_key_field_and_old_five_field_bundles() {
+    let with = put_only();
+    match with.open_secret(b"put").unwrap() {
+        Some(Unlocked::PutOnly(p, _)) => assert!(p.dedup.is_some()),
+        _ => panic!("opens as put-only"),
+    }
+    let mut own = MasterKey::from_bytes(MASTER).put_keys();
+    own.dedup = None;
+    let kf = KeyFile::create_put_only(
+        &own,
+        &config(),
+        b"put",
+        KdfParams::insecure_for_tests(),
+        Default::default(),
+        "h".into(),
+        "u".into(),
+    )
+    .unwrap();
+    let kek = kf.kdf.derive(b"put", &kf.salt).unwrap();
+    let ad = b"cairn\x01put";
+    let plain = crate::crypto::open_with(&kek, &kf.sealed_master, ad, "t").unwrap();
+    assert_eq!(plain.last(), Some(&0), "field 6 is the postcard None");
+    match kf.open_secret(b"put").unwrap() {
+        Some(Unlocked::PutOnly(p, c)) => assert!(p == own && c == config()),
+        _ => panic!("opens as put-only"),
+    }
+    // The same bundle without field 6: what an older cairn wrote.
+    let old = KeyFile {
+        sealed_master: crate::crypto::seal_with(&kek, &plain[..plain.len() - 1], ad),
+        ..kf.clone()
+    };
+    let old = KeyFile::decode(&old.encode()).unwrap();
+    match old.open_secret(b"put").unwrap() {
+        Some(Unlocked::PutOnly(p, c)) => assert!(p == own && c == config()),
+        _ => panic!("a five-field bundle still opens"),
+    }
+    // Junk after field 6 is refused, not read as an old bundle.
+    let junk = KeyFile {
+        sealed_master: crate::crypto::seal_with(&kek, &[plain.as_slice(), &[0]].concat(), ad),
+        ..kf
+    };
+    assert!(junk.open_secret(b"put").is_err());
+}

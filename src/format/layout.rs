@@ -1,7 +1,7 @@
 //! Where each object lives on the backend: ids → object keys. The only place
 //! that knows the directory layout.
 
-use crate::ids::{IndexId, KeyId, PackId, SnapshotId};
+use crate::ids::{IdListId, IndexId, KeyId, PackId, SnapshotId};
 
 pub const CONFIG: &str = "config";
 /// The stored retention policy (chapter 13); absent when none is set.
@@ -10,6 +10,9 @@ pub const KEYS_PREFIX: &str = "keys/";
 pub const SNAPSHOTS_PREFIX: &str = "snapshots/";
 pub const INDEX_PREFIX: &str = "index/";
 pub const PACKS_PREFIX: &str = "packs/";
+/// Id lists: each index file's blob ids under the dedup key, for put-only
+/// clients (format-spec/18-put-only.md).
+pub const IDS_PREFIX: &str = "ids/";
 pub const LOCKS_PREFIX: &str = "locks/";
 /// Markers of running backups (format-spec/12-prune.md).
 pub const RUNNING_PREFIX: &str = "running/";
@@ -33,6 +36,10 @@ pub fn snapshot(id: &SnapshotId) -> String {
 
 pub fn index(id: &IndexId) -> String {
     format!("{INDEX_PREFIX}{id}")
+}
+
+pub fn id_list(id: &IdListId) -> String {
+    format!("{IDS_PREFIX}{id}")
 }
 
 pub fn audit(id: &crate::format::audit::AuditId) -> String {

@@ -9,6 +9,7 @@ pub mod config;
 pub mod database;
 pub mod envelope;
 pub mod fuzz;
+pub mod id_list;
 pub mod index;
 pub mod keyfile;
 pub mod layout;

@@ -124,6 +124,7 @@ pub(super) fn execute(
         guard.check()?;
         super::condemned_names::store(repo, &plan.condemned_records(plan.now))?;
         delete_expired_markers(repo, plan, guard)?;
+        super::id_lists::remove_orphans(repo, plan.now, guard)?;
         return Ok(None);
     }
     guard.check()?;
@@ -146,6 +147,8 @@ pub(super) fn execute(
             false => report.index_files_refused += 1,
         }
     }
+    // Their id lists next (and any an interrupted prune left).
+    super::id_lists::remove_orphans(repo, plan.now, guard)?;
     let deletions = plan.deletions();
     crate::progress::check_cancelled(progress, || {
         super::stopped("after writing the new index, before deleting packs")

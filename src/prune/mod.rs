@@ -23,6 +23,7 @@
 mod condemned_names;
 mod execute;
 mod extend;
+mod id_lists;
 mod locked;
 #[cfg(test)]
 mod locked_tests;

@@ -110,10 +110,27 @@ impl Repository {
     /// `new.password`: it can add backups to this repository and read
     /// nothing. Needs the full key's `password`, like [`Repository::add_key`].
     pub fn add_put_only_key(&self, password: &[u8], new: &NewKey) -> Result<KeyId> {
+        self.add_put_only_key_with(password, new, true)
+    }
+
+    /// [`Repository::add_put_only_key`]; with `dedup` false the key holds
+    /// no dedup key (`--own-dedup-only`): its holder deduplicates against
+    /// its own uploads only and cannot confirm what others stored. A caller
+    /// adding a key with the dedup key then runs
+    /// [`Repository::backfill_id_lists`].
+    pub fn add_put_only_key_with(
+        &self,
+        password: &[u8],
+        new: &NewKey,
+        dedup: bool,
+    ) -> Result<KeyId> {
         // The password must open a full key; what the put-only key gets is
         // the repository's own chunking, shared or derived (09-config.md).
         self.unwrap_master(password)?;
-        let put = self.keys().put_keys();
+        let mut put = self.keys().put_keys();
+        if !dedup {
+            put.dedup = None;
+        }
         let kf = KeyFile::create_put_only(
             &put,
             self.config(),

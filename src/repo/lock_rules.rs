@@ -169,6 +169,7 @@ mod tests {
                 "backups/config",
                 "backups/packs/",
                 "backups/index/",
+                "backups/ids/",
                 "backups/snapshots/",
                 "backups/keys/",
                 "backups/audit/"
@@ -193,7 +194,7 @@ mod tests {
         // A disabled rule protects nothing.
         let mut off = rules_for("", 30);
         off.rules.iter_mut().for_each(|r| r.enabled = false);
-        assert_eq!(check_rules(&off, "", 30).len(), 6);
+        assert_eq!(check_rules(&off, "", 30).len(), 7);
         // One rule over the whole bucket covers the immutable objects but
         // also locks and markers: errors.
         let all = LockRules {

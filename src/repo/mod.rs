@@ -4,6 +4,7 @@
 
 mod cache;
 mod fan_out;
+mod id_lists;
 mod keyring;
 #[cfg(test)]
 mod keyring_lock_tests;
@@ -105,6 +106,9 @@ pub struct Repository {
     tree_blocks: tree_blocks::TreeBlocks,
     /// This repository's local cache directory (`None`: in memory only).
     local_dir: Option<PathBuf>,
+    /// Whether index files get id lists, decided at the first one
+    /// (`id_lists.rs`).
+    id_lists_needed: Mutex<Option<bool>>,
 }
 
 /// The default place for per-repository caches.
@@ -320,6 +324,7 @@ impl Repository {
             cache: Mutex::new(cache),
             tree_blocks: Default::default(),
             local_dir: dir,
+            id_lists_needed: Mutex::new(None),
         };
         repo.sync_index()?;
         Ok(repo)
@@ -410,6 +415,8 @@ impl Repository {
         let sealed = envelope::seal(&self.keys, ObjectType::Index, None, &file.encode(), Some(1));
         let id = IndexId(content_hash(&sealed));
         self.storage.put(&layout::index(&id), Bytes::from(sealed))?;
+        // Its id list next, before any snapshot can rely on the file.
+        self.store_id_list_if_needed(&id, &file)?;
         // Also drops the rows of the files it supersedes, at once.
         self.cache().add_index_file(&id, &file)?;
         Ok(id)

@@ -17,17 +17,18 @@ use crate::format::layout;
 use crate::repo::Repository;
 use crate::storage::{Retaining, RetentionMode, Storage, StorageError, StorageErrorKind};
 
-/// Is `key` one of the objects a lock protects: packs, index files,
-/// snapshots, key files, audit records and the config. Mutable objects
+/// Is `key` one of the objects a lock protects: packs, index files, id
+/// lists, snapshots, key files, audit records and the config. Mutable objects
 /// (lock generations, backup markers, the policy, probes) are not.
 pub fn is_immutable(key: &str) -> bool {
     key == layout::CONFIG || IMMUTABLE_PREFIXES.iter().any(|p| key.starts_with(p))
 }
 
 /// The prefixes holding immutable objects (with `config`, the whole set).
-pub const IMMUTABLE_PREFIXES: [&str; 5] = [
+pub const IMMUTABLE_PREFIXES: [&str; 6] = [
     layout::PACKS_PREFIX,
     layout::INDEX_PREFIX,
+    layout::IDS_PREFIX,
     layout::SNAPSHOTS_PREFIX,
     layout::KEYS_PREFIX,
     layout::AUDIT_PREFIX,

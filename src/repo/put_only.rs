@@ -2,12 +2,14 @@
 //! can add packs, index files and snapshots, sealed to the repository's
 //! public key, and read nothing back.
 //!
-//! It cannot read index files, so its index cache holds only what it wrote
+//! It cannot read index files, so its index cache holds what it wrote
 //! itself (recorded as each of its index files is stored), in a directory
 //! of its own per key. Before that cache is trusted for dedup, one listing
 //! of `packs/` drops the rows of packs no longer stored (a full-key prune
 //! may have removed them), and one listing of `condemned/` the rows of
 //! packs a prune condemned (which it may delete while this backup runs).
+//! With the dedup key its cache also learns every index file's rows from
+//! the id lists (`id_lists.rs`), under the same two listings.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -87,6 +89,8 @@ impl Repository {
     /// prune condemned (named in `condemned/`: W1 of format-spec/12-prune.md,
     /// which a full key applies from the index's condemnation records).
     pub(super) fn sync_put_only(&self) -> Result<()> {
+        // Rows from id lists are filtered below like the client's own.
+        self.learn_id_lists()?;
         let cached = self.cache().pack_ids()?;
         if cached.is_empty() {
             return Ok(());

@@ -48,6 +48,7 @@ mod prune;
 mod prune_concurrent;
 mod prune_race;
 mod put_only;
+mod put_only_dedup;
 mod readme_facts;
 mod repair;
 mod repo_proxy;

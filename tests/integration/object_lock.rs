@@ -150,7 +150,7 @@ fn lock_rules_print_and_check() {
     let out = env.ok(&["repo", "lock-rules"]);
     let rules: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let list = rules["rules"].as_array().unwrap();
-    assert_eq!(list.len(), 6);
+    assert_eq!(list.len(), 7);
     assert!(list
         .iter()
         .all(|r| r["condition"]["maxAgeSeconds"] == 30 * 86_400));

@@ -40,7 +40,7 @@ pub fn may_create(scope: Scope, key: &str) -> bool {
     }
 }
 
-/// A pack, index file, snapshot, key file, backup marker, audit record,
+/// A pack, index file, id list, snapshot, key file, backup marker, audit record,
 /// lock generation or probe, named exactly as cairn names it.
 fn is_layout_key(key: &str) -> bool {
     /// `key` is the id it ends with, written where `name` puts it.
@@ -49,6 +49,7 @@ fn is_layout_key(key: &str) -> bool {
     }
     layout::parse_pack(key).is_some()
         || exact(key, layout::index)
+        || exact(key, layout::id_list)
         || exact(key, layout::snapshot)
         || exact(key, layout::key)
         || exact(key, layout::marker)
@@ -78,6 +79,7 @@ mod tests {
         let ok = [
             format!("packs/00/{HEX}"),
             format!("index/{HEX}"),
+            format!("ids/{HEX}"),
             format!("snapshots/{HEX}"),
             format!("keys/{HEX}"),
             format!("running/{HEX}"),
@@ -96,6 +98,7 @@ mod tests {
             format!("packs/ff/{HEX}"),
             format!("packs/{HEX}"),
             format!("index/x/{HEX}"),
+            format!("ids/x/{HEX}"),
             format!("snapshots/{}", HEX.to_uppercase()),
             format!("snapshots/{HEX}.tmp"),
             format!("other/{HEX}"),
