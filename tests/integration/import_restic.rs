@@ -434,6 +434,46 @@ fn import_restic_damaged_pack_reports_the_files_and_imports_the_rest() {
     env.ok(&["check"]);
 }
 
+/// A pack that exists but cannot be read (here its fan-out directory is a
+/// file, so the read fails with ENOTDIR; in life permissions or a backend
+/// still failing after its retries) is
+/// not damage: the import stops without storing the snapshot, so a rerun,
+/// once the pack reads again, imports it whole instead of skipping it as
+/// done.
+#[test]
+fn import_restic_unreadable_pack_stops_and_a_rerun_imports_it_whole() {
+    if !have_restic() {
+        return;
+    }
+    let env = Env::new();
+    let src = env.path("src");
+    let restic = Restic::init(env.path("restic").to_string_lossy().into_owned(), 2);
+    make_round(&src, 0);
+    let victim = random_bytes(12, 200_000);
+    write(&src.join("victim.bin"), &victim);
+    set_times(&src, 1_700_000_000);
+    let id = restic.backup(&src, "h", "a", "2024-01-01 00:00:00", None);
+    let digest = ring::digest::digest(&ring::digest::SHA256, &victim);
+    let (pack, _, _) = locate_blob(&restic, &hex::encode(digest));
+    let fan_out = env.path("restic").join("data").join(&pack[..2]);
+    let aside = env.path("fan-out-aside");
+    std::fs::rename(&fan_out, &aside).expect("move the directory aside");
+    write(&fan_out, b"not a directory");
+
+    let (code, _, stderr) = run_json(import(&env, &restic, &["--json"]));
+    assert!(code != Some(0) && code != Some(3), "{code:?}: {stderr}");
+    assert!(imported(&env).is_empty(), "nothing stored: {stderr}");
+
+    std::fs::remove_file(&fan_out).unwrap();
+    std::fs::rename(&aside, &fan_out).unwrap();
+    let (code, sum, stderr) = run_json(import(&env, &restic, &["--json"]));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(sum["imported"], 1);
+    let snaps = imported(&env);
+    assert_eq!(snaps.len(), 1);
+    assert_restores_alike(&env, &restic, &id, snaps[0].1["id"].as_str().unwrap());
+}
+
 #[test]
 fn import_restic_wrong_password_is_refused_and_writes_nothing() {
     if !have_restic() {

@@ -193,7 +193,7 @@ fn already_imported(repo: &Repository) -> Result<HashMap<[u8; 32], SnapshotId>> 
 
 /// The restic snapshot id an imported snapshot's `program` names.
 pub fn restic_origin(program: &str) -> Option<[u8; 32]> {
-    let (_, id) = program.split_once(MARK)?;
+    let (_, id) = program.rsplit_once(MARK)?;
     super::parse_id(id, "program").ok()
 }
 

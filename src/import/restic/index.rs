@@ -53,8 +53,12 @@ impl Index {
     pub fn load(storage: &dyn Storage, key: &MasterKey) -> Result<Index> {
         let mut files = Vec::new();
         for o in storage.list(INDEX_PREFIX)? {
-            let sealed = storage.get(&o.key)?;
-            let json = open_unpacked(key, &sealed, &format!("restic index {}", o.key))?;
+            let what = format!("restic index {}", o.key);
+            let Ok(id) = super::parse_id(&o.key[INDEX_PREFIX.len()..], &what) else {
+                continue; // not an index file's name (restic ignores it too)
+            };
+            let sealed = super::named_by_hash(storage.get(&o.key)?, &id, &what)?;
+            let json = open_unpacked(key, &sealed, &what)?;
             files.push((o.key.clone(), decode(&json, &o.key)?));
         }
         let superseded: HashSet<String> = files

@@ -14,9 +14,11 @@ use crate::storage::Storage;
 pub const KEYS_PREFIX: &str = "keys/";
 
 /// Refuse scrypt costs beyond what restic itself would pick by far: a
-/// hostile key file must not make the import allocate gigabytes.
+/// hostile key file must not make the import allocate gigabytes. scrypt
+/// needs 128·r·N bytes; restic calibrates to about 60 MiB.
 const MAX_LOG_N: u8 = 22;
 const MAX_R_TIMES_P: u64 = 64;
+const MAX_MEMORY: u64 = 256 << 20;
 
 #[derive(Deserialize)]
 struct KeyFile {
@@ -81,7 +83,10 @@ fn scrypt_params(n: u64, r: u32, p: u32) -> Result<scrypt::Params> {
         return Err(bad(format!("scrypt N = {n} is not a power of two")));
     }
     let log_n = n.trailing_zeros() as u8;
-    if log_n > MAX_LOG_N || u64::from(r) * u64::from(p) > MAX_R_TIMES_P {
+    if log_n > MAX_LOG_N
+        || u64::from(r) * u64::from(p) > MAX_R_TIMES_P
+        || 128 * u64::from(r) * n > MAX_MEMORY
+    {
         return Err(bad(format!("scrypt N={n} r={r} p={p} costs too much")));
     }
     scrypt::Params::new(log_n, r, p, 64).map_err(|e| bad(e.to_string()))

@@ -97,11 +97,15 @@ impl ResticRepo {
         for o in self.storage.list(SNAPSHOTS_PREFIX)? {
             let name = &o.key[SNAPSHOTS_PREFIX.len()..];
             let what = format!("restic snapshot {name}");
-            let id = parse_id(name, &what)?;
+            // restic lists only names that are ids: a stray file is not a snapshot.
+            let Ok(id) = parse_id(name, &what) else {
+                continue;
+            };
             let snap = self
                 .storage
                 .get(&o.key)
                 .map_err(Error::from)
+                .and_then(|sealed| named_by_hash(sealed, &id, &what))
                 .and_then(|sealed| open_unpacked(&self.key, &sealed, &what))
                 .and_then(|json| ResticSnapshot::decode(&json, &what));
             out.push((id, snap));
@@ -135,6 +139,19 @@ impl ResticRepo {
             .get_range(&pack_key(&loc.pack), loc.offset, loc.length)?;
         open_blob(&self.key, id, loc, &sealed)
     }
+}
+
+/// `sealed` if its SHA-256 is the name it was stored under (design.rst: a
+/// file is named by the hash of its bytes). A valid MAC alone would let an
+/// old snapshot or index file stand in for another under its name.
+pub(crate) fn named_by_hash(sealed: Vec<u8>, id: &[u8; 32], what: &str) -> Result<Vec<u8>> {
+    if &crypto::sha256(&sealed) != id {
+        return Err(corrupt(
+            what,
+            "its content does not hash to its name".into(),
+        ));
+    }
+    Ok(sealed)
 }
 
 /// A 64-digit hex id.

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::{ResticNode, ResticRepo};
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
 use crate::source::{Event, Source};
 
 /// A directory being walked: its nodes (sorted by name) and the next one.
@@ -76,10 +76,60 @@ impl SnapshotSource {
     }
 }
 
-fn skipped(path: PathBuf, e: crate::Error) -> Event {
-    Event::Skipped {
+/// Is `e` damage in the restic repository (a missing pack, bytes failing
+/// their MAC or id), which leaves the file or directory out, rather than
+/// a failure to read it (permissions, a backend still failing after its
+/// retries), which must stop the import: a snapshot stored without those
+/// files would count as imported and a rerun would never fetch them.
+fn is_damage(e: &Error) -> bool {
+    match e {
+        Error::Storage(s) => s.is_not_found(),
+        e => e.kind() == ErrorKind::Corrupt,
+    }
+}
+
+/// A blob read error as the backup's stream error: damage skips the file,
+/// anything else (wrapping the typed error) fails the backup.
+fn as_io(e: Error) -> std::io::Error {
+    match is_damage(&e) {
+        true => std::io::Error::other(e.to_string()),
+        false => std::io::Error::other(e),
+    }
+}
+
+/// A directory whose tree is damaged is left out; one whose tree could not
+/// be read fails the import. A [`Source`] has no "fail" event, so that is a
+/// stream whose first read fails with the typed error (which the backup
+/// turns into its own failure, storing no snapshot).
+fn skipped(path: PathBuf, e: Error) -> Event {
+    if is_damage(&e) {
+        return Event::Skipped {
+            path,
+            error: e.to_string(),
+        };
+    }
+    let entry = crate::source::Entry {
+        name: path
+            .file_name()
+            .map(|n| n.as_bytes().to_vec())
+            .unwrap_or_default(),
         path,
-        error: e.to_string(),
+        kind: crate::source::EntryKind::File { size: 0 },
+        meta: Default::default(),
+        xattrs_deferred: false,
+    };
+    Event::Stream(entry, Box::new(FailedRead(Some(std::io::Error::other(e)))))
+}
+
+/// A stream that fails with its error on the first read.
+struct FailedRead(Option<std::io::Error>);
+
+impl Read for FailedRead {
+    fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+        Err(self
+            .0
+            .take()
+            .unwrap_or_else(|| std::io::Error::other("read after failure")))
     }
 }
 
@@ -135,10 +185,7 @@ impl Read for BlobStream {
             let Some(id) = self.blobs.pop_front() else {
                 return Ok(0);
             };
-            self.buf = self
-                .repo
-                .blob(&id, false)
-                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            self.buf = self.repo.blob(&id, false).map_err(as_io)?;
             self.at = 0;
         }
         let n = out.len().min(self.buf.len() - self.at);
