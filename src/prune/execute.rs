@@ -187,7 +187,7 @@ pub(super) fn execute(
 
 /// Deletes immutable object `key`; `false` when the storage refused it
 /// while its retention holds ([`refused_delete`]): still locked, not gone.
-fn delete_immutable(repo: &Repository, key: &str) -> Result<bool> {
+pub(super) fn delete_immutable(repo: &Repository, key: &str) -> Result<bool> {
     match repo.storage().delete(key) {
         Ok(()) => Ok(true),
         Err(e) if refused_delete(repo, key, &e) => {

@@ -23,7 +23,7 @@ use crate::storage::{RetentionMode, Storage};
 
 const DAY: i64 = 86_400;
 
-fn keys(storage: &dyn Storage, prefix: &str) -> Vec<String> {
+pub(super) fn keys(storage: &dyn Storage, prefix: &str) -> Vec<String> {
     let mut v: Vec<String> = storage
         .list(prefix)
         .unwrap()
@@ -34,12 +34,12 @@ fn keys(storage: &dyn Storage, prefix: &str) -> Vec<String> {
     v
 }
 
-fn assert_clean(repo: &Repository) {
+pub(super) fn assert_clean(repo: &Repository) {
     let report = check(repo, &CheckOptions::default(), &NoProgress).unwrap();
     assert!(!report.is_damaged(), "{:?}", report.problems);
 }
 
-fn backup_dir(repo: &Repository, dir: &std::path::Path) {
+pub(super) fn backup_dir(repo: &Repository, dir: &std::path::Path) {
     let opts = FsOptions {
         paths: vec![dir.to_path_buf()],
         ..Default::default()

@@ -34,6 +34,8 @@ mod running;
 mod stray;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod unnamed_tests;
 
 use std::time::Duration;
 

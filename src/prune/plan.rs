@@ -208,6 +208,7 @@ pub fn plan(repo: &Repository, opts: &PruneOptions, progress: &dyn Progress) -> 
             (u.id, u.size, u.condemned_since, action)
         })
         .collect();
+    name_before_deleting(repo, &mut packs, &mut unindexed)?;
     let locked_packs = super::locked::hold_locked_packs(repo, now, &mut packs, &mut unindexed)?;
     let stale_all_locked = repo.config().lock.is_some()
         && super::locked::deletable_index_files(repo, now, stale_index_files.iter())?
@@ -226,6 +227,37 @@ pub fn plan(repo: &Repository, opts: &PruneOptions, progress: &dyn Progress) -> 
         locked_packs,
         stale_all_locked,
     })
+}
+
+/// P4 (format-spec/12-prune.md) for condemnations recorded before names
+/// existed (by an older cairn's prune): a pack due for deletion whose name
+/// was never stored is condemned again instead, from now, and named. A
+/// put-only client that listed `condemned/` without seeing it may rely on
+/// it; re-dated, its condemnation is newer than that client's marker, which
+/// then protects it (W1), and clients starting later see the name.
+fn name_before_deleting(
+    repo: &Repository,
+    packs: &mut [PackPlan],
+    unindexed: &mut [(PackId, u64, Option<i64>, PackAction)],
+) -> Result<()> {
+    let due = |a: PackAction| a == PackAction::Delete;
+    if !packs.iter().any(|p| due(p.action)) && !unindexed.iter().any(|u| due(u.3)) {
+        return Ok(());
+    }
+    let named = repo.condemned_names()?;
+    for p in packs
+        .iter_mut()
+        .filter(|p| due(p.action) && !named.contains(&p.usage.id))
+    {
+        p.action = PackAction::Condemn;
+    }
+    for u in unindexed
+        .iter_mut()
+        .filter(|u| due(u.3) && !named.contains(&u.0))
+    {
+        u.3 = PackAction::Condemn;
+    }
+    Ok(())
 }
 
 /// What happens to an unused pack condemned at `since`: deleted once the

@@ -95,13 +95,15 @@ impl Repository {
         if cached.is_empty() {
             return Ok(());
         }
+        // Names before packs: prune deletes a pack before its name, so a
+        // pack gone from this listing of names is gone from the next one.
+        let condemned = self.condemned_names()?;
         let stored: HashSet<PackId> = self
             .storage()
             .list(layout::PACKS_PREFIX)?
             .iter()
             .filter_map(|o| layout::parse_pack(&o.key))
             .collect();
-        let condemned = self.condemned_names()?;
         let gone: Vec<PackId> = cached
             .into_iter()
             .filter(|p| !stored.contains(p) || condemned.contains(p))

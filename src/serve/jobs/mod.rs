@@ -84,8 +84,18 @@ impl Jobs {
     pub fn cancel(&self, id: JobId) -> Result<bool> {
         let mut st = self.lock();
         if let Some(r) = st.running.get(&id) {
-            r.cancel.store(true, Ordering::Relaxed);
-            return Ok(true);
+            let flag = r.cancel.clone();
+            drop(st);
+            // A job records its end before it leaves `running`: one that
+            // has ended is not cancelled (the caller is told so).
+            let ended = self
+                .history
+                .get(id)?
+                .is_some_and(|rec| !matches!(rec.status, JobStatus::Queued | JobStatus::Running));
+            if !ended {
+                flag.store(true, Ordering::Relaxed);
+            }
+            return Ok(!ended);
         }
         let Some(pos) = st.queue.iter().position(|(q, _)| *q == id) else {
             return Ok(false);
