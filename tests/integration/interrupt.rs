@@ -327,7 +327,17 @@ fn prune_and_check_stop_cleanly() {
     let packs = env.pack_count();
 
     let out = interrupt_early(env.cmd(&["prune", "--grace", "0"]), libc::SIGTERM);
-    assert_interrupted(&out, 143, "interrupted, prune stopped after planning, before any change; the repository is consistent");
+    // Usually "after planning, before any change"; on a loaded machine the
+    // signal can land once planning is done (this repository plans in
+    // milliseconds), and prune then stops at its next safe point, which
+    // deletes no pack either.
+    let said = assert_interrupted(&out, 143, "interrupted, prune stopped ");
+    assert!(
+        said.contains("after planning, before any change")
+            || said.contains("after writing the new index, before deleting packs"),
+        "{said}"
+    );
+    assert!(said.contains("consistent"), "{said}");
     assert_eq!(
         env.pack_count(),
         packs,
