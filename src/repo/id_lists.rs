@@ -177,8 +177,22 @@ impl Repository {
             return Ok(());
         }
         let known = self.cache().known_index_files()?;
-        let new: Vec<IdListId> = self
-            .id_list_ids()?
+        let listed = self.id_list_ids()?;
+        // A list no longer stored (removed by a prune with its index file,
+        // or a lying one `check` named and an operator deleted) is forgotten
+        // with its rows: trusted no longer. The client's own index files,
+        // listed under `index/`, stay.
+        let still: HashSet<IndexId> = listed.iter().map(|id| IndexId(id.0)).collect();
+        let own: HashSet<IndexId> = self.index_ids()?.into_iter().collect();
+        let gone: Vec<IndexId> = known
+            .iter()
+            .filter(|k| !still.contains(k) && !own.contains(k))
+            .copied()
+            .collect();
+        if !gone.is_empty() {
+            self.cache().forget_index_files(&gone)?;
+        }
+        let new: Vec<IdListId> = listed
             .into_iter()
             .filter(|id| !known.contains(&IndexId(id.0)))
             .collect();

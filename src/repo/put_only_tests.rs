@@ -174,3 +174,32 @@ fn a_put_only_key_writes_retained_objects_under_object_lock() {
         }
     }
 }
+
+/// A put-only client forgets the rows of an id list no longer stored (a
+/// lying one `check` named and an operator deleted, or one a prune removed
+/// with its index file), though its pack is still there and not condemned:
+/// it must not go on deduplicating against what the list claimed.
+#[test]
+fn rows_of_an_id_list_no_longer_stored_are_forgotten() {
+    let dir = tempfile::tempdir().unwrap();
+    let (storage, full) = setup(dir.path());
+    let id = BlobId(full.keys().blob_id(b"x"));
+    let w = BlobWriter::new(&full);
+    w.add_if_new(BlobKind::Data, id, b"x").unwrap();
+    w.finish().unwrap();
+    let lists = storage.list(layout::IDS_PREFIX).unwrap();
+    assert!(!lists.is_empty(), "the full key wrote an id list");
+    let put = Repository::open_for_backup(storage.clone(), b"put", options(dir.path())).unwrap();
+    assert!(
+        put.cache().contains(BlobKind::Data, &id).unwrap(),
+        "learned"
+    );
+    for o in lists {
+        storage.delete(&o.key).unwrap();
+    }
+    put.sync_index().unwrap();
+    assert!(
+        !put.cache().contains(BlobKind::Data, &id).unwrap(),
+        "forgotten"
+    );
+}
