@@ -14,11 +14,13 @@ use crate::storage::Storage;
 pub const KEYS_PREFIX: &str = "keys/";
 
 /// Refuse scrypt costs beyond what restic itself would pick by far: a
-/// hostile key file must not make the import allocate gigabytes. scrypt
-/// needs 128·r·N bytes; restic calibrates to about 60 MiB.
+/// hostile key file must not make the import allocate gigabytes or spin
+/// for hours. scrypt needs 128·r·N bytes and touches them p times; restic
+/// calibrates to about 60 MiB and half a second, raising p on fast or
+/// loaded machines (p = 9 is common), so p is bounded only through the work.
 const MAX_LOG_N: u8 = 22;
-const MAX_R_TIMES_P: u64 = 64;
 const MAX_MEMORY: u64 = 256 << 20;
+const MAX_WORK: u64 = 64 << 30;
 
 #[derive(Deserialize)]
 struct KeyFile {
@@ -83,10 +85,8 @@ fn scrypt_params(n: u64, r: u32, p: u32) -> Result<scrypt::Params> {
         return Err(bad(format!("scrypt N = {n} is not a power of two")));
     }
     let log_n = n.trailing_zeros() as u8;
-    if log_n > MAX_LOG_N
-        || u64::from(r) * u64::from(p) > MAX_R_TIMES_P
-        || 128 * u64::from(r) * n > MAX_MEMORY
-    {
+    let memory = 128 * u64::from(r) * n;
+    if log_n > MAX_LOG_N || memory > MAX_MEMORY || memory.saturating_mul(u64::from(p)) > MAX_WORK {
         return Err(bad(format!("scrypt N={n} r={r} p={p} costs too much")));
     }
     scrypt::Params::new(log_n, r, p, 64).map_err(|e| bad(e.to_string()))
@@ -94,6 +94,18 @@ fn scrypt_params(n: u64, r: u32, p: u32) -> Result<scrypt::Params> {
 
 #[cfg(test)]
 mod tests {
+    /// What restic's calibration picks (p rises on fast or loaded machines)
+    /// opens; memory or work far beyond it is refused.
+    #[test]
+    fn restic_calibrations_pass_and_hostile_costs_do_not() {
+        for (n, r, p) in [(32768, 8, 9), (65536, 8, 20), (16384, 8, 1)] {
+            assert!(scrypt_params(n, r, p).is_ok(), "N={n} r={r} p={p}");
+        }
+        for (n, r, p) in [(1 << 22, 8, 1), (32768, 8, 100_000), (1 << 20, 64, 1)] {
+            assert!(scrypt_params(n, r, p).is_err(), "N={n} r={r} p={p}");
+        }
+    }
+
     use super::*;
 
     #[test]
@@ -103,7 +115,7 @@ mod tests {
             br#"{"kdf":"argon","N":2,"r":1,"p":1,"salt":"","data":""}"#,
             br#"{"kdf":"scrypt","N":3,"r":1,"p":1,"salt":"","data":""}"#,
             br#"{"kdf":"scrypt","N":1099511627776,"r":8,"p":1,"salt":"","data":""}"#,
-            br#"{"kdf":"scrypt","N":2,"r":100,"p":100,"salt":"","data":""}"#,
+            br#"{"kdf":"scrypt","N":32768,"r":8,"p":100000,"salt":"","data":""}"#,
             br#"{"kdf":"scrypt","N":2,"r":1,"p":1,"salt":"!!","data":""}"#,
         ] {
             assert!(
