@@ -363,19 +363,25 @@ fn locate_blob(restic: &Restic, blob: &str) -> (String, u64, u64) {
     panic!("blob {blob} is in no index");
 }
 
+/// A v2 restic repository and a source tree holding `victim.bin`: below
+/// restic's smallest chunk, so one blob whose id is its SHA-256.
+fn with_victim(seed: u64) -> (Env, std::path::PathBuf, Restic, Vec<u8>) {
+    let env = Env::new();
+    let src = env.path("src");
+    let restic = Restic::init(env.path("restic").to_string_lossy().into_owned(), 2);
+    make_round(&src, 0);
+    let victim = random_bytes(seed, 200_000);
+    write(&src.join("victim.bin"), &victim);
+    set_times(&src, 1_700_000_000);
+    (env, src, restic, victim)
+}
+
 #[test]
 fn import_restic_damaged_pack_reports_the_files_and_imports_the_rest() {
     if !have_restic() {
         return;
     }
-    let env = Env::new();
-    let src = env.path("src");
-    let restic = Restic::init(env.path("restic").to_string_lossy().into_owned(), 2);
-    make_round(&src, 0);
-    // Below restic's smallest chunk: one blob, whose id is its SHA-256.
-    let victim = random_bytes(11, 200_000);
-    write(&src.join("victim.bin"), &victim);
-    set_times(&src, 1_700_000_000);
+    let (env, src, restic, victim) = with_victim(11);
     let ids = [
         restic.backup(&src, "h", "a", "2024-01-01 00:00:00", None),
         restic.backup(&src, "h", "b", "2024-01-02 00:00:00", None),
@@ -445,13 +451,7 @@ fn import_restic_unreadable_pack_stops_and_a_rerun_imports_it_whole() {
     if !have_restic() {
         return;
     }
-    let env = Env::new();
-    let src = env.path("src");
-    let restic = Restic::init(env.path("restic").to_string_lossy().into_owned(), 2);
-    make_round(&src, 0);
-    let victim = random_bytes(12, 200_000);
-    write(&src.join("victim.bin"), &victim);
-    set_times(&src, 1_700_000_000);
+    let (env, src, restic, victim) = with_victim(12);
     let id = restic.backup(&src, "h", "a", "2024-01-01 00:00:00", None);
     let digest = ring::digest::digest(&ring::digest::SHA256, &victim);
     let (pack, _, _) = locate_blob(&restic, &hex::encode(digest));
