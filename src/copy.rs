@@ -128,6 +128,7 @@ pub fn copy_snapshots(
         planned: HashSet::new(),
         tree_bytes: 0,
         recut: HashMap::new(),
+        chunker: std::sync::Arc::new(Chunker::new(dst.config().chunker, dst.keys().gear())?),
         buf: Vec::new(),
         stats: CopyStats {
             ids_rewritten: !same_key,
@@ -214,6 +215,9 @@ struct Copier<'a> {
     /// Re-cut contents by the hash of their source chunk list: an unchanged
     /// file in several snapshots is read and cut once.
     recut: HashMap<[u8; 32], Vec<ChunkId>>,
+    /// The target's chunker, built once (an `Arc`: the chunking closure
+    /// borrows the copier mutably), and its scratch buffer, reused.
+    chunker: std::sync::Arc<Chunker>,
     /// The chunker's scratch buffer, reused across files.
     buf: Vec<u8>,
     stats: CopyStats,
@@ -291,7 +295,7 @@ impl Copier<'_> {
         if let Some(done) = self.recut.get(&key) {
             return Ok(done.clone());
         }
-        let chunker = Chunker::new(self.dst.config().chunker, self.dst.keys().gear())?;
+        let chunker = self.chunker.clone();
         let mut reader = ContentReader::new(self.src, content);
         let mut buf = std::mem::take(&mut self.buf);
         let mut out = Vec::new();

@@ -39,6 +39,23 @@ pub(super) fn assert_clean(repo: &Repository) {
     assert!(!report.is_damaged(), "{:?}", report.problems);
 }
 
+/// A repository on `storage` with cheap KDF settings, its cache in `dir`.
+pub(super) fn init_repo(
+    storage: Arc<dyn Storage>,
+    dir: &std::path::Path,
+    lock: Option<RetentionLock>,
+) -> Repository {
+    let init = InitOptions {
+        kdf: Some(KdfParams::insecure_for_tests()),
+        lock,
+        ..Default::default()
+    };
+    let open = OpenOptions {
+        cache_dir: Some(dir.join("cache")),
+    };
+    Repository::init(storage, b"pw", init, open).unwrap()
+}
+
 pub(super) fn backup_dir(repo: &Repository, dir: &std::path::Path) {
     let opts = FsOptions {
         paths: vec![dir.to_path_buf()],
@@ -54,18 +71,11 @@ fn prune_and_forget_wait_for_the_lock_then_delete() {
     let real_now = crate::time::now().0.secs;
     let clock = Arc::new(AtomicI64::new(real_now));
     let storage = Arc::new(LockSimStorage::new(MemoryStorage::new(), clock.clone()));
-    let init = InitOptions {
-        kdf: Some(KdfParams::insecure_for_tests()),
-        lock: Some(RetentionLock {
-            kind: LockKind::ObjectLockCompliance,
-            days: 1,
-        }),
-        ..Default::default()
+    let lock = RetentionLock {
+        kind: LockKind::ObjectLockCompliance,
+        days: 1,
     };
-    let open = OpenOptions {
-        cache_dir: Some(tmp.path().join("cache")),
-    };
-    let repo = Repository::init(storage.clone(), b"pw", init, open).unwrap();
+    let repo = init_repo(storage.clone(), tmp.path(), Some(lock));
     let src = tmp.path().join("src");
     std::fs::create_dir(&src).unwrap();
     std::fs::write(src.join("old"), vec![7u8; 300_000]).unwrap();

@@ -6,13 +6,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::locked_tests::{assert_clean, backup_dir, keys};
-use crate::crypto::KdfParams;
+use super::locked_tests::{assert_clean, backup_dir, init_repo, keys};
 use crate::forget::{forget, parse_retention, ForgetOptions};
 use crate::format::layout;
 use crate::progress::NoProgress;
 use crate::prune::{prune, PruneOptions};
-use crate::repo::{InitOptions, OpenOptions, Repository};
 use crate::storage::memory::MemoryStorage;
 use crate::storage::Storage;
 
@@ -22,14 +20,7 @@ const DAY: i64 = 86_400;
 fn a_pack_condemned_without_a_name_is_named_and_condemned_again_before_deletion() {
     let tmp = tempfile::tempdir().unwrap();
     let storage = Arc::new(MemoryStorage::new());
-    let init = InitOptions {
-        kdf: Some(KdfParams::insecure_for_tests()),
-        ..Default::default()
-    };
-    let open = OpenOptions {
-        cache_dir: Some(tmp.path().join("cache")),
-    };
-    let repo = Repository::init(storage.clone(), b"pw", init, open).unwrap();
+    let repo = init_repo(storage.clone(), tmp.path(), None);
     let src = tmp.path().join("src");
     std::fs::create_dir(&src).unwrap();
     std::fs::write(src.join("old"), vec![7u8; 300_000]).unwrap();
