@@ -19,6 +19,7 @@ fn main() -> cairn::Result<()> {
         .map_err(|_| cairn::Error::Usage("set CAIRN_PASSWORD".into()))?;
     let open = OpenOptions {
         cache_dir: args.get(3).map(Into::into),
+        ..Default::default()
     };
     let repo = Repository::open(open_location(location, false)?, password.as_bytes(), open)?;
     let newest = repo.find_snapshot("latest", &SnapshotFilter::default())?;

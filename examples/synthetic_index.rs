@@ -44,8 +44,15 @@ fn run() -> Result<(), String> {
     let cache_dir = args.next().map(PathBuf::from);
     let password = std::env::var("CAIRN_PASSWORD").map_err(|_| "set CAIRN_PASSWORD")?;
     let storage = open_location(&repo, false).map_err(|e| e.to_string())?;
-    let repo = Repository::open(storage, password.as_bytes(), OpenOptions { cache_dir })
-        .map_err(|e| e.to_string())?;
+    let repo = Repository::open(
+        storage,
+        password.as_bytes(),
+        OpenOptions {
+            cache_dir,
+            ..Default::default()
+        },
+    )
+    .map_err(|e| e.to_string())?;
     let total_packs = chunks.div_ceil(PER_PACK);
     let mut written = 0u64;
     for first in (0..total_packs).step_by(PACKS_PER_FILE as usize) {

@@ -140,5 +140,6 @@ impl Backups {
 fn open_options(options: &Options) -> OpenOptions {
     OpenOptions {
         cache_dir: options.cache_dir.clone(),
+        ..Default::default()
     }
 }

@@ -52,6 +52,7 @@ pub fn location(g: &Global) -> Result<(String, bool)> {
 pub fn open_options(g: &Global) -> OpenOptions {
     OpenOptions {
         cache_dir: g.cache_dir.clone(),
+        ..Default::default()
     }
 }
 
@@ -90,6 +91,12 @@ fn open_inner(g: &Global, create_default: bool, for_backup: bool) -> Result<Repo
     if for_backup {
         Repository::open_for_backup(storage, pw.as_bytes(), open_options(g))
     } else {
-        Repository::open(storage, pw.as_bytes(), open_options(g))
+        // Every command opened here reads snapshots; backup lists them
+        // only after its marker.
+        let open = OpenOptions {
+            prefetch_snapshots: true,
+            ..open_options(g)
+        };
+        Repository::open(storage, pw.as_bytes(), open)
     }
 }

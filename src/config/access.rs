@@ -139,7 +139,10 @@ pub fn open_for_backup(
     let repo = Repository::open_for_backup(
         opened.storage,
         access.password.as_bytes(),
-        OpenOptions { cache_dir },
+        OpenOptions {
+            cache_dir,
+            ..Default::default()
+        },
     )?;
     Ok((repo, opened.stats))
 }

@@ -20,6 +20,7 @@ fn init_repo(dir: &Path) {
     };
     let open = OpenOptions {
         cache_dir: Some(dir.join("../cache")),
+        ..Default::default()
     };
     Repository::init(storage, PASSWORD.as_bytes(), init, open).unwrap();
 }

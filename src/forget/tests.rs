@@ -59,6 +59,7 @@ impl Storage for DiesAfterDeletes {
 fn open_opts(dir: &tempfile::TempDir) -> OpenOptions {
     OpenOptions {
         cache_dir: Some(dir.path().to_path_buf()),
+        ..Default::default()
     }
 }
 

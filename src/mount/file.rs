@@ -185,6 +185,7 @@ mod tests {
         };
         let open = OpenOptions {
             cache_dir: Some(dir.to_path_buf()),
+            ..Default::default()
         };
         let repo = Repository::init(storage, b"pw", init, open).unwrap();
         let mut ids = Vec::new();

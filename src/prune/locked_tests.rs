@@ -52,6 +52,7 @@ pub(super) fn init_repo(
     };
     let open = OpenOptions {
         cache_dir: Some(dir.join("cache")),
+        ..Default::default()
     };
     Repository::init(storage, b"pw", init, open).unwrap()
 }

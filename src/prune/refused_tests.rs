@@ -59,6 +59,7 @@ fn setup(
     };
     let open = OpenOptions {
         cache_dir: Some(tmp.join("cache")),
+        ..Default::default()
     };
     let repo = Repository::init(storage.clone(), b"pw", init, open).unwrap();
     let src = tmp.join("src");

@@ -91,6 +91,8 @@ pub struct MarkerGuard {
 /// Stores a new marker for a backup starting now and starts refreshing it.
 /// Call it before listing snapshots or loading the index.
 pub fn start(repo: &Repository, opts: MarkerOptions) -> Result<MarkerGuard> {
+    // The snapshots must be listed after the marker is stored.
+    repo.drop_prefetched_listing();
     let id = MarkerId::random();
     let target = Target {
         storage: repo.storage().clone(),

@@ -18,6 +18,7 @@ fn repo_on(storage: Arc<dyn Storage>) -> (Repository, tempfile::TempDir) {
     };
     let open = OpenOptions {
         cache_dir: Some(dir.path().to_path_buf()),
+        ..Default::default()
     };
     (Repository::init(storage, b"pw", opts, open).unwrap(), dir)
 }

@@ -19,6 +19,7 @@ mod put_only_tests;
 mod reader;
 mod repack;
 mod retention;
+mod snapshot_cache;
 mod snapshot_memo;
 mod snapshots;
 mod sync;
@@ -94,6 +95,9 @@ pub struct OpenOptions {
     /// Where the index cache lives; `None` uses the user's cache directory,
     /// falling back to an in-memory cache when there is none.
     pub cache_dir: Option<PathBuf>,
+    /// List the snapshots while the key is derived (`snapshot_cache.rs`),
+    /// for commands that will read them.
+    pub prefetch_snapshots: bool,
 }
 
 /// An open repository. Cheap to share between threads.
@@ -109,6 +113,10 @@ pub struct Repository {
     /// Whether index files get id lists, decided at the first one
     /// (`id_lists.rs`).
     id_lists_needed: Mutex<Option<bool>>,
+    /// Set by [`Repository::read_storage_only`]: no local copy answers.
+    storage_only: std::sync::atomic::AtomicBool,
+    /// The snapshot listing started at open, if asked for.
+    prefetched: Mutex<snapshot_cache::PrefetchedListing>,
 }
 
 /// The default place for per-repository caches.
@@ -217,7 +225,13 @@ impl Repository {
         open: OpenOptions,
         put_only_ok: bool,
     ) -> Result<Repository> {
-        let config_bytes = match storage.get(layout::CONFIG) {
+        // The config and the key list at once: a round trip, not two.
+        let (config_bytes, keys_listed) = std::thread::scope(|s| {
+            let keys = s.spawn(|| storage.list(layout::KEYS_PREFIX));
+            let config = storage.get(layout::CONFIG);
+            (config, keys.join())
+        });
+        let config_bytes = match config_bytes {
             Ok(b) => b,
             Err(e) if e.is_not_found() => return Err(Error::NoRepository(storage.location())),
             Err(e) => return Err(e.into()),
@@ -229,16 +243,23 @@ impl Repository {
                 supported: crate::format::NEWEST_VERSION,
             });
         }
-        let mut keys_listed = storage.list(layout::KEYS_PREFIX)?;
-        keys_listed.sort_by(|a, b| a.key.cmp(&b.key));
+        let keys_listed =
+            keys_listed.map_err(|_| Error::Internal("listing the key files panicked".into()))??;
+        let mut prefetch = match open.prefetch_snapshots {
+            true => snapshot_cache::prefetch_listing(&storage),
+            false => None,
+        };
+        let mut keys_listed: Vec<(KeyId, String)> = keys_listed
+            .into_iter()
+            .filter_map(|info| Some((layout::parse_id::<KeyId>(&info.key)?, info.key)))
+            .collect();
+        keys_listed.sort_by(|a, b| a.1.cmp(&b.1));
+        let key_files = fan_out::fetch_all(&keys_listed, |(_, key)| storage.get(key));
         let mut damaged = None;
         // A full key wins over a put-only one the same password opens.
         let mut put_only = None;
-        for info in keys_listed {
-            let Some(key_id) = layout::parse_id::<KeyId>(&info.key) else {
-                continue;
-            };
-            let bytes = storage.get(&info.key)?;
+        for ((key_id, _), bytes) in keys_listed.into_iter().zip(key_files) {
+            let bytes = bytes?;
             if content_hash(&bytes) != key_id.0 {
                 damaged = Some(Error::corrupt(
                     "key file",
@@ -263,7 +284,10 @@ impl Repository {
                             if let Some(c) = &config.chunking {
                                 keys.use_chunking(c);
                             }
-                            return Self::assemble(storage, keys, config, key_id, &open);
+                            let repo = Self::assemble(storage, keys, config, key_id, &open)?;
+                            *repo.prefetched.lock().unwrap_or_else(|p| p.into_inner()) =
+                                prefetch.take();
+                            return Ok(repo);
                         }
                         Err(e) => damaged = Some(e),
                     }
@@ -325,6 +349,8 @@ impl Repository {
             tree_blocks: Default::default(),
             local_dir: dir,
             id_lists_needed: Mutex::new(None),
+            storage_only: Default::default(),
+            prefetched: Mutex::new(None),
         };
         repo.sync_index()?;
         Ok(repo)

@@ -165,6 +165,7 @@ mod tests {
         };
         let open = OpenOptions {
             cache_dir: Some(tmp.path().join("cache")),
+            ..Default::default()
         };
         let repo = Repository::init(storage.clone(), b"pw", init, open).unwrap();
         // Nothing is asked of the storage: it has no Object Lock.

@@ -18,6 +18,7 @@ use crate::storage::Storage;
 fn options(dir: &std::path::Path) -> OpenOptions {
     OpenOptions {
         cache_dir: Some(dir.to_path_buf()),
+        ..Default::default()
     }
 }
 

@@ -161,6 +161,7 @@ mod tests {
         };
         let open = OpenOptions {
             cache_dir: Some(cache.to_path_buf()),
+            ..Default::default()
         };
         Repository::init(storage, b"pw", init, open).unwrap()
     }

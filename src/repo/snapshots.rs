@@ -92,28 +92,39 @@ impl Repository {
         Ok(id)
     }
 
-    /// Reads, checks and decodes one snapshot.
+    /// Reads, checks and decodes one snapshot: from its local copy when
+    /// there is a sound one (`snapshot_cache.rs`), else from the storage.
     pub fn load_snapshot(&self, id: &SnapshotId) -> Result<Snapshot> {
-        let bytes = self.storage().get(&layout::snapshot(id))?;
-        if content_hash(&bytes) != id.0 {
-            return Err(Error::corrupt(
-                "snapshot",
-                format!("{id} does not match its name"),
-            ));
-        }
+        let bytes = match self.cached_snapshot(id) {
+            Some(bytes) => bytes,
+            None => {
+                let bytes = self.storage().get(&layout::snapshot(id))?;
+                if content_hash(&bytes) != id.0 {
+                    return Err(Error::corrupt(
+                        "snapshot",
+                        format!("{id} does not match its name"),
+                    ));
+                }
+                self.keep_snapshot(id, &bytes);
+                bytes
+            }
+        };
         let plain = envelope::open(self.keys(), ObjectType::Snapshot, None, &bytes, None)?;
         Snapshot::decode(&plain)
     }
 
     /// Ids of every snapshot in the repository.
     pub fn snapshot_ids(&self) -> Result<Vec<SnapshotId>> {
-        let mut ids: Vec<SnapshotId> = self
-            .storage()
-            .list(layout::SNAPSHOTS_PREFIX)?
+        let listed = match self.take_prefetched_listing() {
+            Some(listed) => listed,
+            None => self.storage().list(layout::SNAPSHOTS_PREFIX)?,
+        };
+        let mut ids: Vec<SnapshotId> = listed
             .iter()
             .filter_map(|o| layout::parse_id(&o.key))
             .collect();
         ids.sort();
+        self.forget_unlisted_snapshots(&ids);
         Ok(ids)
     }
 

@@ -19,6 +19,7 @@ use super::cache::tests::{blob, pack};
 fn options(cache: &Path) -> OpenOptions {
     OpenOptions {
         cache_dir: Some(cache.to_path_buf()),
+        ..Default::default()
     }
 }
 

@@ -17,6 +17,7 @@ fn init(storage: Arc<MemoryStorage>, cache: &std::path::Path) -> Repository {
     };
     let open = OpenOptions {
         cache_dir: Some(cache.to_path_buf()),
+        ..Default::default()
     };
     Repository::init(storage, b"pw", opts, open).unwrap()
 }
@@ -24,6 +25,7 @@ fn init(storage: Arc<MemoryStorage>, cache: &std::path::Path) -> Repository {
 fn open(storage: Arc<MemoryStorage>, cache: &std::path::Path) -> Repository {
     let open = OpenOptions {
         cache_dir: Some(cache.to_path_buf()),
+        ..Default::default()
     };
     Repository::open(storage, b"pw", open).unwrap()
 }
@@ -157,6 +159,7 @@ fn shared_chunking_keeps_ids_but_not_encryption_keys() {
     };
     let cache = OpenOptions {
         cache_dir: Some(dir.path().join("b")),
+        ..Default::default()
     };
     drop(Repository::init(b_store.clone(), b"pw", opts, cache).unwrap());
     let b = open(b_store.clone(), &dir.path().join("b2"));
@@ -195,6 +198,7 @@ fn an_object_lock_repository_without_object_lock_underneath_is_refused_at_open()
     };
     let cache = OpenOptions {
         cache_dir: Some(dir.path().to_path_buf()),
+        ..Default::default()
     };
     drop(Repository::init(locked.clone(), b"pw", opts, cache.clone()).unwrap());
     assert!(Repository::open(locked, b"pw", cache.clone()).is_ok());

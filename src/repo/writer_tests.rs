@@ -117,6 +117,7 @@ fn setup(dir: &std::path::Path) -> (Arc<Gated>, Repository) {
     };
     let open = OpenOptions {
         cache_dir: Some(dir.to_path_buf()),
+        ..Default::default()
     };
     let repo = Repository::init(storage.clone(), b"pw", opts, open).unwrap();
     (storage, repo)
@@ -185,6 +186,7 @@ fn a_failed_upload_fails_the_writer_and_is_never_indexed() {
     let fresh = tempfile::tempdir().unwrap();
     let open = OpenOptions {
         cache_dir: Some(fresh.path().to_path_buf()),
+        ..Default::default()
     };
     let repo = Repository::open(storage.clone(), b"pw", open).unwrap();
     let mut indexed = 0;

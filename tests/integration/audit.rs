@@ -30,6 +30,7 @@ fn open(env: &Env, cache: &str) -> Repository {
     let storage = env.storage();
     let open = OpenOptions {
         cache_dir: Some(env.path(cache)),
+        ..Default::default()
     };
     Repository::open(storage, PASSWORD.as_bytes(), open).unwrap()
 }

@@ -93,6 +93,7 @@ impl Storage for DeletesAfterIndex {
 fn open(env: &Env, storage: Arc<dyn Storage>) -> Repository {
     let opts = OpenOptions {
         cache_dir: Some(env.cache.clone()),
+        ..Default::default()
     };
     Repository::open(storage, PASSWORD.as_bytes(), opts).expect("open")
 }

@@ -92,6 +92,7 @@ fn backup_bucket(env: &Env, b: &TestBucket, prefix: &str, extra: &[&str]) -> ser
 fn open_repo(env: &Env) -> cairn::repo::Repository {
     let open = cairn::repo::OpenOptions {
         cache_dir: Some(env.cache.clone()),
+        ..Default::default()
     };
     cairn::repo::Repository::open(env.storage(), PASSWORD.as_bytes(), open).unwrap()
 }

@@ -20,6 +20,7 @@ pub fn library_repo(dir: &Path) -> Repository {
     };
     let open = OpenOptions {
         cache_dir: Some(dir.join("cache")),
+        ..Default::default()
     };
     Repository::init(storage, PASSWORD.as_bytes(), init, open).unwrap()
 }

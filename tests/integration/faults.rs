@@ -38,6 +38,7 @@ fn wrap(inner: Arc<dyn Storage>, config: FaultConfig) -> Arc<Faulty> {
 fn open_opts(env: &Env) -> OpenOptions {
     OpenOptions {
         cache_dir: Some(env.cache.clone()),
+        ..Default::default()
     }
 }
 

@@ -150,6 +150,7 @@ fn a_tiny_memo_changes_cost_not_results() {
         PASSWORD.as_bytes(),
         cairn::repo::OpenOptions {
             cache_dir: Some(env.cache.clone()),
+            ..Default::default()
         },
     )
     .unwrap();

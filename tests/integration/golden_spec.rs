@@ -112,6 +112,7 @@ fn real_listing(repo_dir: &Path, cache: &Path, password: &str) -> String {
     let storage = Arc::new(LocalStorage::new(repo_dir.to_path_buf()));
     let open = OpenOptions {
         cache_dir: Some(cache.to_path_buf()),
+        ..Default::default()
     };
     let repo = Repository::open(storage, password.as_bytes(), open)
         .unwrap_or_else(|e| panic!("{SPEC}: the password does not open the repository: {e}"));

@@ -64,6 +64,7 @@ mod serve_put_only;
 mod serve_service;
 mod serve_util;
 mod service_example;
+mod snapshot_cache;
 mod spec_rules;
 mod sqlite_db;
 mod sqlite_live;

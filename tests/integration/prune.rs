@@ -84,6 +84,7 @@ impl Fixture {
 pub fn opts(cache: &Path) -> OpenOptions {
     OpenOptions {
         cache_dir: Some(cache.to_path_buf()),
+        ..Default::default()
     }
 }
 

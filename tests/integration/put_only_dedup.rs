@@ -89,6 +89,7 @@ fn assert_lists_mirror_the_index(env: &Env) {
 fn full_repo(env: &Env) -> Repository {
     let opts = OpenOptions {
         cache_dir: Some(env.path("lib-cache")),
+        ..Default::default()
     };
     Repository::open(env.storage(), PASSWORD.as_bytes(), opts).unwrap()
 }

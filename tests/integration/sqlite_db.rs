@@ -266,6 +266,7 @@ fn a_version_1_repository_stays_version_1_and_records_files() {
     let storage = cairn::storage::open_location(&env.location, false).unwrap();
     let open = OpenOptions {
         cache_dir: Some(env.cache.clone()),
+        ..Default::default()
     };
     let repo = Repository::open(storage, PASSWORD.as_bytes(), open).unwrap();
     assert_eq!(repo.config().version, 1);

@@ -24,6 +24,7 @@ fn hold_lock_until_killed() {
     let cache = tempfile::tempdir().unwrap();
     let open = cairn::repo::OpenOptions {
         cache_dir: Some(cache.path().to_path_buf()),
+        ..Default::default()
     };
     let repo =
         cairn::repo::Repository::open(Arc::clone(&storage), PASSWORD.as_bytes(), open).unwrap();

@@ -54,6 +54,7 @@ impl Env {
         };
         let open = cairn::repo::OpenOptions {
             cache_dir: Some(self.cache.clone()),
+            ..Default::default()
         };
         let storage = if self.is_s3() {
             self.storage()

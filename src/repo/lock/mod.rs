@@ -226,6 +226,8 @@ pub fn status(repo: &Repository) -> Result<Option<LockStatus>> {
 /// [`Error::Locked`] naming the holder. The lock is refreshed by a
 /// background thread until the guard is released or dropped.
 pub fn acquire(repo: &Repository, operation: &str, opts: LockOptions) -> Result<LockGuard> {
+    // What the holder does next must list the repository after this.
+    repo.drop_prefetched_listing();
     let backend = Backend::of(repo);
     let mut token = [0u8; 16];
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut token);

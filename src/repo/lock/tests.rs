@@ -22,6 +22,7 @@ impl std::ops::Deref for TestRepo {
 fn open_options(dir: &tempfile::TempDir) -> OpenOptions {
     OpenOptions {
         cache_dir: Some(dir.path().to_path_buf()),
+        ..Default::default()
     }
 }
 

@@ -58,6 +58,7 @@ fn service(dir: &Path, plan_extra: &str) -> Arc<Service> {
     };
     let open = OpenOptions {
         cache_dir: Some(dir.join("cache")),
+        ..Default::default()
     };
     Repository::init(storage, b"pw", init, open).unwrap();
     std::fs::write(dir.join("pass"), "pw\n").unwrap();

@@ -33,6 +33,7 @@ fn an_object_lock_repository_works_through_the_proxy_and_its_objects_are_retaine
     let loc = start(sim.clone());
     let open = || OpenOptions {
         cache_dir: Some(tmp.path().join("cache")),
+        ..Default::default()
     };
     let init = InitOptions {
         kdf: Some(KdfParams::insecure_for_tests()),

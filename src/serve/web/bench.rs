@@ -34,6 +34,7 @@ fn service(dir: &std::path::Path) -> Arc<Service> {
     };
     let open = OpenOptions {
         cache_dir: Some(dir.join("cache")),
+        ..Default::default()
     };
     Repository::init(storage, b"pw", init, open).unwrap();
     std::fs::write(dir.join("pass"), "pw\n").unwrap();

@@ -23,6 +23,9 @@ impl Intercept for CountRequests {
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let request = context.request();
+        // `CAIRN_LOG=cairn::http=debug` lists every request sent, for
+        // counting round trips per command (URIs carry no credentials).
+        tracing::debug!(target: "cairn::http", "{} {}", request.method(), request.uri());
         self.0.record(class_of(request.method(), request.uri()));
         Ok(())
     }

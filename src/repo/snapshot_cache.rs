@@ -1,0 +1,307 @@
+//! Snapshot files kept in the local cache directory, as stored (sealed).
+//!
+//! Every command that picks a snapshot (`latest`, a filter, an id prefix)
+//! reads every snapshot file: on object storage 30-80 ms away that is a
+//! round trip per 16 files, every time. Snapshot files never change and are
+//! named by the hash of their bytes, so a copy on disk is as good as the
+//! stored one once it hashes to its name; a copy that does not (a flipped
+//! bit, a torn write) is dropped and read again. Copies of snapshots the
+//! repository no longer lists are deleted whenever it is listed, so the
+//! directory never holds more than the repository does.
+//!
+//! Commands that judge the repository (`check`, `repair`) must see what is
+//! stored, not a good local copy of something damaged since: they call
+//! [`Repository::read_storage_only`], which every local cache honours.
+//!
+//! The listing itself can start before the key is derived
+//! ([`OpenOptions::prefetch_snapshots`]): the KDF takes longer than a round
+//! trip, so a read-only command finds its listing waiting. A listing that
+//! old is only as stale as a slow network makes any listing, except across
+//! a lock or a backup marker, whose protocols need a listing taken after
+//! them: taking either drops it ([`Repository::drop_prefetched_listing`]).
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crate::format::layout;
+use crate::ids::{content_hash, SnapshotId};
+#[cfg(doc)]
+use crate::repo::OpenOptions;
+use crate::repo::Repository;
+use crate::storage::{ObjectInfo, Storage, StorageResult};
+
+/// A listing of `snapshots/` under way since before the key was derived.
+pub(super) type PrefetchedListing = Option<JoinHandle<StorageResult<Vec<ObjectInfo>>>>;
+
+/// Starts listing the snapshots on a thread of its own.
+pub(super) fn prefetch_listing(storage: &Arc<dyn Storage>) -> PrefetchedListing {
+    let storage = storage.clone();
+    std::thread::Builder::new()
+        .name("cairn-list-snapshots".into())
+        .spawn(move || storage.list(layout::SNAPSHOTS_PREFIX))
+        .ok()
+}
+
+impl Repository {
+    /// From now on, read everything from the storage, never from a local
+    /// copy (index rows still come from the cache: they are only where to
+    /// look). For commands whose verdict is about what is stored.
+    pub fn read_storage_only(&self) {
+        self.storage_only.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether local copies may answer reads.
+    pub(crate) fn local_copies_allowed(&self) -> bool {
+        !self.storage_only.load(Ordering::Relaxed)
+    }
+
+    /// The listing started at open, once; `None` when there is none (or it
+    /// failed: the caller lists again and reports that error).
+    pub(super) fn take_prefetched_listing(&self) -> Option<Vec<ObjectInfo>> {
+        let handle = self.prefetched.lock().ok()?.take()?;
+        handle.join().ok()?.ok()
+    }
+
+    /// Forgets the listing started at open: a lock or a marker was taken,
+    /// and what follows must list after it.
+    pub fn drop_prefetched_listing(&self) {
+        if let Ok(mut p) = self.prefetched.lock() {
+            p.take();
+        }
+    }
+
+    fn snapshot_cache_dir(&self) -> Option<PathBuf> {
+        self.local_dir.as_ref().map(|d| d.join("snapshots"))
+    }
+
+    /// The sealed bytes of a snapshot from the local copy, if there is one
+    /// that hashes to its name.
+    pub(super) fn cached_snapshot(&self, id: &SnapshotId) -> Option<Vec<u8>> {
+        if !self.local_copies_allowed() {
+            return None;
+        }
+        let path = self.snapshot_cache_dir()?.join(id.to_hex());
+        let bytes = std::fs::read(&path).ok()?;
+        if content_hash(&bytes) == id.0 {
+            return Some(bytes);
+        }
+        tracing::debug!("dropping a damaged local copy of snapshot {id}");
+        let _ = std::fs::remove_file(&path);
+        None
+    }
+
+    /// Keeps a snapshot's sealed bytes (already checked against its name).
+    /// Best effort: a read-only or full cache directory only costs reads.
+    pub(super) fn keep_snapshot(&self, id: &SnapshotId, sealed: &[u8]) {
+        let Some(dir) = self.snapshot_cache_dir() else {
+            return;
+        };
+        let write = || -> std::io::Result<()> {
+            std::fs::create_dir_all(&dir)?;
+            let mut tmp = tempfile::NamedTempFile::new_in(&dir)?;
+            tmp.write_all(sealed)?;
+            tmp.persist(dir.join(id.to_hex()))?;
+            Ok(())
+        };
+        if let Err(e) = write() {
+            tracing::debug!("cannot keep a local copy of snapshot {id}: {e}");
+        }
+    }
+
+    /// Deletes local copies of snapshots the repository no longer lists.
+    pub(super) fn forget_unlisted_snapshots(&self, listed: &[SnapshotId]) {
+        let Some(entries) = self
+            .snapshot_cache_dir()
+            .and_then(|d| std::fs::read_dir(d).ok())
+        else {
+            return;
+        };
+        let listed: HashSet<String> = listed.iter().map(|id| id.to_hex()).collect();
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            // Dot files are copies another process is writing.
+            if !name.starts_with('.') && !listed.contains(name.as_ref()) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::crypto::KdfParams;
+    use crate::format::snapshot::tests::sample;
+    use crate::repo::{InitOptions, OpenOptions};
+    use crate::storage::memory::MemoryStorage;
+
+    fn open(storage: &Arc<MemoryStorage>, cache: &std::path::Path, prefetch: bool) -> Repository {
+        let open = OpenOptions {
+            cache_dir: Some(cache.to_path_buf()),
+            prefetch_snapshots: prefetch,
+        };
+        Repository::open(storage.clone(), b"pw", open).unwrap()
+    }
+
+    /// A repository whose snapshot listing was taken at open, before
+    /// another client stored snapshot `late`.
+    fn listed_before_a_new_snapshot() -> (Repository, SnapshotId, [tempfile::TempDir; 2]) {
+        let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+        let storage = Arc::new(MemoryStorage::new());
+        let opts = InitOptions {
+            kdf: Some(KdfParams::insecure_for_tests()),
+            ..Default::default()
+        };
+        let other = Repository::init(storage.clone(), b"pw", opts, Default::default()).unwrap();
+        let repo = open(&storage, dirs[0].path(), true);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !repo
+            .prefetched
+            .lock()
+            .unwrap()
+            .as_ref()
+            .unwrap()
+            .is_finished()
+        {
+            assert!(Instant::now() < deadline, "the listing never finished");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let late = other.save_snapshot(&sample()).unwrap();
+        (repo, late, dirs)
+    }
+
+    #[test]
+    fn the_listing_taken_at_open_answers_the_first_call_once() {
+        let (repo, late, _dirs) = listed_before_a_new_snapshot();
+        assert_eq!(repo.snapshot_ids().unwrap(), vec![], "as listed at open");
+        assert_eq!(repo.snapshot_ids().unwrap(), vec![late], "listed again");
+    }
+
+    #[test]
+    fn a_lock_or_a_marker_drops_the_listing_taken_at_open() {
+        let (repo, late, _dirs) = listed_before_a_new_snapshot();
+        let guard = crate::repo::lock::acquire(&repo, "test", Default::default()).unwrap();
+        assert_eq!(repo.snapshot_ids().unwrap(), vec![late]);
+        guard.release().unwrap();
+        let (repo, late, _dirs) = listed_before_a_new_snapshot();
+        let marker = crate::repo::marker::start(&repo, Default::default()).unwrap();
+        assert_eq!(repo.snapshot_ids().unwrap(), vec![late]);
+        drop(marker);
+    }
+
+    #[test]
+    fn snapshots_are_read_once_and_damaged_copies_read_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Arc::new(MemoryStorage::new());
+        let opts = InitOptions {
+            kdf: Some(KdfParams::insecure_for_tests()),
+            ..Default::default()
+        };
+        let open_opts = OpenOptions {
+            cache_dir: Some(dir.path().to_path_buf()),
+            ..Default::default()
+        };
+        let repo = Repository::init(storage.clone(), b"pw", opts, open_opts).unwrap();
+        let id = repo.save_snapshot(&sample()).unwrap();
+        assert_eq!(repo.load_snapshot(&id).unwrap(), sample());
+        let copy = repo.snapshot_cache_dir().unwrap().join(id.to_hex());
+        let stored = storage.get(&layout::snapshot(&id)).unwrap();
+        assert_eq!(std::fs::read(&copy).unwrap(), stored);
+        // The copy answers even when the stored file is gone...
+        storage.delete(&layout::snapshot(&id)).unwrap();
+        assert_eq!(repo.load_snapshot(&id).unwrap(), sample());
+        // ...but not for a command that judges what is stored.
+        let judge = open(&storage, dir.path(), false);
+        judge.read_storage_only();
+        assert!(judge.load_snapshot(&id).is_err());
+        // A damaged copy is dropped and the stored file read again.
+        storage
+            .put(&layout::snapshot(&id), stored.clone().into())
+            .unwrap();
+        let mut bad = stored.clone();
+        bad[10] ^= 1;
+        std::fs::write(&copy, &bad).unwrap();
+        assert_eq!(repo.load_snapshot(&id).unwrap(), sample());
+        assert_eq!(std::fs::read(&copy).unwrap(), stored);
+        // A snapshot no longer listed loses its copy at the next listing.
+        storage.delete(&layout::snapshot(&id)).unwrap();
+        assert_eq!(repo.snapshot_ids().unwrap(), vec![]);
+        assert!(!copy.exists());
+    }
+
+    /// Storage whose `config` GET waits (up to 20 s) for the key listing
+    /// to start: it records whether the two were in flight together.
+    struct Rendezvous {
+        inner: Arc<MemoryStorage>,
+        listing_started: std::sync::Mutex<bool>,
+        started: std::sync::Condvar,
+        overlapped: std::sync::atomic::AtomicBool,
+    }
+
+    impl Storage for Rendezvous {
+        fn put(&self, key: &str, data: bytes::Bytes) -> StorageResult<()> {
+            self.inner.put(key, data)
+        }
+        fn put_if_absent(&self, key: &str, data: bytes::Bytes) -> StorageResult<bool> {
+            self.inner.put_if_absent(key, data)
+        }
+        fn get(&self, key: &str) -> StorageResult<Vec<u8>> {
+            if key == layout::CONFIG {
+                let started = self.listing_started.lock().unwrap();
+                let (started, _) = self
+                    .started
+                    .wait_timeout_while(started, Duration::from_secs(20), |s| !*s)
+                    .unwrap();
+                self.overlapped.store(*started, Ordering::Relaxed);
+            }
+            self.inner.get(key)
+        }
+        fn get_range(&self, key: &str, offset: u64, len: u64) -> StorageResult<Vec<u8>> {
+            self.inner.get_range(key, offset, len)
+        }
+        fn list(&self, prefix: &str) -> StorageResult<Vec<ObjectInfo>> {
+            if prefix == layout::KEYS_PREFIX {
+                *self.listing_started.lock().unwrap() = true;
+                self.started.notify_all();
+            }
+            self.inner.list(prefix)
+        }
+        fn delete(&self, key: &str) -> StorageResult<()> {
+            self.inner.delete(key)
+        }
+        fn location(&self) -> String {
+            self.inner.location()
+        }
+        fn as_dyn(&self) -> &dyn Storage {
+            self
+        }
+    }
+
+    #[test]
+    fn opening_asks_for_the_config_and_the_key_list_at_once() {
+        let storage = Arc::new(MemoryStorage::new());
+        let opts = InitOptions {
+            kdf: Some(KdfParams::insecure_for_tests()),
+            ..Default::default()
+        };
+        Repository::init(storage.clone(), b"pw", opts, Default::default()).unwrap();
+        let r = Arc::new(Rendezvous {
+            inner: storage,
+            listing_started: Default::default(),
+            started: Default::default(),
+            overlapped: Default::default(),
+        });
+        Repository::open(r.clone(), b"pw", Default::default()).unwrap();
+        assert!(
+            r.overlapped.load(Ordering::Relaxed),
+            "one round trip after the other"
+        );
+    }
+}
