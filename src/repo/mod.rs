@@ -27,6 +27,8 @@ mod sync_tests;
 #[cfg(test)]
 mod tests;
 mod tree_blocks;
+pub mod tree_cache;
+mod tree_fetch;
 mod writer;
 
 pub use cache::{BlobLocation, IndexCache};
@@ -104,6 +106,8 @@ pub struct Repository {
     key_id: KeyId,
     cache: Mutex<IndexCache>,
     tree_blocks: tree_blocks::TreeBlocks,
+    /// Tree-pack blocks kept on disk (`None`: no usable cache directory).
+    tree_cache: Option<tree_cache::TreeCache>,
     /// This repository's local cache directory (`None`: in memory only).
     local_dir: Option<PathBuf>,
     /// Whether index files get id lists, decided at the first one
@@ -323,6 +327,9 @@ impl Repository {
             key_id,
             cache: Mutex::new(cache),
             tree_blocks: Default::default(),
+            tree_cache: dir
+                .as_deref()
+                .and_then(|d| tree_cache::TreeCache::open(d, tree_cache::DEFAULT_LIMIT)),
             local_dir: dir,
             id_lists_needed: Mutex::new(None),
         };
