@@ -29,6 +29,8 @@ mod tests;
 mod tree_blocks;
 pub mod tree_cache;
 mod tree_fetch;
+#[cfg(test)]
+mod tree_fetch_tests;
 mod writer;
 
 pub use cache::{BlobLocation, IndexCache};

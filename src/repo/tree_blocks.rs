@@ -126,13 +126,17 @@ impl TreeBlocks {
     }
 }
 
-/// The range to read for a blob at `offset..offset+len` of a pack of
-/// `pack_size` bytes: the aligned block holding its start, stretched to its
-/// end, never past the pack's end.
-pub fn block_range(offset: u64, len: u64, pack_size: u64) -> (u64, u64) {
-    let start = offset - offset % BLOCK;
-    let end = (start + BLOCK).min(pack_size).max(offset + len);
-    (start, end - start)
+/// The blocks holding `offset..offset+len` of a pack of `pack_size`
+/// bytes: aligned, each [`BLOCK`] long but the pack's last, so a block is
+/// one and the same range whichever blob asks for it, and read once.
+pub fn blocks_of(offset: u64, len: u64, pack_size: u64) -> Vec<(u64, u64)> {
+    let first = offset / BLOCK;
+    let last = (offset + len.max(1) - 1) / BLOCK;
+    (first..=last)
+        .map(|k| k * BLOCK)
+        .filter(|&start| start < pack_size)
+        .map(|start| (start, BLOCK.min(pack_size - start)))
+        .collect()
 }
 
 #[cfg(test)]
@@ -150,13 +154,17 @@ mod tests {
     }
 
     #[test]
-    fn ranges_are_aligned_and_cover_the_blob() {
-        assert_eq!(block_range(10, 20, 5 * BLOCK), (0, BLOCK));
-        assert_eq!(block_range(BLOCK + 5, 20, 5 * BLOCK), (BLOCK, BLOCK));
+    fn blocks_are_aligned_and_cover_the_blob() {
+        assert_eq!(blocks_of(10, 20, 5 * BLOCK), vec![(0, BLOCK)]);
+        assert_eq!(blocks_of(BLOCK + 5, 20, 5 * BLOCK), vec![(BLOCK, BLOCK)]);
         // Near the end of the pack: never past it.
-        assert_eq!(block_range(BLOCK + 5, 20, BLOCK + 100), (BLOCK, 100));
-        // A blob straddling the block's end is read whole.
-        assert_eq!(block_range(BLOCK - 10, 30, 5 * BLOCK), (0, BLOCK + 20));
+        assert_eq!(blocks_of(BLOCK + 5, 20, BLOCK + 100), vec![(BLOCK, 100)]);
+        // A blob straddling a block's end needs both blocks.
+        assert_eq!(
+            blocks_of(BLOCK - 10, 30, 5 * BLOCK),
+            vec![(0, BLOCK), (BLOCK, BLOCK)]
+        );
+        assert_eq!(blocks_of(0, BLOCK, 5 * BLOCK), vec![(0, BLOCK)]);
     }
 
     #[test]

@@ -40,16 +40,35 @@ impl Repository {
             // blob, so the error says what is wrong.
             return Ok((self.storage().get_range(key, offset, len)?, false));
         };
-        let (start, block_len) = tree_blocks::block_range(offset, len, size);
-        match self.fetch_block(&loc.pack, key, start, block_len, disk_ok) {
-            // A short answer is caught by the caller's length checks.
-            Ok(kept) => Ok((kept.slice(offset, len), kept.from_disk)),
-            // A truncated pack may still hold this blob whole.
-            Err(e) if !e.is_not_found() => {
-                Ok((self.storage().get_range(key, offset, len)?, false))
+        let blocks = tree_blocks::blocks_of(offset, len, size);
+        let fetch = |(start, block_len): &(u64, u64)| {
+            self.fetch_block(&loc.pack, key, *start, *block_len, disk_ok)
+        };
+        let got = match blocks.len() {
+            1 => vec![fetch(&blocks[0])],
+            _ => fan_out::fetch_all(&blocks, fetch),
+        };
+        let (mut sealed, mut from_disk) = (Vec::with_capacity(len as usize), false);
+        for kept in got {
+            match kept {
+                Ok(kept) => {
+                    from_disk |= kept.from_disk;
+                    let end = kept.start + kept.bytes.len() as u64;
+                    let (lo, hi) = (offset.max(kept.start), (offset + len).min(end));
+                    if lo < hi {
+                        let at = (lo - kept.start) as usize;
+                        sealed.extend_from_slice(&kept.bytes[at..at + (hi - lo) as usize]);
+                    }
+                }
+                // A truncated pack may still hold this blob whole.
+                Err(e) if !e.is_not_found() => {
+                    return Ok((self.storage().get_range(key, offset, len)?, false))
+                }
+                Err(e) => return Err(e),
             }
-            Err(e) => Err(e),
         }
+        // A short answer is caught by the caller's length checks.
+        Ok((sealed, from_disk))
     }
 
     /// The block of `pack` at `start..start+len`: kept, on disk, or read
@@ -110,10 +129,12 @@ impl Repository {
     /// Forgets the kept block holding a tree blob whose bytes did not open,
     /// in memory and on disk, so the next read goes to the repository.
     pub(super) fn drop_tree_block(&self, loc: &BlobLocation) {
-        let start = loc.offset as u64 - loc.offset as u64 % BLOCK;
-        self.tree_blocks.forget(&loc.pack, start);
-        if let Some(disk) = &self.tree_cache {
-            disk.remove(&loc.pack, start);
+        let (offset, len) = (loc.offset as u64, loc.length as u64);
+        for (start, _) in tree_blocks::blocks_of(offset, len, u64::MAX) {
+            self.tree_blocks.forget(&loc.pack, start);
+            if let Some(disk) = &self.tree_cache {
+                disk.remove(&loc.pack, start);
+            }
         }
     }
 
@@ -142,16 +163,17 @@ impl Repository {
             {
                 continue;
             }
-            let (start, block_len) = tree_blocks::block_range(offset, len, size);
-            if self
-                .tree_cache
-                .as_ref()
-                .is_some_and(|d| d.has(&loc.pack, start, block_len))
-            {
-                continue;
+            for (start, block_len) in tree_blocks::blocks_of(offset, len, size) {
+                let kept = self.tree_blocks.find(&loc.pack, start, block_len, true);
+                let on_disk = || {
+                    self.tree_cache
+                        .as_ref()
+                        .is_some_and(|d| d.has(&loc.pack, start, block_len))
+                };
+                if kept.is_none() && !on_disk() {
+                    want.insert((loc.pack, start), block_len);
+                }
             }
-            let e = want.entry((loc.pack, start)).or_default();
-            *e = (*e).max(block_len);
         }
         let all = want.len() <= budget;
         let blocks: Vec<_> = want.into_iter().take(budget).collect();
