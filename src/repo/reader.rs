@@ -87,6 +87,9 @@ impl Repository {
 
     /// Loads and decodes a tree.
     pub fn load_tree(&self, id: &TreeId) -> Result<Tree> {
+        if let Some(t) = self.trees_ahead.take(id) {
+            return Ok(t);
+        }
         let bytes = self.read_blob(BlobKind::Tree, &BlobId::from(*id))?;
         Tree::decode(&bytes)
     }

@@ -8,17 +8,60 @@
 //! (`fan_out`), each at most once however many threads want it (a gate per
 //! block), and the walk that follows finds them in memory or on disk.
 
-use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
 
 use crate::format::index::BlobKind;
-use crate::format::tree::NodeKind;
+use crate::format::tree::{NodeKind, Tree};
 use crate::ids::{BlobId, PackId, TreeId};
 use crate::repo::tree_blocks::{self, Kept, BLOCK, KEPT};
 use crate::repo::{fan_out, BlobLocation, Repository};
 use crate::storage::StorageResult;
+
+/// Decoded trees a prefetch walked through, handed to the walk that
+/// follows so it does not open and decode them a second time. Taken once;
+/// bounded by an estimate of their memory.
+#[derive(Default)]
+pub(super) struct Ahead {
+    trees: Mutex<(HashMap<TreeId, Tree>, usize)>,
+}
+
+/// What the decoded trees read ahead may hold.
+const AHEAD_BYTES: usize = 64 * 1024 * 1024;
+
+impl Ahead {
+    fn weight(t: &Tree) -> usize {
+        64 + t.nodes.iter().map(|n| 160 + n.name.len()).sum::<usize>()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (HashMap<TreeId, Tree>, usize)> {
+        self.trees.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Keeps `t` if there is room.
+    fn put(&self, id: TreeId, t: Tree) {
+        let w = Self::weight(&t);
+        let mut g = self.lock();
+        if g.1 + w <= AHEAD_BYTES && !g.0.contains_key(&id) {
+            g.1 += w;
+            g.0.insert(id, t);
+        }
+    }
+
+    /// The tree read ahead as `id`, if kept; it is kept no longer.
+    pub(super) fn take(&self, id: &TreeId) -> Option<Tree> {
+        let mut g = self.lock();
+        let t = g.0.remove(id)?;
+        g.1 -= Self::weight(&t);
+        Some(t)
+    }
+
+    pub(super) fn clear(&self) {
+        *self.lock() = Default::default();
+    }
+}
 
 impl Repository {
     /// A tree blob's sealed bytes and whether they came from the disk cache
@@ -105,7 +148,10 @@ impl Repository {
             }
         }
         let disk = self.tree_cache.as_ref();
-        if let Some(bytes) = disk.filter(|_| disk_ok).and_then(|d| d.get(pack, start, len)) {
+        if let Some(bytes) = disk
+            .filter(|_| disk_ok)
+            .and_then(|d| d.get(pack, start, len))
+        {
             let bytes = Arc::new(bytes);
             self.tree_blocks.put(*pack, start, bytes.clone(), true);
             return Ok(Kept {
@@ -159,7 +205,11 @@ impl Repository {
             let Ok(Some(size)) = self.cache().pack_size(&loc.pack) else {
                 continue;
             };
-            if size < offset + len || self.tree_blocks.find(&loc.pack, offset, len, true).is_some()
+            if size < offset + len
+                || self
+                    .tree_blocks
+                    .find(&loc.pack, offset, len, true)
+                    .is_some()
             {
                 continue;
             }
@@ -196,7 +246,11 @@ impl Repository {
             Some(_) => (crate::repo::tree_cache::DEFAULT_LIMIT / BLOCK / 2) as usize,
             None => KEPT / 2,
         };
-        let mut level: Vec<TreeId> = roots.iter().filter(|id| seen.insert(**id)).copied().collect();
+        let mut level: Vec<TreeId> = roots
+            .iter()
+            .filter(|id| seen.insert(**id))
+            .copied()
+            .collect();
         while !level.is_empty() {
             let (read, all) = self.prefetch_blocks(&level, budget);
             if !all {
@@ -207,14 +261,18 @@ impl Repository {
             let children: Vec<Vec<TreeId>> = level
                 .par_iter()
                 .map(|id| match self.load_tree(id) {
-                    Ok(t) => t
-                        .nodes
-                        .iter()
-                        .filter_map(|n| match &n.kind {
-                            NodeKind::Dir { subtree } => Some(*subtree),
-                            _ => None,
-                        })
-                        .collect(),
+                    Ok(t) => {
+                        let below = t
+                            .nodes
+                            .iter()
+                            .filter_map(|n| match &n.kind {
+                                NodeKind::Dir { subtree } => Some(*subtree),
+                                _ => None,
+                            })
+                            .collect();
+                        self.trees_ahead.put(*id, t);
+                        below
+                    }
                     Err(_) => Vec::new(),
                 })
                 .collect();

@@ -87,7 +87,9 @@ fn open(storage: &Arc<Watched>, cache: &Path) -> Repository {
 fn wide_tree(n: usize) -> Tree {
     let mut nodes: Vec<Node> = (0..n)
         .map(|_| Node {
-            name: (0..250).map(|_| rand::random_range(0x30u8..=0xff)).collect(),
+            name: (0..250)
+                .map(|_| rand::random_range(0x30u8..=0xff))
+                .collect(),
             kind: NodeKind::Fifo,
             meta: Default::default(),
         })
@@ -131,7 +133,10 @@ fn repository() -> (Arc<Watched>, tempfile::TempDir, TreeId) {
         let subs = (0..4)
             .map(|j| dir_node(format!("s{j}"), add_tree(&repo, &w, &wide_tree(3000))))
             .collect();
-        top.push(dir_node(format!("d{i}"), add_tree(&repo, &w, &Tree { nodes: subs })));
+        top.push(dir_node(
+            format!("d{i}"),
+            add_tree(&repo, &w, &Tree { nodes: subs }),
+        ));
     }
     let root = add_tree(&repo, &w, &Tree { nodes: top });
     w.finish().unwrap();
@@ -166,7 +171,10 @@ fn assert_pipelined(storage: &Watched) {
     let distinct: HashSet<_> = reads.iter().cloned().collect();
     assert!(distinct.len() > 16, "{} blocks: too few", distinct.len());
     assert_eq!(reads.len(), distinct.len(), "a block was read twice");
-    assert!(storage.peak.load(Ordering::SeqCst) > 1, "reads one at a time");
+    assert!(
+        storage.peak.load(Ordering::SeqCst) > 1,
+        "reads one at a time"
+    );
 }
 
 #[test]
@@ -207,7 +215,10 @@ fn a_second_find_reads_nothing_and_a_damaged_cache_is_read_again() {
     }
     storage.reset();
     assert_eq!(find_all(&open(&storage, &cache), root), hits);
-    assert!(!storage.pack_reads().is_empty(), "damaged blocks were read again");
+    assert!(
+        !storage.pack_reads().is_empty(),
+        "damaged blocks were read again"
+    );
     storage.reset();
     assert_eq!(find_all(&open(&storage, &cache), root), hits);
     assert_eq!(storage.pack_reads(), vec![]);
@@ -229,6 +240,10 @@ fn check_reads_trees_from_the_repository_not_the_cache() {
 /// The per-repository directory below a cache root (there is one).
 fn hex_dir(cache: &Path) -> std::path::PathBuf {
     let by_id = std::fs::read_dir(cache).unwrap().next().unwrap().unwrap();
-    let by_place = std::fs::read_dir(by_id.path()).unwrap().next().unwrap().unwrap();
+    let by_place = std::fs::read_dir(by_id.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
     by_place.path()
 }

@@ -64,7 +64,10 @@ fn trees_a_second_find_ls_and_diff_read_no_tree_from_the_repository() {
         let (cold, out1) = run(&env, &cache, args);
         let (warm, out2) = run(&env, &cache, args);
         let base = base + extra;
-        assert!(cold > base, "{args:?}: the first run reads trees ({cold} vs {base})");
+        assert!(
+            cold > base,
+            "{args:?}: the first run reads trees ({cold} vs {base})"
+        );
         assert_eq!(warm, base, "{args:?}: the second run reads no tree");
         assert_eq!(out1, out2, "{args:?}: same answer");
     }
@@ -120,6 +123,11 @@ fn trees_cached_listings_need_no_pack_at_all() {
         assert_eq!(run(&env, &cache, args).1, want, "{args:?}");
     }
     // Without the cache the packs are needed: the test can fail.
-    let out = env.run(&["find", "f.txt", "--cache-dir", env.path("other").to_str().unwrap()]);
+    let out = env.run(&[
+        "find",
+        "f.txt",
+        "--cache-dir",
+        env.path("other").to_str().unwrap(),
+    ]);
     assert!(!out.status.success());
 }
