@@ -247,3 +247,17 @@ fn hex_dir(cache: &Path) -> std::path::PathBuf {
         .unwrap();
     by_place.path()
 }
+
+#[test]
+fn two_walkers_wanting_the_same_blocks_read_each_once() {
+    let (storage, dir, root) = repository();
+    let repo = open(&storage, &dir.path().join("a"));
+    storage.reset();
+    std::thread::scope(|s| {
+        let a = s.spawn(|| find_all(&repo, root));
+        let b = s.spawn(|| crate::restore::plan(&repo, root, &Default::default()).unwrap());
+        assert_eq!(a.join().unwrap(), 6 + 6 * 4 + 6 * 4 * 3000);
+        assert_eq!(b.join().unwrap().others.len(), 6 * 4 * 3000);
+    });
+    assert_pipelined(&storage);
+}
