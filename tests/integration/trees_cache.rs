@@ -131,3 +131,41 @@ fn trees_cached_listings_need_no_pack_at_all() {
     ]);
     assert!(!out.status.success());
 }
+
+#[test]
+fn trees_processes_sharing_one_cache_fill_it_without_harm() {
+    let env = Env::new();
+    two_snapshots(&env);
+    let cache = env.path("shared");
+    let (_, want) = run(&env, &env.path("alone"), &["find", "*.txt"]);
+    let args = [
+        "--json",
+        "--cache-dir",
+        cache.to_str().unwrap(),
+        "find",
+        "*.txt",
+    ];
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            env.cmd(&args)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout), want);
+    }
+    // What they left is whole: the next run reads no tree and agrees.
+    run(&env, &cache, &["snapshots"]);
+    let (base, _) = run(&env, &cache, &["snapshots"]);
+    let (reads, got) = run(&env, &cache, &["find", "*.txt"]);
+    assert_eq!((reads, got), (base, want));
+}
