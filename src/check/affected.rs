@@ -223,7 +223,7 @@ impl Walker<'_> {
         let loaded = if self.lost.tree_lost(&id) {
             None
         } else {
-            match self.repo.load_tree(&id) {
+            match self.repo.load_tree_from_repository(&id) {
                 Ok(t) => Some(t),
                 Err(e) if e.kind() == crate::ErrorKind::Corrupt => None,
                 Err(e) => return Err(e),

@@ -205,7 +205,7 @@ impl Walk<'_> {
                 self.lost.add(BlobKind::Tree, BlobId::from(id));
                 continue;
             }
-            let tree = match self.repo.load_tree(&id) {
+            let tree = match self.repo.load_tree_from_repository(&id) {
                 Ok(t) => t,
                 Err(e) if e.kind() == crate::ErrorKind::Corrupt => {
                     self.problems

@@ -32,7 +32,7 @@ pub struct Global {
     /// Log what happens (repeat for more).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
-    /// Directory for the local index cache.
+    /// Directory for the local index and tree cache (docs/cache.md).
     #[arg(long, env = "CAIRN_CACHE_DIR", global = true)]
     pub cache_dir: Option<PathBuf>,
     /// Read the repository password from this file (trailing newlines are ignored).

@@ -90,6 +90,10 @@ pub fn ls(g: &Global, a: LsArgs) -> Result<i32> {
     let (snap, sub) = split_spec(&a.snapshot);
     let s = repo.find_snapshot(snap, &a.filter.to_filter())?;
     let (path, node) = cairn::explore::resolve(&repo, s.snapshot.tree, sub.unwrap_or(""))?;
+    if let NodeKind::Dir { subtree } = &node.kind {
+        // The listing walks the whole directory: read its trees ahead.
+        repo.prefetch_below(&[*subtree], &mut Default::default());
+    }
     let offset = s.snapshot.utc_offset_secs;
     let stdout = std::io::stdout().lock();
     let io_err = |e| Error::io("<stdout>", e);

@@ -15,6 +15,7 @@ use crate::error::Result;
 use crate::explore::find::join;
 use crate::explore::{kind_name, node_size};
 use crate::format::tree::{Meta, Node, NodeKind, Tree};
+use crate::ids::TreeId;
 use crate::repo::Repository;
 
 /// How to compare.
@@ -143,6 +144,25 @@ impl Differ<'_> {
         }
     }
 
+    /// Reads ahead, in parallel, the subtrees of `a` and `b` that the
+    /// comparison may open: those not present on both sides.
+    fn prefetch_changed(&self, a: &Tree, b: &Tree) {
+        let dirs = |t: &Tree| -> std::collections::HashSet<TreeId> {
+            t.nodes
+                .iter()
+                .filter_map(|n| match n.kind {
+                    NodeKind::Dir { subtree } => Some(subtree),
+                    _ => None,
+                })
+                .collect()
+        };
+        let (x, y) = (dirs(a), dirs(b));
+        let changed: Vec<TreeId> = x.symmetric_difference(&y).copied().collect();
+        if !changed.is_empty() {
+            self.repo.prefetch_trees(&changed);
+        }
+    }
+
     /// Compares the children of two directories (unless their trees are one).
     fn dirs(&mut self, old: &Node, new: &Node, path: &[u8]) -> Result<()> {
         if let (NodeKind::Dir { subtree: a }, NodeKind::Dir { subtree: b }) = (&old.kind, &new.kind)
@@ -153,6 +173,7 @@ impl Differ<'_> {
             }
         }
         let (a, b) = (self.load(old)?, self.load(new)?);
+        self.prefetch_changed(&a, &b);
         let (mut i, mut j) = (0, 0);
         while i < a.nodes.len() || j < b.nodes.len() {
             let order = match (a.nodes.get(i), b.nodes.get(j)) {

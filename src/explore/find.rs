@@ -110,6 +110,8 @@ pub struct Finder<'r> {
     memo: HashMap<MemoKey, Arc<Vec<Hit>>>,
     memo_size: usize,
     stats: FindStats,
+    /// Trees already prefetched (`Repository::prefetch_below`).
+    prefetched: std::collections::HashSet<TreeId>,
 }
 
 impl<'r> Finder<'r> {
@@ -130,6 +132,7 @@ impl<'r> Finder<'r> {
             memo: HashMap::new(),
             memo_size: 0,
             stats: FindStats::default(),
+            prefetched: Default::default(),
         })
     }
 
@@ -165,6 +168,7 @@ impl<'r> Finder<'r> {
         let start = start.as_os_str().as_bytes().to_vec();
         let found: Vec<(Vec<u8>, Hit)> = match &node.kind {
             NodeKind::Dir { subtree } => {
+                self.repo.prefetch_below(&[*subtree], &mut self.prefetched);
                 let hits = self.search_tree(*subtree, &start)?;
                 hits.iter()
                     .map(|h| (join(&start, &h.rel), h.clone()))

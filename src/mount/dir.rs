@@ -99,6 +99,19 @@ impl CairnFs {
                     return Err(Errno::ENOTDIR);
                 };
                 let tree = self.tree(subtree)?;
+                if offset == 0 {
+                    // A listing is usually followed by lookups of its
+                    // subdirectories: read their trees ahead, in parallel.
+                    let below: Vec<TreeId> = tree
+                        .nodes
+                        .iter()
+                        .filter_map(|c| match c.kind {
+                            NodeKind::Dir { subtree } => Some(subtree),
+                            _ => None,
+                        })
+                        .collect();
+                    self.shared.repo.prefetch_trees(&below);
+                }
                 for (pos, c) in tree.nodes.iter().enumerate().skip(skip) {
                     let kind = attr::file_type(&c.kind);
                     if add(pos + 2, child_ino(ino, &c.name), kind, &c.name) {

@@ -28,6 +28,10 @@ mod sync_tests;
 #[cfg(test)]
 mod tests;
 mod tree_blocks;
+pub mod tree_cache;
+mod tree_fetch;
+#[cfg(test)]
+mod tree_fetch_tests;
 mod writer;
 
 pub use cache::{BlobLocation, IndexCache};
@@ -108,6 +112,10 @@ pub struct Repository {
     key_id: KeyId,
     cache: Mutex<IndexCache>,
     tree_blocks: tree_blocks::TreeBlocks,
+    /// Tree-pack blocks kept on disk (`None`: no usable cache directory).
+    tree_cache: Option<tree_cache::TreeCache>,
+    /// Trees decoded by a prefetch, for the walk that follows.
+    trees_ahead: tree_fetch::Ahead,
     /// This repository's local cache directory (`None`: in memory only).
     local_dir: Option<PathBuf>,
     /// Whether index files get id lists, decided at the first one
@@ -347,6 +355,10 @@ impl Repository {
             key_id,
             cache: Mutex::new(cache),
             tree_blocks: Default::default(),
+            tree_cache: dir
+                .as_deref()
+                .and_then(|d| tree_cache::TreeCache::open(d, tree_cache::DEFAULT_LIMIT)),
+            trees_ahead: Default::default(),
             local_dir: dir,
             id_lists_needed: Mutex::new(None),
             storage_only: Default::default(),
@@ -449,11 +461,13 @@ impl Repository {
     }
 
     /// Gives back the index cache's page caches (up to 24 MiB) and the
-    /// kept tree-pack blocks (up to 16 MiB), which refill as they are used:
+    /// kept tree-pack blocks (up to 16 MiB) and any trees decoded ahead of
+    /// a walk that did not need them (up to 64 MiB), which refill as used:
     /// a service calls it when a job ends, so an idle process holding open
     /// repositories stays small.
     pub fn release_memory(&self) -> Result<()> {
         self.tree_blocks.clear();
+        self.trees_ahead.clear();
         self.cache().release_memory()
     }
 

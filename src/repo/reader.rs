@@ -7,7 +7,7 @@ use crate::format::layout;
 use crate::format::pack;
 use crate::format::tree::Tree;
 use crate::ids::{BlobId, PackId, TreeId};
-use crate::repo::{tree_blocks, BlobLocation, Repository};
+use crate::repo::{BlobLocation, Repository};
 
 /// One blob to read from a pack, and where it sits.
 #[derive(Debug, Clone, Copy)]
@@ -33,25 +33,44 @@ impl Repository {
 
     /// Reads, opens and verifies one blob.
     pub fn read_blob(&self, kind: BlobKind, id: &BlobId) -> Result<Vec<u8>> {
+        self.read_blob_via(kind, id, true)
+    }
+
+    /// Reads, opens and verifies one blob from the repository itself, never
+    /// from the local tree cache: for commands that verify the repository.
+    pub fn read_blob_from_repository(&self, kind: BlobKind, id: &BlobId) -> Result<Vec<u8>> {
+        self.read_blob_via(kind, id, false)
+    }
+
+    fn read_blob_via(&self, kind: BlobKind, id: &BlobId, disk_ok: bool) -> Result<Vec<u8>> {
         let loc = self
             .locate(kind, id)?
             .ok_or_else(|| Error::corrupt("repository", format!("blob {id} is in no index")))?;
         let key = layout::pack(&loc.pack);
         let end = loc.offset as u64 + loc.length as u64;
         let fetched = if loc.kind == BlobKind::Tree {
-            self.read_tree_block(&key, &loc)
+            self.tree_sealed(&key, &loc, disk_ok)
         } else {
             self.storage()
                 .get_range(&key, loc.offset as u64, loc.length as u64)
+                .map(|b| (b, false))
         };
-        let sealed = match fetched {
+        let (sealed, cached) = match fetched {
             Ok(s) => s,
             Err(e) if e.is_not_found() => {
                 return Err(Error::corrupt("pack", format!("{} is missing", loc.pack)))
             }
             Err(e) => return Err(self.classify_read_error(&key, end, &e)),
         };
-        self.open_blob(loc.kind, &entry(id, &loc), &sealed)
+        match self.open_blob(loc.kind, &entry(id, &loc), &sealed) {
+            // Damage in the local cache is not the repository's: drop the
+            // block and read it again from the repository.
+            Err(_) if cached => {
+                self.drop_tree_block(&loc);
+                self.read_blob_via(kind, id, false)
+            }
+            opened => opened,
+        }
     }
 
     /// Opens a sealed blob read from a pack and checks its id.
@@ -68,7 +87,17 @@ impl Repository {
 
     /// Loads and decodes a tree.
     pub fn load_tree(&self, id: &TreeId) -> Result<Tree> {
+        if let Some(t) = self.trees_ahead.take(id) {
+            return Ok(t);
+        }
         let bytes = self.read_blob(BlobKind::Tree, &BlobId::from(*id))?;
+        Tree::decode(&bytes)
+    }
+
+    /// Loads and decodes a tree read from the repository, not from the
+    /// local tree cache (`check` verifies what is stored).
+    pub fn load_tree_from_repository(&self, id: &TreeId) -> Result<Tree> {
+        let bytes = self.read_blob_from_repository(BlobKind::Tree, &BlobId::from(*id))?;
         Tree::decode(&bytes)
     }
 
@@ -145,37 +174,6 @@ impl Repository {
 }
 
 impl Repository {
-    /// A tree blob's sealed bytes, from a kept block of its pack or by
-    /// reading the block that holds it (see `tree_blocks`).
-    fn read_tree_block(
-        &self,
-        key: &str,
-        loc: &BlobLocation,
-    ) -> crate::storage::StorageResult<Vec<u8>> {
-        let (offset, len) = (loc.offset as u64, loc.length as u64);
-        if let Some(sealed) = self.tree_blocks.get(&loc.pack, offset, len) {
-            return Ok(sealed);
-        }
-        let size = self.cache().pack_size(&loc.pack).ok().flatten();
-        let Some(size) = size.filter(|&s| s >= offset + len) else {
-            // An index that claims more than the pack holds: read just the
-            // blob, so the error says what is wrong.
-            return self.storage().get_range(key, offset, len);
-        };
-        let (start, block_len) = tree_blocks::block_range(offset, len, size);
-        let block = match self.storage().get_range(key, start, block_len) {
-            Ok(block) => block,
-            // A truncated pack may still hold this blob whole.
-            Err(e) if !e.is_not_found() => return self.storage().get_range(key, offset, len),
-            Err(e) => return Err(e),
-        };
-        let from = (offset - start) as usize;
-        let sealed = block.get(from..from + len as usize).map(<[u8]>::to_vec);
-        self.tree_blocks.put(loc.pack, start, block);
-        // A short answer is caught by the caller's length checks.
-        Ok(sealed.unwrap_or_default())
-    }
-
     /// A failed ranged read of a pack that is shorter than its index says is
     /// damage, not a storage fault: look at the object's real size to tell.
     fn classify_read_error(&self, key: &str, end: u64, e: &crate::storage::StorageError) -> Error {

@@ -131,12 +131,14 @@ pub(crate) fn plan_for(
     let tree = repo.load_tree(&root)?;
     match &sel.sub_path {
         None => {
+            repo.prefetch_below(&[root], &mut Default::default());
             p.dir(&tree, Path::new("/"), Path::new(""), false)?;
         }
         Some(sub) => {
             let (node, snap_path) = find(repo, tree, sub)?;
             match &node.kind {
                 NodeKind::Dir { subtree } => {
+                    repo.prefetch_below(&[*subtree], &mut Default::default());
                     let t = repo.load_tree(subtree)?;
                     p.dir(&t, &snap_path, Path::new(""), false)?;
                 }

@@ -15,10 +15,13 @@ use super::PrefixStats;
 pub(super) struct ChunkSet {
     chunks: HashSet<ChunkId>,
     trees: HashSet<TreeId>,
+    /// Trees already read ahead (`Repository::prefetch_below`).
+    prefetched: HashSet<TreeId>,
 }
 
 impl ChunkSet {
     pub fn add_tree(&mut self, repo: &Repository, root: TreeId) -> Result<()> {
+        repo.prefetch_below(&[root], &mut self.prefetched);
         let mut todo = vec![root];
         while let Some(id) = todo.pop() {
             if !self.trees.insert(id) {
@@ -76,6 +79,7 @@ pub(super) fn walk(repo: &Repository, root: TreeId, top: usize) -> Result<Walked
         memo: HashMap::new(),
         prefixes: Vec::new(),
     };
+    repo.prefetch_below(&[root], &mut HashSet::new());
     let t = w.dir(root, b"/")?;
     // The root itself is the whole snapshot, not a prefix of it.
     w.prefixes.retain(|p| p.path != "/");

@@ -72,6 +72,7 @@ mod sqlite_restore;
 mod stale_index;
 mod stale_lock;
 mod stats;
+mod trees_cache;
 mod truth;
 mod util;
 mod util_backend;
