@@ -5,6 +5,7 @@
 mod cache;
 mod fan_out;
 mod id_lists;
+mod index_files;
 mod keyring;
 #[cfg(test)]
 mod keyring_lock_tests;
@@ -52,11 +53,9 @@ use bytes::Bytes;
 use crate::crypto::{ChunkingKeys, KdfParams, Keys, MasterKey};
 use crate::error::{Error, Result};
 use crate::format::config::{ChunkerParams, Config, RetentionLock};
-use crate::format::envelope::{self, ObjectType};
-use crate::format::index::IndexFile;
 use crate::format::keyfile::{KeyFile, Unlocked};
 use crate::format::{layout, FORMAT_VERSION, SHARED_CHUNKING_VERSION};
-use crate::ids::{content_hash, IndexId, KeyId};
+use crate::ids::{content_hash, KeyId};
 use crate::storage::Storage;
 
 /// Settings for a new repository.
@@ -405,59 +404,6 @@ impl Repository {
         // A panic while holding the lock leaves SQLite consistent (every write
         // is one transaction), so a poisoned lock is safe to keep using.
         self.cache.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// The ids of every index file stored, sorted.
-    pub fn index_ids(&self) -> Result<Vec<IndexId>> {
-        let mut ids: Vec<IndexId> = self
-            .storage
-            .list(layout::INDEX_PREFIX)?
-            .iter()
-            .filter_map(|o| layout::parse_id(&o.key))
-            .collect();
-        ids.sort();
-        Ok(ids)
-    }
-
-    /// Reads, checks and decodes one index file.
-    pub fn load_index_file(&self, id: &IndexId) -> Result<IndexFile> {
-        let bytes = self.storage.get(&layout::index(id))?;
-        if content_hash(&bytes) != id.0 {
-            return Err(Error::corrupt(
-                "index",
-                format!("{id} does not match its name"),
-            ));
-        }
-        let plain = envelope::open(&self.keys, ObjectType::Index, None, &bytes, None)?;
-        let file = IndexFile::decode(&plain)?;
-        // Only a full key's prune supersedes or condemns; a put-only key
-        // could otherwise hide every index file or skip the grace period
-        // (format-spec/18-put-only.md, threat model).
-        let put_only = bytes.starts_with(&crate::crypto::SEALED_MARK);
-        if put_only && (!file.supersedes.is_empty() || !file.condemned.is_empty()) {
-            return Err(Error::corrupt(
-                "index",
-                format!(
-                    "{id} was written with a put-only key yet supersedes or condemns: refused \
-                     (only a full key's prune may)"
-                ),
-            ));
-        }
-        Ok(file)
-    }
-
-    /// Seals and stores an index file; records it in the cache once stored.
-    /// Public for tools that build indexes (repair, the scale benchmark's
-    /// synthetic repositories); backups go through [`BlobWriter`].
-    pub fn save_index_file(&self, file: IndexFile) -> Result<IndexId> {
-        let sealed = envelope::seal(&self.keys, ObjectType::Index, None, &file.encode(), Some(1));
-        let id = IndexId(content_hash(&sealed));
-        self.storage.put(&layout::index(&id), Bytes::from(sealed))?;
-        // Its id list next, before any snapshot can rely on the file.
-        self.store_id_list_if_needed(&id, &file)?;
-        // Also drops the rows of the files it supersedes, at once.
-        self.cache().add_index_file(&id, &file)?;
-        Ok(id)
     }
 
     /// Gives back the index cache's page caches (up to 24 MiB) and the

@@ -33,7 +33,7 @@ impl Repository {
 
     /// Reads, opens and verifies one blob.
     pub fn read_blob(&self, kind: BlobKind, id: &BlobId) -> Result<Vec<u8>> {
-        self.read_blob_via(kind, id, true)
+        self.read_blob_via(kind, id, self.local_copies_allowed())
     }
 
     /// Reads, opens and verifies one blob from the repository itself, never
@@ -87,7 +87,11 @@ impl Repository {
 
     /// Loads and decodes a tree.
     pub fn load_tree(&self, id: &TreeId) -> Result<Tree> {
-        if let Some(t) = self.trees_ahead.take(id) {
+        if let Some(t) = self
+            .trees_ahead
+            .take(id)
+            .filter(|_| self.local_copies_allowed())
+        {
             return Ok(t);
         }
         let bytes = self.read_blob(BlobKind::Tree, &BlobId::from(*id))?;

@@ -79,6 +79,7 @@ impl Storage for Watched {
 fn open(storage: &Arc<Watched>, cache: &Path) -> Repository {
     let open = OpenOptions {
         cache_dir: Some(cache.to_path_buf()),
+        ..Default::default()
     };
     Repository::open(storage.clone(), b"pw", open).unwrap()
 }
@@ -125,6 +126,7 @@ fn repository() -> (Arc<Watched>, tempfile::TempDir, TreeId) {
     };
     let open = OpenOptions {
         cache_dir: Some(dir.path().join("writer")),
+        ..Default::default()
     };
     let repo = Repository::init(storage.clone(), b"pw", opts, open).unwrap();
     let w = BlobWriter::new(&repo);
