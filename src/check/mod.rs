@@ -139,7 +139,7 @@ pub fn check_and_find_lost(
     progress: &dyn Progress,
 ) -> Result<(CheckReport, LostBlobs)> {
     // The verdict is about what is stored: no local copy may stand in.
-    repo.read_storage_only();
+    let _only = repo.read_storage_only();
     let mut report = CheckReport::default();
     let mut plan = structure::check_packs_and_index(repo, &mut report, progress)?;
     // The tree walk and the data reads need only the plan: run them side

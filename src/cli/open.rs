@@ -91,8 +91,9 @@ fn open_inner(g: &Global, create_default: bool, for_backup: bool) -> Result<Repo
     if for_backup {
         Repository::open_for_backup(storage, pw.as_bytes(), open_options(g))
     } else {
-        // Every command opened here reads snapshots; backup lists them
-        // only after its marker.
+        // Nearly every command opened here reads snapshots (a listing that
+        // goes unused costs one LIST); backup lists them only after its
+        // marker, and a lock drops this listing for a fresh one.
         let open = OpenOptions {
             prefetch_snapshots: true,
             ..open_options(g)

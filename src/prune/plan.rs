@@ -152,6 +152,9 @@ impl PrunePlan {
 
 /// Builds the plan. The index cache must be synced.
 pub fn plan(repo: &Repository, opts: &PruneOptions, progress: &dyn Progress) -> Result<PrunePlan> {
+    // A damaged snapshot or tree stops the prune (12-prune.md, step 3):
+    // judge the stored ones, not sound local copies of them.
+    let _only = repo.read_storage_only();
     let now = opts.now.unwrap_or_else(|| crate::time::now().0.secs);
     let grace_secs = opts.grace.as_secs().min(i64::MAX as u64) as i64;
     let present: Vec<(PackId, u64)> = repo

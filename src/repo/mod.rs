@@ -40,6 +40,7 @@ pub use keyring::{KeyInfo, NewKey};
 pub use prune_cache::{PackUsage, UnindexedPack};
 pub use reader::PackRead;
 pub use repack::Repacker;
+pub use snapshot_cache::StorageOnly;
 pub use snapshot_memo::SnapshotMemo;
 pub use snapshots::{DamagedSnapshots, SnapshotFilter, SnapshotRef};
 pub use writer::{BlobWriter, WriteStats};
@@ -120,8 +121,9 @@ pub struct Repository {
     /// Whether index files get id lists, decided at the first one
     /// (`id_lists.rs`).
     id_lists_needed: Mutex<Option<bool>>,
-    /// Set by [`Repository::read_storage_only`]: no local copy answers.
-    storage_only: std::sync::atomic::AtomicBool,
+    /// Held by [`Repository::read_storage_only`]'s guards: while any is
+    /// alive, no local copy answers.
+    storage_only: std::sync::atomic::AtomicUsize,
     /// The snapshot listing started at open, if asked for.
     prefetched: Mutex<snapshot_cache::PrefetchedListing>,
 }

@@ -7,11 +7,12 @@
 //! stored one once it hashes to its name; a copy that does not (a flipped
 //! bit, a torn write) is dropped and read again. Copies of snapshots the
 //! repository no longer lists are deleted whenever it is listed, so the
-//! directory never holds more than the repository does.
+//! directory holds no more than the repository did at the last listing.
 //!
-//! Commands that judge the repository (`check`, `repair`) must see what is
-//! stored, not a good local copy of something damaged since: they call
-//! [`Repository::read_storage_only`], which every local cache honours.
+//! Work that judges the repository (`check`, `repair`, prune's plan) must
+//! see what is stored, not a sound local copy of something damaged since:
+//! it holds [`Repository::read_storage_only`]'s guard, which every local
+//! cache honours.
 //!
 //! The listing itself can start before the key is derived
 //! ([`OpenOptions::prefetch_snapshots`]): the KDF takes longer than a round
@@ -34,6 +35,16 @@ use crate::repo::OpenOptions;
 use crate::repo::Repository;
 use crate::storage::{ObjectInfo, Storage, StorageResult};
 
+/// While alive, reads bypass every local copy ([`Repository::read_storage_only`]).
+#[must_use = "local copies answer again once the guard is dropped"]
+pub struct StorageOnly<'r>(&'r Repository);
+
+impl Drop for StorageOnly<'_> {
+    fn drop(&mut self) {
+        self.0.storage_only.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// A listing of `snapshots/` under way since before the key was derived.
 pub(super) type PrefetchedListing = Option<JoinHandle<StorageResult<Vec<ObjectInfo>>>>;
 
@@ -47,16 +58,18 @@ pub(super) fn prefetch_listing(storage: &Arc<dyn Storage>) -> PrefetchedListing 
 }
 
 impl Repository {
-    /// From now on, read everything from the storage, never from a local
-    /// copy (index rows still come from the cache: they are only where to
-    /// look). For commands whose verdict is about what is stored.
-    pub fn read_storage_only(&self) {
-        self.storage_only.store(true, Ordering::Relaxed);
+    /// Until the guard is dropped, read everything from the storage, never
+    /// from a local copy (index rows still come from the cache: they are
+    /// only where to look). For work whose verdict is about what is stored;
+    /// other users of a shared handle (a service's jobs) pay only reads.
+    pub fn read_storage_only(&self) -> StorageOnly<'_> {
+        self.storage_only.fetch_add(1, Ordering::Relaxed);
+        StorageOnly(self)
     }
 
     /// Whether local copies may answer reads.
     pub(crate) fn local_copies_allowed(&self) -> bool {
-        !self.storage_only.load(Ordering::Relaxed)
+        self.storage_only.load(Ordering::Relaxed) == 0
     }
 
     /// The listing started at open, once; `None` when there is none (or it
@@ -124,8 +137,19 @@ impl Repository {
         for entry in entries.flatten() {
             let name = entry.file_name();
             let name = name.to_string_lossy();
-            // Dot files are copies another process is writing.
-            if !name.starts_with('.') && !listed.contains(name.as_ref()) {
+            // Dot files are copies being written, unless a killed process
+            // left them long ago.
+            let stale = || {
+                entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| {
+                    t.elapsed()
+                        .is_ok_and(|age| age > std::time::Duration::from_secs(3600))
+                })
+            };
+            let drop = match name.starts_with('.') {
+                true => stale(),
+                false => !listed.contains(name.as_ref()),
+            };
+            if drop {
                 let _ = std::fs::remove_file(entry.path());
             }
         }
@@ -219,8 +243,14 @@ mod tests {
         assert_eq!(repo.load_snapshot(&id).unwrap(), sample());
         // ...but not for a command that judges what is stored.
         let judge = open(&storage, dir.path(), false);
-        judge.read_storage_only();
+        let only = judge.read_storage_only();
         assert!(judge.load_snapshot(&id).is_err());
+        drop(only);
+        assert_eq!(
+            judge.load_snapshot(&id).unwrap(),
+            sample(),
+            "copies answer again"
+        );
         // A damaged copy is dropped and the stored file read again.
         storage
             .put(&layout::snapshot(&id), stored.clone().into())
@@ -236,13 +266,31 @@ mod tests {
         assert!(!copy.exists());
     }
 
-    /// Storage whose `config` GET waits (up to 20 s) for the key listing
-    /// to start: it records whether the two were in flight together.
+    /// Storage whose `config` GET and key listing each wait (up to 20 s)
+    /// for the other to start: it counts how often they met, that is,
+    /// whether both were in flight together.
+    #[derive(Default)]
     struct Rendezvous {
         inner: Arc<MemoryStorage>,
-        listing_started: std::sync::Mutex<bool>,
-        started: std::sync::Condvar,
-        overlapped: std::sync::atomic::AtomicBool,
+        /// (config asked, key listing started)
+        seen: std::sync::Mutex<(bool, bool)>,
+        changed: std::sync::Condvar,
+        met: std::sync::atomic::AtomicUsize,
+    }
+
+    impl Rendezvous {
+        fn meet(&self, mark: impl Fn(&mut (bool, bool)), both: impl Fn(&(bool, bool)) -> bool) {
+            let mut seen = self.seen.lock().unwrap();
+            mark(&mut seen);
+            self.changed.notify_all();
+            let (seen, _) = self
+                .changed
+                .wait_timeout_while(seen, Duration::from_secs(20), |s| !both(s))
+                .unwrap();
+            if both(&seen) {
+                self.met.fetch_add(1, Ordering::Relaxed);
+            }
+        }
     }
 
     impl Storage for Rendezvous {
@@ -254,12 +302,7 @@ mod tests {
         }
         fn get(&self, key: &str) -> StorageResult<Vec<u8>> {
             if key == layout::CONFIG {
-                let started = self.listing_started.lock().unwrap();
-                let (started, _) = self
-                    .started
-                    .wait_timeout_while(started, Duration::from_secs(20), |s| !*s)
-                    .unwrap();
-                self.overlapped.store(*started, Ordering::Relaxed);
+                self.meet(|s| s.0 = true, |s| s.1);
             }
             self.inner.get(key)
         }
@@ -268,8 +311,7 @@ mod tests {
         }
         fn list(&self, prefix: &str) -> StorageResult<Vec<ObjectInfo>> {
             if prefix == layout::KEYS_PREFIX {
-                *self.listing_started.lock().unwrap() = true;
-                self.started.notify_all();
+                self.meet(|s| s.1 = true, |s| s.0);
             }
             self.inner.list(prefix)
         }
@@ -294,14 +336,10 @@ mod tests {
         Repository::init(storage.clone(), b"pw", opts, Default::default()).unwrap();
         let r = Arc::new(Rendezvous {
             inner: storage,
-            listing_started: Default::default(),
-            started: Default::default(),
-            overlapped: Default::default(),
+            ..Default::default()
         });
         Repository::open(r.clone(), b"pw", Default::default()).unwrap();
-        assert!(
-            r.overlapped.load(Ordering::Relaxed),
-            "one round trip after the other"
-        );
+        let met = r.met.load(Ordering::Relaxed);
+        assert_eq!(met, 2, "one round trip after the other");
     }
 }

@@ -11,7 +11,7 @@ use crate::ids::PackId;
 
 /// Bytes per block: trees of a few thousand directories per request.
 pub const BLOCK: u64 = 1024 * 1024;
-/// Blocks kept: bounds the memory to 16 MiB (plus blobs larger than a block).
+/// Blocks kept: bounds the memory to 16 MiB.
 pub const KEPT: usize = 16;
 
 /// A block of a tree pack: `bytes` from offset `start`.

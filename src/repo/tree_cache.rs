@@ -7,7 +7,8 @@
 //! blob taken from a block is still opened and id-checked by `open_blob`,
 //! so a damaged file is noticed, dropped and read again from the repository
 //! (`tree_fetch`). Blocks, not single blobs: a block is what one request
-//! brings, and one file per block keeps the file count in the hundreds.
+//! brings, and one file per block keeps the file count in the hundreds
+//! (thousands for repositories of many small tree packs).
 //!
 //! Packs are immutable and named by their content, so an entry never goes
 //! stale; a pruned pack's blocks just age out. Files are bounded by bytes
@@ -40,6 +41,11 @@ impl TreeCache {
         if std::fs::create_dir_all(&dir).is_err() && !dir.is_dir() {
             return None;
         }
+        // A directory that takes no file (read-only, full) is no cache: the
+        // walkers would read ahead for a disk that keeps nothing.
+        let probe = dir.join(format!(".tmp-{}-probe", std::process::id()));
+        std::fs::write(&probe, b"").ok()?;
+        let _ = std::fs::remove_file(&probe);
         Some(TreeCache { dir, limit })
     }
 

@@ -32,8 +32,24 @@ pub(super) struct Ahead {
 const AHEAD_BYTES: usize = 64 * 1024 * 1024;
 
 impl Ahead {
+    /// Heap and inline bytes of a decoded tree, near enough: a file's chunk
+    /// list, a link's target and the names are what vary.
     fn weight(t: &Tree) -> usize {
-        64 + t.nodes.iter().map(|n| 160 + n.name.len()).sum::<usize>()
+        let node = |n: &crate::format::tree::Node| {
+            let kind = match &n.kind {
+                NodeKind::File { content, .. } => content.len() * 32,
+                NodeKind::Symlink { target } => target.len(),
+                _ => 0,
+            };
+            let xattrs: usize = n
+                .meta
+                .xattrs
+                .iter()
+                .map(|x| x.name.len() + x.value.len() + 48)
+                .sum();
+            200 + n.name.len() + n.meta.user.len() + n.meta.group.len() + kind + xattrs
+        };
+        64 + t.nodes.iter().map(node).sum::<usize>()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, (HashMap<TreeId, Tree>, usize)> {
@@ -161,7 +177,9 @@ impl Repository {
             });
         }
         let bytes = Arc::new(self.storage().get_range(key, start, len)?);
-        if let Some(disk) = disk {
+        // Reads that judge the repository (check, prune) leave the cache as
+        // it was; a read again after a damaged block replaces it.
+        if let Some(disk) = disk.filter(|_| self.local_copies_allowed()) {
             disk.put(pack, start, &bytes);
         }
         self.tree_blocks.put(*pack, start, bytes.clone(), false);
@@ -170,6 +188,23 @@ impl Repository {
             bytes,
             from_disk: false,
         })
+    }
+
+    /// Whether tree packs this process uploads go into the tree cache.
+    pub(super) fn keeps_tree_packs(&self) -> bool {
+        self.tree_cache.is_some() && !self.is_put_only()
+    }
+
+    /// Keeps a tree pack just stored, block by block, in the tree cache: it
+    /// is exactly what reading those blocks back would bring.
+    pub(super) fn keep_tree_pack(&self, pack: &PackId, bytes: &[u8]) {
+        let Some(disk) = &self.tree_cache else {
+            return;
+        };
+        let size = bytes.len() as u64;
+        for (start, len) in tree_blocks::blocks_of(0, size, size) {
+            disk.put(pack, start, &bytes[start as usize..(start + len) as usize]);
+        }
     }
 
     /// Forgets the kept block holding a tree blob whose bytes did not open,

@@ -53,7 +53,7 @@ pub struct BlobWriter<'r> {
     /// Blobs sealed in this session but not yet in an index file.
     pending: Mutex<HashSet<(BlobKind, BlobId)>>,
     /// Packs whose upload is not confirmed yet.
-    in_flight: Mutex<VecDeque<(Pending, PackEntry)>>,
+    in_flight: Mutex<VecDeque<(Pending, PackEntry, TreeCopy)>>,
     /// Uploaded packs waiting for an index file.
     unindexed: Mutex<Vec<PackEntry>>,
     /// Packs holding blobs this writer was asked for: its own, and those it
@@ -72,11 +72,20 @@ type Pack<'r> = PackBuilder<StagedSink<'r>>;
 
 /// A staged storage object as the pack builder's sink: pack bytes go
 /// straight to the backend's staging (a temporary file for local storage)
-/// instead of a 16 MiB buffer per pack in flight.
-pub struct StagedSink<'r>(Box<dyn Staged + 'r>);
+/// instead of a 16 MiB buffer per pack in flight. A tree pack's bytes are
+/// also copied, for the local tree cache once the upload is confirmed: the
+/// next backup's comparison with its parent then reads no tree (4 MiB per
+/// tree pack in flight).
+pub struct StagedSink<'r>(Box<dyn Staged + 'r>, TreeCopy);
+
+/// The bytes of a tree pack being uploaded, when the tree cache keeps them.
+type TreeCopy = Option<Vec<u8>>;
 
 impl PackSink for StagedSink<'_> {
     fn write(&mut self, data: &[u8]) -> Result<()> {
+        if let Some(copy) = &mut self.1 {
+            copy.extend_from_slice(data);
+        }
         Ok(self.0.write(data)?)
     }
 }
@@ -159,7 +168,10 @@ impl<'r> BlobWriter<'r> {
                 Some(b) => b,
                 None => slot.insert(PackBuilder::with_sink(
                     kind,
-                    StagedSink(self.repo.storage().stage()?),
+                    StagedSink(
+                        self.repo.storage().stage()?,
+                        (kind == BlobKind::Tree && self.repo.keeps_tree_packs()).then(Vec::new),
+                    ),
                 )),
             };
             builder.add(id, &sealed, plain.len() as u32)?;
@@ -191,9 +203,9 @@ impl<'r> BlobWriter<'r> {
         if builder.is_empty() {
             return Ok(());
         }
-        let (sink, entry) = builder.finish(self.repo.keys())?;
-        let pending = sink.0.commit_background(&layout::pack(&entry.id))?;
-        lock(&self.in_flight).push_back((pending, entry));
+        let (StagedSink(staged, copy), entry) = builder.finish(self.repo.keys())?;
+        let pending = staged.commit_background(&layout::pack(&entry.id))?;
+        lock(&self.in_flight).push_back((pending, entry, copy));
         self.settle(false)
     }
 
@@ -210,8 +222,8 @@ impl<'r> BlobWriter<'r> {
                 while i < q.len() {
                     match q[i].0.try_finish() {
                         Some(result) => {
-                            let (_, entry) = q.remove(i).expect("index is in bounds");
-                            done.push((result, entry));
+                            let (_, entry, copy) = q.remove(i).expect("index is in bounds");
+                            done.push((result, entry, copy));
                         }
                         None => i += 1,
                     }
@@ -220,18 +232,21 @@ impl<'r> BlobWriter<'r> {
                     wait = q.pop_front();
                 }
             }
-            if let Some((pending, entry)) = wait {
-                done.push((pending.wait(), entry));
+            if let Some((pending, entry, copy)) = wait {
+                done.push((pending.wait(), entry, copy));
             }
             if done.is_empty() {
                 return Ok(());
             }
             // Confirmed packs are indexed even when another upload failed.
             let mut failed = None;
-            for (result, entry) in done {
+            for (result, entry, copy) in done {
                 if let Err(e) = result {
                     failed.get_or_insert(e);
                     continue;
+                }
+                if let Some(bytes) = copy {
+                    self.repo.keep_tree_pack(&entry.id, &bytes);
                 }
                 lock(&self.stats).packs_added += 1;
                 lock(&self.relied).insert(entry.id);

@@ -170,3 +170,18 @@ fn trees_processes_sharing_one_cache_fill_it_without_harm() {
     let (reads, got) = run(&env, &cache, &["find", "*.txt"]);
     assert_eq!((reads, got), (base, want));
 }
+
+#[test]
+fn trees_a_backup_stored_need_no_read_afterwards() {
+    let env = Env::new();
+    two_snapshots(&env);
+    // The backups ran with the default cache: the tree packs they stored
+    // are in it already, so a find or ls of them reads no tree.
+    // (The first listing keeps the second snapshot's file: not a tree.)
+    run(&env, &env.cache, &["snapshots"]);
+    let (base, _) = run(&env, &env.cache, &["snapshots"]);
+    for args in [&["find", "f.txt"][..], &["ls", "latest"]] {
+        let (reads, _) = run(&env, &env.cache, args);
+        assert_eq!(reads, base, "{args:?} read trees");
+    }
+}
