@@ -1,9 +1,11 @@
 //! The backup loop: source events in, trees and queued chunks out.
-//! Submodules: `content` (reading and chunking), `database` (snapshots).
+//! Submodules: `file` (one regular file), `content` (reading and
+//! chunking), `database` (snapshots), `deferred` (opened only if changed).
 
 mod content;
 mod database;
 mod deferred;
+mod file;
 
 pub use database::{DatabaseReport, FailedCheck, NotSnapshotted};
 
@@ -15,7 +17,7 @@ use std::sync::Mutex;
 use crossbeam_channel::{bounded, Sender};
 
 use crate::backup::budget::Budget;
-use crate::backup::open::{open_regular, SeenLink, Stamp};
+use crate::backup::open::SeenLink;
 use crate::backup::parent::{ParentCursor, ParentTrees};
 use crate::backup::walk_ahead::WalkAhead;
 use crate::chunker::Chunker;
@@ -26,7 +28,7 @@ use crate::format::tree::{Meta, Node, NodeKind, Tree};
 use crate::ids::{BlobId, ChunkId, TreeId};
 use crate::progress::{FileOutcome, Progress};
 use crate::repo::{BlobWriter, Repository, WriteStats};
-use crate::source::content::{self as src_content, Content, DatabaseOptions};
+use crate::source::content::DatabaseOptions;
 use crate::source::{Entry, EntryKind, Event, Source};
 
 /// What the loop produced.
@@ -324,91 +326,6 @@ impl Archiver<'_, '_> {
             EntryKind::Socket => NodeKind::Socket,
         };
         self.push(node(e.name, e.meta, kind));
-        Ok(())
-    }
-
-    fn file(&mut self, e: Entry, size: u64) -> Result<()> {
-        self.progress.item(&e.path);
-        let wanted = self.db.wants(e.meta.device, e.meta.inode);
-        if let Some(kind) = self.reuse_unchanged(&e, size, wanted)? {
-            let s = kind.file_content().map_or(0, |(s, _)| s);
-            self.databases.count += u64::from(matches!(kind, NodeKind::Sqlite { .. }));
-            self.summary.files_unchanged += 1;
-            self.summary.total_bytes += s;
-            self.progress.file(&e.path, FileOutcome::Unmodified, s);
-            self.push(node(e.name, e.meta, kind));
-            return Ok(());
-        }
-        // Another name of an inode read in this backup: reuse its chunks, but only if it still
-        // looks the same (it may have changed between the two names, or the inode been reused).
-        let link_key = (e.meta.device, e.meta.inode);
-        if e.meta.links > 1 {
-            if let Some(seen) = self.links.get(&link_key) {
-                if seen.size == size && seen.mtime == e.meta.mtime && seen.ctime == e.meta.ctime {
-                    let (s, content) = (seen.size, seen.content.clone());
-                    self.summary.total_bytes += s;
-                    self.push_file(e.name, e.meta, s, content);
-                    return Ok(());
-                }
-            }
-        }
-        let (file, before) = match open_regular(&e) {
-            Ok(opened) => opened,
-            Err(why) => {
-                self.skip(e.path, why);
-                return Ok(());
-            }
-        };
-        let is_new = !self.parent.has(&e.name);
-        let file = match src_content::open(&e.path, file, wanted, self.db) {
-            Content::Database(db) => return self.database(e, db, is_new),
-            Content::Plain {
-                file,
-                not_snapshotted,
-            } => {
-                if let Some(why) = not_snapshotted {
-                    self.not_snapshotted(&e.path, &why);
-                }
-                file
-            }
-        };
-        let (read, content) = match self.content(&file, before.size) {
-            Ok(r) => r,
-            Err(Error::Io { source, .. }) => {
-                self.skip(e.path, source.to_string());
-                return Ok(());
-            }
-            Err(other) => return Err(other),
-        };
-        // Changed since the walk saw it, or while it was read: the recorded
-        // metadata and the content may not belong together, so say so.
-        let listed = Stamp {
-            size,
-            mtime: e.meta.mtime,
-            ctime: e.meta.ctime,
-        };
-        let after = file.metadata().ok().map(|m| Stamp::of(&m));
-        if before != listed || after != Some(before) || before.size != read {
-            self.progress
-                .warn(&format!("{} changed while it was read", e.path.display()));
-            self.changed.push(e.path.clone());
-        }
-        self.summary.files_new += u64::from(is_new);
-        self.summary.files_changed += u64::from(!is_new);
-        self.progress.file(&e.path, FileOutcome::read(is_new), read);
-        self.summary.total_bytes += read;
-        if e.meta.links > 1 {
-            self.links.insert(
-                link_key,
-                SeenLink {
-                    size: read,
-                    mtime: e.meta.mtime,
-                    ctime: e.meta.ctime,
-                    content: content.clone(),
-                },
-            );
-        }
-        self.push_file(e.name, e.meta, read, content);
         Ok(())
     }
 
