@@ -47,6 +47,14 @@ pub struct Outcome {
 const IN_FLIGHT_BYTES: usize = 12 * 1024 * 1024;
 /// Small files make many small chunks: cap their count too.
 const IN_FLIGHT_CHUNKS: usize = 256;
+/// Chunks cross to the workers in batches of up to this many, or of
+/// [`BATCH_BYTES`]: one wake-up of a waiting worker per chunk cost a
+/// futex call and several `sched_yield`s per small file.
+const BATCH_CHUNKS: usize = 32;
+const BATCH_BYTES: usize = 1024 * 1024;
+
+/// Chunks sent to the sealing workers together.
+type Batch = Vec<(BlobId, Vec<u8>)>;
 
 /// Builds the snapshot's trees on this thread from a walk running on
 /// another ([`WalkAhead`]), with `threads` sealing workers.
@@ -63,14 +71,14 @@ pub fn run<'r>(
     let failure: Mutex<Option<Error>> = Mutex::new(None);
     let budget = Budget::new(IN_FLIGHT_BYTES);
     std::thread::scope(|s| {
-        let (tx, rx) = bounded::<(BlobId, Vec<u8>)>(IN_FLIGHT_CHUNKS);
+        let (tx, rx) = bounded::<Batch>(IN_FLIGHT_CHUNKS / BATCH_CHUNKS);
         if !dry_run {
             for _ in 0..threads {
                 let rx = rx.clone();
                 let (failure, budget) = (&failure, &budget);
                 s.spawn(move || {
                     let mut failed = false;
-                    for (id, data) in rx {
+                    for (id, data) in rx.into_iter().flatten() {
                         // Released even if sealing panics, so the reader is
                         // never left waiting for budget nobody will free.
                         let _release = budget.hold(data.len());
@@ -94,6 +102,7 @@ pub fn run<'r>(
             chunker: &chunker,
             parent: ParentCursor::new(trees, parent_root)?,
             tx: (!dry_run).then_some(tx),
+            batch: (Vec::new(), 0),
             failure: &failure,
             budget: &budget,
             dry_run,
@@ -143,7 +152,9 @@ struct Archiver<'a, 'r> {
     writer: &'a BlobWriter<'r>,
     chunker: &'a Chunker,
     parent: ParentCursor<'r>,
-    tx: Option<Sender<(BlobId, Vec<u8>)>>,
+    tx: Option<Sender<Batch>>,
+    /// Chunks not yet sent to the workers, and their bytes.
+    batch: (Batch, usize),
     failure: &'a Mutex<Option<Error>>,
     budget: &'a Budget,
     dry_run: bool,
@@ -206,7 +217,9 @@ impl Archiver<'_, '_> {
             return Err(Error::Internal("source ended inside a directory".into()));
         }
         let root = self.stack.pop().map(|f| f.nodes).unwrap_or_default();
-        self.store_tree(root)
+        let root = self.store_tree(root)?;
+        self.send_batch()?;
+        Ok(root)
     }
 
     /// Fills in xattrs the source deferred: from the parent snapshot when
@@ -291,16 +304,29 @@ impl Archiver<'_, '_> {
                 self.writer.add_if_new(kind, id, &data)?;
             }
             BlobKind::Data => {
-                if !self.writer.is_known(kind, &id)? {
-                    if let Some(tx) = &self.tx {
-                        self.budget.acquire(data.len());
-                        // A send fails only when every worker has stopped on an error.
-                        if tx.send((id, data)).is_err() {
-                            return Err(self.take_failure());
-                        }
+                if !self.writer.is_known(kind, &id)? && self.tx.is_some() {
+                    self.batch.1 += data.len();
+                    self.batch.0.push((id, data));
+                    if self.batch.0.len() >= BATCH_CHUNKS || self.batch.1 >= BATCH_BYTES {
+                        self.send_batch()?;
                     }
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Hands the chunks gathered so far to the workers, within the byte
+    /// budget (acquired here, so a batch never waits on its own bytes).
+    fn send_batch(&mut self) -> Result<()> {
+        let (batch, bytes) = std::mem::take(&mut self.batch);
+        let Some(tx) = self.tx.as_ref().filter(|_| !batch.is_empty()) else {
+            return Ok(());
+        };
+        self.budget.acquire(bytes);
+        // A send fails only when every worker has stopped on an error.
+        if tx.send(batch).is_err() {
+            return Err(self.take_failure());
         }
         Ok(())
     }
