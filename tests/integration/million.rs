@@ -74,7 +74,8 @@ fn small_tree(src: &Path) -> Vec<PathBuf> {
         for i in 0..40u32 {
             let len = (i as usize * 97 + d * 13) % 3000;
             let data: Vec<u8> = (0..len).map(|k| (k as u32 * 31 + i) as u8).collect();
-            write(&dir.join(format!("f{i:02}")), &data);
+            // Names differ between the directories: events carry only the name.
+            write(&dir.join(format!("{}{i:02}", ["x", "y"][d])), &data);
         }
     }
     write(&src.join("a/sixteen"), b"0123456789abcdef");
@@ -105,13 +106,14 @@ fn unchanged_backup_opens_no_file() {
     let seen = opens.take();
     assert!(seen.is_empty(), "an unchanged backup opened {seen:?}");
 
-    let touched = src.join("a/b/f07");
+    let touched = src.join("a/b/y07");
     let t = filetime::FileTime::from_unix_time(1_600_000_000, 0);
     filetime::set_file_mtime(&touched, t).unwrap();
+    opens.take(); // setting the time may open it
     let third = env.backup(&[&src], &[]);
     assert_eq!(third["files_changed"], 1, "{third}");
     let seen = opens.take();
-    assert_eq!(seen, HashMap::from([(b"f07".to_vec(), 1)]));
+    assert_eq!(seen, HashMap::from([(b"y07".to_vec(), 1)]));
 }
 
 /// Runs a library backup of `src` whose walk calls `hook` on each file
