@@ -322,3 +322,51 @@ fn write_sparse(file: &File, data: &[u8], offset: u64) -> std::io::Result<bool> 
     }
     Ok(skipped)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::ChunkId;
+
+    fn plan(chunks: &[usize]) -> Plan {
+        let files = chunks
+            .iter()
+            .map(|&n| PlannedFile {
+                path: "f".into(),
+                size: 0,
+                content: vec![ChunkId([0; 32]); n],
+                meta: Default::default(),
+                link_of: None,
+                database: false,
+            })
+            .collect();
+        Plan {
+            files,
+            ..Default::default()
+        }
+    }
+
+    /// Every file lands in exactly one window, in order; a window holds at
+    /// most WINDOW_CHUNKS chunks unless one file alone has more.
+    #[test]
+    fn windows_cover_every_file_once_within_the_bound() {
+        let big = WINDOW_CHUNKS + 5;
+        let mut chunks = vec![1usize; 3 * WINDOW_CHUNKS + 7];
+        chunks.insert(10, big);
+        chunks.push(WINDOW_CHUNKS);
+        let p = plan(&chunks);
+        let write: Vec<usize> = (0..chunks.len()).collect();
+        let got: Vec<&[usize]> = windows(&p, &write).collect();
+        assert_eq!(got.concat(), write);
+        assert!(got.len() >= 5, "{} windows", got.len());
+        for w in &got {
+            let n: usize = w.iter().map(|&i| chunks[i]).sum();
+            assert!(
+                n <= WINDOW_CHUNKS || w.len() == 1,
+                "{n} chunks in {}",
+                w.len()
+            );
+        }
+        assert_eq!(windows(&p, &[]).count(), 0);
+    }
+}
