@@ -1,9 +1,11 @@
 //! The backup loop: source events in, trees and queued chunks out.
-//! Submodules: `content` (reading and chunking), `database` (snapshots).
+//! Submodules: `file` (one regular file), `content` (reading and
+//! chunking), `database` (snapshots), `deferred` (opened only if changed).
 
 mod content;
 mod database;
 mod deferred;
+mod file;
 
 pub use database::{DatabaseReport, FailedCheck, NotSnapshotted};
 
@@ -15,7 +17,7 @@ use std::sync::Mutex;
 use crossbeam_channel::{bounded, Sender};
 
 use crate::backup::budget::Budget;
-use crate::backup::open::{open_regular, SeenLink, Stamp};
+use crate::backup::open::SeenLink;
 use crate::backup::parent::{ParentCursor, ParentTrees};
 use crate::backup::walk_ahead::WalkAhead;
 use crate::chunker::Chunker;
@@ -26,7 +28,7 @@ use crate::format::tree::{Meta, Node, NodeKind, Tree};
 use crate::ids::{BlobId, ChunkId, TreeId};
 use crate::progress::{FileOutcome, Progress};
 use crate::repo::{BlobWriter, Repository, WriteStats};
-use crate::source::content::{self as src_content, Content, DatabaseOptions};
+use crate::source::content::DatabaseOptions;
 use crate::source::{Entry, EntryKind, Event, Source};
 
 /// What the loop produced.
@@ -45,6 +47,14 @@ pub struct Outcome {
 const IN_FLIGHT_BYTES: usize = 12 * 1024 * 1024;
 /// Small files make many small chunks: cap their count too.
 const IN_FLIGHT_CHUNKS: usize = 256;
+/// Chunks cross to the workers in batches of up to this many, or of
+/// [`BATCH_BYTES`]: one wake-up of a waiting worker per chunk cost a
+/// futex call and several `sched_yield`s per small file.
+const BATCH_CHUNKS: usize = 32;
+const BATCH_BYTES: usize = 1024 * 1024;
+
+/// Chunks sent to the sealing workers together.
+type Batch = Vec<(BlobId, Vec<u8>)>;
 
 /// Builds the snapshot's trees on this thread from a walk running on
 /// another ([`WalkAhead`]), with `threads` sealing workers.
@@ -61,14 +71,14 @@ pub fn run<'r>(
     let failure: Mutex<Option<Error>> = Mutex::new(None);
     let budget = Budget::new(IN_FLIGHT_BYTES);
     std::thread::scope(|s| {
-        let (tx, rx) = bounded::<(BlobId, Vec<u8>)>(IN_FLIGHT_CHUNKS);
+        let (tx, rx) = bounded::<Batch>(IN_FLIGHT_CHUNKS / BATCH_CHUNKS);
         if !dry_run {
             for _ in 0..threads {
                 let rx = rx.clone();
                 let (failure, budget) = (&failure, &budget);
                 s.spawn(move || {
                     let mut failed = false;
-                    for (id, data) in rx {
+                    for (id, data) in rx.into_iter().flatten() {
                         // Released even if sealing panics, so the reader is
                         // never left waiting for budget nobody will free.
                         let _release = budget.hold(data.len());
@@ -92,6 +102,7 @@ pub fn run<'r>(
             chunker: &chunker,
             parent: ParentCursor::new(trees, parent_root)?,
             tx: (!dry_run).then_some(tx),
+            batch: (Vec::new(), 0),
             failure: &failure,
             budget: &budget,
             dry_run,
@@ -141,7 +152,9 @@ struct Archiver<'a, 'r> {
     writer: &'a BlobWriter<'r>,
     chunker: &'a Chunker,
     parent: ParentCursor<'r>,
-    tx: Option<Sender<(BlobId, Vec<u8>)>>,
+    tx: Option<Sender<Batch>>,
+    /// Chunks not yet sent to the workers, and their bytes.
+    batch: (Batch, usize),
     failure: &'a Mutex<Option<Error>>,
     budget: &'a Budget,
     dry_run: bool,
@@ -204,7 +217,9 @@ impl Archiver<'_, '_> {
             return Err(Error::Internal("source ended inside a directory".into()));
         }
         let root = self.stack.pop().map(|f| f.nodes).unwrap_or_default();
-        self.store_tree(root)
+        let root = self.store_tree(root)?;
+        self.send_batch()?;
+        Ok(root)
     }
 
     /// Fills in xattrs the source deferred: from the parent snapshot when
@@ -289,16 +304,29 @@ impl Archiver<'_, '_> {
                 self.writer.add_if_new(kind, id, &data)?;
             }
             BlobKind::Data => {
-                if !self.writer.is_known(kind, &id)? {
-                    if let Some(tx) = &self.tx {
-                        self.budget.acquire(data.len());
-                        // A send fails only when every worker has stopped on an error.
-                        if tx.send((id, data)).is_err() {
-                            return Err(self.take_failure());
-                        }
+                if !self.writer.is_known(kind, &id)? && self.tx.is_some() {
+                    self.batch.1 += data.len();
+                    self.batch.0.push((id, data));
+                    if self.batch.0.len() >= BATCH_CHUNKS || self.batch.1 >= BATCH_BYTES {
+                        self.send_batch()?;
                     }
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Hands the chunks gathered so far to the workers, within the byte
+    /// budget (acquired here, so a batch never waits on its own bytes).
+    fn send_batch(&mut self) -> Result<()> {
+        let (batch, bytes) = std::mem::take(&mut self.batch);
+        let Some(tx) = self.tx.as_ref().filter(|_| !batch.is_empty()) else {
+            return Ok(());
+        };
+        self.budget.acquire(bytes);
+        // A send fails only when every worker has stopped on an error.
+        if tx.send(batch).is_err() {
+            return Err(self.take_failure());
         }
         Ok(())
     }
@@ -324,91 +352,6 @@ impl Archiver<'_, '_> {
             EntryKind::Socket => NodeKind::Socket,
         };
         self.push(node(e.name, e.meta, kind));
-        Ok(())
-    }
-
-    fn file(&mut self, e: Entry, size: u64) -> Result<()> {
-        self.progress.item(&e.path);
-        let wanted = self.db.wants(e.meta.device, e.meta.inode);
-        if let Some(kind) = self.reuse_unchanged(&e, size, wanted)? {
-            let s = kind.file_content().map_or(0, |(s, _)| s);
-            self.databases.count += u64::from(matches!(kind, NodeKind::Sqlite { .. }));
-            self.summary.files_unchanged += 1;
-            self.summary.total_bytes += s;
-            self.progress.file(&e.path, FileOutcome::Unmodified, s);
-            self.push(node(e.name, e.meta, kind));
-            return Ok(());
-        }
-        // Another name of an inode read in this backup: reuse its chunks, but only if it still
-        // looks the same (it may have changed between the two names, or the inode been reused).
-        let link_key = (e.meta.device, e.meta.inode);
-        if e.meta.links > 1 {
-            if let Some(seen) = self.links.get(&link_key) {
-                if seen.size == size && seen.mtime == e.meta.mtime && seen.ctime == e.meta.ctime {
-                    let (s, content) = (seen.size, seen.content.clone());
-                    self.summary.total_bytes += s;
-                    self.push_file(e.name, e.meta, s, content);
-                    return Ok(());
-                }
-            }
-        }
-        let (file, before) = match open_regular(&e) {
-            Ok(opened) => opened,
-            Err(why) => {
-                self.skip(e.path, why);
-                return Ok(());
-            }
-        };
-        let is_new = !self.parent.has(&e.name);
-        let file = match src_content::open(&e.path, file, wanted, self.db) {
-            Content::Database(db) => return self.database(e, db, is_new),
-            Content::Plain {
-                file,
-                not_snapshotted,
-            } => {
-                if let Some(why) = not_snapshotted {
-                    self.not_snapshotted(&e.path, &why);
-                }
-                file
-            }
-        };
-        let (read, content) = match self.content(&file, before.size) {
-            Ok(r) => r,
-            Err(Error::Io { source, .. }) => {
-                self.skip(e.path, source.to_string());
-                return Ok(());
-            }
-            Err(other) => return Err(other),
-        };
-        // Changed since the walk saw it, or while it was read: the recorded
-        // metadata and the content may not belong together, so say so.
-        let listed = Stamp {
-            size,
-            mtime: e.meta.mtime,
-            ctime: e.meta.ctime,
-        };
-        let after = file.metadata().ok().map(|m| Stamp::of(&m));
-        if before != listed || after != Some(before) || before.size != read {
-            self.progress
-                .warn(&format!("{} changed while it was read", e.path.display()));
-            self.changed.push(e.path.clone());
-        }
-        self.summary.files_new += u64::from(is_new);
-        self.summary.files_changed += u64::from(!is_new);
-        self.progress.file(&e.path, FileOutcome::read(is_new), read);
-        self.summary.total_bytes += read;
-        if e.meta.links > 1 {
-            self.links.insert(
-                link_key,
-                SeenLink {
-                    size: read,
-                    mtime: e.meta.mtime,
-                    ctime: e.meta.ctime,
-                    content: content.clone(),
-                },
-            );
-        }
-        self.push_file(e.name, e.meta, read, content);
         Ok(())
     }
 

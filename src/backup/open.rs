@@ -43,20 +43,33 @@ pub(super) struct SeenLink {
 
 /// Opens the entry for reading without following a symlink or blocking on a
 /// fifo that replaced it since the walk, and checks it is still the regular
-/// file the walk saw (same device and inode).
+/// file the walk saw (same device and inode). For a file streamed from the
+/// descriptor, which must be known to be a regular file before reading.
 pub(super) fn open_regular(e: &Entry) -> std::result::Result<(File, Stamp), String> {
+    let file = open_nofollow(e)?;
+    let m = file.metadata().map_err(|err| err.to_string())?;
+    Ok((file, same_inode(e, &m)?))
+}
+
+/// Opens the entry for reading only: for a file read with one bounded read
+/// of its listed size, checked with [`same_inode`] afterwards (one `fstat`
+/// per file instead of one before and one after the read).
+pub(super) fn open_nofollow(e: &Entry) -> std::result::Result<File, String> {
     use std::os::unix::fs::OpenOptionsExt;
-    let file = std::fs::OpenOptions::new()
+    std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(&e.path)
         .map_err(|err| match err.raw_os_error() {
             Some(libc::ELOOP) => "replaced by a symlink since it was listed".to_string(),
             _ => err.to_string(),
-        })?;
-    let m = file.metadata().map_err(|err| err.to_string())?;
+        })
+}
+
+/// The stamp of an open file, if it is still the regular file the walk saw.
+pub(super) fn same_inode(e: &Entry, m: &std::fs::Metadata) -> std::result::Result<Stamp, String> {
     if !m.is_file() || m.dev() != e.meta.device || m.ino() != e.meta.inode {
         return Err("replaced by another file since it was listed".into());
     }
-    Ok((file, Stamp::of(&m)))
+    Ok(Stamp::of(m))
 }

@@ -27,8 +27,15 @@ pub(super) struct Target {
 
 type Group = (BlobKind, HashMap<BlobId, (PackRead, Vec<Target>)>);
 
-/// Groups every chunk of the files to write by pack and writes them, one
-/// pack per task. The first write that finds the disk full stops the
+/// Chunks grouped at a time: the grouping costs about 200 bytes a chunk,
+/// so a restore of millions of small files groups and writes them a window
+/// at a time instead of holding a map of every chunk. Files come in tree
+/// order, which is about the order their chunks were packed in, so few
+/// packs span two windows (and such a pack is read once per window).
+const WINDOW_CHUNKS: usize = 65_536;
+
+/// Groups the chunks of the files to write by pack and writes them, one
+/// pack per task, a window of files at a time. The first write that finds the disk full stops the
 /// restore: no further pack is read (every later write would fail the same
 /// way, one error each), and every file not completely written by then is
 /// reported as not restored.
@@ -48,7 +55,7 @@ pub(super) fn write_content(
             message,
         });
     };
-    let (packs, pending) = group_by_pack(repo, plan, write, &|i, m| push(i, true, m))?;
+    let pending: Vec<AtomicUsize> = plan.files.iter().map(|_| AtomicUsize::new(0)).collect();
     let full: Mutex<Option<DiskFull>> = Mutex::new(None);
     let stopped = AtomicBool::new(false);
     let fail = |file: usize, e: &Error| {
@@ -60,56 +67,61 @@ pub(super) fn write_content(
         }
         push(file, e.kind() == ErrorKind::Corrupt, e.to_string());
     };
-    let work: Vec<(PackId, Group)> = packs.into_iter().collect();
     let incomplete = Mutex::new(std::collections::HashSet::new());
-    let done: Vec<OpenFiles> = work
-        .into_par_iter()
-        .map(|(pack, (kind, blobs))| {
-            let mut open = OpenFiles::default();
-            if stopped.load(Ordering::SeqCst) {
-                return open;
-            }
-            if progress.cancelled() {
-                skip_pack(&blobs, &incomplete);
-                return open;
-            }
-            let mut reads: Vec<PackRead> = blobs.values().map(|(r, _)| *r).collect();
-            let _ = repo.read_pack_blobs(&pack, kind, &mut reads, |r, data| {
-                if stopped.load(Ordering::SeqCst) {
-                    return Err(Error::Internal("restore stopped: disk full".into()));
-                }
-                let Some((_, targets)) = blobs.get(&r.id) else {
-                    return Ok(());
-                };
-                let data = match data {
-                    Ok(d) => d,
-                    Err(e) => {
-                        targets.iter().for_each(|t| fail(t.file, &e));
-                        return Ok(());
-                    }
-                };
-                for t in targets {
-                    progress.bytes(data.len() as u64);
-                    let f = &plan.files[t.file];
-                    match open.write(&target.join(&f.path), t, f, &data) {
-                        Ok(()) => {
-                            pending[t.file].fetch_sub(1, Ordering::SeqCst);
-                        }
-                        Err(e) => fail(t.file, &e),
-                    }
-                }
-                Ok(())
-            });
-            open
-        })
-        .collect();
     let mut meta = MetaDone::default();
+    for window in windows(plan, write) {
+        let packs = group_by_pack(repo, plan, window, &pending, &|i, m| push(i, true, m))?;
+        let work: Vec<(PackId, Group)> = packs.into_iter().collect();
+        let done: Vec<OpenFiles> = work
+            .into_par_iter()
+            .map(|(pack, (kind, blobs))| {
+                let mut open = OpenFiles::default();
+                if stopped.load(Ordering::SeqCst) {
+                    return open;
+                }
+                if progress.cancelled() {
+                    skip_pack(&blobs, &incomplete);
+                    return open;
+                }
+                let mut reads: Vec<PackRead> = blobs.values().map(|(r, _)| *r).collect();
+                let _ = repo.read_pack_blobs(&pack, kind, &mut reads, |r, data| {
+                    if stopped.load(Ordering::SeqCst) {
+                        return Err(Error::Internal("restore stopped: disk full".into()));
+                    }
+                    let Some((_, targets)) = blobs.get(&r.id) else {
+                        return Ok(());
+                    };
+                    let data = match data {
+                        Ok(d) => d,
+                        Err(e) => {
+                            targets.iter().for_each(|t| fail(t.file, &e));
+                            return Ok(());
+                        }
+                    };
+                    for t in targets {
+                        progress.bytes(data.len() as u64);
+                        let f = &plan.files[t.file];
+                        match open.write(&target.join(&f.path), t, f, &data) {
+                            Ok(()) => {
+                                pending[t.file].fetch_sub(1, Ordering::SeqCst);
+                            }
+                            Err(e) => fail(t.file, &e),
+                        }
+                    }
+                    Ok(())
+                });
+                // Closed now, not when every window is done.
+                open.files.clear();
+                open
+            })
+            .collect();
+        for o in done {
+            meta.files.extend(o.meta_done);
+            meta.warnings.extend(o.warnings);
+        }
+    }
     let incomplete = incomplete.into_inner().unwrap_or_else(|p| p.into_inner());
     meta.interrupted = progress.cancelled().then_some(incomplete);
-    for o in done {
-        meta.files.extend(o.meta_done);
-        meta.warnings.extend(o.warnings);
-    }
     meta.disk_full = full.into_inner().unwrap_or_else(|p| p.into_inner());
     if meta.disk_full.is_some() {
         for &i in write {
@@ -121,17 +133,38 @@ pub(super) fn write_content(
     Ok(meta)
 }
 
-/// Every chunk of the files to write, grouped by the pack holding it, and
-/// per file how many chunk writes it needs. A chunk in no index fails its
-/// file through `damaged`.
+/// The files to write, cut into runs of about [`WINDOW_CHUNKS`] chunks (a
+/// file is never split; one with more chunks is a window of its own).
+fn windows<'w>(plan: &'w Plan, write: &'w [usize]) -> impl Iterator<Item = &'w [usize]> + 'w {
+    let mut rest = write;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let (mut n, mut chunks) = (0, 0);
+        while n < rest.len()
+            && (n == 0 || chunks + plan.files[rest[n]].content.len() <= WINDOW_CHUNKS)
+        {
+            chunks += plan.files[rest[n]].content.len();
+            n += 1;
+        }
+        let (window, after) = rest.split_at(n);
+        rest = after;
+        Some(window)
+    })
+}
+
+/// Every chunk of the files of one window, grouped by the pack holding it;
+/// `pending` counts per file how many chunk writes it needs. A chunk in no
+/// index fails its file through `damaged`.
 fn group_by_pack(
     repo: &Repository,
     plan: &Plan,
     write: &[usize],
+    pending: &[AtomicUsize],
     damaged: &dyn Fn(usize, String),
-) -> Result<(HashMap<PackId, Group>, Vec<AtomicUsize>)> {
+) -> Result<HashMap<PackId, Group>> {
     let mut packs: HashMap<PackId, Group> = HashMap::new();
-    let pending: Vec<AtomicUsize> = plan.files.iter().map(|_| AtomicUsize::new(0)).collect();
     for &i in write {
         let f = &plan.files[i];
         let mut offset = 0u64;
@@ -163,7 +196,7 @@ fn group_by_pack(
             damaged(i, "chunk sizes do not add up to the file size".into());
         }
     }
-    Ok((packs, pending))
+    Ok(packs)
 }
 
 /// Is this the target running out of space (or of quota)? Then every
@@ -288,4 +321,52 @@ fn write_sparse(file: &File, data: &[u8], offset: u64) -> std::io::Result<bool> 
         file.write_all_at(&data[start..], offset + start as u64)?;
     }
     Ok(skipped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::ChunkId;
+
+    fn plan(chunks: &[usize]) -> Plan {
+        let files = chunks
+            .iter()
+            .map(|&n| PlannedFile {
+                path: "f".into(),
+                size: 0,
+                content: vec![ChunkId([0; 32]); n],
+                meta: Default::default(),
+                link_of: None,
+                database: false,
+            })
+            .collect();
+        Plan {
+            files,
+            ..Default::default()
+        }
+    }
+
+    /// Every file lands in exactly one window, in order; a window holds at
+    /// most WINDOW_CHUNKS chunks unless one file alone has more.
+    #[test]
+    fn windows_cover_every_file_once_within_the_bound() {
+        let big = WINDOW_CHUNKS + 5;
+        let mut chunks = vec![1usize; 3 * WINDOW_CHUNKS + 7];
+        chunks.insert(10, big);
+        chunks.push(WINDOW_CHUNKS);
+        let p = plan(&chunks);
+        let write: Vec<usize> = (0..chunks.len()).collect();
+        let got: Vec<&[usize]> = windows(&p, &write).collect();
+        assert_eq!(got.concat(), write);
+        assert!(got.len() >= 5, "{} windows", got.len());
+        for w in &got {
+            let n: usize = w.iter().map(|&i| chunks[i]).sum();
+            assert!(
+                n <= WINDOW_CHUNKS || w.len() == 1,
+                "{n} chunks in {}",
+                w.len()
+            );
+        }
+        assert_eq!(windows(&p, &[]).count(), 0);
+    }
 }

@@ -39,6 +39,7 @@ mod json_doc;
 mod keys;
 mod listing;
 mod messages;
+mod million;
 mod mount;
 mod object_lock;
 mod packaging;

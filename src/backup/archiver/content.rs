@@ -42,23 +42,33 @@ impl Archiver<'_, '_> {
         Ok(self.all_known(content)?.then_some(kind))
     }
 
-    /// Reads a file: small files in one read, large ones streamed.
-    pub(super) fn content(&mut self, file: &File, size: u64) -> Result<(u64, Vec<ChunkId>)> {
-        let max = self.repo.config().chunker.max_size as u64;
-        if size <= max {
-            let mut data = Vec::with_capacity(size as usize + 1);
-            file.take(max + 1)
-                .read_to_end(&mut data)
-                .map_err(|e| Error::io("<file>", e))?;
-            if data.len() as u64 <= max {
+    /// The whole content of a file no larger than one chunk, read before
+    /// anything else looks at it. Exactly its listed `size` is asked for,
+    /// so no read is spent finding the end and a device swapped in for it
+    /// is read no further: a file that grew, shrank or was replaced
+    /// meanwhile shows in the `fstat` the caller makes after reading.
+    pub(super) fn read_small(&mut self, file: &File, size: u64) -> Result<Vec<u8>> {
+        let mut data = Vec::with_capacity(size as usize);
+        file.take(size)
+            .read_to_end(&mut data)
+            .map_err(|e| Error::io("<file>", e))?;
+        Ok(data)
+    }
+
+    /// Chunks a file: the bytes [`Self::read_small`] read, or streamed.
+    pub(super) fn content(
+        &mut self,
+        file: &File,
+        head: Option<Vec<u8>>,
+    ) -> Result<(u64, Vec<ChunkId>)> {
+        match head {
+            Some(data) => {
                 self.summary.bytes_read += data.len() as u64;
                 self.progress.bytes(data.len() as u64);
-                return self.chunk_buffer(data);
+                self.chunk_buffer(data)
             }
-            // It grew past one buffer while we looked: stream it from the start.
-            return self.stream_content(&mut std::io::Read::chain(&data[..], file));
+            None => self.stream_content(&mut &*file),
         }
-        self.stream_content(&mut &*file)
     }
 
     /// Chunks a buffer that holds a whole file; a single-chunk file is

@@ -1,0 +1,150 @@
+//! One regular file of the walk: recorded from the parent when unchanged
+//! (never opened), from an earlier name of the same inode, or read.
+//!
+//! The syscall budget of a new small file (up to one chunk, as in a tree of
+//! millions of them) is: the walk's `lstat` and `llistxattr`, then `open`,
+//! one `read` of exactly the listed size, one `fstat` and `close`. Its first
+//! bytes tell whether it may be a database (no separate header read), and
+//! the `fstat` after the read both checks it is the inode the walk saw and
+//! tells whether it changed while read. A larger file is checked before it
+//! is streamed, since a device swapped in would never end.
+
+use std::fs::File;
+
+use super::Archiver;
+use crate::backup::open::{open_nofollow, open_regular, same_inode, SeenLink, Stamp};
+use crate::error::{Error, Result};
+use crate::progress::FileOutcome;
+use crate::source::content::{self as src_content, Content};
+use crate::source::sqlite;
+use crate::source::Entry;
+
+/// An opened file, its content if already read whole, and its stamp when
+/// it was checked before reading.
+type Opened = (File, Option<Vec<u8>>, Option<Stamp>);
+
+impl Archiver<'_, '_> {
+    pub(super) fn file(&mut self, e: Entry, size: u64) -> Result<()> {
+        self.progress.item(&e.path);
+        let wanted = self.db.wants(e.meta.device, e.meta.inode);
+        if let Some(kind) = self.reuse_unchanged(&e, size, wanted)? {
+            let s = kind.file_content().map_or(0, |(s, _)| s);
+            self.databases.count +=
+                u64::from(matches!(kind, crate::format::tree::NodeKind::Sqlite { .. }));
+            self.summary.files_unchanged += 1;
+            self.summary.total_bytes += s;
+            self.progress.file(&e.path, FileOutcome::Unmodified, s);
+            self.push(super::node(e.name, e.meta, kind));
+            return Ok(());
+        }
+        // Another name of an inode read in this backup: reuse its chunks, but only if it still
+        // looks the same (it may have changed between the two names, or the inode been reused).
+        let link_key = (e.meta.device, e.meta.inode);
+        if e.meta.links > 1 {
+            if let Some(seen) = self.links.get(&link_key) {
+                if seen.size == size && seen.mtime == e.meta.mtime && seen.ctime == e.meta.ctime {
+                    let (s, content) = (seen.size, seen.content.clone());
+                    self.summary.total_bytes += s;
+                    self.push_file(e.name, e.meta, s, content);
+                    return Ok(());
+                }
+            }
+        }
+        let (file, head, before) = match self.open_file(&e, size)? {
+            Ok(opened) => opened,
+            Err(why) => {
+                self.skip(e.path, why);
+                return Ok(());
+            }
+        };
+        let is_new = !self.parent.has(&e.name);
+        let maybe_db = wanted && head.as_deref().is_none_or(sqlite::has_header);
+        let file = match maybe_db {
+            false => file,
+            true => match src_content::open(&e.path, file, wanted, self.db) {
+                Content::Database(db) => return self.database(e, db, is_new),
+                Content::Plain {
+                    file,
+                    not_snapshotted,
+                } => {
+                    if let Some(why) = not_snapshotted {
+                        self.not_snapshotted(&e.path, &why);
+                    }
+                    file
+                }
+            },
+        };
+        let (read, content) = match self.content(&file, head) {
+            Ok(r) => r,
+            Err(Error::Io { source, .. }) => {
+                self.skip(e.path, source.to_string());
+                return Ok(());
+            }
+            Err(other) => return Err(other),
+        };
+        // Changed since the walk saw it, or while it was read: the recorded
+        // metadata and the content may not belong together, so say so.
+        let listed = Stamp {
+            size,
+            mtime: e.meta.mtime,
+            ctime: e.meta.ctime,
+        };
+        let after = match file.metadata().map_err(|err| err.to_string()) {
+            Ok(m) => same_inode(&e, &m).map(Some),
+            Err(_) => Ok(None),
+        };
+        let after = match after {
+            Ok(after) => after,
+            Err(why) => {
+                self.skip(e.path, why);
+                return Ok(());
+            }
+        };
+        let before = before.unwrap_or(listed);
+        if before != listed || after != Some(before) || before.size != read {
+            self.progress
+                .warn(&format!("{} changed while it was read", e.path.display()));
+            self.changed.push(e.path.clone());
+        }
+        self.summary.files_new += u64::from(is_new);
+        self.summary.files_changed += u64::from(!is_new);
+        self.progress.file(&e.path, FileOutcome::read(is_new), read);
+        self.summary.total_bytes += read;
+        if e.meta.links > 1 {
+            self.links.insert(
+                link_key,
+                SeenLink {
+                    size: read,
+                    mtime: e.meta.mtime,
+                    ctime: e.meta.ctime,
+                    content: content.clone(),
+                },
+            );
+        }
+        self.push_file(e.name, e.meta, read, content);
+        Ok(())
+    }
+
+    /// Opens a file to read. One of at most one chunk (by its listed size)
+    /// is read whole at once and checked afterwards; a larger one is checked
+    /// first. The inner error is why the file is skipped.
+    fn open_file(&mut self, e: &Entry, size: u64) -> Result<std::result::Result<Opened, String>> {
+        if size > self.repo.config().chunker.max_size as u64 {
+            return Ok(open_regular(e).map(|(file, before)| (file, None, Some(before))));
+        }
+        let file = match open_nofollow(e) {
+            Ok(file) => file,
+            Err(why) => return Ok(Err(why)),
+        };
+        match self.read_small(&file, size) {
+            Ok(data) => Ok(Ok((file, Some(data), None))),
+            // A fifo swapped in fails its read (the descriptor does not
+            // block): say what happened, not the read's error.
+            Err(Error::Io { source, .. }) => Ok(Err(match file.metadata() {
+                Ok(m) => same_inode(e, &m).err().unwrap_or(source.to_string()),
+                Err(_) => source.to_string(),
+            })),
+            Err(other) => Err(other),
+        }
+    }
+}
