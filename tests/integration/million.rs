@@ -244,3 +244,43 @@ fn restore_of_20000_files_restores_every_directory() {
     }
     assert_same_tree(&src, &dst);
 }
+
+/// A small SQLite database renamed over a listed file is skipped like any
+/// other replacement, not snapshotted under the listed inode's metadata.
+#[test]
+fn small_database_replaced_after_listing_is_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    write(&src.join("app.db"), b"the walk listed this file");
+    let other = dir.path().join("other.db");
+    let db = rusqlite::Connection::open(&other).unwrap();
+    db.execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (42);")
+        .unwrap();
+    drop(db);
+    let report = backup_hooked(dir.path(), &src, |ev| {
+        if let Event::Leaf(e) = ev {
+            if e.name == b"app.db" {
+                std::fs::rename(&other, &e.path).unwrap();
+            }
+        }
+    });
+    let skipped: Vec<String> = report.skipped.iter().map(|(_, why)| why.clone()).collect();
+    assert_eq!(skipped, ["replaced by another file since it was listed"]);
+}
+
+/// A file whose listed size understates its content (procfs lists 0) is
+/// stored whole, not as the empty file its size says.
+#[test]
+fn a_file_longer_than_its_listed_size_is_stored_whole() {
+    let proc_file = Path::new("/proc/version");
+    let want = std::fs::read(proc_file).unwrap();
+    if std::fs::metadata(proc_file).unwrap().len() != 0 || want.is_empty() {
+        return; // not the procfs this test is about
+    }
+    let env = Env::new();
+    env.backup(&[proc_file], &[]);
+    let target = env.path("restored");
+    env.ok(&["restore", "latest", "--target", target.to_str().unwrap()]);
+    let got = std::fs::read(restored(&target, proc_file)).unwrap();
+    assert_eq!(got, want);
+}

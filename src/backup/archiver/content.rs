@@ -48,10 +48,24 @@ impl Archiver<'_, '_> {
     /// is read no further: a file that grew, shrank or was replaced
     /// meanwhile shows in the `fstat` the caller makes after reading.
     pub(super) fn read_small(&mut self, file: &File, size: u64) -> Result<Vec<u8>> {
-        let mut data = Vec::with_capacity(size as usize);
-        file.take(size)
-            .read_to_end(&mut data)
-            .map_err(|e| Error::io("<file>", e))?;
+        // Room for one byte more than listed: a file longer than its size
+        // says (grown, or a special file listing 0) shows as a full buffer,
+        // and the caller streams it instead. A regular file's read returns
+        // all of it at once, so the usual cost is one read, no EOF read.
+        let mut data = vec![0; size as usize + 1];
+        let mut filled = 0;
+        while filled < data.len() {
+            match (&mut &*file).read(&mut data[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::io("<file>", e)),
+            }
+            if filled == size as usize {
+                break;
+            }
+        }
+        data.truncate(filled);
         Ok(data)
     }
 

@@ -3,11 +3,13 @@
 //!
 //! The syscall budget of a new small file (up to one chunk, as in a tree of
 //! millions of them) is: the walk's `lstat` and `llistxattr`, then `open`,
-//! one `read` of exactly the listed size, one `fstat` and `close`. Its first
-//! bytes tell whether it may be a database (no separate header read), and
-//! the `fstat` after the read both checks it is the inode the walk saw and
-//! tells whether it changed while read. A larger file is checked before it
-//! is streamed, since a device swapped in would never end.
+//! one `read` (with room for a byte more than listed, to notice a longer
+//! file), one `fstat` and `close`. The `fstat` right after the read checks
+//! it is the inode the walk saw before any of its bytes is stored, and
+//! tells whether it changed while read; its first bytes tell whether it may
+//! be a database (one that is gets its header read again by SQLite). A
+//! larger file is checked before it is streamed, since a device swapped in
+//! would never end.
 
 use std::fs::File;
 
@@ -19,9 +21,10 @@ use crate::source::content::{self as src_content, Content};
 use crate::source::sqlite;
 use crate::source::Entry;
 
-/// An opened file, its content if already read whole, and its stamp when
-/// it was checked before reading.
-type Opened = (File, Option<Vec<u8>>, Option<Stamp>);
+/// An opened file, its content if already read whole, its stamp when it
+/// was checked before reading, and when it was checked after reading it
+/// whole.
+type Opened = (File, Option<Vec<u8>>, Option<Stamp>, Option<Stamp>);
 
 impl Archiver<'_, '_> {
     pub(super) fn file(&mut self, e: Entry, size: u64) -> Result<()> {
@@ -50,7 +53,7 @@ impl Archiver<'_, '_> {
                 }
             }
         }
-        let (file, head, before) = match self.open_file(&e, size)? {
+        let (file, head, before, checked) = match self.open_file(&e, size)? {
             Ok(opened) => opened,
             Err(why) => {
                 self.skip(e.path, why);
@@ -89,9 +92,10 @@ impl Archiver<'_, '_> {
             mtime: e.meta.mtime,
             ctime: e.meta.ctime,
         };
-        let after = match file.metadata().map_err(|err| err.to_string()) {
-            Ok(m) => same_inode(&e, &m).map(Some),
-            Err(_) => Ok(None),
+        let after = match (checked, file.metadata().map_err(|err| err.to_string())) {
+            (Some(checked), _) => Ok(Some(checked)),
+            (None, Ok(m)) => same_inode(&e, &m).map(Some),
+            (None, Err(_)) => Ok(None),
         };
         let after = match after {
             Ok(after) => after,
@@ -126,24 +130,41 @@ impl Archiver<'_, '_> {
     }
 
     /// Opens a file to read. One of at most one chunk (by its listed size)
-    /// is read whole at once and checked afterwards; a larger one is checked
-    /// first. The inner error is why the file is skipped.
+    /// is read whole at once and checked right after, before any of its
+    /// bytes is stored: a file renamed over it since the walk is skipped,
+    /// never recorded under the old inode's metadata. One found longer than
+    /// listed (it grew, or a special file whose size says 0) is streamed
+    /// whole instead. A larger file is checked first. The inner error is
+    /// why the file is skipped.
     fn open_file(&mut self, e: &Entry, size: u64) -> Result<std::result::Result<Opened, String>> {
         if size > self.repo.config().chunker.max_size as u64 {
-            return Ok(open_regular(e).map(|(file, before)| (file, None, Some(before))));
+            return Ok(open_regular(e).map(|(file, before)| (file, None, Some(before), None)));
         }
         let file = match open_nofollow(e) {
             Ok(file) => file,
             Err(why) => return Ok(Err(why)),
         };
-        match self.read_small(&file, size) {
-            Ok(data) => Ok(Ok((file, Some(data), None))),
-            // A fifo swapped in fails its read (the descriptor does not
-            // block): say what happened, not the read's error.
-            Err(Error::Io { source, .. }) => Ok(Err(match file.metadata() {
-                Ok(m) => same_inode(e, &m).err().unwrap_or(source.to_string()),
-                Err(_) => source.to_string(),
-            })),
+        let read = self.read_small(&file, size);
+        // The one fstat: the inode the walk saw? (A fifo swapped in reads
+        // as empty or fails, and is caught here either way.)
+        let stamp = match file.metadata() {
+            Ok(m) => match same_inode(e, &m) {
+                Ok(stamp) => stamp,
+                Err(why) => return Ok(Err(why)),
+            },
+            Err(err) => return Ok(Err(err.to_string())),
+        };
+        match read {
+            Ok(data) if data.len() as u64 <= size => Ok(Ok((file, Some(data), None, Some(stamp)))),
+            Ok(_) => {
+                use std::io::Seek;
+                let mut file = file;
+                match file.rewind() {
+                    Ok(()) => Ok(Ok((file, None, Some(stamp), None))),
+                    Err(err) => Ok(Err(err.to_string())),
+                }
+            }
+            Err(Error::Io { source, .. }) => Ok(Err(source.to_string())),
             Err(other) => Err(other),
         }
     }
