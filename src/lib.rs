@@ -33,7 +33,7 @@
 //! // Create a repository (cheap KDF parameters: this is an example).
 //! let storage = Arc::new(LocalStorage::create(tmp.path().join("repo"))?);
 //! let init = InitOptions { kdf: Some(KdfParams::insecure_for_tests()), ..Default::default() };
-//! let open = OpenOptions { cache_dir: Some(tmp.path().join("cache")) };
+//! let open = OpenOptions { cache_dir: Some(tmp.path().join("cache")), ..Default::default() };
 //! let repo = Repository::init(storage.clone(), b"secret", init, open.clone())?;
 //! drop(repo);
 //!

@@ -21,7 +21,7 @@
 //! # fn main() -> cairn::Result<()> {
 //! let tmp = tempfile::tempdir().unwrap();
 //! let init = InitOptions { kdf: Some(cairn::crypto::KdfParams::insecure_for_tests()), ..Default::default() };
-//! let open = OpenOptions { cache_dir: Some(tmp.path().join("cache")) };
+//! let open = OpenOptions { cache_dir: Some(tmp.path().join("cache")), ..Default::default() };
 //! let repo = Repository::init(Arc::new(MemoryStorage::new()), b"secret", init, open)?;
 //!
 //! // Three backups on one day, one the day before.
