@@ -29,6 +29,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import compare_report  # noqa: E402  (the deterministic ~1% change)
+from bucket_bench import drop_caches  # noqa: E402
 
 PASSWORD = "cairn-wan-bench-password"  # throwaway, only for these bench repositories
 # R2 prices (USD per million requests, 2026): class A writes and lists, class B reads.
@@ -45,12 +46,6 @@ TITLES = {
 
 def say(msg):
     print(f"[wan {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def drop_caches():
-    subprocess.run(["sync"], check=True)
-    with open("/proc/sys/vm/drop_caches", "w") as f:
-        f.write("3\n")
 
 
 def reread(paths):
