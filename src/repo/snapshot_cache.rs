@@ -22,7 +22,6 @@
 //! them: taking either drops it ([`Repository::drop_prefetched_listing`]).
 
 use std::collections::HashSet;
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -32,7 +31,7 @@ use crate::format::layout;
 use crate::ids::{content_hash, SnapshotId};
 #[cfg(doc)]
 use crate::repo::OpenOptions;
-use crate::repo::Repository;
+use crate::repo::{tree_cache, Repository};
 use crate::storage::{ObjectInfo, Storage, StorageResult};
 
 /// While alive, reads bypass every local copy ([`Repository::read_storage_only`]).
@@ -113,14 +112,9 @@ impl Repository {
         let Some(dir) = self.snapshot_cache_dir() else {
             return;
         };
-        let write = || -> std::io::Result<()> {
-            std::fs::create_dir_all(&dir)?;
-            let mut tmp = tempfile::NamedTempFile::new_in(&dir)?;
-            tmp.write_all(sealed)?;
-            tmp.persist(dir.join(id.to_hex()))?;
-            Ok(())
-        };
-        if let Err(e) = write() {
+        let written = std::fs::create_dir_all(&dir)
+            .and_then(|()| tree_cache::write_file(&dir.join(id.to_hex()), sealed));
+        if let Err(e) = written {
             tracing::debug!("cannot keep a local copy of snapshot {id}: {e}");
         }
     }
@@ -137,16 +131,11 @@ impl Repository {
         for entry in entries.flatten() {
             let name = entry.file_name();
             let name = name.to_string_lossy();
-            // Dot files are copies being written, unless a killed process
-            // left them long ago.
-            let stale = || {
-                entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| {
-                    t.elapsed()
-                        .is_ok_and(|age| age > std::time::Duration::from_secs(3600))
-                })
-            };
-            let drop = match name.starts_with('.') {
-                true => stale(),
+            // Files being written stay, unless a killed process left them.
+            let drop = match tree_cache::is_temp(&name) {
+                true => entry
+                    .metadata()
+                    .is_ok_and(|m| tree_cache::is_stale_temp(&m)),
                 false => !listed.contains(name.as_ref()),
             };
             if drop {

@@ -74,18 +74,9 @@ impl TreeCache {
 
     /// Keeps a block read from the repository, then trims to the bound.
     pub fn put(&self, pack: &PackId, start: u64, bytes: &[u8]) {
-        let tmp = self.dir.join(format!(
-            ".tmp-{}-{:016x}",
-            std::process::id(),
-            rand::random::<u64>()
-        ));
-        if std::fs::write(&tmp, bytes).is_err()
-            || std::fs::rename(&tmp, self.path(pack, start)).is_err()
-        {
-            let _ = std::fs::remove_file(&tmp);
-            return;
+        if write_file(&self.path(pack, start), bytes).is_ok() {
+            self.trim();
         }
-        self.trim();
     }
 
     /// Drops a block found damaged.
@@ -104,7 +95,7 @@ impl TreeCache {
         for e in entries.flatten() {
             let Ok(meta) = e.metadata() else { continue };
             let age = meta.modified().unwrap_or(now);
-            if e.file_name().to_string_lossy().starts_with(".tmp-") {
+            if is_temp(&e.file_name().to_string_lossy()) {
                 if now.duration_since(age).unwrap_or_default() > STALE_TEMP {
                     let _ = std::fs::remove_file(e.path());
                 }
@@ -126,6 +117,34 @@ impl TreeCache {
             }
         }
     }
+}
+
+/// Writes a file of a local cache under a temporary name in its directory
+/// and renames it into place, so processes sharing the cache never see half
+/// a file. The temporary file is removed on failure.
+pub(super) fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".tmp-{}-{:016x}",
+        std::process::id(),
+        rand::random::<u64>()
+    ));
+    let written = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
+/// Whether a cache directory's entry is a file [`write_file`] is writing.
+pub(super) fn is_temp(name: &str) -> bool {
+    name.starts_with(".tmp-")
+}
+
+/// Whether an entry that [`is_temp`] was left by a process that died.
+pub(super) fn is_stale_temp(meta: &std::fs::Metadata) -> bool {
+    meta.modified()
+        .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > STALE_TEMP))
 }
 
 #[cfg(test)]
