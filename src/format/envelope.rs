@@ -137,7 +137,10 @@ fn body_into(buf: &mut Vec<u8>, prefix: usize, plaintext: &[u8], level: Option<i
     buf.clear();
     buf.reserve(prefix + 1 + bound + TAG_LEN);
     buf.resize(prefix, 0);
-    let compressed = level.is_some_and(|level| compress_into(buf, plaintext, level));
+    // Data that looks random is not tried: zstd would fail on it slowly.
+    let compressed = level.is_some_and(|level| {
+        !super::sample::looks_incompressible(plaintext) && compress_into(buf, plaintext, level)
+    });
     if !compressed {
         buf.truncate(prefix);
         buf.push(FLAG_STORED);

@@ -18,6 +18,7 @@ pub mod marker;
 pub mod object;
 pub mod pack;
 pub mod policy;
+mod sample;
 pub mod snapshot;
 pub mod tree;
 
