@@ -23,11 +23,13 @@ mod hooks;
 use hooks::Hooks;
 
 pub fn run(g: &Global, a: BackupArgs) -> Result<i32> {
-    let repo = open::open_for_backup(g)?;
-    let opts = backup_options(g, &repo, &a)?;
     let bucket_location = bucket::location(&a)?;
+    let (repo, listed) = open_listing(g, &a, bucket_location.as_deref());
+    let repo = repo?;
+    let opts = backup_options(g, &repo, &a)?;
+    let listed = listed.transpose()?;
     if let (Some(loc), true) = (&bucket_location, a.dry_run) {
-        return bucket::dry_run(g, &a, loc, &repo, &opts);
+        return bucket::dry_run(g, &a, loc, &repo, (&opts, listed));
     }
     let mut source = None;
     let out = Arc::new(Output::new(g).list_files(g, a.dry_run));
@@ -37,7 +39,7 @@ pub fn run(g: &Global, a: BackupArgs) -> Result<i32> {
     let mut hooks = Hooks::new(g, &a);
     let taken = match hooks.before(&*out) {
         Ok(()) => match &bucket_location {
-            Some(loc) => bucket::take((g, &a), loc, &repo, &opts, &out, &mut source),
+            Some(loc) => bucket::take((g, &a), loc, &repo, &opts, (&out, listed), &mut source),
             None => take(g, &a, &repo, &opts, &out),
         },
         Err(e) => Err(e),
@@ -75,6 +77,23 @@ pub fn run(g: &Global, a: BackupArgs) -> Result<i32> {
         return Ok(exit::INCOMPLETE);
     }
     Ok(exit::OK)
+}
+
+/// Opens the repository and, for a bucket with no before-hook, lists the
+/// bucket meanwhile. The repository's error comes first: it is what a user
+/// fixes first, and a bucket listed for nothing costs only its LISTs.
+fn open_listing(
+    g: &Global,
+    a: &BackupArgs,
+    bucket: Option<&str>,
+) -> (Result<Repository>, Option<Result<bucket::Listed>>) {
+    let early = bucket.filter(|_| a.hook_before.is_none());
+    std::thread::scope(|s| {
+        let listing = early.map(|loc| s.spawn(move || bucket::list(loc, a)));
+        let repo = open::open_for_backup(g);
+        let listed = listing.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        (repo, listed)
+    })
 }
 
 fn backup_options(g: &Global, repo: &Repository, a: &BackupArgs) -> Result<BackupOptions> {

@@ -6,6 +6,7 @@ mod backend;
 mod backup_vanished;
 mod bucket_backup;
 mod bucket_faults;
+mod bucket_hooks;
 mod bucket_restore;
 mod bucket_restore_rt;
 mod bucket_serve;
