@@ -20,8 +20,11 @@ use crate::restore::write::WINDOW_CHUNKS;
 use crate::restore::{dry, plan_batches, verify, Limit, Plan, RestoreOptions, RestoreReport};
 
 /// Files (and other entries) in one batch: about 250 bytes each while it
-/// runs, so a batch costs a few MiB however large the snapshot.
-const BATCH_ENTRIES: usize = 16_384;
+/// runs, so a batch costs about 16 MiB however large the snapshot. Not
+/// fewer: a batch's packs are written one per task, and 16,384 small files
+/// fill only about 4 packs, too few to keep the pool busy (a restore of
+/// 100,000 files took 1.6× as long as with 65,536, benches/MILLION-RESULTS.md).
+const BATCH_ENTRIES: usize = 65_536;
 
 /// The batch limit: [`BATCH_ENTRIES`] entries and one write window of
 /// chunks, or `CAIRN_TEST_RESTORE_BATCH` entries (tests).
