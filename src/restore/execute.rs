@@ -9,13 +9,13 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::format::tree::{Node, NodeKind};
+use crate::format::tree::{Meta, Node, NodeKind};
 use crate::progress::Progress;
 use crate::repo::Repository;
 use crate::restore::fsmeta::{self, Via};
 use crate::restore::prepare::{prepare_files, settle_replaced};
 use crate::restore::write::{write_content, FileError};
-use crate::restore::{Plan, RestoreOptions};
+use crate::restore::{LinkOf, Plan, RestoreOptions};
 
 /// What to do with a file that already exists in the target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -75,7 +75,8 @@ pub struct DiskFull {
     pub message: String,
 }
 
-/// Runs the plan.
+/// Runs the plan: a whole one, as in-place restores and tests make. A
+/// directory restore runs its plan a batch at a time (`restore::batches`).
 pub fn execute(
     repo: &Repository,
     plan: &Plan,
@@ -92,27 +93,78 @@ pub fn execute(
         crate::restore::dry::dry_run(repo, plan, opts, &mut report)?;
         return Ok(report);
     }
-    // Reading packs waits on storage and writing files on the disk, so more
-    // tasks than cores keep both busy.
-    let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.threads.unwrap_or((2 * cpus).max(4)))
-        .build()
-        .map_err(|e| Error::Internal(format!("thread pool: {e}")))?;
-    pool.install(|| run(repo, plan, opts, progress, &mut report))?;
+    let fresh = is_fresh(&opts.target);
+    let interrupted =
+        pool(opts)?.install(|| run(repo, plan, opts, fresh, progress, &mut report))?;
+    apply_dir_meta(&opts.target, &plan.dirs, &mut report);
     progress.finish();
+    if let Some(incomplete) = interrupted {
+        let total = Some(plan.files.len());
+        return Err(stopped(&report, total, &opts.target, incomplete));
+    }
     Ok(report)
 }
 
-fn run(
+/// Is the target empty (or not there yet)? Then nothing can be in the way
+/// and no file needs checking before it is written.
+pub(super) fn is_fresh(target: &Path) -> bool {
+    std::fs::read_dir(target).map_or(true, |mut d| d.next().is_none())
+}
+
+/// The pool the content is written with. Reading packs waits on storage
+/// and writing files on the disk, so more tasks than cores keep both busy.
+pub(super) fn pool(opts: &RestoreOptions) -> Result<rayon::ThreadPool> {
+    let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.threads.unwrap_or((2 * cpus).max(4)))
+        .build()
+        .map_err(|e| Error::Internal(format!("thread pool: {e}")))
+}
+
+/// The error of a restore a stop request ended: how far it got (`total`:
+/// how many files it was to restore, when known).
+pub(super) fn stopped(
+    report: &RestoreReport,
+    total: Option<usize>,
+    target: &Path,
+    incomplete: usize,
+) -> Error {
+    let done = report.files_restored;
+    let what = match total {
+        Some(total) => format!("{done} of {total} files restored to {}", target.display()),
+        None => format!("{done} files restored to {}", target.display()),
+    };
+    Error::Interrupted(format!(
+        "{what}; {incomplete} were not{}: restore again with `--overwrite if-changed` to finish",
+        if total.is_some() {
+            ""
+        } else {
+            ", nor the rest of the snapshot"
+        }
+    ))
+}
+
+/// Applies the directories' metadata, deepest first (their order is
+/// parents first), so nothing written afterwards disturbs their mtimes.
+pub(super) fn apply_dir_meta(target: &Path, dirs: &[(PathBuf, Meta)], report: &mut RestoreReport) {
+    for (rel, meta) in dirs.iter().rev() {
+        report
+            .warnings
+            .extend(fsmeta::apply(&target.join(rel), meta, Via::Descriptor));
+    }
+}
+
+/// Runs one plan or batch, all but the directories' metadata; returns how
+/// many files a stop request left unwritten, if it came.
+pub(super) fn run(
     repo: &Repository,
     plan: &Plan,
     opts: &RestoreOptions,
+    fresh: bool,
     progress: &dyn Progress,
     report: &mut RestoreReport,
-) -> Result<()> {
+) -> Result<Option<usize>> {
     let target = &opts.target;
-    let fresh = std::fs::read_dir(target).map_or(true, |mut d| d.next().is_none());
     std::fs::create_dir_all(target).map_err(|e| Error::file("restore target", target, e))?;
     for (rel, _) in &plan.dirs {
         make_dir(&target.join(rel), opts.overwrite)?;
@@ -154,6 +206,21 @@ fn run(
     let asides = asides.into_inner().unwrap_or_else(|p| p.into_inner());
     settle_replaced(plan, target, asides, report);
     crate::restore::database::finish(plan, target, report);
+    finish_entries(plan, opts, &skip_meta, report);
+    report.files_restored =
+        (plan.files.len() - report.not_written.len()) as u64 - report.files_unchanged;
+    Ok(interrupted.map(|i| i.len()))
+}
+
+/// Creates the symlinks and special files, then applies the metadata of
+/// files and those, in parallel (`skip_meta`: files that already have it).
+fn finish_entries(
+    plan: &Plan,
+    opts: &RestoreOptions,
+    skip_meta: &[bool],
+    report: &mut RestoreReport,
+) {
+    let target = &opts.target;
     let mut made = vec![false; plan.others.len()];
     for (n, (rel, node)) in plan.others.iter().enumerate() {
         match make_other(&target.join(rel), node, opts.overwrite) {
@@ -166,8 +233,6 @@ fn run(
             Err(e) => report.errors.push((rel.clone(), e.to_string())),
         }
     }
-    // Metadata last: files and others in parallel, then directories deepest
-    // first so nothing written afterwards disturbs their mtimes.
     let not_written = &report.not_written;
     let warnings: Vec<String> = plan
         .files
@@ -188,24 +253,6 @@ fn run(
                 .extend(fsmeta::apply(&target.join(rel), &node.meta, how));
         }
     }
-    for (rel, meta) in plan.dirs.iter().rev() {
-        report
-            .warnings
-            .extend(fsmeta::apply(&target.join(rel), meta, Via::Descriptor));
-    }
-    report.files_restored =
-        (plan.files.len() - report.not_written.len()) as u64 - report.files_unchanged;
-    if let Some(incomplete) = interrupted {
-        return Err(Error::Interrupted(format!(
-            "{} of {} files restored to {}; {} were not: restore again with \
-             `--overwrite if-changed` to finish",
-            report.files_restored,
-            plan.files.len(),
-            target.display(),
-            incomplete.len()
-        )));
-    }
-    Ok(())
 }
 
 impl RestoreReport {
@@ -236,18 +283,22 @@ impl RestoreReport {
 fn link_files(plan: &Plan, target: &Path, links: &[usize], report: &mut RestoreReport) {
     for &i in links {
         let f = &plan.files[i];
-        let Some(first) = f.link_of else { continue };
-        if report.not_written.contains(&first) {
-            report.fail(
-                i,
-                &f.path,
-                "its hard-linked first name was not restored",
-                false,
-            );
-            continue;
-        }
+        let first = match &f.link_of {
+            None => continue,
+            Some(LinkOf::Restored(path)) => path,
+            Some(LinkOf::Planned(first)) if report.not_written.contains(first) => {
+                report.fail(
+                    i,
+                    &f.path,
+                    "its hard-linked first name was not restored",
+                    false,
+                );
+                continue;
+            }
+            Some(LinkOf::Planned(first)) => &plan.files[*first].path,
+        };
         let dest = target.join(&f.path);
-        if let Err(e) = std::fs::hard_link(target.join(&plan.files[first].path), &dest) {
+        if let Err(e) = std::fs::hard_link(target.join(first), &dest) {
             report.fail(i, &f.path, &format!("hard link: {e}"), false);
         }
     }

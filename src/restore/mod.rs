@@ -12,6 +12,7 @@
 //! below the target, and files are opened with `O_NOFOLLOW` and directories
 //! checked not to be symlinks, so nothing is written outside the target.
 
+mod batches;
 pub mod bucket;
 mod database;
 mod dry;
@@ -19,12 +20,13 @@ mod execute;
 mod fsmeta;
 pub mod inplace;
 mod plan;
+mod planner;
 mod prepare;
 mod verify;
 mod write;
 
 pub use execute::{execute, DiskFull, Overwrite, RestoreReport};
-pub use plan::{plan, Plan, PlannedFile, Selection};
+pub use plan::{plan, plan_batches, Limit, LinkOf, Plan, PlannedFile, Selection};
 
 use std::path::PathBuf;
 
@@ -60,21 +62,15 @@ impl RestoreOptions {
     }
 }
 
-/// Restores the tree `root` (a snapshot's `tree`) as `opts` says.
+/// Restores the tree `root` (a snapshot's `tree`) as `opts` says, planned
+/// and executed a batch at a time so memory does not grow with the number
+/// of files (`CAIRN_TEST_RESTORE_BATCH`, a number of files, sets a smaller
+/// batch for tests).
 pub fn restore(
     repo: &Repository,
     root: TreeId,
     opts: &RestoreOptions,
     progress: &dyn Progress,
 ) -> Result<RestoreReport> {
-    let plan = plan(repo, root, &opts.selection)?;
-    let mut report = execute(repo, &plan, opts, progress)?;
-    for (path, why) in &plan.refused {
-        report.errors.push((path.clone(), why.clone()));
-    }
-    if opts.verify && !opts.dry_run {
-        report.verify_failures = verify::verify(repo, &plan, &opts.target, &report.not_written)?;
-        report.verified = true;
-    }
-    Ok(report)
+    batches::restore(repo, root, opts, progress, batches::limit())
 }

@@ -1,8 +1,14 @@
 //! Restore planning: walk the snapshot's trees, apply the selection, and
 //! list what to create where. Nothing touches the target here, so a plan
 //! gives dry runs and progress totals for free.
+//!
+//! A restore of millions of files does not hold one plan of every file: the
+//! walk hands the plan over in batches of at most [`Limit`] files and
+//! chunks ([`plan_batches`]), each executed before the walk goes on, so
+//! memory is bounded by a batch and the directories (one entry each, for
+//! their metadata at the end), not by the number of files. What must cross
+//! batches is small: the first name of each hard-linked inode.
 
-use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -11,9 +17,10 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use crate::error::{Error, Result};
 use crate::format::object::{self, ObjectMeta};
-use crate::format::tree::{is_safe_name, Meta, Node, NodeKind, Timestamp, Tree};
+use crate::format::tree::{Meta, Node, NodeKind, Timestamp, Tree};
 use crate::ids::{ChunkId, TreeId};
 use crate::repo::Repository;
+use crate::restore::planner::{Execute, Planner};
 
 /// Which part of a snapshot to restore.
 #[derive(Debug, Clone, Default)]
@@ -39,7 +46,7 @@ pub struct Selection {
 
 impl Selection {
     /// Does a non-directory node's modification time pass the time window?
-    fn in_window(&self, mtime: Timestamp) -> bool {
+    pub(super) fn in_window(&self, mtime: Timestamp) -> bool {
         self.newer_than.is_none_or(|t| mtime >= t) && self.older_than.is_none_or(|t| mtime < t)
     }
 }
@@ -52,11 +59,38 @@ pub struct PlannedFile {
     pub size: u64,
     pub content: Vec<ChunkId>,
     pub meta: Meta,
-    /// Index of an earlier planned file this one is a hard link of.
-    pub link_of: Option<usize>,
+    /// The first name of the inode this file is a hard link of.
+    pub link_of: Option<LinkOf>,
     /// A database snapshot (`Sqlite` node): after writing, stale `-wal`/`-shm`
     /// companions are removed and the result is checked.
     pub database: bool,
+}
+
+/// Where a hard link's first name is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkOf {
+    /// An earlier file of the same plan (its index in `files`).
+    Planned(usize),
+    /// A file an earlier batch restored (its path relative to the target).
+    Restored(PathBuf),
+}
+
+/// How much one batch of a plan may hold: a batch ends after the entry
+/// that reaches either bound (a file is never split, so a file of more
+/// chunks than `chunks` is a batch of its own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    /// Files, symlinks and other non-directories.
+    pub entries: usize,
+    pub chunks: usize,
+}
+
+impl Limit {
+    /// No bound: the whole plan at once.
+    pub const NONE: Limit = Limit {
+        entries: usize::MAX,
+        chunks: usize::MAX,
+    };
 }
 
 /// Everything a restore will create, in creation order.
@@ -75,10 +109,10 @@ pub struct Plan {
     pub refused: Vec<(PathBuf, String)>,
 }
 
-struct Matcher {
-    include: Option<GlobSet>,
-    exclude: Option<GlobSet>,
-    sel: Selection,
+pub(super) struct Matcher {
+    pub(super) include: Option<GlobSet>,
+    pub(super) exclude: Option<GlobSet>,
+    pub(super) sel: Selection,
 }
 
 fn globset(patterns: &[String], keys_relative: bool) -> Result<Option<GlobSet>> {
@@ -116,41 +150,47 @@ pub(crate) fn plan_for(
     sel: &Selection,
     paths: bool,
 ) -> Result<Plan> {
+    let mut whole = None;
+    walk(repo, root, sel, paths, Limit::NONE, &mut |p, _| {
+        whole = Some(p);
+        Ok(Vec::new())
+    })?;
+    Ok(whole.unwrap_or_default())
+}
+
+/// Plans restoring `root` with `sel` into a directory a batch at a time,
+/// in tree order: `execute` gets each batch and whether it is the last
+/// (which may be empty), and
+/// runs it before the walk goes on, returning the indexes of the batch's
+/// files it did not restore. A later hard link to a file it restored links
+/// to it ([`LinkOf::Restored`]); one to a file it did not gets its own copy.
+/// Directories are in the batch that reaches them, parents first.
+pub fn plan_batches(
+    repo: &Repository,
+    root: TreeId,
+    sel: &Selection,
+    limit: Limit,
+    execute: &mut dyn FnMut(Plan, bool) -> Result<Vec<usize>>,
+) -> Result<()> {
+    walk(repo, root, sel, true, limit, execute)
+}
+
+fn walk(
+    repo: &Repository,
+    root: TreeId,
+    sel: &Selection,
+    paths: bool,
+    limit: Limit,
+    execute: Execute,
+) -> Result<()> {
     let m = Matcher {
         include: globset(&sel.include, sel.keys_relative)?,
         exclude: globset(&sel.exclude, sel.keys_relative)?,
         sel: sel.clone(),
     };
-    let mut p = Planner {
-        repo,
-        m,
-        plan: Plan::default(),
-        links: HashMap::new(),
-        paths,
-    };
-    let tree = repo.load_tree(&root)?;
-    match &sel.sub_path {
-        None => {
-            repo.prefetch_below(&[root], &mut Default::default());
-            p.dir(&tree, Path::new("/"), Path::new(""), false)?;
-        }
-        Some(sub) => {
-            let (node, snap_path) = find(repo, tree, sub)?;
-            match &node.kind {
-                NodeKind::Dir { subtree } => {
-                    repo.prefetch_below(&[*subtree], &mut Default::default());
-                    let t = repo.load_tree(subtree)?;
-                    p.dir(&t, &snap_path, Path::new(""), false)?;
-                }
-                _ => {
-                    let single = Tree { nodes: vec![node] };
-                    let parent = snap_path.parent().unwrap_or(Path::new("/")).to_path_buf();
-                    p.dir(&single, &parent, Path::new(""), false)?;
-                }
-            }
-        }
-    }
-    Ok(p.plan)
+    let mut p = Planner::new(repo, m, paths, limit, execute);
+    p.walk(root, sel)?;
+    p.hand_over(true)
 }
 
 /// Follows a `/`-separated path from the root tree.
@@ -182,7 +222,7 @@ pub(super) fn find(repo: &Repository, mut tree: Tree, sub: &str) -> Result<(Node
 }
 
 /// Why a bucket object's key cannot be restored as a path, if it cannot.
-fn unsafe_key(snap_path: &Path, node: &Node) -> Option<String> {
+pub(super) fn unsafe_key(snap_path: &Path, node: &Node) -> Option<String> {
     if !object::is_object(node) {
         return None;
     }
@@ -196,103 +236,4 @@ fn unsafe_key(snap_path: &Path, node: &Node) -> Option<String> {
             "object key {key:?} has an empty, `.` or `..` segment: it is no path below the target"
         )
     })
-}
-
-struct Planner<'r> {
-    repo: &'r Repository,
-    m: Matcher,
-    plan: Plan,
-    links: HashMap<(u64, u64), usize>,
-    /// Restoring to paths: refuse objects whose keys are no path.
-    paths: bool,
-}
-
-impl Planner<'_> {
-    /// Plans the children of one directory. `included` is true when an
-    /// ancestor already matched an include pattern. Returns whether anything
-    /// below was selected.
-    fn dir(
-        &mut self,
-        tree: &Tree,
-        snap_dir: &Path,
-        rel_dir: &Path,
-        included: bool,
-    ) -> Result<bool> {
-        let mut any = false;
-        for node in &tree.nodes {
-            // Tree::decode already refuses these; check again where it matters.
-            if !is_safe_name(&node.name) {
-                return Err(Error::corrupt("tree", "unsafe node name"));
-            }
-            let name = OsStr::from_bytes(&node.name);
-            let snap_path = snap_dir.join(name);
-            let rel = rel_dir.join(name);
-            if self
-                .m
-                .exclude
-                .as_ref()
-                .is_some_and(|g| g.is_match(&snap_path))
-            {
-                continue;
-            }
-            let here = included
-                || self
-                    .m
-                    .include
-                    .as_ref()
-                    .is_none_or(|g| g.is_match(&snap_path));
-            match &node.kind {
-                NodeKind::Dir { subtree } => {
-                    let at = self.plan.dirs.len();
-                    self.plan.dirs.push((rel.clone(), node.meta.clone()));
-                    let sub = self.repo.load_tree(subtree)?;
-                    let below = self.dir(&sub, &snap_path, &rel, here)?;
-                    if here || below {
-                        any = true;
-                    } else {
-                        // Nothing selected inside: do not create it.
-                        self.plan.dirs.truncate(at);
-                    }
-                }
-                _ if !here || !self.m.sel.in_window(node.meta.mtime) => {}
-                NodeKind::File { .. } if self.paths && unsafe_key(&snap_path, node).is_some() => {
-                    let why = unsafe_key(&snap_path, node).unwrap_or_default();
-                    self.plan.refused.push((rel, why));
-                }
-                NodeKind::File { size, content } | NodeKind::Sqlite { size, content, .. } => {
-                    any = true;
-                    let key = (node.meta.device, node.meta.inode);
-                    // Same inode is not enough: the names were read at
-                    // different moments, so link only identical content.
-                    let link_of = if node.meta.links > 1 {
-                        self.links.get(&key).copied().filter(|&first| {
-                            let f = &self.plan.files[first];
-                            f.size == *size && f.content == *content
-                        })
-                    } else {
-                        None
-                    };
-                    if node.meta.links > 1 && link_of.is_none() {
-                        self.links.insert(key, self.plan.files.len());
-                    }
-                    if link_of.is_none() {
-                        self.plan.total_bytes += size;
-                    }
-                    self.plan.files.push(PlannedFile {
-                        path: rel,
-                        size: *size,
-                        content: content.clone(),
-                        meta: node.meta.clone(),
-                        link_of,
-                        database: matches!(node.kind, NodeKind::Sqlite { .. }),
-                    });
-                }
-                _ => {
-                    any = true;
-                    self.plan.others.push((rel, node.clone()));
-                }
-            }
-        }
-        Ok(any)
-    }
 }

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::repo::Repository;
 use crate::restore::execute::{Overwrite, RestoreReport};
 use crate::restore::verify::file_matches;
-use crate::restore::{Plan, PlannedFile, RestoreOptions};
+use crate::restore::{LinkOf, Plan, PlannedFile, RestoreOptions};
 
 /// What to do with one planned file.
 enum Prepared {
@@ -72,8 +72,13 @@ pub(super) fn prepare_files(
         record(&mut set, report, plan, i, outcome);
     }
     for (i, f) in plan.files.iter().enumerate() {
-        let Some(first) = f.link_of else { continue };
-        let outcome = prepare_one(repo, (i, f), opts, fresh, restored[first], asides);
+        let as_link = match &f.link_of {
+            None => continue,
+            Some(LinkOf::Planned(first)) => restored[*first],
+            // An earlier batch restored it.
+            Some(LinkOf::Restored(_)) => true,
+        };
+        let outcome = prepare_one(repo, (i, f), opts, fresh, as_link, asides);
         record(&mut set, report, plan, i, outcome);
     }
     set

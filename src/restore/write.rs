@@ -32,7 +32,7 @@ type Group = (BlobKind, HashMap<BlobId, (PackRead, Vec<Target>)>);
 /// at a time instead of holding a map of every chunk. Files come in tree
 /// order, which is about the order their chunks were packed in, so few
 /// packs span two windows (and such a pack is read once per window).
-const WINDOW_CHUNKS: usize = 65_536;
+pub(super) const WINDOW_CHUNKS: usize = 65_536;
 
 /// Groups the chunks of the files to write by pack and writes them, one
 /// pack per task, a window of files at a time. The first write that finds the disk full stops the

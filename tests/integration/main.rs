@@ -54,6 +54,7 @@ mod put_only_dedup;
 mod readme_facts;
 mod repair;
 mod repo_proxy;
+mod restore_batches;
 mod roundtrip;
 mod selection;
 mod serve_api;
