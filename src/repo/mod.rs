@@ -33,9 +33,13 @@ pub mod tree_cache;
 mod tree_fetch;
 #[cfg(test)]
 mod tree_fetch_tests;
+mod tree_verify;
+#[cfg(test)]
+mod tree_verify_tests;
 mod writer;
 
 pub use cache::{BlobLocation, IndexCache};
+pub(crate) use fan_out::fetch_all;
 pub use keyring::{KeyInfo, NewKey};
 pub use prune_cache::{PackUsage, UnindexedPack};
 pub use reader::PackRead;
