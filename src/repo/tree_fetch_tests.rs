@@ -241,7 +241,11 @@ fn check_reads_trees_from_the_repository_not_the_cache() {
 
 /// The per-repository directory below a cache root (there is one).
 pub(super) fn hex_dir(cache: &Path) -> std::path::PathBuf {
-    let by_id = std::fs::read_dir(cache).unwrap().next().unwrap().unwrap();
+    let by_id = std::fs::read_dir(cache)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .find(|e| e.file_name() != "last-key")
+        .unwrap();
     let by_place = std::fs::read_dir(by_id.path())
         .unwrap()
         .next()
