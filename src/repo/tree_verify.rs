@@ -22,6 +22,10 @@ use crate::ids::{BlobId, PackId, TreeId};
 use crate::repo::tree_blocks::{self, KEPT};
 use crate::repo::{fan_out, Repository};
 
+/// A tree to load: where its first block lies (to sort by), its id, and
+/// the blocks of its pack it needs.
+type Placed = ((PackId, u64), TreeId, Vec<(u64, u64)>);
+
 /// Blocks read ahead at once: 8 MiB of memory at most.
 pub(super) const WINDOW: usize = KEPT / 2;
 
@@ -35,7 +39,7 @@ impl Repository {
         ids: &[TreeId],
         mut f: impl FnMut(TreeId, Result<Tree>) -> Result<()>,
     ) -> Result<()> {
-        let mut placed: Vec<((PackId, u64), TreeId, Vec<(u64, u64)>)> = Vec::new();
+        let mut placed: Vec<Placed> = Vec::new();
         for id in ids {
             let blocks = match self.locate(BlobKind::Tree, &BlobId::from(*id))? {
                 Some(loc) => {
