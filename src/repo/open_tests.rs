@@ -11,7 +11,10 @@ use bytes::Bytes;
 
 use crate::crypto::KdfParams;
 use crate::error::Error;
-use crate::format::layout::KEYS_PREFIX;
+use crate::format::index::BlobKind;
+use crate::format::layout::{INDEX_PREFIX, KEYS_PREFIX};
+use crate::ids::BlobId;
+use crate::repo::BlobWriter;
 use crate::repo::{InitOptions, NewKey, OpenOptions, Repository};
 use crate::storage::memory::MemoryStorage;
 use crate::storage::{ObjectInfo, Storage, StorageResult};
@@ -27,6 +30,9 @@ struct Slow {
     /// Whether the held key listing saw a key file read start.
     overlapped: Mutex<Option<bool>>,
     lingering: Mutex<HashMap<String, Vec<u8>>>,
+    /// An object the next listing of `index/` leaves out, as a listing
+    /// taken just before another process stored it would.
+    unlisted_once: Mutex<Option<String>>,
 }
 
 impl Storage for Slow {
@@ -67,7 +73,13 @@ impl Storage for Slow {
             }
             *self.overlapped.lock().unwrap() = Some(*started);
         }
-        self.inner.list(prefix)
+        let mut listed = self.inner.list(prefix)?;
+        if prefix == INDEX_PREFIX {
+            if let Some(hidden) = self.unlisted_once.lock().unwrap().take() {
+                listed.retain(|o| o.key != hidden);
+            }
+        }
+        Ok(listed)
     }
     fn delete(&self, key: &str) -> StorageResult<()> {
         if let Ok(bytes) = self.inner.get(key) {
@@ -143,4 +155,29 @@ fn a_removed_key_does_not_open_from_a_copy_that_outlived_it() {
     // The second key opens, remembered or not.
     open(&storage, dir.path(), b"second").unwrap();
     open(&storage, dir.path(), b"second").unwrap();
+}
+
+#[test]
+fn an_index_listing_older_than_the_cache_is_not_trusted_to_drop_files() {
+    let (storage, dir) = setup();
+    // Another process sharing the cache stores an index file...
+    let writer = open(&storage, dir.path(), b"first").unwrap();
+    let id = BlobId(writer.keys().blob_id(b"data"));
+    let w = BlobWriter::new(&writer);
+    w.add_if_new(BlobKind::Data, id, b"data").unwrap();
+    w.finish().unwrap();
+    let written = storage.inner.list(INDEX_PREFIX).unwrap();
+    assert_eq!(written.len(), 1);
+    let known = writer.cache().known_index_files().unwrap();
+    assert_eq!(known.len(), 1, "the writer recorded its index file");
+    // ...after this open's early listing was taken: the file is known to
+    // the cache but missing from that listing, which must not drop it.
+    *storage.unlisted_once.lock().unwrap() = Some(written[0].key.clone());
+    let repo = open(&storage, dir.path(), b"first").unwrap();
+    assert!(
+        storage.unlisted_once.lock().unwrap().is_none(),
+        "listed early"
+    );
+    assert!(repo.locate(BlobKind::Data, &id).unwrap().is_some());
+    assert_eq!(repo.cache().known_index_files().unwrap(), known);
 }
