@@ -14,14 +14,7 @@ use crate::repo::Repository;
 impl Repository {
     /// The ids of every index file stored, sorted.
     pub fn index_ids(&self) -> Result<Vec<IndexId>> {
-        let mut ids: Vec<IndexId> = self
-            .storage
-            .list(layout::INDEX_PREFIX)?
-            .iter()
-            .filter_map(|o| layout::parse_id(&o.key))
-            .collect();
-        ids.sort();
-        Ok(ids)
+        Ok(ids_of(&self.storage.list(layout::INDEX_PREFIX)?))
     }
 
     /// Reads, checks and decodes one index file.
@@ -64,4 +57,14 @@ impl Repository {
         self.cache().add_index_file(&id, &file)?;
         Ok(id)
     }
+}
+
+/// The index file ids in a listing of `index/`, sorted.
+pub(super) fn ids_of(listed: &[crate::storage::ObjectInfo]) -> Vec<IndexId> {
+    let mut ids: Vec<IndexId> = listed
+        .iter()
+        .filter_map(|o| layout::parse_id(&o.key))
+        .collect();
+    ids.sort();
+    ids
 }

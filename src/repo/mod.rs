@@ -13,6 +13,9 @@ pub mod lock;
 pub mod lock_rules;
 pub mod marker;
 pub mod object_lock;
+mod open;
+#[cfg(test)]
+mod open_tests;
 mod prune_cache;
 mod put_only;
 #[cfg(test)]
@@ -33,9 +36,13 @@ pub mod tree_cache;
 mod tree_fetch;
 #[cfg(test)]
 mod tree_fetch_tests;
+mod tree_verify;
+#[cfg(test)]
+mod tree_verify_tests;
 mod writer;
 
 pub use cache::{BlobLocation, IndexCache};
+pub(crate) use fan_out::fetch_all;
 pub use keyring::{KeyInfo, NewKey};
 pub use prune_cache::{PackUsage, UnindexedPack};
 pub use reader::PackRead;
@@ -54,7 +61,7 @@ use bytes::Bytes;
 use crate::crypto::{ChunkingKeys, KdfParams, Keys, MasterKey};
 use crate::error::{Error, Result};
 use crate::format::config::{ChunkerParams, Config, RetentionLock};
-use crate::format::keyfile::{KeyFile, Unlocked};
+use crate::format::keyfile::KeyFile;
 use crate::format::{layout, FORMAT_VERSION, SHARED_CHUNKING_VERSION};
 use crate::ids::{content_hash, KeyId};
 use crate::storage::Storage;
@@ -126,6 +133,8 @@ pub struct Repository {
     storage_only: std::sync::atomic::AtomicUsize,
     /// The snapshot listing started at open, if asked for.
     prefetched: Mutex<snapshot_cache::PrefetchedListing>,
+    /// The index listing started at open, for its first sync.
+    prefetched_index: Mutex<snapshot_cache::PrefetchedListing>,
 }
 
 /// The default place for per-repository caches.
@@ -204,7 +213,7 @@ impl Repository {
                 storage.location()
             )));
         }
-        Self::assemble(storage, keys, config, key_id, &open)
+        Self::assemble(storage, keys, config, key_id, &open, None)
     }
 
     /// Opens an existing repository with a password, for any command. A
@@ -228,101 +237,13 @@ impl Repository {
         Self::open_as(storage, password, open, true)
     }
 
-    fn open_as(
-        storage: Arc<dyn Storage>,
-        password: &[u8],
-        open: OpenOptions,
-        put_only_ok: bool,
-    ) -> Result<Repository> {
-        // The config and the key list at once: a round trip, not two.
-        let (config_bytes, keys_listed) = std::thread::scope(|s| {
-            let keys = s.spawn(|| storage.list(layout::KEYS_PREFIX));
-            let config = storage.get(layout::CONFIG);
-            (config, keys.join())
-        });
-        let config_bytes = match config_bytes {
-            Ok(b) => b,
-            Err(e) if e.is_not_found() => return Err(Error::NoRepository(storage.location())),
-            Err(e) => return Err(e.into()),
-        };
-        let version = Config::peek_version(&config_bytes)?;
-        if !crate::format::is_supported(version) {
-            return Err(Error::UnsupportedVersion {
-                found: version,
-                supported: crate::format::NEWEST_VERSION,
-            });
-        }
-        let keys_listed =
-            keys_listed.map_err(|_| Error::Internal("listing the key files panicked".into()))??;
-        let mut prefetch = match open.prefetch_snapshots {
-            true => snapshot_cache::prefetch_listing(&storage),
-            false => None,
-        };
-        let mut keys_listed: Vec<(KeyId, String)> = keys_listed
-            .into_iter()
-            .filter_map(|info| Some((layout::parse_id::<KeyId>(&info.key)?, info.key)))
-            .collect();
-        keys_listed.sort_by(|a, b| a.1.cmp(&b.1));
-        let key_files = fan_out::fetch_all(&keys_listed, |(_, key)| storage.get(key));
-        let mut damaged = None;
-        // A full key wins over a put-only one the same password opens.
-        let mut put_only = None;
-        for ((key_id, _), bytes) in keys_listed.into_iter().zip(key_files) {
-            let bytes = bytes?;
-            if content_hash(&bytes) != key_id.0 {
-                damaged = Some(Error::corrupt(
-                    "key file",
-                    format!("{key_id} does not match its name"),
-                ));
-                continue;
-            }
-            let kf = match KeyFile::decode(&bytes) {
-                Ok(kf) => kf,
-                Err(e) => {
-                    damaged = Some(e);
-                    continue;
-                }
-            };
-            match kf.open_secret(password)? {
-                Some(Unlocked::Full(master)) => {
-                    let mut keys = master.derive();
-                    // A key file left by a losing concurrent init opens with the
-                    // password but not the config: try the next one.
-                    match Config::decode(&config_bytes, &keys) {
-                        Ok(config) => {
-                            if let Some(c) = &config.chunking {
-                                keys.use_chunking(c);
-                            }
-                            let repo = Self::assemble(storage, keys, config, key_id, &open)?;
-                            *repo.prefetched.lock().unwrap_or_else(|p| p.into_inner()) =
-                                prefetch.take();
-                            return Ok(repo);
-                        }
-                        Err(e) => damaged = Some(e),
-                    }
-                }
-                Some(Unlocked::PutOnly(put, config)) if put_only.is_none() => {
-                    put_only = Some((put, config, key_id));
-                }
-                _ => {}
-            }
-        }
-        match put_only {
-            Some(_) if !put_only_ok => Err(Error::PutOnlyKey("this command".into())),
-            Some((put, config, key_id)) => {
-                Self::assemble_put_only(storage, &put, config, version, key_id, &open)
-            }
-            // A damaged key file is only the answer when no key file opened.
-            None => Err(damaged.unwrap_or(Error::WrongPassword)),
-        }
-    }
-
     fn assemble(
         storage: Arc<dyn Storage>,
         keys: Keys,
         config: Config,
         key_id: KeyId,
         open: &OpenOptions,
+        index_listing: snapshot_cache::PrefetchedListing,
     ) -> Result<Repository> {
         // An Object Lock repository reached through storage that cannot set
         // retention (a proxy or bucket without it) is refused here, at open,
@@ -331,16 +252,18 @@ impl Repository {
         let storage = object_lock::wrap(storage, config.lock.as_ref());
         let root = open.cache_dir.clone().or_else(default_cache_root);
         let dir = root.map(|root| IndexCache::dir_for(&root, &config.repo_id, &storage.location()));
-        Self::assemble_in(storage, keys, config, key_id, dir)
+        Self::assemble_in(storage, keys, config, key_id, dir, index_listing)
     }
 
-    /// Opens the index cache in `dir` (in memory without one) and syncs it.
+    /// Opens the index cache in `dir` (in memory without one) and syncs it,
+    /// with the listing of `index/` started at open if there is one.
     fn assemble_in(
         storage: Arc<dyn Storage>,
         keys: Keys,
         config: Config,
         key_id: KeyId,
         dir: Option<PathBuf>,
+        index_listing: snapshot_cache::PrefetchedListing,
     ) -> Result<Repository> {
         let cache = match &dir {
             Some(dir) => {
@@ -364,6 +287,7 @@ impl Repository {
             id_lists_needed: Mutex::new(None),
             storage_only: Default::default(),
             prefetched: Mutex::new(None),
+            prefetched_index: Mutex::new(index_listing),
         };
         repo.sync_index()?;
         Ok(repo)

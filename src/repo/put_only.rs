@@ -50,7 +50,7 @@ impl Repository {
             IndexCache::dir_for(&root, &config.repo_id, &storage.location())
                 .join(format!("put-{}", &key_id.to_string()[..16]))
         });
-        Self::assemble_in(storage, keys, config, key_id, dir)
+        Self::assemble_in(storage, keys, config, key_id, dir, None)
     }
 
     /// True when the repository was opened with a put-only key.

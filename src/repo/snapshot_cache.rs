@@ -27,7 +27,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use crate::format::layout;
 use crate::ids::{content_hash, SnapshotId};
 #[cfg(doc)]
 use crate::repo::OpenOptions;
@@ -44,15 +43,19 @@ impl Drop for StorageOnly<'_> {
     }
 }
 
-/// A listing of `snapshots/` under way since before the key was derived.
+/// A listing of `snapshots/` (or `index/`) under way since before the key
+/// was derived.
 pub(super) type PrefetchedListing = Option<JoinHandle<StorageResult<Vec<ObjectInfo>>>>;
 
-/// Starts listing the snapshots on a thread of its own.
-pub(super) fn prefetch_listing(storage: &Arc<dyn Storage>) -> PrefetchedListing {
+/// Starts listing `prefix` on a thread of its own.
+pub(super) fn prefetch_listing(
+    storage: &Arc<dyn Storage>,
+    prefix: &'static str,
+) -> PrefetchedListing {
     let storage = storage.clone();
     std::thread::Builder::new()
-        .name("cairn-list-snapshots".into())
-        .spawn(move || storage.list(layout::SNAPSHOTS_PREFIX))
+        .name("cairn-list-ahead".into())
+        .spawn(move || storage.list(prefix))
         .ok()
 }
 
@@ -75,6 +78,12 @@ impl Repository {
     /// failed: the caller lists again and reports that error).
     pub(super) fn take_prefetched_listing(&self) -> Option<Vec<ObjectInfo>> {
         let handle = self.prefetched.lock().ok()?.take()?;
+        handle.join().ok()?.ok()
+    }
+
+    /// The index listing started at open, once (`None`: none, or it failed).
+    pub(super) fn take_prefetched_index_listing(&self) -> Option<Vec<ObjectInfo>> {
+        let handle = self.prefetched_index.lock().ok()?.take()?;
         handle.join().ok()?.ok()
     }
 
@@ -151,6 +160,7 @@ mod tests {
 
     use super::*;
     use crate::crypto::KdfParams;
+    use crate::format::layout;
     use crate::format::snapshot::tests::sample;
     use crate::repo::{InitOptions, OpenOptions};
     use crate::storage::memory::MemoryStorage;

@@ -17,7 +17,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::error::{Error, Result};
 use crate::ids::IndexId;
-use crate::repo::Repository;
+use crate::repo::{index_files, Repository};
 
 impl Repository {
     /// Brings the index cache up to date with the repository's index files.
@@ -45,7 +45,10 @@ impl Repository {
         // file it wrote after our listing).
         let known_before = self.cache().known_index_files()?;
         let records_before = self.cache().supersessions()?;
-        let listed = self.index_ids()?;
+        let listed = match self.index_listing_ahead(&known_before, &records_before) {
+            Some(listed) => listed,
+            None => self.index_ids()?,
+        };
         let unbacked = unbacked_replacers(&records_before, &listed);
         if !unbacked.is_empty() {
             self.cache().forget_supersessions_by(&unbacked)?;
@@ -96,6 +99,25 @@ impl Repository {
             );
         }
         Ok(corrupt.into_iter().map(|(id, _)| id).collect())
+    }
+}
+
+impl Repository {
+    /// The index listing started at open (`open.rs`), when it can stand in
+    /// for one taken now: it was taken before `known` and `records` were
+    /// read, so a file it lacks that they name may have been added since
+    /// (by another process sharing the cache) rather than deleted. Then, or
+    /// when a replacer is unbacked, `None`: the caller lists again.
+    fn index_listing_ahead(
+        &self,
+        known: &HashSet<IndexId>,
+        records: &[(IndexId, IndexId)],
+    ) -> Option<Vec<IndexId>> {
+        let listed = index_files::ids_of(&self.take_prefetched_index_listing()?);
+        let all: HashSet<&IndexId> = listed.iter().collect();
+        let whole = known.iter().all(|k| all.contains(k))
+            && unbacked_replacers(records, &listed).is_empty();
+        whole.then_some(listed)
     }
 }
 

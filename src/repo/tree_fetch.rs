@@ -132,7 +132,7 @@ impl Repository {
 
     /// The block of `pack` at `start..start+len`: kept, on disk, or read
     /// (once, whoever else wants it meanwhile).
-    fn fetch_block(
+    pub(super) fn fetch_block(
         &self,
         pack: &PackId,
         key: &str,

@@ -22,20 +22,20 @@ use crate::storage::{ObjectInfo, Storage, StorageResult};
 /// Memory storage whose pack reads take a while, recording each pack read
 /// and the most running at once.
 #[derive(Default)]
-struct Watched {
-    inner: MemoryStorage,
+pub(super) struct Watched {
+    pub(super) inner: MemoryStorage,
     reads: Mutex<Vec<(String, u64)>>,
     running: AtomicUsize,
-    peak: AtomicUsize,
+    pub(super) peak: AtomicUsize,
 }
 
 impl Watched {
-    fn reset(&self) {
+    pub(super) fn reset(&self) {
         self.reads.lock().unwrap().clear();
         self.peak.store(0, Ordering::SeqCst);
     }
 
-    fn pack_reads(&self) -> Vec<(String, u64)> {
+    pub(super) fn pack_reads(&self) -> Vec<(String, u64)> {
         self.reads.lock().unwrap().clone()
     }
 }
@@ -76,7 +76,7 @@ impl Storage for Watched {
     }
 }
 
-fn open(storage: &Arc<Watched>, cache: &Path) -> Repository {
+pub(super) fn open(storage: &Arc<Watched>, cache: &Path) -> Repository {
     let open = OpenOptions {
         cache_dir: Some(cache.to_path_buf()),
         ..Default::default()
@@ -117,7 +117,7 @@ fn dir_node(name: String, subtree: TreeId) -> Node {
 
 /// A repository whose root holds 6 directories of 4 wide subdirectories
 /// each: about 18 MiB of trees, more blocks than memory keeps (16).
-fn repository() -> (Arc<Watched>, tempfile::TempDir, TreeId) {
+pub(super) fn repository() -> (Arc<Watched>, tempfile::TempDir, TreeId) {
     let storage = Arc::new(Watched::default());
     let dir = tempfile::tempdir().unwrap();
     let opts = InitOptions {
@@ -145,7 +145,7 @@ fn repository() -> (Arc<Watched>, tempfile::TempDir, TreeId) {
     (storage, dir, root)
 }
 
-fn snapshot(root: TreeId) -> SnapshotRef {
+pub(super) fn snapshot(root: TreeId) -> SnapshotRef {
     let mut snapshot = crate::format::snapshot::tests::sample();
     snapshot.tree = root;
     SnapshotRef {
@@ -154,7 +154,7 @@ fn snapshot(root: TreeId) -> SnapshotRef {
     }
 }
 
-fn find_all(repo: &Repository, root: TreeId) -> usize {
+pub(super) fn find_all(repo: &Repository, root: TreeId) -> usize {
     let mut finder = Finder::new(repo, FindOptions::new("*")).unwrap();
     let mut hits = 0;
     finder
@@ -240,8 +240,12 @@ fn check_reads_trees_from_the_repository_not_the_cache() {
 }
 
 /// The per-repository directory below a cache root (there is one).
-fn hex_dir(cache: &Path) -> std::path::PathBuf {
-    let by_id = std::fs::read_dir(cache).unwrap().next().unwrap().unwrap();
+pub(super) fn hex_dir(cache: &Path) -> std::path::PathBuf {
+    let by_id = std::fs::read_dir(cache)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .find(|e| e.file_name() != "last-key")
+        .unwrap();
     let by_place = std::fs::read_dir(by_id.path())
         .unwrap()
         .next()

@@ -80,15 +80,19 @@ impl IndexCache {
     /// `./repo` and `/home/me/repo` share one cache. The cache of an older
     /// version (`root/ID/index.sqlite`, by id alone) is removed.
     pub fn dir_for(root: &Path, repo_id: &[u8], location: &str) -> std::path::PathBuf {
-        let place = std::fs::canonicalize(location)
-            .map(|p| p.to_string_lossy().into_owned())
-            .unwrap_or_else(|_| location.to_string());
-        let tag = blake3::hash(place.as_bytes()).to_hex();
         let by_id = root.join(hex::encode(repo_id));
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(by_id.join(format!("index.sqlite{suffix}")));
         }
-        by_id.join(&tag[..16])
+        by_id.join(Self::location_tag(location))
+    }
+
+    /// 16 hex digits naming `location` (a local path made canonical).
+    pub(crate) fn location_tag(location: &str) -> String {
+        let place = std::fs::canonicalize(location)
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| location.to_string());
+        blake3::hash(place.as_bytes()).to_hex()[..16].to_string()
     }
 
     /// Opens (creating if needed) the cache at `path`; a file that is not a

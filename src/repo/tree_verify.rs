@@ -1,0 +1,91 @@
+//! Trees read from the repository, never from a local copy, a window of
+//! blocks ahead: for `check`, whose verdict must be about what is stored.
+//!
+//! The read-ahead of `tree_fetch.rs` fills the disk cache and decoded trees
+//! that may have come from it, so a walker under
+//! [`Repository::read_storage_only`] cannot use it and paid one round trip
+//! per block, in sequence. Here a walker hands over a whole level of trees;
+//! they are sorted by where they lie, and their blocks are read from the
+//! repository in parallel windows of at most [`WINDOW`] blocks (half of
+//! what memory keeps, so a window's blocks are all still there when its
+//! trees are opened), into memory only. Each tree is then opened and its id
+//! checked exactly as a single read would be: nothing is trusted that did
+//! not just come from the repository.
+
+use std::collections::BTreeSet;
+
+use crate::error::Result;
+use crate::format::index::BlobKind;
+use crate::format::layout;
+use crate::format::tree::Tree;
+use crate::ids::{BlobId, PackId, TreeId};
+use crate::repo::tree_blocks::{self, KEPT};
+use crate::repo::{fan_out, Repository};
+
+/// A tree to load: where its first block lies (to sort by), its id, and
+/// the blocks of its pack it needs.
+type Placed = ((PackId, u64), TreeId, Vec<(u64, u64)>);
+
+/// Blocks read ahead at once: 8 MiB of memory at most.
+pub(super) const WINDOW: usize = KEPT / 2;
+
+impl Repository {
+    /// Calls `f` with every tree of `ids`, loaded from the repository and
+    /// verified (a tree that cannot be loaded comes with its error), in the
+    /// order they lie in their packs. Their blocks are read ahead in
+    /// parallel, [`WINDOW`] at a time; `f` returning an error stops the walk.
+    pub fn load_trees_from_repository(
+        &self,
+        ids: &[TreeId],
+        mut f: impl FnMut(TreeId, Result<Tree>) -> Result<()>,
+    ) -> Result<()> {
+        let mut placed: Vec<Placed> = Vec::new();
+        for id in ids {
+            let blocks = match self.locate(BlobKind::Tree, &BlobId::from(*id))? {
+                Some(loc) => {
+                    let (offset, len) = (loc.offset as u64, loc.length as u64);
+                    match self.cache().pack_size(&loc.pack)? {
+                        Some(size) if size >= offset + len => {
+                            tree_blocks::blocks_of(offset, len, size)
+                        }
+                        // The single read reports what is wrong.
+                        _ => Vec::new(),
+                    }
+                    .into_iter()
+                    .map(|b| (loc.pack, b))
+                    .collect::<Vec<_>>()
+                }
+                None => Vec::new(),
+            };
+            let at = blocks.first().map(|(p, (s, _))| (*p, *s));
+            let at = at.unwrap_or((PackId([0; 32]), 0));
+            placed.push((at, *id, blocks.iter().map(|(_, b)| *b).collect()));
+        }
+        placed.sort_by_key(|(at, _, _)| *at);
+        let mut rest = &placed[..];
+        while !rest.is_empty() {
+            let mut window: BTreeSet<(PackId, u64, u64)> = BTreeSet::new();
+            let mut n = 0;
+            for ((pack, _), _, blocks) in rest {
+                let more = blocks
+                    .iter()
+                    .filter(|(s, l)| !window.contains(&(*pack, *s, *l)));
+                if n > 0 && window.len() + more.count() > WINDOW {
+                    break;
+                }
+                window.extend(blocks.iter().map(|(s, l)| (*pack, *s, *l)));
+                n += 1;
+            }
+            let window: Vec<_> = window.into_iter().collect();
+            fan_out::fetch_all(&window, |(pack, start, len)| {
+                // Errors are left for the load below to report.
+                let _ = self.fetch_block(pack, &layout::pack(pack), *start, *len, false);
+            });
+            for (_, id, _) in &rest[..n] {
+                f(*id, self.load_tree_from_repository(id))?;
+            }
+            rest = &rest[n..];
+        }
+        Ok(())
+    }
+}
