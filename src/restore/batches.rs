@@ -16,7 +16,7 @@ use crate::ids::TreeId;
 use crate::progress::Progress;
 use crate::repo::Repository;
 use crate::restore::execute::{apply_dir_meta, is_fresh, pool, run, stopped};
-use crate::restore::write::WINDOW_CHUNKS;
+use crate::restore::write::{is_disk_full, WINDOW_CHUNKS};
 use crate::restore::{dry, plan_batches, verify, Limit, Plan, RestoreOptions, RestoreReport};
 
 /// Files (and other entries) in one batch: about 250 bytes each while it
@@ -95,14 +95,36 @@ impl Batches<'_> {
             // The disk filled up in an earlier batch: nothing more is written.
             return Ok(self.not_started(plan, r));
         }
+        if self.progress.cancelled() {
+            // A stop request between batches: this one is not started.
+            self.stop = Some((plan.files.len(), last));
+            self.report.absorb(r);
+            return Err(Error::Interrupted(String::new()));
+        }
         let (repo, opts) = (self.repo, self.opts);
         if opts.dry_run {
             dry::dry_run(repo, &plan, opts, &mut r)?;
         } else {
             let (fresh, progress) = (self.fresh, self.progress);
-            let interrupted = self
+            let interrupted = match self
                 .pool
-                .install(|| run(repo, &plan, opts, fresh, progress, &mut r))?;
+                .install(|| run(repo, &plan, opts, fresh, progress, &mut r))
+            {
+                Ok(interrupted) => interrupted,
+                // A directory of this batch could not be made for want of
+                // space (earlier batches are written): reported as a full
+                // disk met while writing, not as a bare error.
+                Err(e) if is_disk_full(&e) => {
+                    r.note_disk_full(&e);
+                    let made = plan
+                        .dirs
+                        .iter()
+                        .filter(|(rel, _)| opts.target.join(rel).is_dir());
+                    self.dirs.extend(made.cloned());
+                    return Ok(self.not_started(plan, r));
+                }
+                Err(e) => return Err(e),
+            };
             if let Some(incomplete) = interrupted {
                 self.stop = Some((incomplete, last));
             } else if opts.verify {
@@ -122,12 +144,12 @@ impl Batches<'_> {
     /// Reports every entry of a batch not started because the disk is full.
     fn not_started(&mut self, plan: Plan, mut r: RestoreReport) -> Vec<usize> {
         let why = "not restored: the disk is full";
+        let files = plan.files.len();
         let others = plan.others.into_iter().map(|(p, _)| p);
         let paths = plan.files.into_iter().map(|f| f.path).chain(others);
         r.errors.extend(paths.map(|p| (p, why.to_string())));
-        let n = r.errors.len();
         self.report.absorb(r);
-        (0..n).collect()
+        (0..files).collect()
     }
 
     /// Applies the directories' metadata (also after a failure: the

@@ -58,11 +58,12 @@ pub struct RestoreReport {
     /// Database snapshots written, then cleared of stale companions and
     /// checked (a failure is in `errors`).
     pub databases_checked: u64,
-    /// Indexes into the plan's files that were not (re)written.
+    /// Indexes into the batch's files that were not (re)written; per batch,
+    /// so empty in the report of a whole restore.
     #[serde(skip)]
     pub not_written: HashSet<usize>,
-    /// Indexes into the plan's files that existed with the right content
-    /// and were left as they are.
+    /// Indexes into the batch's files that existed with the right content
+    /// and were left as they are; per batch, as `not_written`.
     #[serde(skip)]
     pub unchanged: HashSet<usize>,
 }

@@ -1,6 +1,6 @@
 //! Restore planning: walk the snapshot's trees, apply the selection, and
-//! list what to create where. Nothing touches the target here, so a plan
-//! gives dry runs and progress totals for free.
+//! list what to create where. Planning itself never touches the target, so
+//! a dry run is the same walk with nothing executed.
 //!
 //! A restore of millions of files does not hold one plan of every file: the
 //! walk hands the plan over in batches of at most [`Limit`] files and
@@ -75,9 +75,10 @@ pub enum LinkOf {
     Restored(PathBuf),
 }
 
-/// How much one batch of a plan may hold: a batch ends after the entry
-/// that reaches either bound (a file is never split, so a file of more
-/// chunks than `chunks` is a batch of its own).
+/// How much one batch of a plan may hold: a batch is handed over before
+/// the entry that would take it past either bound (a file is never split,
+/// so a file of more chunks than `chunks` is a batch of its own).
+/// Entries and chunks of refused names (unsafe bucket keys) do not count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limit {
     /// Files, symlinks and other non-directories.

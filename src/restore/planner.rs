@@ -49,6 +49,10 @@ struct First {
     content: Vec<ChunkId>,
     /// Whether it was restored, once its batch ran.
     restored: Option<bool>,
+    /// Names of the inode not met yet (its link count less those seen):
+    /// at 0 the entry is dropped, so the map holds only inodes whose names
+    /// are still to come, not every hard-linked inode of the snapshot.
+    names_left: u64,
 }
 
 impl<'r, 'e> Planner<'r, 'e> {
@@ -212,15 +216,27 @@ impl<'r, 'e> Planner<'r, 'e> {
             // Its first name could not be restored: a copy of its own.
             Some(_) => None,
         };
-        if linked && first.is_none() {
-            let f = First {
-                file: self.base + self.plan.files.len(),
-                path: rel.clone(),
-                size,
-                content: content.to_vec(),
-                restored: None,
-            };
-            self.links.insert(key, f);
+        if linked {
+            let known = first.is_some();
+            let left = self
+                .links
+                .get(&key)
+                .map_or(node.meta.links - 1, |f| f.names_left.saturating_sub(1));
+            if left == 0 {
+                self.links.remove(&key);
+            } else if let (true, Some(f)) = (known, self.links.get_mut(&key)) {
+                f.names_left = left;
+            } else {
+                let f = First {
+                    file: self.base + self.plan.files.len(),
+                    path: rel.clone(),
+                    size,
+                    content: content.to_vec(),
+                    restored: None,
+                    names_left: left,
+                };
+                self.links.insert(key, f);
+            }
         }
         if link_of.is_none() {
             self.plan.total_bytes += size;

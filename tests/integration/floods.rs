@@ -15,15 +15,14 @@ struct Tmpfs(PathBuf);
 
 impl Tmpfs {
     /// Mounts one, or says why not (not root, no tmpfs) and returns `None`.
-    fn mount(at: &Path, size: &str) -> Option<Tmpfs> {
+    fn mount(at: &Path, opts: &str) -> Option<Tmpfs> {
         if unsafe { libc::geteuid() } != 0 {
             eprintln!("SKIPPED: mounting a small tmpfs needs root");
             return None;
         }
         std::fs::create_dir_all(at).unwrap();
-        let opts = format!("size={size}");
         let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &opts, "tmpfs"])
+            .args(["-t", "tmpfs", "-o", opts, "tmpfs"])
             .arg(at)
             .status()
             .is_ok_and(|s| s.success());
@@ -52,7 +51,7 @@ fn restore_onto_a_full_disk_stops_with_one_message() {
         write(&src.join(format!("f{i:03}")), &random_bytes(i, 20_000));
     }
     env.backup(&[&src], &[]);
-    let Some(fs) = Tmpfs::mount(&env.path("small"), "1m") else {
+    let Some(fs) = Tmpfs::mount(&env.path("small"), "size=1m") else {
         return;
     };
     let target = fs.0.join("t");
@@ -97,6 +96,46 @@ fn restore_onto_a_full_disk_stops_with_one_message() {
         .as_str()
         .unwrap()
         .contains("No space left"));
+}
+
+/// A restore in batches whose next batch cannot even make its first
+/// directory (no inode left, earlier batches written) stops as on a full
+/// disk: exit 3, one message, the files not restored counted; it used to
+/// end with a bare error (exit 1) and no report.
+#[test]
+fn restore_in_batches_out_of_inodes_at_a_directory_stops_with_one_message() {
+    let env = Env::new();
+    let src = env.path("src");
+    for d in 0..12 {
+        for f in 0..5 {
+            write(&src.join(format!("d{d:02}/f{f}")), b"");
+        }
+    }
+    env.backup(&[&src], &[]);
+    // Batches of 5 entries: the first makes d00 and d01 and d00's files,
+    // each next one d(k) and d(k-1)'s files. Inodes for the tmpfs root,
+    // the target and the source's path below it, and three batches: the
+    // fourth fails at its directory, before any file.
+    let above = 1 + src.components().count() - 1;
+    let inodes = 1 + above + 7 + 6 + 6;
+    let Some(fs) = Tmpfs::mount(&env.path("small"), &format!("nr_inodes={inodes}")) else {
+        return;
+    };
+    let target = fs.0.join("t");
+    let t = target.to_string_lossy().into_owned();
+    let out = env
+        .cmd(&["--json", "restore", "latest", "--target", &t])
+        .env("CAIRN_TEST_RESTORE_BATCH", "5")
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    let sum = last_json(&out);
+    let message = sum["disk_full"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("No space left"), "{sum}");
+    assert!(message.contains("d04"), "the directory it failed at: {sum}");
+    assert_eq!(sum["files_restored"], 15, "{sum}");
+    assert_eq!(sum["files_not_restored"], 45, "{sum}");
 }
 
 /// `check` used to print a "chunk … not in any index" line per lost chunk
