@@ -204,14 +204,18 @@ impl Walk<'_> {
     /// their blocks fetched ahead in parallel
     /// ([`Repository::load_trees_from_repository`]): over a WAN one round
     /// trip per block in sequence would dominate the check.
+    ///
+    /// A tree is marked seen when it is first queued, so a level holds each
+    /// tree once: a subtree that many snapshots' roots share is not queued
+    /// once per parent.
     fn tree_graph(&mut self, roots: Vec<TreeId>) -> Result<()> {
-        let mut level = roots;
+        let mut level: Vec<TreeId> = roots
+            .into_iter()
+            .filter(|id| self.seen_trees.insert(*id))
+            .collect();
         while !level.is_empty() {
             let mut todo = Vec::new();
             for id in level {
-                if !self.seen_trees.insert(id) {
-                    continue;
-                }
                 if self
                     .repo
                     .locate(BlobKind::Tree, &BlobId::from(id))?
@@ -246,7 +250,8 @@ impl Walk<'_> {
         };
         for node in tree.nodes {
             match node.kind {
-                NodeKind::Dir { subtree } => next.push(subtree),
+                // Queued when first met, so once however many parents share it.
+                NodeKind::Dir { subtree } if self.seen_trees.insert(subtree) => next.push(subtree),
                 NodeKind::File { content, .. } | NodeKind::Sqlite { content, .. } => {
                     self.chunks(&content)?
                 }

@@ -33,6 +33,9 @@ struct Slow {
     /// An object the next listing of `index/` leaves out, as a listing
     /// taken just before another process stored it would.
     unlisted_once: Mutex<Option<String>>,
+    /// An object deleted just after the next listing of `index/` showed
+    /// it, as a prune replacing it between that listing and its read would.
+    deleted_after_listing: Mutex<Option<String>>,
 }
 
 impl Storage for Slow {
@@ -75,6 +78,9 @@ impl Storage for Slow {
         }
         let mut listed = self.inner.list(prefix)?;
         if prefix == INDEX_PREFIX {
+            if let Some(gone) = self.deleted_after_listing.lock().unwrap().take() {
+                self.inner.delete(&gone)?;
+            }
             if let Some(hidden) = self.unlisted_once.lock().unwrap().take() {
                 listed.retain(|o| o.key != hidden);
             }
@@ -180,4 +186,22 @@ fn an_index_listing_older_than_the_cache_is_not_trusted_to_drop_files() {
     );
     assert!(repo.locate(BlobKind::Data, &id).unwrap().is_some());
     assert_eq!(repo.cache().known_index_files().unwrap(), known);
+}
+
+#[test]
+fn an_index_file_deleted_after_the_early_listing_does_not_fail_the_open() {
+    let (storage, dir) = setup();
+    let writer = open(&storage, dir.path(), b"first").unwrap();
+    let w = BlobWriter::new(&writer);
+    let id = BlobId(writer.keys().blob_id(b"data"));
+    w.add_if_new(BlobKind::Data, id, b"data").unwrap();
+    w.finish().unwrap();
+    let written = storage.inner.list(INDEX_PREFIX).unwrap();
+    // A host whose cache lacks the file lists it at open; a prune deletes
+    // it before the read (its replacer is not needed to show the race).
+    *storage.deleted_after_listing.lock().unwrap() = Some(written[0].key.clone());
+    let fresh = tempfile::tempdir().unwrap();
+    let repo = open(&storage, fresh.path(), b"first").expect("the sync lists again");
+    assert!(storage.deleted_after_listing.lock().unwrap().is_none());
+    assert!(repo.cache().known_index_files().unwrap().is_empty());
 }

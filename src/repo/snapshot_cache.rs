@@ -87,10 +87,15 @@ impl Repository {
         handle.join().ok()?.ok()
     }
 
-    /// Forgets the listing started at open: a lock or a marker was taken,
-    /// and what follows must list after it.
+    /// Forgets the listings started at open: a lock or a marker was taken,
+    /// and what follows must list after it. (The index listing is consumed
+    /// by the open's own sync today; dropped here too so that no later sync
+    /// could ever use one older than the lock.)
     pub fn drop_prefetched_listing(&self) {
         if let Ok(mut p) = self.prefetched.lock() {
+            p.take();
+        }
+        if let Ok(mut p) = self.prefetched_index.lock() {
             p.take();
         }
     }

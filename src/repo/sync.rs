@@ -45,7 +45,9 @@ impl Repository {
         // file it wrote after our listing).
         let known_before = self.cache().known_index_files()?;
         let records_before = self.cache().supersessions()?;
-        let listed = match self.index_listing_ahead(&known_before, &records_before) {
+        let ahead = self.index_listing_ahead(&known_before, &records_before);
+        let early = ahead.is_some();
+        let listed = match ahead {
             Some(listed) => listed,
             None => self.index_ids()?,
         };
@@ -75,6 +77,13 @@ impl Repository {
                     self.cache().add_index_file(id, &file)?;
                 }
                 Err(e) if e.kind() == crate::ErrorKind::Corrupt => corrupt.push((*id, e)),
+                // The listing taken at open is older by a key derivation: a
+                // prune may have deleted a file in it since (after storing
+                // its replacer). Sync again from a fresh listing; what was
+                // added so far stays, as after any interrupted sync.
+                Err(Error::Storage(s)) if early && s.is_not_found() => {
+                    return self.sync_index_skipping();
+                }
                 Err(e) => return Err(e),
             }
         }
