@@ -197,10 +197,12 @@ fn a_one_percent_change_adds_a_small_fraction_of_the_database() {
     // index pages of all 50 hosts change, a fixed cost that a 400 MiB
     // database spreads thinner: 3.4 % there, 16-database.md).
     assert!(added * 8 < size, "added {added} of {size}: {sum}");
-    // The same change stored as a raw file, content-defined chunks.
+    // The same change stored as a raw file, content-defined chunks: about
+    // 3x as much (2.5-3.5x over runs: the table's rows are random, drawn
+    // by SQLite, so the ratio varies a little from run to run).
     let raw = raw.backup(&[&src], &["--no-sqlite"]);
     let raw_added = raw["bytes_added"].as_u64().unwrap();
-    assert!(added * 5 / 2 < raw_added, "{added} vs raw {raw_added}");
+    assert!(added * 2 < raw_added, "{added} vs raw {raw_added}");
     let target = restore_into(&env, "latest", "r");
     assert_eq!(integrity(&restored(&target, &src).join("events.db")), "ok");
 }
