@@ -199,7 +199,7 @@ fn a_one_percent_change_adds_a_small_fraction_of_the_database() {
     assert!(added * 8 < size, "added {added} of {size}: {sum}");
     // The same change stored as a raw file, content-defined chunks: about
     // 3x as much (2.5-3.5x over runs: the table's rows are random, drawn
-    // by SQLite, so the ratio varies a little from run to run).
+    // by SQLite, so the ratio varies from run to run).
     let raw = raw.backup(&[&src], &["--no-sqlite"]);
     let raw_added = raw["bytes_added"].as_u64().unwrap();
     assert!(added * 2 < raw_added, "{added} vs raw {raw_added}");
