@@ -28,6 +28,8 @@ pub fn run(
         region: t.target_region.clone(),
         path_style: t.target_path_style.then_some(true),
         connections: t.target_connections.max(1),
+        // As many uploads as threads: a limit could only shrink below them.
+        adaptive: false,
         ..S3Options::default()
     };
     if let (Some(id), Some(secret)) = (

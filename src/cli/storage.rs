@@ -25,7 +25,8 @@ pub struct BackendArgs {
     /// S3: region to sign for (default: AWS_REGION, "auto" for R2, else us-east-1).
     #[arg(long, env = "CAIRN_S3_REGION", global = true)]
     pub s3_region: Option<String>,
-    /// S3: requests and pack uploads in flight at once [default: 8].
+    /// S3: requests and pack uploads in flight at once, fixed [default: from
+    /// 8, adapting to the store's round trips].
     #[arg(long, env = "CAIRN_S3_CONNECTIONS", global = true,
           value_parser = clap::value_parser!(u16).range(1..=256))]
     pub s3_connections: Option<u16>,
@@ -44,6 +45,7 @@ impl BackendArgs {
         }
         if let Some(n) = self.s3_connections {
             s3.connections = n as usize;
+            s3.adaptive = false;
         }
         base
     }

@@ -99,6 +99,7 @@ impl RepositoryConfig {
         };
         if let Some(n) = self.s3_connections {
             s3.connections = n as usize;
+            s3.adaptive = false;
         }
         if let (Some(id), Some(secret)) =
             (&self.s3_access_key_id_file, &self.s3_secret_access_key_file)

@@ -7,9 +7,10 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-/// Threads reading at once: enough to cover a WAN round trip with the
-/// default S3 connections (8) busy, few enough to stay cheap on a disk.
-pub const FETCH_WIDTH: usize = 16;
+/// Threads reading at once: room for the S3 backend's adaptive limit to
+/// grow past its start of 8 when round trips are long (storage/s3/limit.rs
+/// decides how many really go out), few enough to stay cheap on a disk.
+pub const FETCH_WIDTH: usize = 32;
 
 /// `f` of every item, in the items' order, run on up to [`FETCH_WIDTH`]
 /// threads.

@@ -4,6 +4,7 @@ mod archive;
 mod audit;
 mod backend;
 mod backup_vanished;
+mod bucket_adaptive;
 mod bucket_backup;
 mod bucket_faults;
 mod bucket_hooks;

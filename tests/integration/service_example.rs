@@ -5,23 +5,10 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use crate::util::{Env, PASSWORD};
-
-/// The example binary `cargo test --all-targets` builds beside the tests.
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let dir = exe.parent().and_then(Path::parent).expect("target dir");
-    let bin = dir.join("examples").join(name);
-    assert!(
-        bin.exists(),
-        "{} is missing: build the examples first (cargo test --all-targets)",
-        bin.display()
-    );
-    bin
-}
+use crate::util::{example, Env, PASSWORD};
 
 /// One HTTP/1.1 request on a fresh connection; returns status and body.
 fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {

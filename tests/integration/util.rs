@@ -460,3 +460,16 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// The example binary `cargo test --all-targets` builds beside the tests.
+pub fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let bin = dir.join("examples").join(name);
+    assert!(
+        bin.exists(),
+        "{} is missing: build the examples first (cargo test --all-targets)",
+        bin.display()
+    );
+    bin
+}

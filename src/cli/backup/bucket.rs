@@ -41,9 +41,10 @@ pub struct BucketArgs {
     /// Address the source bucket path-style (ENDPOINT/BUCKET).
     #[arg(long)]
     pub source_path_style: bool,
-    /// Requests to the source bucket in flight at once.
-    #[arg(long, value_name = "N", default_value_t = cairn::source::bucket::DEFAULT_CONNECTIONS)]
-    pub source_connections: usize,
+    /// Requests to the source bucket in flight at once, fixed [default: from
+    /// 16, adapting to the bucket's round trips].
+    #[arg(long, value_name = "N")]
+    pub source_connections: Option<usize>,
     /// File holding the source's access key id (else CAIRN_SOURCE_ACCESS_KEY_ID).
     #[arg(long, value_name = "FILE", requires = "source_secret_access_key_file")]
     pub source_access_key_id_file: Option<PathBuf>,
@@ -74,7 +75,11 @@ pub fn open(location: &str, b: &BucketArgs) -> Result<Arc<S3Bucket>> {
     let mut s3 = S3Options {
         region: b.source_region.clone(),
         path_style: b.source_path_style.then_some(true),
-        connections: b.source_connections.max(1),
+        connections: b
+            .source_connections
+            .unwrap_or(cairn::source::bucket::DEFAULT_CONNECTIONS)
+            .max(1),
+        adaptive: b.source_connections.is_none(),
         ..S3Options::default()
     };
     if let (Some(id), Some(secret)) = (
@@ -204,6 +209,7 @@ pub fn requests(bucket: &S3Bucket) -> Value {
         "lists": s.lists,
         "gets": s.gets,
         "bytes_down": s.bytes_down,
+        "peak_in_flight": bucket.peak_in_flight(),
         "requests": {"class_a": w.class_a, "class_b": w.class_b},
         "estimated_cost_usd": cost(w.class_a, w.class_b),
     })

@@ -1,6 +1,7 @@
 //! The SDK client and the requests cairn makes with it, as async functions
-//! on [`Bucket`]. Every request holds a permit of one semaphore, so the
-//! number of requests in flight never exceeds the configured connections.
+//! on [`Bucket`]. Every request holds a slot of one [`Limiter`], so the
+//! number of requests in flight never exceeds its limit: the configured
+//! connections, or what the adaptive limit has grown or shrunk them to.
 //!
 //! Retries are the SDK's ("standard" mode: exponential backoff with jitter on
 //! timeouts, 5xx, throttling and dropped connections); cairn's own retry
@@ -9,6 +10,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::config::{Env, S3Location, S3Options, Secrets};
+use super::errors::{map_sdk, status_of, ErrorContext};
+use super::limit::{Limiter, Permit};
+use super::wire::CountRequests;
+use crate::storage::stats::WireCounter;
+use crate::storage::{ObjectInfo, StorageError, StorageErrorKind, StorageResult};
 use aws_sdk_s3::config::retry::RetryConfig;
 use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{
@@ -18,13 +25,6 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
 use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 use bytes::Bytes;
-use tokio::sync::Semaphore;
-
-use super::config::{Env, S3Location, S3Options, Secrets};
-use super::errors::{map_sdk, status_of, ErrorContext};
-use super::wire::CountRequests;
-use crate::storage::stats::WireCounter;
-use crate::storage::{ObjectInfo, StorageError, StorageErrorKind, StorageResult};
 
 /// Connecting must be quick; a stalled transfer is caught by the SDK's
 /// stalled-stream protection; `S3Options::attempt_timeout` caps one attempt
@@ -37,7 +37,7 @@ pub(super) struct Bucket {
     pub loc: S3Location,
     pub secrets: Secrets,
     pub opts: S3Options,
-    requests: Semaphore,
+    pub requests: Arc<Limiter>,
     /// See [`S3Options::sign_payload`].
     pub sign_payload: bool,
 }
@@ -65,8 +65,9 @@ pub(super) fn build(
     env: Env,
     wire: WireCounter,
 ) -> Bucket {
+    let requests = Arc::new(Limiter::new(opts.connections, opts.adaptive));
     let http = aws_smithy_http_client::Builder::new()
-        .pool_max_idle_per_host(opts.connections.max(1))
+        .pool_max_idle_per_host(requests.ceiling())
         .tls_provider(Provider::Rustls(CryptoMode::Ring))
         .build_https();
     let credentials = Credentials::new(
@@ -94,13 +95,13 @@ pub(super) fn build(
         .timeout_config(timeouts)
         .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
         .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
-        .interceptor(CountRequests(wire));
+        .interceptor(CountRequests(wire, requests.clone()));
     if let Some(endpoint) = loc.endpoint() {
         config = config.endpoint_url(endpoint);
     }
     Bucket {
         client: Client::from_conf(config.build()),
-        requests: Semaphore::new(opts.connections.max(1)),
+        requests,
         sign_payload: loc.sign_payload(&opts),
         loc,
         secrets,
@@ -121,12 +122,9 @@ impl Bucket {
         }
     }
 
-    /// Waits for a request slot. The semaphore is never closed.
-    pub async fn permit(&self) -> tokio::sync::SemaphorePermit<'_> {
-        match self.requests.acquire().await {
-            Ok(p) => p,
-            Err(_) => unreachable!("the request semaphore is never closed"),
-        }
+    /// Waits for a request slot.
+    pub async fn permit(&self) -> Permit<'_> {
+        self.requests.acquire().await
     }
 
     pub async fn put(&self, key: &str, data: Bytes) -> StorageResult<()> {

@@ -39,8 +39,12 @@ pub struct S3Options {
     /// Overrides the region (`AWS_REGION`, `AWS_DEFAULT_REGION`, `auto` for R2,
     /// else `us-east-1`).
     pub region: Option<String>,
-    /// Requests in flight at once, uploads included (at least 1).
+    /// Requests in flight at once, uploads included (at least 1): where the
+    /// adaptive limit starts, or the fixed number.
     pub connections: usize,
+    /// Let the number of requests in flight adapt to the store's round
+    /// trips (limit.rs); off once the user sets `connections`.
+    pub adaptive: bool,
     /// Total tries per request, the SDK's own retries included.
     pub attempts: u32,
     /// Longest one try of a request may take (a 32 MiB part at 1 Mbit/s
@@ -63,6 +67,7 @@ impl Default for S3Options {
             path_style: None,
             region: None,
             connections: DEFAULT_CONNECTIONS,
+            adaptive: true,
             attempts: 5,
             attempt_timeout: Duration::from_secs(600),
             multipart_threshold: DEFAULT_MULTIPART_THRESHOLD,

@@ -15,6 +15,7 @@ mod client;
 pub mod config;
 mod errors;
 mod get_check;
+mod limit;
 pub mod objects;
 pub mod objects_put;
 mod retention;
@@ -34,6 +35,7 @@ use tokio::runtime::Runtime;
 use tokio::sync::Semaphore;
 
 pub use config::{is_s3_location, S3Location, S3Options, Secrets};
+pub use limit::ADAPTIVE_CEILING;
 pub use objects::{
     ListedObject, ObjectBody, ObjectHead, ObjectHeaders, ObjectReads, ObjectStats, Role, S3Bucket,
 };
@@ -130,6 +132,11 @@ impl S3Storage {
     /// The counter of HTTP requests this storage sends.
     pub fn wire(&self) -> WireCounter {
         self.wire.clone()
+    }
+
+    /// The most requests this storage had in flight at once (limit.rs).
+    pub fn peak_in_flight(&self) -> usize {
+        self.bucket.requests.peak()
     }
 
     /// The parsed location.

@@ -179,6 +179,11 @@ impl S3Bucket {
         self.wire.clone()
     }
 
+    /// The most requests in flight at once (limit.rs).
+    pub fn peak_in_flight(&self) -> usize {
+        self.bucket.requests.peak()
+    }
+
     /// Requests sent, by kind.
     pub fn stats(&self) -> ObjectStats {
         let c = &self.counters;

@@ -1,15 +1,27 @@
 //! Counting the HTTP requests the SDK really sends (retries and multipart
-//! parts included), classed the way object stores bill them.
+//! parts included), classed the way object stores bill them, and telling
+//! the adaptive request limit (limit.rs) when the store throttles.
 
-use aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextRef;
+use std::sync::Arc;
+
+use aws_sdk_s3::config::interceptors::{
+    BeforeDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+};
 use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_s3::error::BoxError;
 
+use super::limit::Limiter;
 use crate::storage::stats::{RequestClass, WireCounter};
 
-/// An SDK interceptor that records each attempt just before it is sent.
-#[derive(Debug)]
-pub(super) struct CountRequests(pub WireCounter);
+/// An SDK interceptor that records each attempt just before it is sent,
+/// and each throttling answer (429, 503 "slow down") when it comes.
+pub(super) struct CountRequests(pub WireCounter, pub Arc<Limiter>);
+
+impl std::fmt::Debug for CountRequests {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("CountRequests").field(&self.0).finish()
+    }
+}
 
 impl Intercept for CountRequests {
     fn name(&self) -> &'static str {
@@ -27,6 +39,18 @@ impl Intercept for CountRequests {
         // counting round trips per command (URIs carry no credentials).
         tracing::debug!(target: "cairn::http", "{} {}", request.method(), request.uri());
         self.0.record(class_of(request.method(), request.uri()));
+        Ok(())
+    }
+
+    fn read_before_deserialization(
+        &self,
+        context: &BeforeDeserializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if matches!(context.response().status().as_u16(), 429 | 503) {
+            self.1.throttled();
+        }
         Ok(())
     }
 }
