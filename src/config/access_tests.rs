@@ -81,8 +81,18 @@ fn s3_key_files_become_explicit_credentials() {
     assert_eq!(creds.access_key_id, "AKIDEXAMPLE");
     assert_eq!(creds.secret_access_key.as_str(), "s3cr3t-value");
     assert!(!format!("{opts:?}").contains("s3cr3t"));
+    // A number the configuration sets is kept fixed.
     assert_eq!(
-        (opts.s3.region.as_deref(), opts.s3.connections),
-        (Some("eu-1"), 3)
+        (
+            opts.s3.region.as_deref(),
+            opts.s3.connections,
+            opts.s3.adaptive
+        ),
+        (Some("eu-1"), 3, false)
     );
+    let text =
+        "[repositories.r]\nlocation = \"s3:https://s3.example.com/b\"\npassword_env = \"X\"\n";
+    let config = parse(Path::new("/c.toml"), text, None).unwrap();
+    let opts = config.repositories["r"].storage_options("r").unwrap();
+    assert!(opts.s3.adaptive);
 }

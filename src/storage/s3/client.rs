@@ -1,7 +1,7 @@
 //! The SDK client and the requests cairn makes with it, as async functions
-//! on [`Bucket`]. Every request holds a slot of one [`Limiter`], so the
-//! number of requests in flight never exceeds its limit: the configured
-//! connections, or what the adaptive limit has grown or shrunk them to.
+//! on [`Bucket`]. Every request holds a slot of one [`Limiter`]: the
+//! configured connections, or what the adaptive limit has grown or shrunk
+//! them to (after a shrink, requests already sent finish first).
 //!
 //! Retries are the SDK's ("standard" mode: exponential backoff with jitter on
 //! timeouts, 5xx, throttling and dropped connections); cairn's own retry

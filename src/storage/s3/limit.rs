@@ -14,8 +14,12 @@
 //! Vegas, Gradient: `tower-acc`) were tried first: they read a queue into
 //! every jitter of a store's own service time and swung between the floor
 //! and the ceiling on a simulated busy store (limit_tests.rs). Rounds in
-//! which a quarter or more of the requests found a slot free (a restore
-//! with four threads) say nothing about the store and change nothing.
+//! which a quarter or more of the requests ended with a slot free (a
+//! restore with four threads) say nothing about the store and change
+//! nothing; time with nothing in flight is not counted. Requests are
+//! counted, not bytes: a phase that moves from large reads to small ones
+//! may look like a gain or a loss for one judgement, which the next
+//! climb (every [`HOLD_ROUNDS`] rounds) corrects.
 
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -88,8 +92,9 @@ struct Climb {
 }
 
 impl Limiter {
-    /// `connections` slots, adapting between [`FLOOR`] and
-    /// [`ADAPTIVE_CEILING`] (each bounded by `connections`) when `adaptive`.
+    /// `connections` slots; when `adaptive`, moving between [`FLOOR`] (or
+    /// `connections`, if lower) and [`ADAPTIVE_CEILING`] (or `connections`,
+    /// if higher).
     pub fn new(connections: usize, adaptive: bool) -> Limiter {
         let start = connections.max(1);
         let climb = adaptive.then(|| Climb {
@@ -142,6 +147,13 @@ impl Limiter {
 
     fn held<'a>(&'a self, permit: SemaphorePermit<'a>) -> Permit<'a> {
         let mut st = self.state();
+        if st.in_flight == 0 {
+            // Nothing was in flight: the time since is not the store's.
+            let now = self.now(&st);
+            if let Some(c) = st.climb.as_mut() {
+                (c.round_start, c.round_done, c.round_full) = (now, 0, 0);
+            }
+        }
         st.in_flight += 1;
         st.peak = st.peak.max(st.in_flight);
         Permit {
@@ -150,19 +162,29 @@ impl Limiter {
         }
     }
 
-    /// The store answered 429 or 503: the current round ends with a halving.
+    /// The store answered 429 or 503: the current round ends with a halving,
+    /// unless the number just changed (the answer is to requests sent
+    /// under the old one, a halving may already be under way).
     pub fn throttled(&self) {
         if let Some(c) = self.state().climb.as_mut() {
-            c.throttled = true;
+            c.throttled |= !c.settle;
+        }
+    }
+
+    /// The clock rounds are timed by.
+    fn now(&self, st: &State) -> Duration {
+        #[cfg(test)]
+        return st.now;
+        #[cfg(not(test))]
+        {
+            let _ = st;
+            self.epoch.elapsed()
         }
     }
 
     /// One request finished (its slot is still held).
     fn completed(&self, st: &mut State) {
-        #[cfg(not(test))]
-        let now = self.epoch.elapsed();
-        #[cfg(test)]
-        let now = st.now;
+        let now = self.now(st);
         let limit = st.slots - st.owed;
         let full = st.in_flight >= limit;
         let Some(c) = st.climb.as_mut() else {

@@ -23,10 +23,10 @@ impl Store {
 /// only far away), on a virtual clock (exact and instant), with always
 /// more requests waiting than slots.
 /// Returns the limits seen after each of the last 1,000 completions.
-fn drive(limiter: &Limiter, serves: Option<usize>, n: usize) -> Vec<usize> {
+fn drive_from(limiter: &Limiter, serves: Option<usize>, n: usize) -> Vec<usize> {
     let mut store = Store { seed: 7 };
     let serves = serves.unwrap_or(usize::MAX);
-    let mut now = Duration::ZERO;
+    let mut now = limiter.state().now;
     let mut serving: Vec<(Duration, Permit<'_>)> = Vec::new();
     let mut queued: VecDeque<Permit<'_>> = VecDeque::new();
     let mut seen = Vec::new();
@@ -53,6 +53,12 @@ fn drive(limiter: &Limiter, serves: Option<usize>, n: usize) -> Vec<usize> {
         }
     }
     seen
+}
+
+/// [`drive_from`] the start of the clock.
+fn drive(limiter: &Limiter, serves: Option<usize>, n: usize) -> Vec<usize> {
+    limiter.state().now = Duration::ZERO;
+    drive_from(limiter, serves, n)
 }
 
 #[test]
@@ -109,6 +115,37 @@ fn throttling_halves_the_limit_and_held_slots_are_dropped_as_they_come_back() {
     drop(held);
     assert_eq!(limiter.slots.available_permits(), 20);
     assert_eq!(limiter.limit(), 20);
+}
+
+#[test]
+fn a_burst_of_throttling_answers_halves_once_per_round() {
+    // 64 in flight meet a burst of 503s: the answers to requests sent
+    // before the halving do not halve again.
+    let limiter = Limiter::new(64, true);
+    let mut held = hold(&limiter, 64);
+    for _ in 0..10 {
+        limiter.throttled();
+        held.pop();
+    }
+    assert_eq!(limiter.limit(), 32);
+}
+
+#[test]
+fn time_with_nothing_in_flight_is_not_counted() {
+    // A far store, then a long pause (the archiver busy elsewhere), then
+    // the store again: the pause does not make the number in flight look
+    // worse than the one before, so the limit keeps what it reached.
+    let limiter = Limiter::new(8, true);
+    drive(&limiter, None, 400);
+    let before = limiter.limit();
+    assert!(before > 16, "limit {before}");
+    limiter.state().now += Duration::from_secs(60);
+    drive_from(&limiter, None, 400);
+    assert!(
+        limiter.limit() >= before,
+        "{} after {before}",
+        limiter.limit()
+    );
 }
 
 #[test]
