@@ -19,6 +19,7 @@ use crossbeam_channel::{bounded, Sender};
 use crate::backup::budget::Budget;
 use crate::backup::open::SeenLink;
 use crate::backup::parent::{ParentCursor, ParentTrees};
+use crate::backup::read_ahead::{Early, ReadAhead};
 use crate::backup::walk_ahead::WalkAhead;
 use crate::chunker::Chunker;
 use crate::error::{Error, Result};
@@ -95,7 +96,9 @@ pub fn run<'r>(
             }
         }
         drop(rx);
-        let events = WalkAhead::spawn(s, source);
+        // A first backup reads every file: read small ones ahead.
+        let read_ahead = parent_root.is_none().then(ReadAhead::new).flatten();
+        let events = WalkAhead::spawn(s, source, read_ahead);
         let mut a = Archiver {
             repo,
             writer,
@@ -120,6 +123,7 @@ pub fn run<'r>(
             db,
             databases: DatabaseReport::default(),
             progress,
+            early: None,
         };
         let root = a.walk(events);
         // Closing the queue lets the workers drain and exit.
@@ -170,16 +174,19 @@ struct Archiver<'a, 'r> {
     db: &'a DatabaseOptions,
     databases: DatabaseReport,
     progress: &'a dyn Progress,
+    /// The current event's file, if it was read ahead (read_ahead.rs).
+    early: Option<Early>,
 }
 
 impl Archiver<'_, '_> {
     /// Builds the trees from the walk's events; dropping `events` on an
     /// early return stops the walking thread.
     fn walk(&mut self, mut events: WalkAhead) -> Result<TreeId> {
-        while let Some(event) = events.next_event()? {
+        while let Some((event, early)) = events.next_event()? {
             if self.worker_failed() {
                 break;
             }
+            self.early = early;
             match event {
                 Event::Enter(mut e) => {
                     self.complete_xattrs(&mut e);

@@ -32,6 +32,7 @@ mod files_cache;
 mod interrupt;
 mod open;
 mod parent;
+mod read_ahead;
 mod verify;
 mod walk_ahead;
 

@@ -3,6 +3,7 @@
 //! size-and-times stamps that tell whether it changed around the read.
 
 use std::fs::File;
+use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 
 use crate::format::tree::Timestamp;
@@ -54,7 +55,7 @@ pub(super) fn open_regular(e: &Entry) -> std::result::Result<(File, Stamp), Stri
 /// Opens the entry for reading only: for a file read with one bounded read
 /// of its listed size, checked with [`same_inode`] afterwards (one `fstat`
 /// per file instead of one before and one after the read).
-pub(super) fn open_nofollow(e: &Entry) -> std::result::Result<File, String> {
+pub(crate) fn open_nofollow(e: &Entry) -> std::result::Result<File, String> {
     use std::os::unix::fs::OpenOptionsExt;
     std::fs::OpenOptions::new()
         .read(true)
@@ -72,4 +73,31 @@ pub(super) fn same_inode(e: &Entry, m: &std::fs::Metadata) -> std::result::Resul
         return Err("replaced by another file since it was listed".into());
     }
     Ok(Stamp::of(m))
+}
+
+/// The whole content of a file no larger than one chunk, read before
+/// anything else looks at it. Exactly its listed `size` is asked for,
+/// so no read is spent finding the end and a device swapped in for it
+/// is read no further: a file that grew, shrank or was replaced
+/// meanwhile shows in the `fstat` the caller makes after reading.
+pub(crate) fn read_small(file: &File, size: u64) -> std::io::Result<Vec<u8>> {
+    // Room for one byte more than listed: a file longer than its size
+    // says (grown, or a special file listing 0) shows as a full buffer,
+    // and the caller streams it instead. A regular file's read returns
+    // all of it at once, so the usual cost is one read, no EOF read.
+    let mut data = vec![0; size as usize + 1];
+    let mut filled = 0;
+    while filled < data.len() {
+        match (&mut &*file).read(&mut data[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+        if filled == size as usize {
+            break;
+        }
+    }
+    data.truncate(filled);
+    Ok(data)
 }

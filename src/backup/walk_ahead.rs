@@ -8,6 +8,7 @@ use std::thread::Scope;
 
 use crossbeam_channel::{bounded, Receiver};
 
+use super::read_ahead::{Early, ReadAhead};
 use crate::error::{Error, Result};
 use crate::source::{Event, Source};
 
@@ -20,7 +21,8 @@ const AHEAD: usize = 32;
 
 /// One message from the walking thread.
 enum Msg {
-    Events(Vec<Event>),
+    /// Events, each with its file if it was read ahead.
+    Events(Vec<Event>, Vec<Option<Early>>),
     /// The source ended. Without it a closed channel means the walking
     /// thread died (a panic in the source), not the end of the walk.
     End,
@@ -30,43 +32,52 @@ enum Msg {
 /// within one batch.
 pub struct WalkAhead {
     rx: Receiver<Msg>,
-    batch: std::vec::IntoIter<Event>,
+    batch: std::iter::Zip<std::vec::IntoIter<Event>, std::vec::IntoIter<Option<Early>>>,
     ended: bool,
 }
 
 impl WalkAhead {
-    /// Starts walking `source` on a thread of scope `s`.
+    /// Starts walking `source` on a thread of scope `s`, reading small
+    /// files ahead with `read_ahead` if given (read_ahead.rs).
     pub fn spawn<'scope, 'env>(
         s: &'scope Scope<'scope, 'env>,
         source: &'env mut dyn Source,
+        read_ahead: Option<ReadAhead>,
     ) -> WalkAhead {
         let (tx, rx) = bounded::<Msg>(AHEAD);
         s.spawn(move || {
+            let msg = |batch: Vec<Event>| {
+                let early = match &read_ahead {
+                    Some(r) => r.read(&batch),
+                    None => batch.iter().map(|_| None).collect(),
+                };
+                Msg::Events(batch, early)
+            };
             let mut batch = Vec::with_capacity(BATCH);
             for event in source {
                 batch.push(event);
                 if batch.len() == BATCH {
                     let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
                     // The archiver dropped its end: it stopped on an error.
-                    if tx.send(Msg::Events(full)).is_err() {
+                    if tx.send(msg(full)).is_err() {
                         return;
                     }
                 }
             }
-            if tx.send(Msg::Events(batch)).is_ok() {
+            if tx.send(msg(batch)).is_ok() {
                 let _ = tx.send(Msg::End);
             }
         });
         WalkAhead {
             rx,
-            batch: Vec::new().into_iter(),
+            batch: Vec::new().into_iter().zip(Vec::new()),
             ended: false,
         }
     }
 
-    /// The next event; `Ok(None)` at the end of the walk, an error if the
-    /// walking thread stopped without reaching it.
-    pub fn next_event(&mut self) -> Result<Option<Event>> {
+    /// The next event and its file if read ahead; `Ok(None)` at the end of
+    /// the walk, an error if the walking thread stopped without reaching it.
+    pub fn next_event(&mut self) -> Result<Option<(Event, Option<Early>)>> {
         loop {
             if let Some(e) = self.batch.next() {
                 return Ok(Some(e));
@@ -75,7 +86,7 @@ impl WalkAhead {
                 return Ok(None);
             }
             match self.rx.recv() {
-                Ok(Msg::Events(b)) => self.batch = b.into_iter(),
+                Ok(Msg::Events(b, early)) => self.batch = b.into_iter().zip(early),
                 Ok(Msg::End) => self.ended = true,
                 Err(_) => return Err(Error::Internal("the source walk stopped early".into())),
             }
@@ -122,10 +133,10 @@ mod tests {
         let mut end = Ok(());
         let joined = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             std::thread::scope(|s| {
-                let mut w = WalkAhead::spawn(s, &mut src);
+                let mut w = WalkAhead::spawn(s, &mut src, None);
                 loop {
                     match w.next_event() {
-                        Ok(Some(Event::Skipped { path, .. })) => {
+                        Ok(Some((Event::Skipped { path, .. }, _))) => {
                             seen.push(path.display().to_string())
                         }
                         Ok(Some(_)) => unreachable!("only skipped entries"),

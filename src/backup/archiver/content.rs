@@ -8,7 +8,7 @@ use std::path::Path;
 
 use super::Archiver;
 use crate::chunker::chunk_fixed;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::format::index::BlobKind;
 use crate::format::tree::NodeKind;
 use crate::ids::{BlobId, ChunkId};
@@ -42,34 +42,8 @@ impl Archiver<'_, '_> {
         Ok(self.all_known(content)?.then_some(kind))
     }
 
-    /// The whole content of a file no larger than one chunk, read before
-    /// anything else looks at it. Exactly its listed `size` is asked for,
-    /// so no read is spent finding the end and a device swapped in for it
-    /// is read no further: a file that grew, shrank or was replaced
-    /// meanwhile shows in the `fstat` the caller makes after reading.
-    pub(super) fn read_small(&mut self, file: &File, size: u64) -> Result<Vec<u8>> {
-        // Room for one byte more than listed: a file longer than its size
-        // says (grown, or a special file listing 0) shows as a full buffer,
-        // and the caller streams it instead. A regular file's read returns
-        // all of it at once, so the usual cost is one read, no EOF read.
-        let mut data = vec![0; size as usize + 1];
-        let mut filled = 0;
-        while filled < data.len() {
-            match (&mut &*file).read(&mut data[filled..]) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(Error::io("<file>", e)),
-            }
-            if filled == size as usize {
-                break;
-            }
-        }
-        data.truncate(filled);
-        Ok(data)
-    }
-
-    /// Chunks a file: the bytes [`Self::read_small`] read, or streamed.
+    /// Chunks a file: the bytes [`crate::backup::open::read_small`] read, or
+    /// streamed.
     pub(super) fn content(
         &mut self,
         file: &File,

@@ -14,7 +14,7 @@
 use std::fs::File;
 
 use super::Archiver;
-use crate::backup::open::{open_nofollow, open_regular, same_inode, SeenLink, Stamp};
+use crate::backup::open::{open_nofollow, open_regular, read_small, same_inode, SeenLink, Stamp};
 use crate::error::{Error, Result};
 use crate::progress::FileOutcome;
 use crate::source::content::{self as src_content, Content};
@@ -140,14 +140,23 @@ impl Archiver<'_, '_> {
         if size > self.repo.config().chunker.max_size as u64 {
             return Ok(open_regular(e).map(|(file, before)| (file, None, Some(before), None)));
         }
-        let file = match open_nofollow(e) {
-            Ok(file) => file,
-            Err(why) => return Ok(Err(why)),
+        // Read ahead on another thread (read_ahead.rs), or here, the same way.
+        let early = self.early.take().filter(|early| early.path == e.path);
+        let (file, read, meta) = match early.map(|early| early.opened) {
+            Some(Ok(opened)) => opened,
+            Some(Err(why)) => return Ok(Err(why)),
+            None => match open_nofollow(e) {
+                Ok(file) => {
+                    let read = read_small(&file, size);
+                    let meta = file.metadata();
+                    (file, read, meta)
+                }
+                Err(why) => return Ok(Err(why)),
+            },
         };
-        let read = self.read_small(&file, size);
         // The one fstat: the inode the walk saw? (A fifo swapped in reads
         // as empty or fails, and is caught here either way.)
-        let stamp = match file.metadata() {
+        let stamp = match meta {
             Ok(m) => match same_inode(e, &m) {
                 Ok(stamp) => stamp,
                 Err(why) => return Ok(Err(why)),
@@ -164,8 +173,7 @@ impl Archiver<'_, '_> {
                     Err(err) => Ok(Err(err.to_string())),
                 }
             }
-            Err(Error::Io { source, .. }) => Ok(Err(source.to_string())),
-            Err(other) => Err(other),
+            Err(err) => Ok(Err(err.to_string())),
         }
     }
 }
