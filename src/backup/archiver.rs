@@ -97,7 +97,11 @@ pub fn run<'r>(
         }
         drop(rx);
         // A first backup reads every file: read small ones ahead.
-        let read_ahead = parent_root.is_none().then(ReadAhead::new).flatten();
+        let chunk_max = repo.config().chunker.max_size as u64;
+        let read_ahead = parent_root
+            .is_none()
+            .then(|| ReadAhead::new(chunk_max))
+            .flatten();
         let events = WalkAhead::spawn(s, source, read_ahead);
         let mut a = Archiver {
             repo,

@@ -12,7 +12,11 @@
 //!
 //! Only without a parent snapshot: with one, most files are unchanged and
 //! never opened, and which are is known only to the archiver. Hard-linked
-//! files are left to the archiver too (a second name is not read again).
+//! files are left to the archiver too (a second name is not read again),
+//! and so are SQLite companion files ([`companion`]). A file is closed as
+//! soon as it is read unless the archiver needs it again
+//! ([`KEPT_PER_BATCH`]): queued batches must not hold thousands of
+//! descriptors.
 
 use std::fs::{File, Metadata};
 use std::path::PathBuf;
@@ -20,7 +24,7 @@ use std::path::PathBuf;
 use rayon::prelude::*;
 
 use super::open::{open_nofollow, read_small};
-use crate::source::{Entry, EntryKind, Event};
+use crate::source::{sqlite, Entry, EntryKind, Event};
 
 /// Threads reading at once.
 pub const READERS: usize = 4;
@@ -33,29 +37,58 @@ const MAX_FILE: u64 = 64 * 1024;
 const BATCH_BYTES: u64 = 1024 * 1024;
 
 /// A file opened, with what one bounded read and the `fstat` after it gave.
-pub type Opened = (File, std::io::Result<Vec<u8>>, std::io::Result<Metadata>);
+/// The file itself is kept open only when the archiver may read it again
+/// (see [`KEPT_PER_BATCH`]); otherwise it was closed after the `fstat`.
+pub type Opened = (
+    Option<File>,
+    std::io::Result<Vec<u8>>,
+    std::io::Result<Metadata>,
+);
 
-/// One file opened, read and `fstat`ed ahead (or why it could not be
-/// opened), for the archiver to take instead of doing so itself.
+/// Files of one batch kept open for the archiver, at most: one longer than
+/// listed (it streams it from where it is) or starting like a SQLite
+/// database (whose reader checks the header again). With the batches
+/// queued (walk_ahead.rs: 32, one being sent and one being archived) that
+/// bounds the descriptors held to 68, far below the usual limit of 1,024;
+/// a batch with more such files leaves the rest to the archiver.
+const KEPT_PER_BATCH: usize = 2;
+
+/// One file opened, read and `fstat`ed ahead, for the archiver to take
+/// instead of doing so itself. A file that could not be opened has none:
+/// the archiver tries itself and reports its own error.
 pub struct Early {
     pub path: PathBuf,
-    pub opened: std::result::Result<Opened, String>,
+    pub opened: Opened,
+}
+
+/// A SQLite database's companion file: never opened (and so never closed)
+/// on these threads, which would drop the archiver's POSIX locks on it
+/// while it snapshots the database.
+fn companion(name: &[u8]) -> bool {
+    [&b"-wal"[..], b"-shm", b"-journal"]
+        .iter()
+        .any(|end| name.ends_with(end))
 }
 
 /// The reading threads.
 pub struct ReadAhead {
     pool: rayon::ThreadPool,
+    /// The largest file read ahead: the archiver reads files of up to one
+    /// chunk whole, larger ones it streams.
+    max_file: u64,
 }
 
 impl ReadAhead {
+    /// Reads files up to [`MAX_FILE`] or `chunk_max`, whichever is less.
     /// `None` when the threads cannot be had (the archiver then reads).
-    pub fn new() -> Option<ReadAhead> {
+    pub fn new(chunk_max: u64) -> Option<ReadAhead> {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(READERS)
             .thread_name(|i| format!("cairn-read-{i}"))
             .build()
             .ok()?;
-        Some(ReadAhead { pool })
+        let max_file = MAX_FILE.min(chunk_max);
+        Some(ReadAhead { pool, max_file })
     }
 
     /// For each event of `batch`, its file read ahead, if it is one to read.
@@ -65,7 +98,11 @@ impl ReadAhead {
         for (i, ev) in batch.iter().enumerate() {
             let Event::Leaf(e) = ev else { continue };
             match e.kind {
-                EntryKind::File { size } if size <= MAX_FILE.min(room) && e.meta.links <= 1 => {
+                EntryKind::File { size }
+                    if size <= self.max_file.min(room)
+                        && e.meta.links <= 1
+                        && !companion(&e.name) =>
+                {
                     room -= size;
                     jobs.push((i, e, size));
                 }
@@ -74,19 +111,28 @@ impl ReadAhead {
         }
         let read: Vec<(usize, Early)> = self.pool.install(|| {
             jobs.par_iter()
-                .map(|&(i, e, size)| {
-                    let opened = open_nofollow(e).map(|file| {
-                        let data = read_small(&file, size);
-                        let meta = file.metadata();
-                        (file, data, meta)
-                    });
+                .filter_map(|&(i, e, size)| {
+                    let file = open_nofollow(e).ok()?;
+                    let data = read_small(&file, size);
+                    let meta = file.metadata();
+                    let again = data
+                        .as_ref()
+                        .is_ok_and(|d| d.len() as u64 > size || sqlite::has_header(d));
+                    let opened = (again.then_some(file), data, meta);
                     let path = e.path.clone();
-                    (i, Early { path, opened })
+                    Some((i, Early { path, opened }))
                 })
                 .collect()
         });
         let mut out: Vec<Option<Early>> = batch.iter().map(|_| None).collect();
+        let mut kept = 0;
         for (i, early) in read {
+            if early.opened.0.is_some() {
+                kept += 1;
+                if kept > KEPT_PER_BATCH {
+                    continue;
+                }
+            }
             out[i] = Some(early);
         }
         out
@@ -125,7 +171,7 @@ mod tests {
         std::fs::hard_link(d.join("linked"), d.join("linked2")).unwrap();
         std::os::unix::fs::symlink("a", d.join("sym")).unwrap();
         let events = walk(d);
-        let early = ReadAhead::new().unwrap().read(&events);
+        let early = reader().read(&events);
         assert_eq!(early.len(), events.len());
         let mut read = Vec::new();
         for (ev, early) in events.iter().zip(early) {
@@ -134,7 +180,8 @@ mod tests {
                 panic!("read ahead for {}", name(ev))
             };
             assert_eq!(early.path, e.path);
-            let (_, data, meta) = early.opened.unwrap();
+            let (file, data, meta) = early.opened;
+            assert!(file.is_none(), "closed once read");
             let meta = meta.unwrap();
             assert_eq!(data.unwrap(), std::fs::read(&e.path).unwrap());
             use std::os::unix::fs::MetadataExt;
@@ -154,11 +201,11 @@ mod tests {
             std::fs::write(dir.path().join(format!("f{i:03}")), vec![1u8; per]).unwrap();
         }
         let events = walk(dir.path());
-        let early = ReadAhead::new().unwrap().read(&events);
+        let early = reader().read(&events);
         let bytes: usize = early
             .iter()
             .flatten()
-            .map(|e| e.opened.as_ref().unwrap().1.as_ref().unwrap().len())
+            .map(|e| e.opened.1.as_ref().unwrap().len())
             .sum();
         assert_eq!(bytes, BATCH_BYTES as usize / per * per);
     }
@@ -167,16 +214,77 @@ mod tests {
     fn a_file_gone_since_the_walk_is_the_archivers_to_report() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("gone"), b"x").unwrap();
+        std::fs::write(dir.path().join("here"), b"y").unwrap();
         let events = walk(dir.path());
         std::fs::remove_file(dir.path().join("gone")).unwrap();
-        let early = ReadAhead::new().unwrap().read(&events);
-        let why = early
-            .into_iter()
+        let early = reader().read(&events);
+        let read: Vec<String> = early
+            .iter()
             .flatten()
-            .next()
-            .unwrap()
-            .opened
-            .unwrap_err();
-        assert!(why.contains("No such file"), "{why}");
+            .map(|e| e.path.display().to_string())
+            .collect();
+        assert_eq!(read.len(), 1);
+        assert!(read[0].ends_with("here"), "{read:?}");
+    }
+
+    #[test]
+    fn sqlite_companions_are_left_to_the_archiver() {
+        // Closing a descriptor of a database's `-shm` or `-wal` on another
+        // thread would drop the archiver's locks on it mid-snapshot.
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["x.db-shm", "x.db-wal", "x.db-journal", "x.db-walrus"] {
+            std::fs::write(dir.path().join(name), b"z").unwrap();
+        }
+        let opts = FsOptions {
+            paths: vec![dir.path().to_path_buf()],
+            keep_db_companions: true,
+            ..FsOptions::default()
+        };
+        let events: Vec<Event> = FsSource::new(opts).unwrap().collect();
+        let early = reader().read(&events);
+        let read: Vec<String> = early
+            .iter()
+            .flatten()
+            .map(|e| e.path.display().to_string())
+            .collect();
+        assert_eq!(read.len(), 1);
+        assert!(read[0].ends_with("x.db-walrus"), "{read:?}");
+    }
+
+    #[test]
+    fn files_larger_than_a_chunk_are_not_read_ahead() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a"), vec![0u8; 2048]).unwrap();
+        std::fs::write(dir.path().join("b"), vec![0u8; 1024]).unwrap();
+        let events = walk(dir.path());
+        let early = ReadAhead::new(1024).unwrap().read(&events);
+        let read: Vec<String> = early
+            .iter()
+            .flatten()
+            .map(|e| e.path.display().to_string())
+            .collect();
+        assert_eq!(read.len(), 1);
+        assert!(read[0].ends_with('b'), "{read:?}");
+    }
+
+    /// Read-ahead as a repository with 8 MiB chunks has it.
+    fn reader() -> ReadAhead {
+        ReadAhead::new(8 << 20).unwrap()
+    }
+
+    #[test]
+    fn few_files_are_kept_open_per_batch() {
+        // Files that start like SQLite databases stay open for the
+        // archiver: at most two a batch, the rest are the archiver's.
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = b"SQLite format 3\0".to_vec();
+        db.resize(512, 0);
+        for i in 0..5 {
+            std::fs::write(dir.path().join(format!("db{i}")), &db).unwrap();
+        }
+        let events = walk(dir.path());
+        let early: Vec<Early> = reader().read(&events).into_iter().flatten().collect();
+        assert_eq!(early.len(), KEPT_PER_BATCH);
+        assert!(early.iter().all(|e| e.opened.0.is_some()));
     }
 }

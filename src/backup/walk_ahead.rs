@@ -16,7 +16,8 @@ use crate::source::{Event, Source};
 /// one event per wake-up would cost two context switches per file.
 const BATCH: usize = 128;
 /// Batches queued ahead of the archiver: 4,096 entries, each a name, a
-/// path and metadata (xattrs included), so a MiB or two.
+/// path and metadata (xattrs included), so a MiB or two, plus in a first
+/// backup up to 1 MiB of small files' content per batch (read_ahead.rs).
 const AHEAD: usize = 32;
 
 /// One message from the walking thread.

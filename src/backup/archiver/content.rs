@@ -46,16 +46,17 @@ impl Archiver<'_, '_> {
     /// streamed.
     pub(super) fn content(
         &mut self,
-        file: &File,
+        file: Option<&File>,
         head: Option<Vec<u8>>,
     ) -> Result<(u64, Vec<ChunkId>)> {
-        match head {
-            Some(data) => {
+        match (head, file) {
+            (Some(data), _) => {
                 self.summary.bytes_read += data.len() as u64;
                 self.progress.bytes(data.len() as u64);
                 self.chunk_buffer(data)
             }
-            None => self.stream_content(&mut &*file),
+            (None, Some(mut file)) => self.stream_content(&mut file),
+            (None, None) => Err(crate::Error::Internal("no file to stream".into())),
         }
     }
 

@@ -4,7 +4,8 @@
 //! The syscall budget of a new small file (up to one chunk, as in a tree of
 //! millions of them) is: the walk's `lstat` and `llistxattr`, then `open`,
 //! one `read` (with room for a byte more than listed, to notice a longer
-//! file), one `fstat` and `close`. The `fstat` right after the read checks
+//! file), one `fstat` and `close`; in a first backup these are made on the
+//! read-ahead threads (read_ahead.rs). The `fstat` right after the read checks
 //! it is the inode the walk saw before any of its bytes is stored, and
 //! tells whether it changed while read; its first bytes tell whether it may
 //! be a database (one that is gets its header read again by SQLite). A
@@ -21,10 +22,11 @@ use crate::source::content::{self as src_content, Content};
 use crate::source::sqlite;
 use crate::source::Entry;
 
-/// An opened file, its content if already read whole, its stamp when it
-/// was checked before reading, and when it was checked after reading it
-/// whole.
-type Opened = (File, Option<Vec<u8>>, Option<Stamp>, Option<Stamp>);
+/// An opened file (closed already if read whole ahead and not needed
+/// again: read_ahead.rs), its content if already read whole, its stamp
+/// when it was checked before reading, and when it was checked after
+/// reading it whole.
+type Opened = (Option<File>, Option<Vec<u8>>, Option<Stamp>, Option<Stamp>);
 
 impl Archiver<'_, '_> {
     pub(super) fn file(&mut self, e: Entry, size: u64) -> Result<()> {
@@ -62,9 +64,9 @@ impl Archiver<'_, '_> {
         };
         let is_new = !self.parent.has(&e.name);
         let maybe_db = wanted && head.as_deref().is_none_or(sqlite::has_header);
-        let file = match maybe_db {
-            false => file,
-            true => match src_content::open(&e.path, file, wanted, self.db) {
+        let file = match (maybe_db, file) {
+            (false, file) | (true, file @ None) => file,
+            (true, Some(file)) => match src_content::open(&e.path, file, wanted, self.db) {
                 Content::Database(db) => return self.database(e, db, is_new),
                 Content::Plain {
                     file,
@@ -73,11 +75,11 @@ impl Archiver<'_, '_> {
                     if let Some(why) = not_snapshotted {
                         self.not_snapshotted(&e.path, &why);
                     }
-                    file
+                    Some(file)
                 }
             },
         };
-        let (read, content) = match self.content(&file, head) {
+        let (read, content) = match self.content(file.as_ref(), head) {
             Ok(r) => r,
             Err(Error::Io { source, .. }) => {
                 self.skip(e.path, source.to_string());
@@ -92,10 +94,12 @@ impl Archiver<'_, '_> {
             mtime: e.meta.mtime,
             ctime: e.meta.ctime,
         };
-        let after = match (checked, file.metadata().map_err(|err| err.to_string())) {
-            (Some(checked), _) => Ok(Some(checked)),
-            (None, Ok(m)) => same_inode(&e, &m).map(Some),
-            (None, Err(_)) => Ok(None),
+        let after = match checked {
+            Some(checked) => Ok(Some(checked)),
+            None => match file.as_ref().map(File::metadata) {
+                Some(Ok(m)) => same_inode(&e, &m).map(Some),
+                _ => Ok(None),
+            },
         };
         let after = match after {
             Ok(after) => after,
@@ -138,18 +142,17 @@ impl Archiver<'_, '_> {
     /// why the file is skipped.
     fn open_file(&mut self, e: &Entry, size: u64) -> Result<std::result::Result<Opened, String>> {
         if size > self.repo.config().chunker.max_size as u64 {
-            return Ok(open_regular(e).map(|(file, before)| (file, None, Some(before), None)));
+            return Ok(open_regular(e).map(|(file, before)| (Some(file), None, Some(before), None)));
         }
         // Read ahead on another thread (read_ahead.rs), or here, the same way.
         let early = self.early.take().filter(|early| early.path == e.path);
         let (file, read, meta) = match early.map(|early| early.opened) {
-            Some(Ok(opened)) => opened,
-            Some(Err(why)) => return Ok(Err(why)),
+            Some(opened) => opened,
             None => match open_nofollow(e) {
                 Ok(file) => {
                     let read = read_small(&file, size);
                     let meta = file.metadata();
-                    (file, read, meta)
+                    (Some(file), read, meta)
                 }
                 Err(why) => return Ok(Err(why)),
             },
@@ -167,9 +170,14 @@ impl Archiver<'_, '_> {
             Ok(data) if data.len() as u64 <= size => Ok(Ok((file, Some(data), None, Some(stamp)))),
             Ok(_) => {
                 use std::io::Seek;
-                let mut file = file;
+                // Read ahead, a file longer than listed is kept open.
+                let Some(mut file) = file else {
+                    return Err(Error::Internal(
+                        "a longer file read ahead was closed".into(),
+                    ));
+                };
                 match file.rewind() {
-                    Ok(()) => Ok(Ok((file, None, Some(stamp), None))),
+                    Ok(()) => Ok(Ok((Some(file), None, Some(stamp), None))),
                     Err(err) => Ok(Err(err.to_string())),
                 }
             }
