@@ -52,6 +52,7 @@ mod prune_concurrent;
 mod prune_race;
 mod put_only;
 mod put_only_dedup;
+mod read_ahead;
 mod readme_facts;
 mod repair;
 mod repo_proxy;
