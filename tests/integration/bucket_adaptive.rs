@@ -53,18 +53,7 @@ fn far(upstream: &str, delay_ms: u32) -> Far {
 /// The source's `peak_in_flight` of a backup of `location` into a fresh
 /// repository.
 fn peak_of_backup(b: &TestBucket, location: &str, extra: &[&str]) -> u64 {
-    let env = Env::new();
-    let mut args = vec!["--json", "backup"];
-    args.extend_from_slice(extra);
-    args.push(location);
-    let mut cmd = env.cmd(&args);
-    let out = b.with_keys(&mut cmd).output().unwrap();
-    assert!(
-        out.status.success(),
-        "backup of {location}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let summary = last_json(&out);
+    let summary = crate::bucket_util::backup_location(&Env::new(), b, location, extra);
     assert_eq!(summary["source"]["gets"], 600, "{summary}");
     summary["source"]["peak_in_flight"].as_u64().unwrap()
 }

@@ -74,27 +74,7 @@ use crate::util::*;
 
 /// `cairn --json backup LOCATION` with the source's keys; the summary.
 fn backup_bucket(env: &Env, b: &TestBucket, prefix: &str, extra: &[&str]) -> serde_json::Value {
-    let location = b.location(prefix);
-    let mut args = vec!["--json", "backup"];
-    args.extend_from_slice(extra);
-    args.push(&location);
-    let mut cmd = env.cmd(&args);
-    let out = b.with_keys(&mut cmd).output().unwrap();
-    assert!(
-        out.status.success(),
-        "backup of {location}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    last_json(&out)
-}
-
-/// A library handle on the test's existing repository.
-fn open_repo(env: &Env) -> cairn::repo::Repository {
-    let open = cairn::repo::OpenOptions {
-        cache_dir: Some(env.cache.clone()),
-        ..Default::default()
-    };
-    cairn::repo::Repository::open(env.storage(), PASSWORD.as_bytes(), open).unwrap()
+    crate::bucket_util::backup_location(env, b, &b.location(prefix), extra)
 }
 
 /// Where each key's body lands in a directory restore of the bucket's root.
@@ -168,7 +148,7 @@ fn bucket_round_trip_to_a_directory() {
     assert_eq!(first["files_new"], keys.len(), "{first}");
     assert_eq!(first["skipped"].as_array().unwrap().len(), 0, "{first}");
     // Every object's metadata, as stored.
-    let repo = open_repo(&env);
+    let repo = env.open_repo();
     let snap = repo.find_snapshot("latest", &Default::default()).unwrap();
     assert_eq!(snap.snapshot.paths, vec![b.location("")]);
     let root = repo.load_tree(&snap.snapshot.tree).unwrap();

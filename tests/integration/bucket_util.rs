@@ -376,3 +376,24 @@ impl Drop for SecondServer {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// `cairn --json backup LOCATION` (a bucket, with `b`'s keys as the
+/// source's) into `env`'s repository; the summary.
+pub fn backup_location(
+    env: &crate::util::Env,
+    b: &TestBucket,
+    location: &str,
+    extra: &[&str],
+) -> serde_json::Value {
+    let mut args = vec!["--json", "backup"];
+    args.extend_from_slice(extra);
+    args.push(location);
+    let mut cmd = env.cmd(&args);
+    let out = b.with_keys(&mut cmd).output().unwrap();
+    assert!(
+        out.status.success(),
+        "backup of {location}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    crate::util::last_json(&out)
+}

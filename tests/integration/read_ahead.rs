@@ -6,7 +6,6 @@ use std::path::Path;
 
 use cairn::backup::{backup, BackupOptions};
 use cairn::progress::Progress;
-use cairn::repo::{OpenOptions, Repository};
 
 use crate::util::*;
 
@@ -35,11 +34,7 @@ fn the_archiver_stores_the_version_read_ahead() {
         std::fs::write(src.join(format!("f{i:03}")), format!("old {i}")).unwrap();
     }
     let victim = src.join("f250");
-    let opts = OpenOptions {
-        cache_dir: Some(env.cache.clone()),
-        ..Default::default()
-    };
-    let repo = Repository::open(env.storage(), PASSWORD.as_bytes(), opts).unwrap();
+    let repo = env.open_repo();
     let mut source = fs_source(vec![src.clone()]);
     let progress = ReplaceOnArrival { victim: &victim };
     let report = backup(&repo, &mut source, &BackupOptions::default(), &progress).unwrap();

@@ -33,6 +33,16 @@ impl Env {
             .unwrap_or_else(|e| panic!("open {}: {e}", self.location))
     }
 
+    /// A library handle on the test's repository, with its cache.
+    pub fn open_repo(&self) -> cairn::repo::Repository {
+        let open = cairn::repo::OpenOptions {
+            cache_dir: Some(self.cache.clone()),
+            ..Default::default()
+        };
+        cairn::repo::Repository::open(self.storage(), crate::util::PASSWORD.as_bytes(), open)
+            .expect("open the repository")
+    }
+
     /// Keys (and sizes) of the objects under `prefix`, on any backend.
     pub fn objects(&self, prefix: &str) -> Vec<(String, u64)> {
         let mut v: Vec<_> = self
