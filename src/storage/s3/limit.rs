@@ -250,12 +250,11 @@ impl Climb {
             self.hold = HOLD_ROUNDS;
             return self.change(limit, limit / 2);
         }
-        if self.round_full * 4 < self.round_done * 3 {
-            // Slots were often free: the store was not what held us back.
-            return limit;
-        }
-        if std::mem::take(&mut self.settle) {
-            // Its first completions were sent under the old number.
+        // A round right after a change: its first completions were sent
+        // under the old number. One where slots were often free: the store
+        // was not what held requests back. Neither is measured.
+        let settling = std::mem::take(&mut self.settle);
+        if settling || self.round_full * 4 < self.round_done * 3 {
             return limit;
         }
         self.rates.0 += rate;

@@ -131,6 +131,28 @@ fn a_burst_of_throttling_answers_halves_once_per_round() {
 }
 
 #[test]
+fn a_quiet_round_after_a_halving_ends_its_settling() {
+    // After a halving, throttling answers are ignored for one round; a
+    // round with slots to spare (a quiet phase) still counts as that one.
+    let limiter = Limiter::new(16, true);
+    let mut held = hold(&limiter, 16);
+    limiter.throttled();
+    held.pop();
+    drop(held);
+    assert_eq!(limiter.limit(), 8);
+    // Never idle (idle time restarts a round), never more than 3 of 8.
+    let _steady = hold(&limiter, 1);
+    for i in 1..=20u64 {
+        let pair = hold(&limiter, 2);
+        limiter.state().now = Duration::from_millis(30 * i);
+        drop(pair);
+    }
+    limiter.throttled();
+    drop(hold(&limiter, 1));
+    assert_eq!(limiter.limit(), 4);
+}
+
+#[test]
 fn time_with_nothing_in_flight_is_not_counted() {
     // A far store, then a long pause (the archiver busy elsewhere), then
     // the store again: the pause does not make the number in flight look
