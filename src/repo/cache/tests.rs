@@ -193,3 +193,39 @@ fn lookups_see_own_writes_at_once_and_others_after_a_refresh() {
     );
     assert_eq!(a.pack_size(&pack_id(2)).unwrap(), Some(150));
 }
+
+/// A blob stored twice is read from its live copy, whichever pack sorts
+/// first; with only condemned copies left it is still found.
+#[test]
+fn lookup_prefers_the_live_copy_of_a_blob() {
+    for dead_first in [false, true] {
+        let (live, dead) = (1u8, 2u8);
+        let mut packs = vec![pack(live, &[7]), pack(dead, &[7])];
+        if dead_first {
+            packs.reverse();
+        }
+        let mut c = IndexCache::in_memory().unwrap();
+        let f = IndexFile {
+            packs,
+            condemned: vec![CondemnedPack {
+                id: pack_id(dead),
+                since: 1,
+            }],
+            ..Default::default()
+        };
+        c.add_index_file(&file_id(1), &f).unwrap();
+        let at = c.lookup(BlobKind::Data, &blob(7)).unwrap().unwrap();
+        assert_eq!(at.pack, pack_id(live), "live pack {live}");
+        let only_dead = IndexFile {
+            packs: vec![pack(3, &[8])],
+            condemned: vec![CondemnedPack {
+                id: pack_id(3),
+                since: 1,
+            }],
+            ..Default::default()
+        };
+        c.add_index_file(&file_id(2), &only_dead).unwrap();
+        let at = c.lookup(BlobKind::Data, &blob(8)).unwrap().unwrap();
+        assert_eq!(at.pack, pack_id(3));
+    }
+}
