@@ -23,7 +23,7 @@ pub struct PackRead {
 const MERGE_GAP: u64 = 256 * 1024;
 /// Merged reads stop growing here (a single larger blob is still read
 /// whole), so parallel readers hold a few MiB each, not whole packs.
-const MAX_MERGED_READ: u64 = 4 * 1024 * 1024;
+pub(crate) const MAX_MERGED_READ: u64 = 4 * 1024 * 1024;
 
 impl Repository {
     /// Where a blob lives, if the index knows it.

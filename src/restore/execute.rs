@@ -12,9 +12,10 @@ use crate::error::{Error, Result};
 use crate::format::tree::{Meta, Node, NodeKind};
 use crate::progress::Progress;
 use crate::repo::Repository;
+use crate::restore::database::EarlyChecks;
 use crate::restore::fsmeta::{self, Via};
 use crate::restore::prepare::{prepare_files, settle_replaced};
-use crate::restore::write::{write_content, FileError};
+use crate::restore::write::{write_content, Content, FileError};
 use crate::restore::{LinkOf, Plan, RestoreOptions};
 
 /// What to do with a file that already exists in the target.
@@ -174,7 +175,13 @@ pub(super) fn run(
     let asides = Mutex::new(Vec::new());
     let prepared = prepare_files(repo, plan, opts, fresh, &asides, report);
     let errors = Mutex::new(Vec::new());
-    let mut meta_done = write_content(repo, plan, target, &prepared.write, progress, &errors)?;
+    let early = EarlyChecks::new(plan, fresh);
+    let content = Content {
+        write: &prepared.write,
+        errors: &errors,
+        early: &early,
+    };
+    let mut meta_done = write_content(repo, plan, target, content, progress)?;
     // Files a stop request left unwritten fail like unreadable ones: the
     // partial file is removed and the original it replaced is put back.
     let interrupted = meta_done.interrupted.take();
@@ -206,7 +213,7 @@ pub(super) fn run(
     link_files(plan, target, &prepared.links, report);
     let asides = asides.into_inner().unwrap_or_else(|p| p.into_inner());
     settle_replaced(plan, target, asides, report);
-    crate::restore::database::finish(plan, target, report);
+    crate::restore::database::finish(plan, target, report, early);
     finish_entries(plan, opts, &skip_meta, report);
     report.files_restored =
         (plan.files.len() - report.not_written.len()) as u64 - report.files_unchanged;

@@ -19,6 +19,7 @@ mod dry;
 mod execute;
 mod fsmeta;
 pub mod inplace;
+mod pieces;
 mod plan;
 mod planner;
 mod prepare;

@@ -16,7 +16,9 @@ use crate::format::index::BlobKind;
 use crate::ids::{BlobId, PackId};
 use crate::progress::Progress;
 use crate::repo::{PackRead, Repository};
+use crate::restore::database::EarlyChecks;
 use crate::restore::fsmeta;
+use crate::restore::pieces::{pieces, PackChunks};
 use crate::restore::{DiskFull, Plan, PlannedFile};
 
 /// One chunk's destinations inside a pack.
@@ -25,7 +27,17 @@ pub(super) struct Target {
     offset: u64,
 }
 
-type Group = (BlobKind, HashMap<BlobId, (PackRead, Vec<Target>)>);
+type Group = PackChunks<Target>;
+
+/// What the content phase writes and where it reports.
+pub(super) struct Content<'a> {
+    /// The plan's files to write.
+    pub(super) write: &'a [usize],
+    /// Files that could not be written.
+    pub(super) errors: &'a Mutex<Vec<FileError>>,
+    /// Databases to finish as soon as they are complete.
+    pub(super) early: &'a EarlyChecks,
+}
 
 /// Chunks grouped at a time: the grouping costs about 200 bytes a chunk,
 /// so a restore of millions of small files groups and writes them a window
@@ -43,10 +55,14 @@ pub(super) fn write_content(
     repo: &Repository,
     plan: &Plan,
     target: &Path,
-    write: &[usize],
+    content: Content<'_>,
     progress: &dyn Progress,
-    errors: &Mutex<Vec<FileError>>,
 ) -> Result<MetaDone> {
+    let Content {
+        write,
+        errors,
+        early,
+    } = content;
     let push = |file: usize, damaged: bool, message: String| {
         let mut errs = errors.lock().unwrap_or_else(|p| p.into_inner());
         errs.push(FileError {
@@ -71,47 +87,56 @@ pub(super) fn write_content(
     let mut meta = MetaDone::default();
     for window in windows(plan, write) {
         let packs = group_by_pack(repo, plan, window, &pending, &|i, m| push(i, true, m))?;
-        let work: Vec<(PackId, Group)> = packs.into_iter().collect();
-        let done: Vec<OpenFiles> = work
+        // A database goes first: its check then overlaps the other writes.
+        let work = pieces(packs, |t: &Target| plan.files[t.file].database);
+        // Each worker takes the next piece in order, costliest first.
+        let next = AtomicUsize::new(0);
+        let workers = rayon::current_num_threads().clamp(1, work.len().max(1));
+        let done: Vec<OpenFiles> = (0..workers)
             .into_par_iter()
-            .map(|(pack, (kind, blobs))| {
+            .map(|_| {
                 let mut open = OpenFiles::default();
-                if stopped.load(Ordering::SeqCst) {
-                    return open;
-                }
-                if progress.cancelled() {
-                    skip_pack(&blobs, &incomplete);
-                    return open;
-                }
-                let mut reads: Vec<PackRead> = blobs.values().map(|(r, _)| *r).collect();
-                let _ = repo.read_pack_blobs(&pack, kind, &mut reads, |r, data| {
+                while let Some(piece) = work.get(next.fetch_add(1, Ordering::Relaxed)) {
                     if stopped.load(Ordering::SeqCst) {
-                        return Err(Error::Internal("restore stopped: disk full".into()));
+                        break;
                     }
-                    let Some((_, targets)) = blobs.get(&r.id) else {
-                        return Ok(());
-                    };
-                    let data = match data {
-                        Ok(d) => d,
-                        Err(e) => {
-                            targets.iter().for_each(|t| fail(t.file, &e));
+                    if progress.cancelled() {
+                        skip_pack(&piece.blobs, &incomplete);
+                        continue;
+                    }
+                    let blobs = &piece.blobs;
+                    let mut reads: Vec<PackRead> = blobs.values().map(|(r, _)| *r).collect();
+                    let _ = repo.read_pack_blobs(&piece.pack, piece.kind, &mut reads, |r, data| {
+                        if stopped.load(Ordering::SeqCst) {
+                            return Err(Error::Internal("restore stopped: disk full".into()));
+                        }
+                        let Some((_, targets)) = blobs.get(&r.id) else {
                             return Ok(());
-                        }
-                    };
-                    for t in targets {
-                        progress.bytes(data.len() as u64);
-                        let f = &plan.files[t.file];
-                        match open.write(&target.join(&f.path), t, f, &data) {
-                            Ok(()) => {
-                                pending[t.file].fetch_sub(1, Ordering::SeqCst);
+                        };
+                        let data = match data {
+                            Ok(d) => d,
+                            Err(e) => {
+                                targets.iter().for_each(|t| fail(t.file, &e));
+                                return Ok(());
                             }
-                            Err(e) => fail(t.file, &e),
+                        };
+                        for t in targets {
+                            progress.bytes(data.len() as u64);
+                            let f = &plan.files[t.file];
+                            match open.write(&target.join(&f.path), t, f, &data) {
+                                Ok(()) => {
+                                    if pending[t.file].fetch_sub(1, Ordering::SeqCst) == 1 {
+                                        early.written(t.file, &target.join(&f.path));
+                                    }
+                                }
+                                Err(e) => fail(t.file, &e),
+                            }
                         }
-                    }
-                    Ok(())
-                });
-                // Closed now, not when every window is done.
-                open.files.clear();
+                        Ok(())
+                    });
+                    // Closed now, not when every window is done.
+                    open.files.clear();
+                }
                 open
             })
             .collect();
