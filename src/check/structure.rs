@@ -42,7 +42,14 @@ pub(crate) struct IndexedBlobs {
 
 impl IndexedBlobs {
     fn new(indexed: &HashMap<PackId, PackEntry>) -> Self {
-        let mut all = IndexedBlobs::default();
+        let count = |kind| -> usize {
+            let of_kind = indexed.values().filter(|e| e.kind == kind);
+            of_kind.map(|e| e.blobs.len()).sum()
+        };
+        let mut all = IndexedBlobs {
+            data: Vec::with_capacity(count(BlobKind::Data)),
+            trees: Vec::with_capacity(count(BlobKind::Tree)),
+        };
         for entry in indexed.values() {
             let ids = entry.blobs.iter().map(|b| b.id);
             match entry.kind {
@@ -202,8 +209,8 @@ fn compare_packs(
 
 /// Loads every snapshot and walks its trees, each distinct tree once,
 /// checking every referenced blob is indexed: the second half of the
-/// structure check, which needs nothing from the first, so it runs beside
-/// the data check.
+/// structure check, which needs only the first's index ids, so it runs
+/// beside the data check.
 pub(crate) fn check_snapshots(
     repo: &Repository,
     blobs: &IndexedBlobs,
@@ -308,9 +315,9 @@ impl Walk<'_> {
     }
 
     fn chunks(&mut self, content: &[ChunkId]) -> Result<()> {
-        // No set of chunks already seen: memory must not grow with the
-        // number of blobs. Each distinct tree is read once, so a chunk is
-        // looked up again only when several trees share it.
+        // No set of chunks already seen, beside the index ids: memory grows
+        // with the blobs only by those. Each distinct tree is read once, so
+        // a chunk is looked up again only when several trees share it.
         for c in content {
             if !self
                 .blobs

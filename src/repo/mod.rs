@@ -46,7 +46,7 @@ pub(crate) use fan_out::fetch_all;
 pub use keyring::{KeyInfo, NewKey};
 pub use prune_cache::{PackUsage, UnindexedPack};
 pub use reader::PackRead;
-pub(crate) use reader::MAX_MERGED_READ;
+pub(crate) use reader::{MAX_MERGED_READ, MERGE_GAP};
 pub use repack::Repacker;
 pub use snapshot_cache::StorageOnly;
 pub use snapshot_memo::SnapshotMemo;

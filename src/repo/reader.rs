@@ -20,7 +20,7 @@ pub struct PackRead {
 
 /// Ranges closer than this are fetched with one read: a request costs more
 /// than a few hundred KiB of transfer.
-const MERGE_GAP: u64 = 256 * 1024;
+pub(crate) const MERGE_GAP: u64 = 256 * 1024;
 /// Merged reads stop growing here (a single larger blob is still read
 /// whole), so parallel readers hold a few MiB each, not whole packs.
 pub(crate) const MAX_MERGED_READ: u64 = 4 * 1024 * 1024;

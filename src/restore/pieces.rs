@@ -1,11 +1,13 @@
-//! The write phase's units of work: each pack's chunks cut into pieces no
-//! larger than one merged read, handed out largest first.
+//! The write phase's units of work: each pack's chunks cut into the
+//! pieces the reader would fetch with one request each, handed out
+//! largest first.
 //!
 //! With a whole pack per task, a restore of the benchmark corpus ended on
 //! one task creating a pack's thousands of small files on a single thread
-//! while the other core idled (0.6 s of a 3.7 s restore). A piece spans at
-//! most what [`crate::repo::MAX_MERGED_READ`] fetches in one request anyway,
-//! so cutting costs no extra request; and taking the costliest pieces
+//! while the other core idled (0.6 s of a 3.7 s restore). A piece is what
+//! the reader merges into one request anyway ([`MERGE_GAP`],
+//! [`MAX_MERGED_READ`]), so cutting costs no extra request; and taking the
+//! costliest pieces
 //! first (longest processing time first) leaves only short ones for the
 //! end, whatever order the packs come in. Pieces with an urgent
 //! destination (a database, checked as soon as it is complete) go before
@@ -15,7 +17,7 @@ use std::collections::HashMap;
 
 use crate::format::index::BlobKind;
 use crate::ids::{BlobId, PackId};
-use crate::repo::{PackRead, MAX_MERGED_READ};
+use crate::repo::{PackRead, MAX_MERGED_READ, MERGE_GAP};
 
 /// Creating or opening a file costs about as much as writing this many
 /// bytes (an inode, a directory entry, its metadata).
@@ -34,9 +36,10 @@ pub(super) struct Piece<T> {
     urgent: bool,
 }
 
-/// Cuts each pack's chunks, in offset order, into pieces spanning at most
-/// [`MAX_MERGED_READ`] bytes of the pack (a single larger blob is a piece
-/// of its own), ordered urgent first, then costliest first.
+/// Cuts each pack's chunks, in offset order, where the reader would start
+/// a new request: at a gap over [`MERGE_GAP`], or where the read would
+/// span over [`MAX_MERGED_READ`] bytes (a single larger blob is a piece of
+/// its own). Ordered urgent first, then costliest first.
 pub(super) fn pieces<T>(
     packs: HashMap<PackId, PackChunks<T>>,
     urgent: impl Fn(&T) -> bool,
@@ -45,16 +48,16 @@ pub(super) fn pieces<T>(
     for (pack, (kind, blobs)) in packs {
         let mut entries: Vec<_> = blobs.into_iter().collect();
         entries.sort_by_key(|(_, (read, _))| read.offset);
-        let mut current: Option<(u64, Piece<T>)> = None;
+        // The current piece, where it starts and where it ends so far.
+        let mut current: Option<(u64, u64, Piece<T>)> = None;
         for (id, (read, targets)) in entries {
-            let end = read.offset as u64 + read.length as u64;
-            if current
-                .as_ref()
-                .is_some_and(|(start, _)| end - start > MAX_MERGED_READ)
-            {
-                out.extend(current.take().map(|(_, p)| p));
+            let (offset, end) = (read.offset as u64, read.offset as u64 + read.length as u64);
+            if current.as_ref().is_some_and(|(start, last, _)| {
+                offset > last + MERGE_GAP || end - start > MAX_MERGED_READ
+            }) {
+                out.extend(current.take().map(|(_, _, p)| p));
             }
-            let (_, piece) = current.get_or_insert_with(|| {
+            let (_, last, piece) = current.get_or_insert_with(|| {
                 let piece = Piece {
                     pack,
                     kind,
@@ -62,13 +65,14 @@ pub(super) fn pieces<T>(
                     cost: 0,
                     urgent: false,
                 };
-                (read.offset as u64, piece)
+                (offset, end, piece)
             });
+            *last = (*last).max(end);
             piece.cost += targets.len() as u64 * (FILE_COST + read.raw_length as u64);
             piece.urgent |= targets.iter().any(&urgent);
             piece.blobs.insert(id, (read, targets));
         }
-        out.extend(current.map(|(_, p)| p));
+        out.extend(current.map(|(_, _, p)| p));
     }
     out.sort_by_key(|p| std::cmp::Reverse((p.urgent, p.cost)));
     out
@@ -98,10 +102,19 @@ mod tests {
         let big: HashMap<_, _> = (0..40u8).map(|n| read(n, n as u32 * mb, mb)).collect();
         let small: HashMap<_, _> = [read(100, 0, 1000), read(101, 1000, 1000)].into();
         let huge: HashMap<_, _> = [read(200, 0, 9 * mb)].into();
+        // One read for the first blob, one for the two after the gap.
+        let kib = 1024;
+        let gapped: HashMap<_, _> = [
+            read(50, 0, 100 * kib),
+            read(51, 1100 * kib, 2900 * kib),
+            read(52, 4000 * kib, 1000 * kib),
+        ]
+        .into();
         let packs = HashMap::from([
             (PackId([1; 32]), (BlobKind::Data, big)),
             (PackId([2; 32]), (BlobKind::Data, small)),
             (PackId([3; 32]), (BlobKind::Data, huge)),
+            (PackId([4; 32]), (BlobKind::Data, gapped)),
         ]);
         let got = pieces(packs, |&t| t == 101);
         let mut seen: Vec<u8> = got
@@ -109,7 +122,7 @@ mod tests {
             .flat_map(|p| p.blobs.values().flat_map(|(_, t)| t.clone()))
             .collect();
         seen.sort();
-        let mut want: Vec<u8> = (0..40).chain([100, 101, 200]).collect();
+        let mut want: Vec<u8> = (0..40).chain([50, 51, 52, 100, 101, 200]).collect();
         want.sort();
         assert_eq!(seen, want);
         for p in &got {
@@ -133,7 +146,17 @@ mod tests {
             );
             assert!(p.blobs.values().all(|(r, t)| r.id == BlobId([t[0]; 32])));
         }
-        assert!(got.len() >= 12, "{} pieces", got.len());
+        assert!(got.len() >= 14, "{} pieces", got.len());
+        let mut of_gapped: Vec<Vec<u8>> = (got.iter())
+            .filter(|p| p.pack == PackId([4; 32]))
+            .map(|p| {
+                let mut v: Vec<u8> = p.blobs.values().map(|(_, t)| t[0]).collect();
+                v.sort();
+                v
+            })
+            .collect();
+        of_gapped.sort();
+        assert_eq!(of_gapped, [vec![50], vec![51, 52]], "one piece per read");
         assert_eq!(got[0].pack, PackId([2; 32]), "the urgent piece comes first");
         assert!(got[1..].windows(2).all(|w| w[0].cost >= w[1].cost));
         assert_eq!(got[1].pack, PackId([3; 32]), "the 9 MiB blob is costliest");

@@ -1,6 +1,7 @@
 //! The content phase of a restore: every chunk of the files to write,
-//! grouped by pack so each pack is read once, written with positioned
-//! writes (holes stay holes) by parallel tasks that each hold few files open.
+//! grouped by pack and cut into pieces of one read each (`pieces.rs`), so
+//! each stored byte is read once, written with positioned writes (holes
+//! stay holes) by parallel tasks that each hold few files open.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -47,10 +48,10 @@ pub(super) struct Content<'a> {
 pub(super) const WINDOW_CHUNKS: usize = 65_536;
 
 /// Groups the chunks of the files to write by pack and writes them, one
-/// pack per task, a window of files at a time. The first write that finds the disk full stops the
-/// restore: no further pack is read (every later write would fail the same
-/// way, one error each), and every file not completely written by then is
-/// reported as not restored.
+/// piece of a pack per task, a window of files at a time. The first write
+/// that finds the disk full stops the restore: no further piece is read
+/// (every later write would fail the same way, one error each), and every
+/// file not completely written by then is reported as not restored.
 pub(super) fn write_content(
     repo: &Repository,
     plan: &Plan,
@@ -82,6 +83,12 @@ pub(super) fn write_content(
             });
         }
         push(file, e.kind() == ErrorKind::Corrupt, e.to_string());
+    };
+    // A file with a chunk in no index, or whose chunks do not add up, is
+    // complete without being right: no early database check for it.
+    let failed = |file: usize| {
+        let errs = errors.lock().unwrap_or_else(|p| p.into_inner());
+        errs.iter().any(|e| e.file == file)
     };
     let incomplete = Mutex::new(std::collections::HashSet::new());
     let mut meta = MetaDone::default();
@@ -125,7 +132,9 @@ pub(super) fn write_content(
                             let f = &plan.files[t.file];
                             match open.write(&target.join(&f.path), t, f, &data) {
                                 Ok(()) => {
-                                    if pending[t.file].fetch_sub(1, Ordering::SeqCst) == 1 {
+                                    if pending[t.file].fetch_sub(1, Ordering::SeqCst) == 1
+                                        && !failed(t.file)
+                                    {
                                         early.written(t.file, &target.join(&f.path));
                                     }
                                 }
@@ -263,7 +272,7 @@ pub(super) struct FileError {
     pub(super) message: String,
 }
 
-/// Files of multi-chunk content kept open within one pack's task, bounded
+/// Files of multi-chunk content kept open within one piece's task, bounded
 /// so a pack of thousands of small files never exhausts descriptors.
 #[derive(Default)]
 struct OpenFiles {
