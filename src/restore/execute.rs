@@ -168,10 +168,8 @@ pub(super) fn run(
 ) -> Result<Option<usize>> {
     let target = &opts.target;
     std::fs::create_dir_all(target).map_err(|e| Error::file("restore target", target, e))?;
-    for (rel, _) in &plan.dirs {
-        make_dir(&target.join(rel), opts.overwrite)?;
-        report.dirs += 1;
-    }
+    make_dirs(target, &plan.dirs, opts.overwrite)?;
+    report.dirs += plan.dirs.len() as u64;
     let asides = Mutex::new(Vec::new());
     let prepared = prepare_files(repo, plan, opts, fresh, &asides, report);
     let errors = Mutex::new(Vec::new());
@@ -310,6 +308,26 @@ fn link_files(plan: &Plan, target: &Path, links: &[usize], report: &mut RestoreR
             report.fail(i, &f.path, &format!("hard link: {e}"), false);
         }
     }
+}
+
+/// Creates the directories, a depth at a time and each depth in parallel
+/// (their order is parents first, so a parent is always made before its
+/// children): one after another, thousands of them were a tenth of a
+/// second on one core before any file was written.
+fn make_dirs(target: &Path, dirs: &[(PathBuf, Meta)], overwrite: Overwrite) -> Result<()> {
+    let mut by_depth: std::collections::BTreeMap<usize, Vec<&PathBuf>> = Default::default();
+    for (rel, _) in dirs {
+        by_depth
+            .entry(rel.components().count())
+            .or_default()
+            .push(rel);
+    }
+    for level in by_depth.values() {
+        level
+            .par_iter()
+            .try_for_each(|rel| make_dir(&target.join(rel), overwrite))?;
+    }
+    Ok(())
 }
 
 /// Creates a directory unless it exists; never follows a symlink in its place.

@@ -20,9 +20,11 @@ use xattr::FileExt;
 use crate::format::object::is_reserved_xattr;
 use crate::format::tree::Meta;
 
-/// Is this process able to restore ownership?
+/// Is this process able to restore ownership? Asked once: it was a
+/// `geteuid` call per restored file.
 pub fn is_root() -> bool {
-    nix::unistd::geteuid().is_root()
+    static ROOT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ROOT.get_or_init(|| nix::unistd::geteuid().is_root())
 }
 
 /// How to reach the entry whose metadata is applied.
