@@ -52,9 +52,15 @@ impl EarlyChecks {
         }
     }
 
+    /// Whether file `i` is finished early: asked first, so a restore's
+    /// other files cost a set lookup, not a look at its errors.
+    pub(super) fn wants(&self, i: usize) -> bool {
+        self.eligible.contains(&i)
+    }
+
     /// Called once the last chunk of file `i` (at `path`) is written.
     pub(super) fn written(&self, i: usize, path: &Path) {
-        if self.eligible.contains(&i) {
+        if self.wants(i) {
             let found = finish_one(path);
             let mut done = self.done.lock().unwrap_or_else(|p| p.into_inner());
             done.insert(i, found);

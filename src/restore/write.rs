@@ -133,6 +133,7 @@ pub(super) fn write_content(
                             match open.write(&target.join(&f.path), t, f, &data) {
                                 Ok(()) => {
                                     if pending[t.file].fetch_sub(1, Ordering::SeqCst) == 1
+                                        && early.wants(t.file)
                                         && !failed(t.file)
                                     {
                                         early.written(t.file, &target.join(&f.path));
