@@ -30,7 +30,7 @@ pub(crate) struct Plan {
 /// The ids of every blob the live index files list, sorted, by kind.
 ///
 /// The tree walk asks "is it indexed?" once per chunk of every distinct
-/// tree: a query of the SQLite cache each was most of a structure check's
+/// tree: a query of the SQLite cache each was half of a structure check's
 /// CPU. A binary search here costs 32 bytes a blob, beside the index
 /// entries the check holds anyway, and answers from the index files just
 /// read rather than from the cache.
