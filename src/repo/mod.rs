@@ -45,8 +45,10 @@ pub use cache::{BlobLocation, IndexCache};
 pub(crate) use fan_out::fetch_all;
 pub use keyring::{KeyInfo, NewKey};
 pub use prune_cache::{PackUsage, UnindexedPack};
+pub(crate) use reader::joins_read;
 pub use reader::PackRead;
-pub(crate) use reader::{MAX_MERGED_READ, MERGE_GAP};
+#[cfg(test)]
+pub(crate) use reader::MAX_MERGED_READ;
 pub use repack::Repacker;
 pub use snapshot_cache::StorageOnly;
 pub use snapshot_memo::SnapshotMemo;

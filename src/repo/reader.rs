@@ -20,10 +20,17 @@ pub struct PackRead {
 
 /// Ranges closer than this are fetched with one read: a request costs more
 /// than a few hundred KiB of transfer.
-pub(crate) const MERGE_GAP: u64 = 256 * 1024;
+const MERGE_GAP: u64 = 256 * 1024;
 /// Merged reads stop growing here (a single larger blob is still read
 /// whole), so parallel readers hold a few MiB each, not whole packs.
 pub(crate) const MAX_MERGED_READ: u64 = 4 * 1024 * 1024;
+
+/// Does the blob at `offset..blob_end` join the read of `start..end` (one
+/// request), or start a new one? The rule [`Repository::read_pack_blobs`]
+/// reads by, and the restore cuts its work by.
+pub(crate) fn joins_read(start: u64, end: u64, offset: u64, blob_end: u64) -> bool {
+    offset <= end + MERGE_GAP && blob_end - start <= MAX_MERGED_READ
+}
 
 impl Repository {
     /// Where a blob lives, if the index knows it.
@@ -137,11 +144,15 @@ impl Repository {
             let start = blobs[i].offset as u64;
             let mut end = start + blobs[i].length as u64;
             let mut j = i + 1;
-            while j < blobs.len()
-                && (blobs[j].offset as u64) <= end + MERGE_GAP
-                && blobs[j].offset as u64 + blobs[j].length as u64 - start <= MAX_MERGED_READ
-            {
-                end = end.max(blobs[j].offset as u64 + blobs[j].length as u64);
+            while j < blobs.len() {
+                let (offset, blob_end) = (
+                    blobs[j].offset as u64,
+                    blobs[j].offset as u64 + blobs[j].length as u64,
+                );
+                if !joins_read(start, end, offset, blob_end) {
+                    break;
+                }
+                end = end.max(blob_end);
                 j += 1;
             }
             let buf = self.storage().get_range(&key, start, end - start);

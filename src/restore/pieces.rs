@@ -5,11 +5,10 @@
 //! With a whole pack per task, a restore of the benchmark corpus ended on
 //! one task creating a pack's thousands of small files on a single thread
 //! while the other core idled (0.6 s of a 3.7 s restore). A piece is what
-//! the reader merges into one request anyway ([`MERGE_GAP`],
-//! [`MAX_MERGED_READ`]), so cutting costs no extra request; and taking the
-//! costliest pieces
-//! first (longest processing time first) leaves only short ones for the
-//! end, whatever order the packs come in. Pieces with an urgent
+//! the reader merges into one request anyway ([`joins_read`]), so cutting
+//! costs no extra request; and taking the costliest pieces first (longest
+//! processing time first) leaves only short ones for the end, whatever
+//! order the packs come in. Pieces with an urgent
 //! destination (a database, checked as soon as it is complete) go before
 //! all others.
 
@@ -17,7 +16,9 @@ use std::collections::HashMap;
 
 use crate::format::index::BlobKind;
 use crate::ids::{BlobId, PackId};
-use crate::repo::{PackRead, MAX_MERGED_READ, MERGE_GAP};
+#[cfg(test)]
+use crate::repo::MAX_MERGED_READ;
+use crate::repo::{joins_read, PackRead};
 
 /// Creating or opening a file costs about as much as writing this many
 /// bytes (an inode, a directory entry, its metadata).
@@ -37,9 +38,8 @@ pub(super) struct Piece<T> {
 }
 
 /// Cuts each pack's chunks, in offset order, where the reader would start
-/// a new request: at a gap over [`MERGE_GAP`], or where the read would
-/// span over [`MAX_MERGED_READ`] bytes (a single larger blob is a piece of
-/// its own). Ordered urgent first, then costliest first.
+/// a new request ([`joins_read`]; a single blob larger than a read is a
+/// piece of its own). Ordered urgent first, then costliest first.
 pub(super) fn pieces<T>(
     packs: HashMap<PackId, PackChunks<T>>,
     urgent: impl Fn(&T) -> bool,
@@ -52,9 +52,10 @@ pub(super) fn pieces<T>(
         let mut current: Option<(u64, u64, Piece<T>)> = None;
         for (id, (read, targets)) in entries {
             let (offset, end) = (read.offset as u64, read.offset as u64 + read.length as u64);
-            if current.as_ref().is_some_and(|(start, last, _)| {
-                offset > last + MERGE_GAP || end - start > MAX_MERGED_READ
-            }) {
+            if current
+                .as_ref()
+                .is_some_and(|(start, last, _)| !joins_read(*start, *last, offset, end))
+            {
                 out.extend(current.take().map(|(_, _, p)| p));
             }
             let (_, last, piece) = current.get_or_insert_with(|| {
