@@ -36,6 +36,9 @@ pub struct BlobLocation {
 
 const SCHEMA_VERSION: i64 = 5;
 
+/// How long a connection waits for another's lock before failing.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// A connection to the cache database.
 pub struct IndexCache {
     pub(super) conn: Connection,
@@ -72,6 +75,28 @@ pub(super) fn id_bytes(v: Vec<u8>) -> rusqlite::Result<[u8; 32]> {
     })
 }
 
+/// Is this SQLite's "another connection holds the lock"?
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _)
+        if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
+}
+
+/// Puts the cache in WAL mode. SQLite answers "busy" to this at once,
+/// without waiting on the busy timeout, when another connection is
+/// switching the same new file at the same moment; so it is retried here
+/// for as long as that timeout.
+fn set_wal(conn: &Connection) -> Result<()> {
+    let start = std::time::Instant::now();
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Err(e) if start.elapsed() < BUSY_TIMEOUT && is_busy(&e) => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => return Ok(other?),
+        }
+    }
+}
+
 impl IndexCache {
     /// The cache directory of the repository with this id at this location,
     /// under `root`. Keyed by location as well as id: a copy of a repository
@@ -97,9 +122,14 @@ impl IndexCache {
 
     /// Opens (creating if needed) the cache at `path`; a file that is not a
     /// usable cache is deleted and started afresh.
+    ///
+    /// A cache that is only busy (another process holding its write lock
+    /// past the 30 s timeout) is an error, never deleted: that process is
+    /// using it.
     pub fn open(path: &Path) -> Result<Self> {
         match Self::try_open(path) {
             Ok(c) => Ok(c),
+            Err(crate::error::Error::Cache(e)) if is_busy(&e) => Err(e.into()),
             Err(_) => {
                 for suffix in ["", "-wal", "-shm"] {
                     let mut p = path.as_os_str().to_owned();
@@ -123,20 +153,26 @@ impl IndexCache {
     }
 
     fn try_open(path: &Path) -> Result<Self> {
-        let conn = Connection::open(path)?;
-        conn.busy_timeout(std::time::Duration::from_secs(30))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        let mut conn = Connection::open(path)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        set_wal(&conn)?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "cache_size", -PAGE_CACHE_KIB)?;
-        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        // The version is read, and an old schema dropped, in the same
+        // write transaction: read outside it, another process's new
+        // schema could be committed (and filled) between the read and
+        // the drop, which then dropped a live cache under it.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
         if version != SCHEMA_VERSION {
-            conn.execute_batch(
+            tx.execute_batch(
                 "DROP TABLE IF EXISTS blobs; DROP TABLE IF EXISTS packs;
                  DROP TABLE IF EXISTS pack_files; DROP TABLE IF EXISTS index_files;
                  DROP TABLE IF EXISTS superseded; DROP TABLE IF EXISTS condemned;",
             )?;
+            Self::init_schema(&tx)?;
         }
-        Self::init_schema(&conn)?;
+        tx.commit()?;
         // Touch the tables so a damaged file fails here, not mid-backup.
         conn.query_row("SELECT count(*) FROM index_files", [], |r| {
             r.get::<_, i64>(0)

@@ -42,7 +42,7 @@ impl Reader {
             path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        conn.busy_timeout(super::BUSY_TIMEOUT)?;
         conn.pragma_update(None, "cache_size", -READ_CACHE_KIB)?;
         Ok(Reader {
             conn,

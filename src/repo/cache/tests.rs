@@ -229,3 +229,38 @@ fn lookup_prefers_the_live_copy_of_a_blob() {
         assert_eq!(at.pack, pack_id(3));
     }
 }
+
+/// Several processes opening one new cache at once and each filling it (a
+/// fresh machine running two backups): none may drop the tables another
+/// has just created and filled. The version check and the schema were
+/// once separate statements, so a late opener that had read version 0
+/// dropped a filled cache under the others ("no such table", or a blob
+/// "in no index").
+#[test]
+fn openers_of_one_new_cache_never_drop_each_others_rows() {
+    for round in 0..20u8 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index.sqlite");
+        let go = std::sync::Barrier::new(4);
+        std::thread::scope(|s| {
+            for t in 0..4u8 {
+                let (path, go) = (&path, &go);
+                s.spawn(move || {
+                    go.wait();
+                    let mut c = IndexCache::open(path).unwrap();
+                    let n = 10 * t + 1;
+                    c.add_index_file(&file_id(n), &file(vec![pack(n, &[n])]))
+                        .unwrap();
+                    assert!(has(&c, n), "round {round}: own blob {n} lost");
+                });
+            }
+        });
+        let c = IndexCache::open(&path).unwrap();
+        for t in 0..4u8 {
+            assert!(
+                has(&c, 10 * t + 1),
+                "round {round}: blob of opener {t} lost"
+            );
+        }
+    }
+}
