@@ -147,7 +147,15 @@ pub fn check_and_find_lost(
     let (mut walk, mut walk_lost) = (CheckReport::default(), LostBlobs::default());
     let (mut data, mut data_lost) = (CheckReport::default(), LostBlobs::default());
     let (walked, read) = rayon::join(
-        || structure::check_snapshots(repo, &plan.blobs, &mut walk, &mut walk_lost),
+        || {
+            structure::check_snapshots(
+                repo,
+                &plan.blobs,
+                &plan.tree_packs(),
+                &mut walk,
+                &mut walk_lost,
+            )
+        },
         || read_data(repo, opts, &plan, &mut data, &mut data_lost, progress),
     );
     walked?;

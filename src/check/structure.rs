@@ -12,7 +12,7 @@ use crate::format::layout;
 use crate::format::tree::{NodeKind, Tree};
 use crate::ids::{BlobId, ChunkId, IndexId, PackId, SnapshotId, TreeId};
 use crate::progress::Progress;
-use crate::repo::Repository;
+use crate::repo::{Repository, TREE_PACK_BLOCKS_AHEAD};
 
 /// What the structure check learnt, for the data check to act on.
 pub(crate) struct Plan {
@@ -84,6 +84,13 @@ impl Plan {
             .filter_map(|id| self.present.get(id).map(|size| (*id, *size)))
             .collect();
         v.sort_by_key(|(id, _)| *id);
+        v
+    }
+
+    /// The tree packs of [`Plan::readable_packs`]: what the tree walk reads.
+    pub fn tree_packs(&self) -> Vec<(PackId, u64)> {
+        let mut v = self.readable_packs();
+        v.retain(|(id, _)| self.indexed[id].kind == BlobKind::Tree);
         v
     }
 }
@@ -211,9 +218,14 @@ fn compare_packs(
 /// checking every referenced blob is indexed: the second half of the
 /// structure check, which needs only the first's index ids, so it runs
 /// beside the data check.
+///
+/// The tree packs (`tree_packs`) are read whole beside the snapshot files
+/// when they fit ([`Repository::read_tree_packs`]), so the walk costs no
+/// round trip per level of directories.
 pub(crate) fn check_snapshots(
     repo: &Repository,
     blobs: &IndexedBlobs,
+    tree_packs: &[(PackId, u64)],
     report: &mut CheckReport,
     lost: &mut LostBlobs,
 ) -> Result<()> {
@@ -226,8 +238,15 @@ pub(crate) fn check_snapshots(
         problems: Vec::new(),
         lost,
     };
-    // Every snapshot file at once: a round trip each otherwise.
-    let loaded = crate::repo::fetch_all(&ids, |id| repo.load_snapshot(id));
+    // Every snapshot file at once (a round trip each otherwise), and the
+    // tree packs beside them.
+    let (loaded, _kept) = std::thread::scope(|s| {
+        let ahead = s.spawn(|| repo.read_tree_packs(tree_packs, TREE_PACK_BLOCKS_AHEAD));
+        let loaded = crate::repo::fetch_all(&ids, |id| repo.load_snapshot(id));
+        let ahead = ahead.join();
+        ahead.map(|kept| (loaded, kept))
+    })
+    .map_err(|_| Error::Internal("reading the tree packs panicked".into()))?;
     let mut roots = Vec::new();
     for (id, loaded) in ids.iter().zip(loaded) {
         match loaded {

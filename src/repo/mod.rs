@@ -37,6 +37,7 @@ mod tree_fetch;
 #[cfg(test)]
 mod tree_fetch_tests;
 mod tree_verify;
+pub use tree_verify::{TreePacksRead, TREE_PACK_BLOCKS_AHEAD};
 #[cfg(test)]
 mod tree_verify_tests;
 mod writer;

@@ -5,6 +5,7 @@
 //! in a small LRU, so a snapshot's trees cost a handful of requests.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::ids::PackId;
@@ -51,6 +52,9 @@ type Gates = HashMap<(PackId, u64), Arc<Mutex<()>>>;
 pub struct TreeBlocks {
     blocks: Mutex<VecDeque<Block>>,
     gates: Mutex<Gates>,
+    /// Blocks kept beyond [`KEPT`] while a reader that read them all
+    /// ahead still needs them ([`TreeBlocks::widen`]).
+    extra: AtomicUsize,
 }
 
 impl TreeBlocks {
@@ -92,7 +96,27 @@ impl TreeBlocks {
             bytes,
             from_disk,
         });
-        blocks.truncate(KEPT);
+        blocks.truncate(KEPT + self.extra.load(Ordering::SeqCst));
+    }
+
+    /// Blocks kept now.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.blocks.lock().unwrap().len()
+    }
+
+    /// Keeps `n` more blocks than [`KEPT`], until [`TreeBlocks::narrow`]
+    /// gives them back (widenings add up).
+    pub fn widen(&self, n: usize) {
+        self.extra.fetch_add(n, Ordering::SeqCst);
+    }
+
+    /// Undoes a [`TreeBlocks::widen`] of `n`, dropping the least recently
+    /// used blocks beyond what is kept now.
+    pub fn narrow(&self, n: usize) {
+        let mut blocks = self.blocks.lock().unwrap_or_else(|p| p.into_inner());
+        let extra = self.extra.fetch_sub(n, Ordering::SeqCst) - n;
+        blocks.truncate(KEPT + extra);
     }
 
     /// Forgets the block of `pack` starting at `start` (found damaged).

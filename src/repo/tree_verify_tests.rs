@@ -8,9 +8,11 @@ use bytes::Bytes;
 
 use crate::check::{check, CheckOptions, CheckReport};
 use crate::format::layout::PACKS_PREFIX;
+use crate::ids::PackId;
 use crate::progress::NoProgress;
 use crate::repo::tree_fetch_tests::{find_all, hex_dir, open, repository, snapshot, Watched};
-use crate::repo::Repository;
+use crate::repo::tree_verify::WINDOW;
+use crate::repo::{Repository, TREE_PACK_BLOCKS_AHEAD};
 use crate::storage::Storage;
 
 fn run_check(repo: &Repository) -> CheckReport {
@@ -61,6 +63,64 @@ fn check_reads_tree_blocks_ahead_in_parallel() {
         distinct.len()
     );
     assert!(storage.peak.load(Ordering::SeqCst) > 1, "one at a time");
+}
+
+/// The tree packs fit the read-ahead: a check reads every block of them
+/// at once, beside the snapshot files, and its walk of three levels waits
+/// on no further read. (A level at a time, at most [`WINDOW`] blocks were
+/// ever in flight together.)
+#[test]
+fn check_reads_every_tree_block_at_once_when_they_fit() {
+    let (storage, dir, root) = repository();
+    let repo = open(&storage, &dir.path().join("a"));
+    repo.save_snapshot(&snapshot(root).snapshot).unwrap();
+    storage.reset();
+    let report = run_check(&repo);
+    assert!(!report.is_damaged(), "{:?}", report.problems);
+    let reads = storage.pack_reads();
+    let distinct: HashSet<_> = reads.iter().cloned().collect();
+    assert!(
+        distinct.len() <= TREE_PACK_BLOCKS_AHEAD,
+        "{}",
+        distinct.len()
+    );
+    assert_eq!(reads.len(), distinct.len(), "a block read twice");
+    let peak = storage.peak.load(Ordering::SeqCst);
+    assert!(
+        peak > WINDOW,
+        "{peak} of {} blocks in flight at most",
+        distinct.len()
+    );
+}
+
+/// Tree packs beyond the read-ahead's bound are not read ahead at all (the
+/// walk reads them a level at a time), and a read-ahead's blocks stay
+/// in memory only while its guard lives.
+#[test]
+fn tree_packs_beyond_the_bound_are_left_to_the_walk() {
+    let (storage, dir, _root) = repository();
+    let repo = open(&storage, &dir.path().join("a"));
+    let packs: Vec<(PackId, u64)> = storage
+        .inner
+        .list(PACKS_PREFIX)
+        .unwrap()
+        .into_iter()
+        .map(|o| (crate::format::layout::parse_pack(&o.key).unwrap(), o.size))
+        .collect();
+    let blocks: usize = packs
+        .iter()
+        .map(|(_, s)| s.div_ceil(1 << 20) as usize)
+        .sum();
+    storage.reset();
+    let none = repo.read_tree_packs(&packs, blocks - 1);
+    assert_eq!((none.blocks, storage.pack_reads().len()), (0, 0));
+    drop(none);
+    let all = repo.read_tree_packs(&packs, blocks);
+    assert_eq!((all.blocks, storage.pack_reads().len()), (blocks, blocks));
+    assert!(blocks > crate::repo::tree_blocks::KEPT, "{blocks} blocks");
+    assert_eq!(repo.tree_blocks.len(), blocks, "all kept while read ahead");
+    drop(all);
+    assert_eq!(repo.tree_blocks.len(), crate::repo::tree_blocks::KEPT);
 }
 
 #[test]
