@@ -338,7 +338,7 @@ impl Repository {
 
     /// Gives back the index cache's page caches (up to 24 MiB) and the
     /// kept tree-pack blocks (up to 16 MiB) and any trees decoded ahead of
-    /// a walk that did not need them (up to 64 MiB), which refill as used:
+    /// a walk that did not need them (up to 16 MiB), which refill as used:
     /// a service calls it when a job ends, so an idle process holding open
     /// repositories stays small.
     pub fn release_memory(&self) -> Result<()> {
