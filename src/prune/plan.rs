@@ -13,7 +13,7 @@ use crate::ids::{IndexId, PackId, TreeId};
 use crate::progress::Progress;
 use crate::prune::running::Running;
 use crate::prune::{PruneOptions, PruneReport};
-use crate::repo::{PackUsage, Repository, SnapshotFilter};
+use crate::repo::{PackUsage, Repository, SnapshotFilter, TREE_PACK_BLOCKS_AHEAD};
 
 /// What happens to one pack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,6 +170,15 @@ pub fn plan(repo: &Repository, opts: &PruneOptions, progress: &dyn Progress) -> 
     let running = Running::read(repo, now)?;
     let snapshots = repo.snapshots(&SnapshotFilter::default())?;
     progress.start("prune: find used blobs", Some(snapshots.len() as u64), None);
+    // The tree packs at once, when they fit: the walk below then waits on
+    // no read per block of trees it meets (a round trip each over a WAN).
+    let trees = repo.cache().tree_pack_ids()?;
+    let tree_packs: Vec<(PackId, u64)> = present
+        .iter()
+        .filter(|(id, _)| trees.contains(id))
+        .copied()
+        .collect();
+    let kept = repo.read_tree_packs(&tree_packs, TREE_PACK_BLOCKS_AHEAD);
     repo.cache().prune_mark_begin()?;
     let marked: Result<()> = snapshots.iter().try_for_each(|s| {
         mark_used(repo, s.snapshot.tree)?;
@@ -177,6 +186,7 @@ pub fn plan(repo: &Repository, opts: &PruneOptions, progress: &dyn Progress) -> 
         Ok(())
     });
     repo.cache().prune_mark_end(marked.is_ok())?;
+    drop(kept);
     marked?;
     progress.finish();
     let (used_blobs, missing) = repo.cache().prune_choose_keepers()?;

@@ -93,6 +93,31 @@ fn check_reads_every_tree_block_at_once_when_they_fit() {
     );
 }
 
+/// Prune judges stored trees too: it reads the tree packs at once before
+/// its walk (which read one block after another, one in flight at a time).
+#[test]
+fn prune_reads_every_tree_block_at_once_when_they_fit() {
+    let (storage, dir, root) = repository();
+    let repo = open(&storage, &dir.path().join("a"));
+    repo.save_snapshot(&snapshot(root).snapshot).unwrap();
+    storage.reset();
+    let opts = crate::prune::PruneOptions {
+        dry_run: true,
+        ..Default::default()
+    };
+    crate::prune::prune(&repo, &opts, &NoProgress).unwrap();
+    let reads = storage.pack_reads();
+    let distinct: HashSet<_> = reads.iter().cloned().collect();
+    assert!(distinct.len() > WINDOW, "{} blocks", distinct.len());
+    assert_eq!(reads.len(), distinct.len(), "a block read twice");
+    let peak = storage.peak.load(Ordering::SeqCst);
+    assert!(
+        peak > WINDOW,
+        "{peak} of {} blocks in flight at most",
+        distinct.len()
+    );
+}
+
 /// Tree packs beyond the read-ahead's bound are not read ahead at all (the
 /// walk reads them a level at a time), and a read-ahead's blocks stay
 /// in memory only while its guard lives.

@@ -231,6 +231,15 @@ impl IndexCache {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// Every pack of tree blobs the cache has rows for.
+    pub fn tree_pack_ids(&self) -> Result<HashSet<PackId>> {
+        let mut stmt = self.conn.prepare("SELECT id FROM packs WHERE kind = ?1")?;
+        let rows = stmt.query_map([kind_code(BlobKind::Tree)], |r| {
+            Ok(PackId(id_bytes(r.get(0)?)?))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// Index files some loaded index file supersedes: never to be loaded.
     pub fn superseded(&self) -> Result<HashSet<IndexId>> {
         let mut stmt = self.conn.prepare("SELECT DISTINCT id FROM superseded")?;
