@@ -12,7 +12,7 @@ use crate::format::layout;
 use crate::format::tree::{NodeKind, Tree};
 use crate::ids::{BlobId, ChunkId, IndexId, PackId, SnapshotId, TreeId};
 use crate::progress::Progress;
-use crate::repo::{Repository, TREE_PACK_BLOCKS_AHEAD};
+use crate::repo::{Repository, TREE_PACK_BYTES_AHEAD};
 
 /// What the structure check learnt, for the data check to act on.
 pub(crate) struct Plan {
@@ -241,7 +241,7 @@ pub(crate) fn check_snapshots(
     // Every snapshot file at once (a round trip each otherwise), and the
     // tree packs beside them.
     let (loaded, _kept) = std::thread::scope(|s| {
-        let ahead = s.spawn(|| repo.read_tree_packs(tree_packs, TREE_PACK_BLOCKS_AHEAD));
+        let ahead = s.spawn(|| repo.read_tree_packs(tree_packs, TREE_PACK_BYTES_AHEAD));
         let loaded = crate::repo::fetch_all(&ids, |id| repo.load_snapshot(id));
         let ahead = ahead.join();
         ahead.map(|kept| (loaded, kept))

@@ -13,7 +13,7 @@ use crate::ids::{IndexId, PackId, TreeId};
 use crate::progress::Progress;
 use crate::prune::running::Running;
 use crate::prune::{PruneOptions, PruneReport};
-use crate::repo::{PackUsage, Repository, SnapshotFilter, TREE_PACK_BLOCKS_AHEAD};
+use crate::repo::{PackUsage, Repository, SnapshotFilter, TREE_PACK_BYTES_AHEAD};
 
 /// What happens to one pack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,7 +178,7 @@ pub fn plan(repo: &Repository, opts: &PruneOptions, progress: &dyn Progress) -> 
         .filter(|(id, _)| trees.contains(id))
         .copied()
         .collect();
-    let kept = repo.read_tree_packs(&tree_packs, TREE_PACK_BLOCKS_AHEAD);
+    let kept = repo.read_tree_packs(&tree_packs, TREE_PACK_BYTES_AHEAD);
     repo.cache().prune_mark_begin()?;
     let marked: Result<()> = snapshots.iter().try_for_each(|s| {
         mark_used(repo, s.snapshot.tree)?;

@@ -37,7 +37,7 @@ mod tree_fetch;
 #[cfg(test)]
 mod tree_fetch_tests;
 mod tree_verify;
-pub use tree_verify::{TreePacksRead, TREE_PACK_BLOCKS_AHEAD};
+pub use tree_verify::{TreePacksRead, TREE_PACK_BYTES_AHEAD};
 #[cfg(test)]
 mod tree_verify_tests;
 mod writer;
@@ -337,7 +337,8 @@ impl Repository {
     }
 
     /// Gives back the index cache's page caches (up to 24 MiB) and the
-    /// kept tree-pack blocks (up to 16 MiB) and any trees decoded ahead of
+    /// kept tree-pack blocks (up to 16 MiB; a check or prune reading the
+    /// tree packs ahead keeps up to 32 MiB more while it runs) and any trees decoded ahead of
     /// a walk that did not need them (up to 16 MiB), which refill as used:
     /// a service calls it when a job ends, so an idle process holding open
     /// repositories stays small.

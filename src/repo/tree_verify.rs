@@ -14,9 +14,10 @@
 //!
 //! A level still waits for the one above it: a round trip per level of the
 //! snapshot's directories, 17 of them on the benchmark corpus, which made
-//! `check` over an 80 ms link slower than rustic's. When every tree pack of
-//! the repository fits in [`TREE_PACK_BLOCKS_AHEAD`], a check first reads them all at
-//! once ([`Repository::read_tree_packs`]) and its walk then sends nothing.
+//! `check` over an 80 ms link slower than rustic's. When the repository's
+//! tree packs fit in [`TREE_PACK_BYTES_AHEAD`], a check (and a prune) first
+//! reads them all at once ([`Repository::read_tree_packs`]) and its walk
+//! then sends nothing.
 
 use std::collections::BTreeSet;
 
@@ -35,10 +36,12 @@ type Placed = ((PackId, u64), TreeId, Vec<(u64, u64)>);
 /// Blocks read ahead at once: 8 MiB of memory at most.
 pub(super) const WINDOW: usize = KEPT / 2;
 
-/// The most tree-pack blocks a check reads before its walk: 32 MiB, the
-/// trees of some 300,000 files. A repository with more is walked a level
-/// at a time.
-pub const TREE_PACK_BLOCKS_AHEAD: usize = 32;
+/// The most tree-pack bytes a check or a prune reads before its walk: 32
+/// MiB, the trees of about 190,000 files of one snapshot (8.9 MB held the
+/// benchmark corpus's 52,577). Bytes, not blocks: a repository of many
+/// small tree packs (one per backup) is still read at once. A repository
+/// with more is walked a level at a time.
+pub const TREE_PACK_BYTES_AHEAD: u64 = 32 * 1024 * 1024;
 
 /// Keeps the blocks [`Repository::read_tree_packs`] read in memory while
 /// it lives.
@@ -58,12 +61,20 @@ impl Drop for TreePacksRead<'_> {
 
 impl Repository {
     /// Reads every block of these tree packs (id and size), all at once,
-    /// if they number at most `max_blocks`; else reads nothing. The blocks
+    /// if they come to at most `max_bytes`; else reads nothing. The blocks
     /// are kept in memory while the returned guard lives, so a walk of
     /// [`Repository::load_trees_from_repository`] finds them there, whatever
     /// the depth of the directories. Read errors are left for that walk to
     /// meet again and report.
-    pub fn read_tree_packs(&self, packs: &[(PackId, u64)], max_blocks: usize) -> TreePacksRead<'_> {
+    pub fn read_tree_packs(&self, packs: &[(PackId, u64)], max_bytes: u64) -> TreePacksRead<'_> {
+        let mut kept = TreePacksRead {
+            repo: self,
+            widened: 0,
+            blocks: 0,
+        };
+        if packs.iter().map(|(_, size)| size).sum::<u64>() > max_bytes {
+            return kept;
+        }
         let blocks: Vec<(PackId, u64, u64)> = packs
             .iter()
             .flat_map(|(pack, size)| {
@@ -71,22 +82,15 @@ impl Repository {
                 all.into_iter().map(move |(start, len)| (*pack, start, len))
             })
             .collect();
-        if blocks.len() > max_blocks {
-            return TreePacksRead {
-                repo: self,
-                widened: 0,
-                blocks: 0,
-            };
-        }
+        // Widened before the reads and narrowed by the guard, so a read
+        // that panics does not leave the memory bound raised.
         self.tree_blocks.widen(blocks.len());
+        kept.widened = blocks.len();
         fan_out::fetch_all(&blocks, |(pack, start, len)| {
             let _ = self.fetch_block(pack, &layout::pack(pack), *start, *len, false);
         });
-        TreePacksRead {
-            repo: self,
-            widened: blocks.len(),
-            blocks: blocks.len(),
-        }
+        kept.blocks = blocks.len();
+        kept
     }
 
     /// Calls `f` with every tree of `ids`, loaded from the repository and

@@ -12,7 +12,7 @@ use crate::ids::PackId;
 use crate::progress::NoProgress;
 use crate::repo::tree_fetch_tests::{find_all, hex_dir, open, repository, snapshot, Watched};
 use crate::repo::tree_verify::WINDOW;
-use crate::repo::{Repository, TREE_PACK_BLOCKS_AHEAD};
+use crate::repo::{Repository, TREE_PACK_BYTES_AHEAD};
 use crate::storage::Storage;
 
 fn run_check(repo: &Repository) -> CheckReport {
@@ -65,62 +65,54 @@ fn check_reads_tree_blocks_ahead_in_parallel() {
     assert!(storage.peak.load(Ordering::SeqCst) > 1, "one at a time");
 }
 
-/// The tree packs fit the read-ahead: a check reads every block of them
-/// at once, beside the snapshot files, and its walk of three levels waits
-/// on no further read. (A level at a time, at most [`WINDOW`] blocks were
-/// ever in flight together.)
+/// Runs `judge` (a check or a prune) on a repository whose tree packs fit
+/// the read-ahead, and asserts it read every block once, with more in
+/// flight together than a level's window ([`WINDOW`]) ever holds.
+fn reads_every_tree_block_at_once(judge: impl FnOnce(&Repository)) {
+    let (storage, dir, root) = repository();
+    let repo = open(&storage, &dir.path().join("a"));
+    repo.save_snapshot(&snapshot(root).snapshot).unwrap();
+    storage.reset();
+    judge(&repo);
+    let reads = storage.pack_reads();
+    let distinct: HashSet<_> = reads.iter().cloned().collect();
+    let blocks = distinct.len();
+    assert!(
+        blocks > WINDOW && blocks as u64 * (1 << 20) <= TREE_PACK_BYTES_AHEAD,
+        "{blocks} blocks"
+    );
+    assert_eq!(reads.len(), blocks, "a block read twice");
+    let peak = storage.peak.load(Ordering::SeqCst);
+    assert!(peak > WINDOW, "{peak} of {blocks} blocks in flight at most");
+}
+
+/// A check reads every block of the tree packs at once, beside the
+/// snapshot files, and its walk of three levels waits on no further read.
+/// (A level at a time, 6 of 21 blocks were in flight together at most.)
 #[test]
 fn check_reads_every_tree_block_at_once_when_they_fit() {
-    let (storage, dir, root) = repository();
-    let repo = open(&storage, &dir.path().join("a"));
-    repo.save_snapshot(&snapshot(root).snapshot).unwrap();
-    storage.reset();
-    let report = run_check(&repo);
-    assert!(!report.is_damaged(), "{:?}", report.problems);
-    let reads = storage.pack_reads();
-    let distinct: HashSet<_> = reads.iter().cloned().collect();
-    assert!(
-        distinct.len() <= TREE_PACK_BLOCKS_AHEAD,
-        "{}",
-        distinct.len()
-    );
-    assert_eq!(reads.len(), distinct.len(), "a block read twice");
-    let peak = storage.peak.load(Ordering::SeqCst);
-    assert!(
-        peak > WINDOW,
-        "{peak} of {} blocks in flight at most",
-        distinct.len()
-    );
+    reads_every_tree_block_at_once(|repo| {
+        let report = run_check(repo);
+        assert!(!report.is_damaged(), "{:?}", report.problems);
+    });
 }
 
-/// Prune judges stored trees too: it reads the tree packs at once before
-/// its walk (which read one block after another, one in flight at a time).
+/// Prune judges stored trees too, and reads the tree packs at once before
+/// its walk (depth first, one block after another: 2 of 21 in flight).
 #[test]
 fn prune_reads_every_tree_block_at_once_when_they_fit() {
-    let (storage, dir, root) = repository();
-    let repo = open(&storage, &dir.path().join("a"));
-    repo.save_snapshot(&snapshot(root).snapshot).unwrap();
-    storage.reset();
-    let opts = crate::prune::PruneOptions {
-        dry_run: true,
-        ..Default::default()
-    };
-    crate::prune::prune(&repo, &opts, &NoProgress).unwrap();
-    let reads = storage.pack_reads();
-    let distinct: HashSet<_> = reads.iter().cloned().collect();
-    assert!(distinct.len() > WINDOW, "{} blocks", distinct.len());
-    assert_eq!(reads.len(), distinct.len(), "a block read twice");
-    let peak = storage.peak.load(Ordering::SeqCst);
-    assert!(
-        peak > WINDOW,
-        "{peak} of {} blocks in flight at most",
-        distinct.len()
-    );
+    reads_every_tree_block_at_once(|repo| {
+        let opts = crate::prune::PruneOptions {
+            dry_run: true,
+            ..Default::default()
+        };
+        crate::prune::prune(repo, &opts, &NoProgress).unwrap();
+    });
 }
 
-/// Tree packs beyond the read-ahead's bound are not read ahead at all (the
-/// walk reads them a level at a time), and a read-ahead's blocks stay
-/// in memory only while its guard lives.
+/// Tree packs beyond the read-ahead's bound (in bytes) are not read ahead
+/// at all (the walk reads them a level at a time), and a read-ahead's
+/// blocks stay in memory only while its guard lives.
 #[test]
 fn tree_packs_beyond_the_bound_are_left_to_the_walk() {
     let (storage, dir, _root) = repository();
@@ -136,11 +128,12 @@ fn tree_packs_beyond_the_bound_are_left_to_the_walk() {
         .iter()
         .map(|(_, s)| s.div_ceil(1 << 20) as usize)
         .sum();
+    let bytes: u64 = packs.iter().map(|(_, s)| s).sum();
     storage.reset();
-    let none = repo.read_tree_packs(&packs, blocks - 1);
+    let none = repo.read_tree_packs(&packs, bytes - 1);
     assert_eq!((none.blocks, storage.pack_reads().len()), (0, 0));
     drop(none);
-    let all = repo.read_tree_packs(&packs, blocks);
+    let all = repo.read_tree_packs(&packs, bytes);
     assert_eq!((all.blocks, storage.pack_reads().len()), (blocks, blocks));
     assert!(blocks > crate::repo::tree_blocks::KEPT, "{blocks} blocks");
     assert_eq!(repo.tree_blocks.len(), blocks, "all kept while read ahead");

@@ -170,8 +170,10 @@ impl IndexCache {
                  DROP TABLE IF EXISTS pack_files; DROP TABLE IF EXISTS index_files;
                  DROP TABLE IF EXISTS superseded; DROP TABLE IF EXISTS condemned;",
             )?;
-            Self::init_schema(&tx)?;
         }
+        // Also at the current version: a table lost (by an older build's
+        // drop and create, which were not one transaction) is made again.
+        Self::init_schema(&tx)?;
         tx.commit()?;
         // Touch the tables so a damaged file fails here, not mid-backup.
         conn.query_row("SELECT count(*) FROM index_files", [], |r| {
