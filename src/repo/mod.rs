@@ -336,12 +336,12 @@ impl Repository {
         self.cache.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Gives back the index cache's page caches (up to 24 MiB) and the
-    /// kept tree-pack blocks (up to 16 MiB; a check or prune reading the
-    /// tree packs ahead keeps up to 32 MiB more while it runs) and any trees decoded ahead of
-    /// a walk that did not need them (up to 16 MiB), which refill as used:
-    /// a service calls it when a job ends, so an idle process holding open
-    /// repositories stays small.
+    /// Gives back the index cache's page caches (up to 24 MiB), the kept
+    /// tree-pack blocks (up to 16 MiB; a check or prune reading the tree
+    /// packs ahead keeps up to 32 MiB more while it runs) and any trees
+    /// decoded ahead of a walk that did not need them (up to 16 MiB), which
+    /// refill as used: a service calls it when a job ends, so an idle
+    /// process holding open repositories stays small.
     pub fn release_memory(&self) -> Result<()> {
         self.tree_blocks.clear();
         self.trees_ahead.clear();
