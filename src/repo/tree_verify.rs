@@ -47,10 +47,16 @@ pub const TREE_PACK_BYTES_AHEAD: u64 = 32 * 1024 * 1024;
 /// it lives.
 pub struct TreePacksRead<'r> {
     repo: &'r Repository,
-    /// Blocks kept beyond the usual.
+    /// Blocks read, and kept beyond the usual.
     widened: usize,
-    /// Blocks read.
-    pub blocks: usize,
+}
+
+impl TreePacksRead<'_> {
+    /// Blocks read ahead (0: the packs did not fit).
+    #[cfg(test)]
+    pub fn blocks(&self) -> usize {
+        self.widened
+    }
 }
 
 impl Drop for TreePacksRead<'_> {
@@ -70,7 +76,6 @@ impl Repository {
         let mut kept = TreePacksRead {
             repo: self,
             widened: 0,
-            blocks: 0,
         };
         if packs.iter().map(|(_, size)| size).sum::<u64>() > max_bytes {
             return kept;
@@ -89,7 +94,6 @@ impl Repository {
         fan_out::fetch_all(&blocks, |(pack, start, len)| {
             let _ = self.fetch_block(pack, &layout::pack(pack), *start, *len, false);
         });
-        kept.blocks = blocks.len();
         kept
     }
 

@@ -131,10 +131,10 @@ fn tree_packs_beyond_the_bound_are_left_to_the_walk() {
     let bytes: u64 = packs.iter().map(|(_, s)| s).sum();
     storage.reset();
     let none = repo.read_tree_packs(&packs, bytes - 1);
-    assert_eq!((none.blocks, storage.pack_reads().len()), (0, 0));
+    assert_eq!((none.blocks(), storage.pack_reads().len()), (0, 0));
     drop(none);
     let all = repo.read_tree_packs(&packs, bytes);
-    assert_eq!((all.blocks, storage.pack_reads().len()), (blocks, blocks));
+    assert_eq!((all.blocks(), storage.pack_reads().len()), (blocks, blocks));
     assert!(blocks > crate::repo::tree_blocks::KEPT, "{blocks} blocks");
     assert_eq!(repo.tree_blocks.len(), blocks, "all kept while read ahead");
     drop(all);
