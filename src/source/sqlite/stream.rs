@@ -19,6 +19,14 @@ use super::open::sql_io_error;
 const BATCH_BYTES: usize = 1 << 20;
 /// ... and at most this many batches wait in the channel (a few MiB).
 const BATCHES_IN_FLIGHT: usize = 4;
+/// The stream connection's page cache (KiB, as `cache_size` takes it
+/// negative). It reads each page once, so a cache only costs memory: the
+/// bundled SQLite (`SQLITE_ENABLE_MEMORY_MANAGEMENT`) keeps one page cache
+/// for the whole process, bounded by the sum of every connection's
+/// `cache_size`, and a stream at the default 2 MiB filled what the index
+/// cache's connections are allowed and had not used: 19 MiB more peak RSS
+/// backing up a 435 MB database, at the same speed.
+const PAGE_CACHE_KIB: i64 = 256;
 
 /// What the reading thread sends.
 enum Msg {
@@ -104,6 +112,8 @@ fn send_pages(
     batches: &Batches,
 ) -> io::Result<()> {
     let sql_err = |e| sql_io_error(e, Duration::ZERO);
+    conn.pragma_update(None, "cache_size", -PAGE_CACHE_KIB)
+        .map_err(sql_err)?;
     let mut stmt = conn
         .prepare("SELECT pgno, data FROM sqlite_dbpage('main') ORDER BY pgno")
         .map_err(sql_err)?;
