@@ -62,6 +62,7 @@ impl EarlyChecks {
     pub(super) fn written(&self, i: usize, path: &Path) {
         if self.wants(i) {
             let found = finish_one(path);
+            tracing::debug!(path = %path.display(), ok = found.is_none(), "database checked as soon as written");
             let mut done = self.done.lock().unwrap_or_else(|p| p.into_inner());
             done.insert(i, found);
         }

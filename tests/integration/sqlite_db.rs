@@ -330,9 +330,10 @@ fn a_database_locked_past_the_busy_timeout_is_stored_raw_and_exits_3() {
 }
 
 /// A database spread over many chunks in several packs, restored beside
-/// plain files into a fresh target: it is checked as soon as its last chunk
-/// is written (restore/database.rs), never earlier. A check after any other
-/// chunk would read a file with pages missing and report it damaged.
+/// plain files into a fresh target: it is checked once, as soon as its last
+/// chunk is written (restore/database.rs; the debug log says so). A check
+/// fired earlier would most likely read pages not written yet and report
+/// the database damaged.
 #[test]
 fn a_database_over_several_packs_is_checked_once_complete() {
     let env = Env::uninit();
@@ -351,9 +352,35 @@ fn a_database_over_several_packs_is_checked_once_complete() {
     }
     env.backup(&[&src], &[]);
     let target = env.path("restored");
-    let out = env.json(&["restore", "latest", "--target", s(&target)]);
+    let run = env
+        .cmd(&["--json", "restore", "latest", "--target", s(&target)])
+        .env("CAIRN_LOG", "cairn::restore=debug")
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{run:?}");
+    let out = last_json(&run);
     assert_eq!(out["databases_checked"], 1, "{out}");
     assert_eq!(out["errors"], serde_json::json!([]), "{out}");
+    // Without the colours tracing may add around field names.
+    let mut log = String::new();
+    let mut in_escape = false;
+    for c in String::from_utf8_lossy(&run.stderr).chars() {
+        match c {
+            '\x1b' => in_escape = true,
+            'm' if in_escape => in_escape = false,
+            c if !in_escape => log.push(c),
+            _ => {}
+        }
+    }
+    let early: Vec<_> = log
+        .lines()
+        .filter(|l| l.contains("database checked as soon as written"))
+        .collect();
+    assert_eq!(early.len(), 1, "not checked early, or twice:\n{log}");
+    assert!(
+        early[0].contains("big.db") && early[0].contains("ok=true"),
+        "{log}"
+    );
     let at = restored(&target, &src);
     assert_eq!(count(&at.join("big.db")), 20_000);
     assert_eq!(integrity(&at.join("big.db")), "ok");
