@@ -4,6 +4,8 @@ mod cli;
 mod config;
 mod serve;
 
+use std::io::IsTerminal;
+
 use clap::Parser;
 
 fn main() {
@@ -27,6 +29,9 @@ fn main() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
         )
         .with_writer(std::io::stderr)
+        // Colours only for a person at a terminal: logs piped to a file,
+        // cron's mail or the journal would otherwise carry escape codes.
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .init();
     let json = cli.global.json;
     let code = match cli::run(cli) {
